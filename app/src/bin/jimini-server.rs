@@ -1,0 +1,110 @@
+//! `jimini-server`: the policy gateway over HTTP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use jimini::build_info::BUILD_INFO;
+use jimini::exit_code;
+use jimini::rules::RulePack;
+use jimini::server::{API_KEY_VAR, Config, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, Server};
+
+const HELP: &str = "\
+jimini-server: the jimini policy gateway over HTTP
+
+Usage:
+  jimini-server [--bind ADDR] [--rules FILE] [--audit-log FILE] [--max-body-bytes N] [--shadow]
+  jimini-server --version | --help
+
+Options:
+  --bind ADDR          address to listen on (default 127.0.0.1:9000; port 0 picks a free port)
+  --rules FILE         rule pack (default: the built-in pack)
+  --audit-log FILE     hash-chained JSONL audit log (default: jimini-audit.jsonl)
+  --max-body-bytes N   largest accepted request body (default 65536); larger gets 413
+  --shadow             report decisions but always allow
+
+Environment:
+  JIMINI_API_KEY       required; clients send `Authorization: Bearer <key>` to /v1/evaluate
+
+Endpoints: GET /health, GET /version, POST /v1/evaluate {\"text\", \"endpoint\"?, \"direction\"?}.
+SIGTERM or SIGINT finishes the request in flight and exits 0.";
+
+enum Command {
+    Serve(Config),
+    Help,
+    Version,
+}
+
+fn parse_args() -> Result<Command, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    let mut bind = DEFAULT_BIND.to_owned();
+    let mut rules_path: Option<PathBuf> = None;
+    let mut audit_log = PathBuf::from("jimini-audit.jsonl");
+    let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+    let mut shadow = false;
+    let usage = |err: lexopt::Error| err.to_string();
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Long("help") | Short('h') => return Ok(Command::Help),
+            Long("version") | Short('V') => return Ok(Command::Version),
+            Long("bind") => bind = parser.value().map_err(usage)?.string().map_err(usage)?,
+            Long("rules") => rules_path = Some(parser.value().map_err(usage)?.into()),
+            Long("audit-log") => audit_log = parser.value().map_err(usage)?.into(),
+            Long("max-body-bytes") => {
+                max_body_bytes = parser.value().map_err(usage)?.parse().map_err(usage)?
+            }
+            Long("shadow") => shadow = true,
+            _ => return Err(usage(arg.unexpected())),
+        }
+    }
+    let api_key = std::env::var(API_KEY_VAR)
+        .map_err(|_| format!("{API_KEY_VAR} is not set: export the bearer key clients will send"))?;
+    let rules = match rules_path {
+        Some(path) => RulePack::load(&path).map_err(|err| err.to_string())?,
+        None => RulePack::default_pack(),
+    };
+    Ok(Command::Serve(Config { bind, rules, audit_log, max_body_bytes, api_key, shadow }))
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args() {
+        Ok(Command::Serve(config)) => config,
+        Ok(Command::Help) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("{}", BUILD_INFO.version_line("jimini-server"));
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("jimini-server: {message}");
+            return ExitCode::from(exit_code::USAGE as u8);
+        }
+    };
+    let rule_count = config.rules.len();
+    let server = match Server::bind(config) {
+        Ok(server) => server,
+        Err(message) => {
+            eprintln!("jimini-server: {message}");
+            return ExitCode::from(exit_code::FAILURE as u8);
+        }
+    };
+    let shutdown = server.shutdown_handle();
+    // ctrlc's `termination` feature covers SIGTERM and SIGHUP as well as SIGINT (Ctrl-C and
+    // Ctrl-Break on Windows), so one handler serves every shipped target.
+    if let Err(err) = ctrlc::set_handler(move || {
+        eprintln!("jimini-server: shutdown requested");
+        shutdown.shutdown();
+    }) {
+        eprintln!("jimini-server: cannot install the signal handler: {err}");
+        return ExitCode::from(exit_code::FAILURE as u8);
+    }
+    match server.local_addr() {
+        Some(addr) => eprintln!("jimini-server listening on http://{addr} ({rule_count} rules)"),
+        None => eprintln!("jimini-server listening ({rule_count} rules)"),
+    }
+    server.run();
+    eprintln!("jimini-server: stopped");
+    ExitCode::SUCCESS
+}

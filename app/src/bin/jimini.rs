@@ -1,0 +1,125 @@
+//! `jimini`: evaluate text against a rule pack from the command line.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use jimini::build_info::BUILD_INFO;
+use jimini::exit_code;
+use jimini::rules::{Decision, RulePack};
+
+const HELP: &str = "\
+jimini: evaluate text against an AI-policy rule pack
+
+Usage:
+  jimini check [--rules FILE] [--shadow] [--json] [TEXT | -]
+  jimini --version | --help
+
+check evaluates TEXT (or standard input when TEXT is `-` or absent) and prints the decision:
+block > flag > allow. Every matching rule is listed.
+
+Options:
+  --rules FILE  rule pack to use (default: the built-in pack, app/rules/default.toml)
+  --shadow      report what would happen but always allow
+  --json        print the evaluation as JSON
+
+Exit codes: 0 allow or flag, 1 error, 2 usage error, 3 blocked.";
+
+struct CheckArgs {
+    rules: Option<PathBuf>,
+    shadow: bool,
+    json: bool,
+    text: Option<String>,
+}
+
+enum Command {
+    Check(CheckArgs),
+    Help,
+    Version,
+}
+
+fn parse_args() -> Result<Command, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_env();
+    match parser.next()? {
+        Some(Long("help") | Short('h')) => return Ok(Command::Help),
+        Some(Long("version") | Short('V')) => return Ok(Command::Version),
+        Some(Value(command)) if command == "check" => {}
+        Some(arg) => return Err(arg.unexpected()),
+        None => return Err("missing command; try `jimini check TEXT` or `jimini --help`".into()),
+    }
+    let mut args = CheckArgs { rules: None, shadow: false, json: false, text: None };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("rules") => args.rules = Some(parser.value()?.into()),
+            Long("shadow") => args.shadow = true,
+            Long("json") => args.json = true,
+            Long("help") | Short('h') => return Ok(Command::Help),
+            Value(text) if args.text.is_none() => args.text = Some(text.string()?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Command::Check(args))
+}
+
+fn main() -> ExitCode {
+    let command = match parse_args() {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("jimini: {err}\nRun `jimini --help` for usage.");
+            return ExitCode::from(exit_code::USAGE as u8);
+        }
+    };
+    let args = match command {
+        Command::Help => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("{}", BUILD_INFO.version_line("jimini"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Check(args) => args,
+    };
+    match check(args) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(message) => {
+            eprintln!("jimini: {message}");
+            ExitCode::from(exit_code::FAILURE as u8)
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> Result<i32, String> {
+    let pack = match &args.rules {
+        Some(path) => RulePack::load(path).map_err(|err| err.to_string())?,
+        None => RulePack::default_pack(),
+    };
+    let text = match args.text.as_deref() {
+        Some("-") | None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|err| format!("cannot read standard input: {err}"))?;
+            text
+        }
+        Some(text) => text.to_owned(),
+    };
+    let evaluation = pack.evaluate(&text, args.shadow);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&evaluation).map_err(|err| err.to_string())?);
+    } else {
+        if evaluation.shadow {
+            println!(
+                "decision: {} (shadow mode; the rules decided {})",
+                evaluation.decision, evaluation.rules_decision
+            );
+        } else {
+            println!("decision: {}", evaluation.decision);
+        }
+        for m in &evaluation.matches {
+            println!("  {:<16} {:<6} {}", m.rule_id, Decision::from(m.action), m.description);
+        }
+    }
+    Ok(if evaluation.decision == Decision::Block { exit_code::BLOCKED } else { exit_code::OK })
+}

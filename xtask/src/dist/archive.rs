@@ -1,0 +1,263 @@
+//! Deterministic `.tar.gz` and `.zip` writers that stream their inputs.
+//!
+//! **Architecture Invariant:** the bytes of an archive depend only on the entries' contents,
+//! names and executable bits and on `mtime`: entries sorted, owner 0:0 with empty names, modes
+//! 0755/0644, gzip header without a timestamp or file name, deflate by miniz_oxide (the backend
+//! changes the bytes, so it is pinned in the workspace manifest and by a test here). Files are
+//! streamed, never read whole, so memory stays flat whatever the payload.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use flate2::{Compression, GzBuilder};
+use sha2::{Digest, Sha256};
+
+/// One file to put in an archive, below the archive's top directory.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entry {
+    /// Path inside the top directory, `/`-separated.
+    pub name: String,
+    pub source: PathBuf,
+    pub executable: bool,
+}
+
+/// Size and SHA-256 of a written file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest256 {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A writer that hashes and counts what passes through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter { inner, hasher: Sha256::new(), size: 0 }
+    }
+
+    pub fn finish(mut self) -> io::Result<(W, Digest256)> {
+        self.inner.flush()?;
+        let digest = Digest256 { size: self.size, sha256: hex::encode(self.hasher.finalize()) };
+        Ok((self.inner, digest))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.size += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Streams a file through SHA-256.
+pub fn digest_file(path: &Path) -> anyhow::Result<Digest256> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut writer = HashingWriter::new(io::sink());
+    io::copy(&mut file, &mut writer).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(writer.finish()?.1)
+}
+
+fn mode(entry: &Entry) -> u32 {
+    if entry.executable { 0o755 } else { 0o644 }
+}
+
+fn sorted(entries: &[Entry]) -> Vec<&Entry> {
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    sorted
+}
+
+pub fn write_tar_gz(out: &Path, top_dir: &str, entries: &[Entry], mtime: u64) -> anyhow::Result<Digest256> {
+    let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let hashing = HashingWriter::new(BufWriter::with_capacity(256 * 1024, file));
+    let gz = GzBuilder::new().mtime(0).operating_system(255).write(hashing, Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.mode(tar::HeaderMode::Deterministic);
+
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    set_common(&mut dir, 0o755, mtime, 0);
+    tar.append_data(&mut dir, format!("{top_dir}/"), io::empty())?;
+
+    for entry in sorted(entries) {
+        let source = File::open(&entry.source)
+            .with_context(|| format!("cannot open {}", entry.source.display()))?;
+        let size = source.metadata()?.len();
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        set_common(&mut header, mode(entry), mtime, size);
+        tar.append_data(&mut header, format!("{top_dir}/{}", entry.name), source)
+            .with_context(|| format!("cannot archive {}", entry.source.display()))?;
+    }
+    let gz = tar.into_inner()?;
+    let hashing = gz.finish()?;
+    let (writer, digest) = hashing.finish()?;
+    writer.into_inner().map_err(|err| err.into_error())?.sync_all()?;
+    Ok(digest)
+}
+
+fn set_common(header: &mut tar::Header, mode: u32, mtime: u64, size: u64) {
+    header.set_mode(mode);
+    header.set_mtime(mtime);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_size(size);
+    // Empty owner names: nothing about the building machine's users leaks into the archive.
+    let _ = header.set_username("");
+    let _ = header.set_groupname("");
+}
+
+pub fn write_zip(out: &Path, top_dir: &str, entries: &[Entry], mtime: u64) -> anyhow::Result<Digest256> {
+    use zip::write::SimpleFileOptions;
+    let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut zip = zip::ZipWriter::new(io::BufWriter::with_capacity(256 * 1024, file));
+    let modified = zip_time(mtime)?;
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(modified)
+        .system(zip::System::Unix);
+    zip.add_directory(format!("{top_dir}/"), options.unix_permissions(0o755))?;
+    for entry in sorted(entries) {
+        let mut source = File::open(&entry.source)
+            .with_context(|| format!("cannot open {}", entry.source.display()))?;
+        let large = source.metadata()?.len() >= u32::MAX as u64;
+        zip.start_file(
+            format!("{top_dir}/{}", entry.name),
+            options.unix_permissions(mode(entry)).large_file(large),
+        )?;
+        io::copy(&mut source, &mut zip)
+            .with_context(|| format!("cannot archive {}", entry.source.display()))?;
+    }
+    let writer = zip.finish()?;
+    writer.into_inner().map_err(|err| err.into_error())?.sync_all()?;
+    digest_file(out)
+}
+
+/// Zip timestamps are local DOS times from 1980 on; earlier epochs clamp to 1980-01-01.
+fn zip_time(mtime: u64) -> anyhow::Result<zip::DateTime> {
+    let at = time::OffsetDateTime::from_unix_timestamp(mtime as i64)
+        .context("SOURCE_DATE_EPOCH is out of range")?;
+    if at.year() < 1980 {
+        return Ok(zip::DateTime::default());
+    }
+    zip::DateTime::from_date_and_time(
+        at.year() as u16,
+        at.month() as u8,
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+    )
+    .map_err(|err| anyhow::anyhow!("cannot express {mtime} as a zip time: {err}"))
+}
+
+/// Streams every regular file of a `.tar.gz` through `visit` (name, mode, kind, reader).
+pub fn read_tar_gz(
+    path: &Path,
+    mut visit: impl FnMut(&str, u32, tar::EntryType, &mut dyn Read) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let mode = entry.header().mode()?;
+        let kind = entry.header().entry_type();
+        visit(&name, mode, kind, &mut entry)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> (PathBuf, Vec<Entry>) {
+        let dir = std::env::temp_dir().join(format!("xtask-archive-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("tool");
+        std::fs::write(&bin, b"\x7fELF pretend binary").unwrap();
+        let readme = dir.join("README.md");
+        std::fs::write(&readme, "hello\n".repeat(100)).unwrap();
+        let entries = vec![
+            Entry { name: "tool".into(), source: bin, executable: true },
+            Entry { name: "README.md".into(), source: readme, executable: false },
+        ];
+        (dir, entries)
+    }
+
+    #[test]
+    fn tar_gz_is_deterministic_and_normalised() {
+        let (dir, entries) = fixture("tar");
+        let a = write_tar_gz(&dir.join("a.tar.gz"), "top", &entries, 1_700_000_000).unwrap();
+        let mut reversed = entries.clone();
+        reversed.reverse();
+        let b = write_tar_gz(&dir.join("b.tar.gz"), "top", &reversed, 1_700_000_000).unwrap();
+        assert_eq!(a, b, "entry order must not matter");
+        let bytes = std::fs::read(dir.join("a.tar.gz")).unwrap();
+        assert_eq!(&bytes[4..8], &[0, 0, 0, 0], "gzip header has no timestamp");
+        assert_eq!(bytes[9], 255, "gzip header names no OS");
+
+        let mut seen = Vec::new();
+        read_tar_gz(&dir.join("a.tar.gz"), |name, mode, _, _| {
+            seen.push((name.to_owned(), mode));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![("top/".into(), 0o755), ("top/README.md".into(), 0o644), ("top/tool".into(), 0o755)]
+        );
+        let file = File::open(dir.join("a.tar.gz")).unwrap();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let header = entry.header();
+            assert_eq!((header.uid().unwrap(), header.gid().unwrap()), (0, 0));
+            assert_eq!(header.mtime().unwrap(), 1_700_000_000);
+            assert_eq!(header.username().unwrap(), Some(""));
+        }
+    }
+
+    #[test]
+    fn zip_is_deterministic_unix_and_keeps_modes() {
+        let (dir, entries) = fixture("zip");
+        let a = write_zip(&dir.join("a.zip"), "top", &entries, 1_700_000_000).unwrap();
+        let b = write_zip(&dir.join("b.zip"), "top", &entries, 1_700_000_000).unwrap();
+        assert_eq!(a, b);
+        let mut archive = zip::ZipArchive::new(File::open(dir.join("a.zip")).unwrap()).unwrap();
+        let names: Vec<String> = archive.file_names().map(|n| n.unwrap().into_owned()).collect();
+        assert_eq!(names, ["top/", "top/README.md", "top/tool"]);
+        let tool = archive.by_name("top/tool").unwrap();
+        assert_eq!(tool.unix_mode().unwrap() & 0o777, 0o755);
+        assert_eq!(tool.last_modified().unwrap().year(), 2023);
+    }
+
+    /// The deflate backend is part of the reproducibility contract: a different backend (or a
+    /// different miniz_oxide level mapping) changes every archive's bytes. If this fails after a
+    /// dependency update, the release archives of the same commit changed: decide consciously.
+    #[test]
+    fn deflate_backend_is_pinned() {
+        let input: Vec<u8> = (0u32..200_000).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 7).collect();
+        let mut gz = GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::default());
+        gz.write_all(&input).unwrap();
+        let bytes = gz.finish().unwrap();
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), GOLDEN_GZ_SHA256, "{} bytes", bytes.len());
+    }
+
+    const GOLDEN_GZ_SHA256: &str = "a527a41d078565799e452fc183cbc56f0a9e3cfafa1e6e52c2edae27b020ce94";
+}

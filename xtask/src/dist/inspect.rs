@@ -1,0 +1,90 @@
+//! What a shipped ELF binary needs from the system it runs on, read with the `object` crate.
+
+use anyhow::Context;
+use object::Endianness;
+use object::elf::{DT_NEEDED, PT_INTERP};
+use object::read::elf::{Dyn, ElfFile64, ProgramHeader};
+
+/// A `GLIBC_x.y[.z]` symbol version, ordered numerically.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GlibcVersion(pub Vec<u32>);
+
+impl std::fmt::Display for GlibcVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        write!(f, "{}", parts.join("."))
+    }
+}
+
+fn parse(data: &[u8]) -> anyhow::Result<ElfFile64<'_, Endianness>> {
+    ElfFile64::parse(data).context("not a 64-bit ELF file")
+}
+
+/// The newest glibc symbol version the binary requires (its glibc floor), if it links glibc.
+pub fn glibc_floor(data: &[u8]) -> anyhow::Result<Option<GlibcVersion>> {
+    let file = parse(data)?;
+    let endian = file.endian();
+    let sections = file.elf_section_table();
+    let Some((mut needs, link)) = sections.gnu_verneed(endian, data)? else {
+        return Ok(None);
+    };
+    let strings = sections.strings(endian, data, link)?;
+    let mut newest: Option<GlibcVersion> = None;
+    while let Some((_, mut aux)) = needs.next()? {
+        while let Some(entry) = aux.next()? {
+            let name = entry.name(endian, strings)?;
+            let Some(version) = std::str::from_utf8(name).ok().and_then(|n| n.strip_prefix("GLIBC_")) else {
+                continue;
+            };
+            let Ok(parts) = version.split('.').map(str::parse).collect::<Result<Vec<u32>, _>>() else {
+                continue; // GLIBC_PRIVATE and friends carry no version number
+            };
+            let parsed = GlibcVersion(parts);
+            if newest.as_ref().is_none_or(|n| parsed > *n) {
+                newest = Some(parsed);
+            }
+        }
+    }
+    Ok(newest)
+}
+
+/// True when the binary has no program interpreter and needs no shared library.
+pub fn is_static(data: &[u8]) -> anyhow::Result<bool> {
+    let file = parse(data)?;
+    let endian = file.endian();
+    if file.elf_program_headers().iter().any(|ph| ph.p_type(endian) == PT_INTERP) {
+        return Ok(false);
+    }
+    let needs_library = match file.elf_section_table().dynamic(endian, data)? {
+        Some((entries, _)) => entries.iter().any(|d| d.d_tag(endian) as u32 == DT_NEEDED),
+        None => false,
+    };
+    Ok(!needs_library)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_test_binary_is_a_dynamic_glibc_binary() {
+        if !cfg!(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")) {
+            return;
+        }
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let floor = glibc_floor(&exe).unwrap().expect("a glibc binary needs GLIBC_ versions");
+        assert!(floor >= GlibcVersion(vec![2, 2, 5]), "{floor}");
+        assert!(!is_static(&exe).unwrap());
+    }
+
+    #[test]
+    fn glibc_versions_order_numerically() {
+        assert!(GlibcVersion(vec![2, 34]) > GlibcVersion(vec![2, 9]));
+        assert_eq!(GlibcVersion(vec![2, 2, 5]).to_string(), "2.2.5");
+    }
+
+    #[test]
+    fn non_elf_input_is_an_error() {
+        assert!(is_static(b"MZ not an elf").is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! `dist-manifest.json` and `SHA256SUMS`: what a dist holds, for machines.
+//!
+//! **Architecture Invariant:** `SHA256SUMS` is rendered from the manifest's artifact list, never
+//! by scanning the directory, so a stray file can neither slip in nor be vouched for.
+//! The schema is documented in ARCHITECTURE.md ("dist-manifest.json"); bump `FORMAT_VERSION` on
+//! any incompatible change.
+
+use serde::{Deserialize, Serialize};
+
+pub const FILE_NAME: &str = "dist-manifest.json";
+pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
+pub const FORMAT: &str = "jimini-dist-manifest";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub app: String,
+    pub version: String,
+    pub commit: String,
+    pub source_date_epoch: i64,
+    /// `SOURCE_DATE_EPOCH` as RFC 3339, for people.
+    pub source_date: String,
+    /// One runner's share of a fanned-out release (no `SHA256SUMS`); see `dist merge`.
+    pub partial: bool,
+    pub targets: Vec<String>,
+    /// Sorted by name.
+    pub artifacts: Vec<Artifact>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactKind {
+    Archive,
+    Sbom,
+    Checksums,
+    Installer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    pub name: String,
+    pub kind: ArtifactKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    /// Archives: the executables inside, relative to the archive's top directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binaries: Vec<String>,
+    /// Archives: every file inside, relative to the top directory, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// Archives: the one top-level directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_dir: Option<String>,
+    /// Linux glibc archives: the newest `GLIBC_x.y` symbol version any binary needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc_min: Option<String>,
+    /// Linux musl archives: every binary checked to be statically linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_binaries: Option<bool>,
+}
+
+impl Manifest {
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut json = serde_json::to_vec_pretty(self).expect("the manifest serialises");
+        json.push(b'\n');
+        json
+    }
+
+    pub fn from_json(bytes: &[u8]) -> anyhow::Result<Manifest> {
+        let manifest: Manifest = serde_json::from_slice(bytes)
+            .map_err(|err| anyhow::anyhow!("{FILE_NAME} is not a valid dist manifest: {err}"))?;
+        if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
+            anyhow::bail!(
+                "{FILE_NAME} is format {} v{}; this xtask reads {FORMAT} v{FORMAT_VERSION}",
+                manifest.format,
+                manifest.format_version
+            );
+        }
+        Ok(manifest)
+    }
+
+    /// The `sha256sum -c` file for every artifact except the checksum file itself.
+    pub fn render_checksums(&self) -> String {
+        let mut lines: Vec<String> = self
+            .artifacts
+            .iter()
+            .filter(|a| a.kind != ArtifactKind::Checksums)
+            .map(|a| format!("{}  {}\n", a.sha256, a.name))
+            .collect();
+        lines.sort_by(|a, b| a[66..].cmp(&b[66..]));
+        lines.concat()
+    }
+
+    pub fn sort(&mut self) {
+        self.artifacts.sort_by(|a, b| a.name.cmp(&b.name));
+        self.targets.sort();
+    }
+}
+
+/// Writes `SHA256SUMS` (unless partial) and `dist-manifest.json` into `dir`, adding the
+/// checksum file to the manifest's artifacts.
+pub fn write(manifest: &mut Manifest, dir: &std::path::Path) -> anyhow::Result<()> {
+    manifest.artifacts.retain(|a| a.kind != ArtifactKind::Checksums);
+    manifest.sort();
+    if !manifest.partial {
+        let path = dir.join(CHECKSUMS_FILE);
+        std::fs::write(&path, manifest.render_checksums())?;
+        let checksums = crate::dist::output::simple_artifact(CHECKSUMS_FILE, ArtifactKind::Checksums, None, &path)?;
+        manifest.artifacts.push(checksums);
+        manifest.sort();
+    }
+    std::fs::write(dir.join(FILE_NAME), manifest.to_json())?;
+    Ok(())
+}
+
+/// Parses a `sha256sum` file into (name, hex) pairs, rejecting anything `sha256sum -c` would not.
+pub fn parse_checksums(text: &str) -> anyhow::Result<Vec<(String, String)>> {
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| {
+            let (hash, name) = line
+                .split_once("  ")
+                .filter(|(h, n)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) && !n.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("{CHECKSUMS_FILE} line {} is not `<sha256>  <file>`", index + 1))?;
+            Ok((name.to_owned(), hash.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(name: &str, kind: ArtifactKind, sha: char) -> Artifact {
+        Artifact {
+            name: name.into(),
+            kind,
+            target: None,
+            size: 1,
+            sha256: sha.to_string().repeat(64),
+            binaries: vec![],
+            files: vec![],
+            top_dir: None,
+            glibc_min: None,
+            static_binaries: None,
+        }
+    }
+
+    #[test]
+    fn checksums_are_sorted_by_name_and_skip_themselves() {
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            app: "jimini".into(),
+            version: "0.1.0".into(),
+            commit: "c".into(),
+            source_date_epoch: 0,
+            source_date: "1970-01-01T00:00:00Z".into(),
+            partial: false,
+            targets: vec![],
+            artifacts: vec![
+                artifact("b.tar.gz", ArtifactKind::Archive, 'b'),
+                artifact("SHA256SUMS", ArtifactKind::Checksums, 'c'),
+                artifact("a.cdx.json", ArtifactKind::Sbom, 'a'),
+            ],
+        };
+        let text = manifest.render_checksums();
+        assert_eq!(text, format!("{}  a.cdx.json\n{}  b.tar.gz\n", "a".repeat(64), "b".repeat(64)));
+        assert_eq!(parse_checksums(&text).unwrap()[1], ("b.tar.gz".to_owned(), "b".repeat(64)));
+        assert!(parse_checksums("abc file\n").is_err());
+        let round = Manifest::from_json(&manifest.to_json()).unwrap();
+        assert_eq!(round, manifest);
+    }
+}

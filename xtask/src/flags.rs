@@ -1,0 +1,140 @@
+//! Every flag of every command, in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Release tooling for the jimini workspace",
+    disable_version_flag = true
+)]
+pub struct Xtask {
+    #[command(subcommand)]
+    pub subcommand: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build release artifacts into dist/: archives, SBOMs, SHA256SUMS, dist-manifest.json.
+    Dist(Dist),
+    /// Check a dist directory: checksums, manifest, archive contents, SBOMs.
+    Verify(Verify),
+    /// Bump the version, promote the CHANGELOG, commit and tag (dry run unless --execute).
+    Release(Release),
+    /// Check the toolchain, targets, linkers and runners a dist needs; --fix installs them.
+    Doctor(Doctor),
+    /// Print the release plan: version, tag, and per target the runner, packages and artifacts.
+    Plan(Plan),
+    /// Build the runtime container image from an existing dist's musl archive.
+    Docker(Docker),
+    /// Run every check CI runs: install what is missing, fmt, clippy, all tests.
+    Ci(Ci),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Dist {
+    #[command(subcommand)]
+    pub merge: Option<DistCommand>,
+    /// Target triple to build (repeatable); `all` builds the release list. Default: the host.
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
+    /// Output directory, replaced atomically.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the plan and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the manifest (or, with --dry-run, the plan) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Produce one runner's share of a fanned-out release: no SHA256SUMS, a partial manifest.
+    #[arg(long)]
+    pub partial: bool,
+    /// Run every shipped binary (natively, under qemu or wine) before accepting the dist.
+    #[arg(long)]
+    pub smoke: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DistCommand {
+    /// Combine partial dists (one per runner) into one dist directory.
+    Merge(DistMerge),
+}
+
+#[derive(Debug, Args)]
+pub struct DistMerge {
+    /// The partial dist directories.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Output directory, replaced atomically.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Verify {
+    /// The dist directory to check (default: dist/).
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = crate::release::LEVELS_HELP)]
+pub struct Release {
+    /// major, minor, patch, alpha, beta, rc, release, or an explicit SemVer version.
+    #[arg(value_name = "LEVEL|VERSION")]
+    pub level: String,
+    /// Make the change; without it, print the diff and the git commands and change nothing.
+    #[arg(long)]
+    pub execute: bool,
+    /// Skip running the test suite before committing.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Branch allowed to release from, as a glob (repeatable). Default: main.
+    #[arg(long, value_name = "GLOB")]
+    pub allow_branch: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Doctor {
+    /// Install what is missing (rustup targets; apt packages when root).
+    #[arg(long)]
+    pub fix: bool,
+    /// Targets to check (default: the release list); `host` for the host only.
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Plan {
+    /// Print JSON (the workflow reads it).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Docker {
+    /// Image tag (default: jimini:<version>).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// The dist directory holding the musl archive (default: dist/).
+    #[arg(long, value_name = "DIR")]
+    pub dist: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct Ci {
+    /// Skip installing missing tools (fails instead).
+    #[arg(long)]
+    pub no_install: bool,
+}

@@ -1,0 +1,40 @@
+//! The jimini release tooling, as a library so that benchmarks and tests can call the stages.
+//!
+//! Each command is a module with a pure `plan` step (unit-tested) and an `execute`/`run` step
+//! that does the I/O. See ARCHITECTURE.md for the map.
+
+pub mod ci;
+pub mod dist;
+pub mod docker;
+pub mod doctor;
+pub mod flags;
+pub mod git;
+pub mod plan;
+pub mod progress;
+pub mod release;
+pub mod targets;
+pub mod verify;
+pub mod version;
+pub mod workspace;
+
+use anyhow::Context;
+
+/// A shell rooted at the workspace that `cargo xtask` was invoked in.
+pub fn shell() -> anyhow::Result<xshell::Shell> {
+    let sh = xshell::Shell::new()?;
+    let root = workspace::locate_root(&sh)?;
+    sh.change_dir(&root);
+    Ok(sh)
+}
+
+/// The `cargo` that runs us (`$CARGO`), so a toolchain override is honoured.
+pub fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so readers never see half.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("xtask-tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+}

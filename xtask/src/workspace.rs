@@ -1,0 +1,158 @@
+//! The workspace as the tooling sees it: metadata, `[workspace.metadata.dist]`, `Cargo.lock`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use cargo_metadata::{Metadata, MetadataCommand, Package};
+use serde::{Deserialize, Serialize};
+use xshell::{Shell, cmd};
+
+/// `[workspace.metadata.dist]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DistConfig {
+    /// The package whose binaries ship.
+    pub package: String,
+    /// The cargo profile the shipped binaries are built with.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// The release target list (`--target all`).
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Files copied into every archive, relative to the workspace root.
+    #[serde(default)]
+    pub include: Vec<String>,
+}
+
+fn default_profile() -> String {
+    "dist".to_owned()
+}
+
+pub struct Workspace {
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    pub metadata: Metadata,
+    pub config: DistConfig,
+}
+
+pub fn locate_root(sh: &Shell) -> anyhow::Result<PathBuf> {
+    let cargo = crate::cargo();
+    let manifest = cmd!(sh, "{cargo} locate-project --workspace --message-format plain")
+        .quiet()
+        .read()
+        .context("cannot find the workspace: run cargo xtask inside the jimini checkout")?;
+    Ok(Path::new(manifest.trim())
+        .parent()
+        .context("Cargo.toml has no parent directory")?
+        .to_owned())
+}
+
+impl Workspace {
+    pub fn load(sh: &Shell) -> anyhow::Result<Workspace> {
+        let root = sh.current_dir();
+        let metadata = MetadataCommand::new()
+            .cargo_path(crate::cargo())
+            .current_dir(&root)
+            .other_options(vec!["--locked".to_owned(), "--offline".to_owned()])
+            .exec()
+            .or_else(|_| {
+                MetadataCommand::new()
+                    .cargo_path(crate::cargo())
+                    .current_dir(&root)
+                    .other_options(vec!["--locked".to_owned()])
+                    .exec()
+            })
+            .context(
+                "`cargo metadata --locked` failed: Cargo.lock is missing or out of date; \
+                 run `cargo update --workspace` and commit Cargo.lock",
+            )?;
+        let config = parse_config(&metadata.workspace_metadata)?;
+        Ok(Workspace {
+            root: metadata.workspace_root.clone().into_std_path_buf(),
+            target_dir: metadata.target_directory.clone().into_std_path_buf(),
+            metadata,
+            config,
+        })
+    }
+
+    pub fn shipped_package(&self) -> anyhow::Result<&Package> {
+        self.metadata
+            .workspace_packages()
+            .into_iter()
+            .find(|package| package.name.as_str() == self.config.package)
+            .with_context(|| {
+                format!(
+                    "[workspace.metadata.dist] package = {:?} is not a workspace member",
+                    self.config.package
+                )
+            })
+    }
+
+    /// `Cargo.lock` registry checksums keyed by `(name, version)`.
+    pub fn lock_checksums(&self) -> anyhow::Result<BTreeMap<(String, String), String>> {
+        let path = self.root.join("Cargo.lock");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}: run `cargo generate-lockfile`", path.display()))?;
+        parse_lock_checksums(&text)
+    }
+}
+
+pub fn parse_config(workspace_metadata: &serde_json::Value) -> anyhow::Result<DistConfig> {
+    let Some(dist) = workspace_metadata.get("dist") else {
+        bail!("Cargo.toml has no [workspace.metadata.dist] table: add one with at least `package = \"<name>\"`");
+    };
+    serde_json::from_value(dist.clone())
+        .context("[workspace.metadata.dist] in Cargo.toml is malformed; see ARCHITECTURE.md for its keys")
+}
+
+pub fn parse_lock_checksums(text: &str) -> anyhow::Result<BTreeMap<(String, String), String>> {
+    let doc: toml_edit::DocumentMut = text.parse().context("Cargo.lock is not valid TOML")?;
+    let mut checksums = BTreeMap::new();
+    if let Some(packages) = doc.get("package").and_then(|item| item.as_array_of_tables()) {
+        for package in packages {
+            let field = |key: &str| package.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+            if let (Some(name), Some(version), Some(checksum)) =
+                (field("name"), field("version"), field("checksum"))
+            {
+                checksums.insert((name, version), checksum);
+            }
+        }
+    }
+    Ok(checksums)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_rejects_unknown_keys() {
+        let config = parse_config(&serde_json::json!({ "dist": { "package": "jimini" } })).unwrap();
+        assert_eq!(config.profile, "dist");
+        assert!(config.targets.is_empty());
+        let err = parse_config(&serde_json::json!({ "dist": { "package": "x", "tragets": [] } }))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("tragets"), "{err:#}");
+        let err = parse_config(&serde_json::json!({})).unwrap_err();
+        assert!(err.to_string().contains("[workspace.metadata.dist]"));
+    }
+
+    #[test]
+    fn lock_checksums_skip_local_packages() {
+        let lock = r#"
+version = 4
+[[package]]
+name = "jimini"
+version = "0.1.0"
+[[package]]
+name = "regex"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "abcd"
+"#;
+        let sums = parse_lock_checksums(lock).unwrap();
+        assert_eq!(sums.len(), 1);
+        assert_eq!(sums[&("regex".to_owned(), "1.0.0".to_owned())], "abcd");
+    }
+}
