@@ -9,7 +9,11 @@ use std::env;
 use std::path::Path;
 
 fn main() {
-    for var in ["JIMINI_BUILD_VERSION", "JIMINI_BUILD_COMMIT", "SOURCE_DATE_EPOCH"] {
+    for var in [
+        "JIMINI_BUILD_VERSION",
+        "JIMINI_BUILD_COMMIT",
+        "SOURCE_DATE_EPOCH",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo:rerun-if-changed=build.rs");
@@ -19,9 +23,9 @@ fn main() {
     let commit = non_empty("JIMINI_BUILD_COMMIT").unwrap_or_else(|| "unknown".to_owned());
     let date = match non_empty("SOURCE_DATE_EPOCH") {
         Some(epoch) => {
-            let seconds: i64 = epoch
-                .parse()
-                .unwrap_or_else(|_| panic!("SOURCE_DATE_EPOCH must be whole seconds, got {epoch:?}"));
+            let seconds: i64 = epoch.parse().unwrap_or_else(|_| {
+                panic!("SOURCE_DATE_EPOCH must be whole seconds, got {epoch:?}")
+            });
             time::OffsetDateTime::from_unix_timestamp(seconds)
                 .unwrap_or_else(|err| panic!("SOURCE_DATE_EPOCH {seconds} is out of range: {err}"))
                 .date()

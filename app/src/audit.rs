@@ -64,13 +64,19 @@ impl AuditLog {
         let summary = if path.exists() {
             verify(path)?
         } else {
-            VerifySummary { records: 0, last_hash: GENESIS_HASH.to_owned() }
+            VerifySummary {
+                records: 0,
+                last_hash: GENESIS_HASH.to_owned(),
+            }
         };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| VerifyError::Io { path: path.to_owned(), source })?;
+            .map_err(|source| VerifyError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(AuditLog {
             path: path.to_owned(),
             file,
@@ -98,7 +104,11 @@ impl AuditLog {
             decision: evaluation.decision,
             rules_decision: evaluation.rules_decision,
             shadow: evaluation.shadow,
-            rule_ids: evaluation.matches.iter().map(|m| m.rule_id.clone()).collect(),
+            rule_ids: evaluation
+                .matches
+                .iter()
+                .map(|m| m.rule_id.clone())
+                .collect(),
             text_sha256: sha256_hex(text.as_bytes()),
             text_len: text.len(),
             prev_sha256: self.last_hash.clone(),
@@ -145,14 +155,20 @@ impl std::error::Error for VerifyError {}
 
 /// Walks the whole chain and reports the first record that does not fit.
 pub fn verify(path: &Path) -> Result<VerifySummary, VerifyError> {
-    let io_error = |source| VerifyError::Io { path: path.to_owned(), source };
+    let io_error = |source| VerifyError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let reader = BufReader::new(File::open(path).map_err(io_error)?);
     let mut previous_hash = GENESIS_HASH.to_owned();
     let mut records = 0u64;
     for (index, line) in reader.split(b'\n').enumerate() {
         let line_number = index as u64 + 1;
         let line = line.map_err(io_error)?;
-        let broken = |reason: String| VerifyError::Broken { line: line_number, reason };
+        let broken = |reason: String| VerifyError::Broken {
+            line: line_number,
+            reason,
+        };
         let record: AuditRecord = serde_json::from_slice(&line)
             .map_err(|err| broken(format!("not a valid audit record: {err}")))?;
         if record.prev_sha256 != previous_hash {
@@ -163,12 +179,19 @@ pub fn verify(path: &Path) -> Result<VerifySummary, VerifyError> {
             )));
         }
         if record.seq != records + 1 {
-            return Err(broken(format!("seq is {} but {} was expected", record.seq, records + 1)));
+            return Err(broken(format!(
+                "seq is {} but {} was expected",
+                record.seq,
+                records + 1
+            )));
         }
         previous_hash = sha256_hex(&line);
         records += 1;
     }
-    Ok(VerifySummary { records, last_hash: previous_hash })
+    Ok(VerifySummary {
+        records,
+        last_hash: previous_hash,
+    })
 }
 
 #[cfg(test)]
@@ -188,7 +211,8 @@ mod tests {
         let pack = RulePack::default_pack();
         let mut log = AuditLog::open(path).unwrap();
         for text in ["hello", "ssn 123-45-6789", "a@b.example"] {
-            log.append(&RequestInfo::default(), text, &pack.evaluate(text, false)).unwrap();
+            log.append(&RequestInfo::default(), text, &pack.evaluate(text, false))
+                .unwrap();
         }
     }
 
@@ -200,7 +224,10 @@ mod tests {
         let summary = verify(&path).unwrap();
         assert_eq!(summary.records, 6);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("123-45-6789"), "raw text must never be logged");
+        assert!(
+            !text.contains("123-45-6789"),
+            "raw text must never be logged"
+        );
     }
 
     #[test]
@@ -215,7 +242,10 @@ mod tests {
             Err(VerifyError::Broken { line, .. }) => assert_eq!(line, 3),
             other => panic!("expected a broken chain, got {other:?}"),
         }
-        assert!(AuditLog::open(&path).is_err(), "a broken log must not be extended");
+        assert!(
+            AuditLog::open(&path).is_err(),
+            "a broken log must not be extended"
+        );
     }
 
     #[test]
@@ -223,7 +253,12 @@ mod tests {
         let path = temp_log("removed");
         write_three(&path);
         let text = std::fs::read_to_string(&path).unwrap();
-        let kept: Vec<&str> = text.lines().enumerate().filter(|(i, _)| *i != 0).map(|(_, l)| l).collect();
+        let kept: Vec<&str> = text
+            .lines()
+            .enumerate()
+            .filter(|(i, _)| *i != 0)
+            .map(|(_, l)| l)
+            .collect();
         std::fs::write(&path, kept.join("\n") + "\n").unwrap();
         match verify(&path) {
             Err(VerifyError::Broken { line, .. }) => assert_eq!(line, 1),

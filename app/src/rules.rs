@@ -68,11 +68,24 @@ struct PackFile {
 
 #[derive(Debug)]
 pub enum RuleError {
-    Io { path: String, source: std::io::Error },
-    Toml { origin: String, message: String },
-    InvalidRegex { id: String, message: String },
-    DuplicateId { id: String },
-    EmptyId { index: usize },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    Toml {
+        origin: String,
+        message: String,
+    },
+    InvalidRegex {
+        id: String,
+        message: String,
+    },
+    DuplicateId {
+        id: String,
+    },
+    EmptyId {
+        index: usize,
+    },
 }
 
 impl fmt::Display for RuleError {
@@ -86,7 +99,10 @@ impl fmt::Display for RuleError {
                 write!(f, "rule `{id}` has an invalid pattern: {message}")
             }
             RuleError::DuplicateId { id } => {
-                write!(f, "rule id `{id}` is used more than once; give each rule a unique id")
+                write!(
+                    f,
+                    "rule id `{id}` is used more than once; give each rule a unique id"
+                )
             }
             RuleError::EmptyId { index } => write!(f, "rule #{index} has an empty id"),
         }
@@ -191,7 +207,11 @@ impl RulePack {
             .max()
             .unwrap_or(Decision::Allow);
         Evaluation {
-            decision: if shadow { Decision::Allow } else { rules_decision },
+            decision: if shadow {
+                Decision::Allow
+            } else {
+                rules_decision
+            },
             rules_decision,
             shadow,
             matches,
@@ -204,14 +224,24 @@ mod tests {
     use super::*;
 
     fn ids(evaluation: &Evaluation) -> Vec<&str> {
-        evaluation.matches.iter().map(|m| m.rule_id.as_str()).collect()
+        evaluation
+            .matches
+            .iter()
+            .map(|m| m.rule_id.as_str())
+            .collect()
     }
 
     #[test]
     fn default_pack_is_valid_and_covers_the_documented_rules() {
         let pack = RulePack::default_pack();
         let ids: Vec<&str> = pack.ids().collect();
-        for id in ["us-ssn", "payment-card", "aws-access-key", "private-key", "email-address"] {
+        for id in [
+            "us-ssn",
+            "payment-card",
+            "aws-access-key",
+            "private-key",
+            "email-address",
+        ] {
             assert!(ids.contains(&id), "missing rule {id} in {ids:?}");
         }
     }
@@ -221,10 +251,26 @@ mod tests {
         let pack = RulePack::default_pack();
         let samples = [
             ("my ssn is 123-45-6789", "us-ssn", Decision::Block),
-            ("card 4111 1111 1111 1111 exp 12/29", "payment-card", Decision::Block),
-            ("key AKIAIOSFODNN7EXAMPLE here", "aws-access-key", Decision::Block),
-            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private-key", Decision::Block),
-            ("write to alice@example.com", "email-address", Decision::Flag),
+            (
+                "card 4111 1111 1111 1111 exp 12/29",
+                "payment-card",
+                Decision::Block,
+            ),
+            (
+                "key AKIAIOSFODNN7EXAMPLE here",
+                "aws-access-key",
+                Decision::Block,
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIE",
+                "private-key",
+                Decision::Block,
+            ),
+            (
+                "write to alice@example.com",
+                "email-address",
+                Decision::Flag,
+            ),
         ];
         for (text, id, decision) in samples {
             let evaluation = pack.evaluate(text, false);
@@ -242,8 +288,8 @@ mod tests {
 
     #[test]
     fn block_wins_over_flag_and_every_match_is_reported() {
-        let evaluation = RulePack::default_pack()
-            .evaluate("mail bob@example.org the ssn 123-45-6789", false);
+        let evaluation =
+            RulePack::default_pack().evaluate("mail bob@example.org the ssn 123-45-6789", false);
         assert_eq!(evaluation.decision, Decision::Block);
         assert_eq!(ids(&evaluation), vec!["us-ssn", "email-address"]);
     }
@@ -264,7 +310,10 @@ mod tests {
             "test",
         )
         .unwrap_err();
-        assert!(matches!(&err, RuleError::InvalidRegex { id, .. } if id == "broken"), "{err}");
+        assert!(
+            matches!(&err, RuleError::InvalidRegex { id, .. } if id == "broken"),
+            "{err}"
+        );
         assert!(err.to_string().contains("rule `broken`"));
     }
 
@@ -272,7 +321,10 @@ mod tests {
     fn duplicate_ids_are_rejected() {
         let rule = "[[rule]]\nid = \"twice\"\npattern = \"x\"\naction = \"flag\"\n";
         let err = RulePack::parse(&format!("{rule}{rule}"), "test").unwrap_err();
-        assert!(matches!(&err, RuleError::DuplicateId { id } if id == "twice"), "{err}");
+        assert!(
+            matches!(&err, RuleError::DuplicateId { id } if id == "twice"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -61,14 +61,22 @@ impl ShutdownHandle {
 impl Server {
     pub fn bind(config: Config) -> Result<Server, String> {
         if config.api_key.is_empty() {
-            return Err(format!("{API_KEY_VAR} is empty: set it to the bearer key clients send"));
+            return Err(format!(
+                "{API_KEY_VAR} is empty: set it to the bearer key clients send"
+            ));
         }
         let audit = AuditLog::open(&config.audit_log).map_err(|err| {
-            format!("{err}\nrun `jimini-admin audit verify` on it, or point --audit-log at a new file")
+            format!(
+                "{err}\nrun `jimini-admin audit verify` on it, or point --audit-log at a new file"
+            )
         })?;
         let http = tiny_http::Server::http(&config.bind)
             .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
-        Ok(Server { http: Arc::new(http), config, audit })
+        Ok(Server {
+            http: Arc::new(http),
+            config,
+            audit,
+        })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -112,7 +120,10 @@ impl Server {
         }
         let limit = self.config.max_body_bytes;
         if request.body_length().is_some_and(|length| length > limit) {
-            return (413, json!({ "error": format!("body is larger than {limit} bytes") }));
+            return (
+                413,
+                json!({ "error": format!("body is larger than {limit} bytes") }),
+            );
         }
         let mut body = Vec::new();
         let reader = request.as_reader().take(limit as u64 + 1);
@@ -120,7 +131,10 @@ impl Server {
             return (400, json!({ "error": format!("cannot read body: {err}") }));
         }
         if body.len() > limit {
-            return (413, json!({ "error": format!("body is larger than {limit} bytes") }));
+            return (
+                413,
+                json!({ "error": format!("body is larger than {limit} bytes") }),
+            );
         }
         let parsed: EvaluateRequest = match serde_json::from_slice(&body) {
             Ok(parsed) => parsed,
@@ -147,7 +161,10 @@ impl Server {
                 }),
             ),
             Err(err) => {
-                eprintln!("jimini-server: cannot write {}: {err}", self.audit.path().display());
+                eprintln!(
+                    "jimini-server: cannot write {}: {err}",
+                    self.audit.path().display()
+                );
                 (500, json!({ "error": "audit log unavailable" }))
             }
         }

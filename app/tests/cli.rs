@@ -43,7 +43,10 @@ fn version_line_names_binary_version_target_and_profile() {
         let prefix = format!("{name} {} (", env!("CARGO_PKG_VERSION"));
         assert!(line.starts_with(&prefix), "{line}");
         assert!(line.trim_end().ends_with(')'), "{line}");
-        assert!(line.contains(", dev)") || line.contains(", release)"), "{line}");
+        assert!(
+            line.contains(", dev)") || line.contains(", release)"),
+            "{line}"
+        );
     }
 }
 
@@ -57,16 +60,27 @@ fn check_exit_codes_follow_the_decision() {
     assert_eq!(flag.status.code(), Some(0));
     assert!(stdout(&flag).contains("email-address"));
 
-    let block = run(JIMINI, &["check", "ssn 123-45-6789 and a@example.com"], None);
+    let block = run(
+        JIMINI,
+        &["check", "ssn 123-45-6789 and a@example.com"],
+        None,
+    );
     assert_eq!(block.status.code(), Some(3));
     let text = stdout(&block);
     assert!(text.starts_with("decision: block"), "{text}");
-    assert!(text.contains("us-ssn") && text.contains("email-address"), "{text}");
+    assert!(
+        text.contains("us-ssn") && text.contains("email-address"),
+        "{text}"
+    );
 }
 
 #[test]
 fn check_reads_stdin_and_prints_json() {
-    let output = run(JIMINI, &["check", "--json", "-"], Some("key AKIAIOSFODNN7EXAMPLE"));
+    let output = run(
+        JIMINI,
+        &["check", "--json", "-"],
+        Some("key AKIAIOSFODNN7EXAMPLE"),
+    );
     assert_eq!(output.status.code(), Some(3));
     let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(value["decision"], "block");
@@ -75,7 +89,11 @@ fn check_reads_stdin_and_prints_json() {
 
 #[test]
 fn shadow_mode_allows_and_reports() {
-    let output = run(JIMINI, &["check", "--shadow", "--json", "123-45-6789"], None);
+    let output = run(
+        JIMINI,
+        &["check", "--shadow", "--json", "123-45-6789"],
+        None,
+    );
     assert_eq!(output.status.code(), Some(0));
     let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(value["decision"], "allow");
@@ -86,13 +104,24 @@ fn shadow_mode_allows_and_reports() {
 fn custom_rules_and_usage_errors() {
     let dir = temp_dir("rules");
     let pack = dir.join("pack.toml");
-    std::fs::write(&pack, "[[rule]]\nid = \"secret\"\npattern = \"(?i)classified\"\naction = \"block\"\n")
-        .unwrap();
-    let output = run(JIMINI, &["check", "--rules", pack.to_str().unwrap(), "CLASSIFIED doc"], None);
+    std::fs::write(
+        &pack,
+        "[[rule]]\nid = \"secret\"\npattern = \"(?i)classified\"\naction = \"block\"\n",
+    )
+    .unwrap();
+    let output = run(
+        JIMINI,
+        &["check", "--rules", pack.to_str().unwrap(), "CLASSIFIED doc"],
+        None,
+    );
     assert_eq!(output.status.code(), Some(3));
     assert!(stdout(&output).contains("secret"));
 
-    let missing = run(JIMINI, &["check", "--rules", "/nonexistent/pack.toml", "x"], None);
+    let missing = run(
+        JIMINI,
+        &["check", "--rules", "/nonexistent/pack.toml", "x"],
+        None,
+    );
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("/nonexistent/pack.toml"));
 
@@ -110,10 +139,18 @@ fn admin_lints_rule_packs_by_rule_id() {
     assert!(stdout(&output).contains("5 rules, ok"));
 
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, "[[rule]]\nid = \"oops\"\npattern = \"[a-\"\naction = \"flag\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[[rule]]\nid = \"oops\"\npattern = \"[a-\"\naction = \"flag\"\n",
+    )
+    .unwrap();
     let output = run(ADMIN, &["rules", "lint", bad.to_str().unwrap()], None);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("rule `oops`"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("rule `oops`"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

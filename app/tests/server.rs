@@ -18,7 +18,12 @@ struct RunningServer {
 impl RunningServer {
     fn start(audit_log: &Path, extra: &[&str]) -> RunningServer {
         let mut child = Command::new(SERVER)
-            .args(["--bind", "127.0.0.1:0", "--audit-log", audit_log.to_str().unwrap()])
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--audit-log",
+                audit_log.to_str().unwrap(),
+            ])
             .args(extra)
             .env("JIMINI_API_KEY", KEY)
             .stderr(Stdio::piped())
@@ -38,9 +43,16 @@ impl RunningServer {
         RunningServer { child, addr }
     }
 
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -74,7 +86,10 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn verify(log: &Path) -> Output {
-    Command::new(ADMIN).args(["audit", "verify", log.to_str().unwrap()]).output().unwrap()
+    Command::new(ADMIN)
+        .args(["audit", "verify", log.to_str().unwrap()])
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -109,10 +124,17 @@ fn health_version_and_evaluate_with_audit_chain() {
     assert!(!text.contains("123-45-6789"));
 
     let status = server.terminate();
-    assert!(status.success(), "SIGTERM must shut down cleanly, got {status}");
+    assert!(
+        status.success(),
+        "SIGTERM must shut down cleanly, got {status}"
+    );
 
     let output = verify(&log);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("2 records"));
 
     // Tampering with the first record is caught at line 2.
@@ -131,8 +153,12 @@ fn rejects_bad_auth_malformed_json_and_large_bodies() {
 
     let (status, _) = server.request("POST", "/v1/evaluate", &[], r#"{"text":"x"}"#);
     assert_eq!(status, 401, "missing key");
-    let (status, _) =
-        server.request("POST", "/v1/evaluate", &[("Authorization", "Bearer wrong")], r#"{"text":"x"}"#);
+    let (status, _) = server.request(
+        "POST",
+        "/v1/evaluate",
+        &[("Authorization", "Bearer wrong")],
+        r#"{"text":"x"}"#,
+    );
     assert_eq!(status, 401, "wrong key");
 
     let (status, body) = server.evaluate("{not json");
@@ -151,7 +177,10 @@ fn rejects_bad_auth_malformed_json_and_large_bodies() {
 
     assert!(server.terminate().success());
     let audit = std::fs::read_to_string(&log).unwrap_or_default();
-    assert_eq!(audit, "", "rejected requests make no decision and no record");
+    assert_eq!(
+        audit, "",
+        "rejected requests make no decision and no record"
+    );
 }
 
 #[test]
@@ -168,7 +197,12 @@ fn refuses_to_start_without_api_key_or_on_a_broken_log() {
     let log = dir.join("audit.jsonl");
     std::fs::write(&log, "{\"garbage\": true}\n").unwrap();
     let output = Command::new(SERVER)
-        .args(["--bind", "127.0.0.1:0", "--audit-log", log.to_str().unwrap()])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--audit-log",
+            log.to_str().unwrap(),
+        ])
         .env("JIMINI_API_KEY", KEY)
         .output()
         .unwrap();

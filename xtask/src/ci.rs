@@ -41,9 +41,12 @@ impl flags::Ci {
         cmd!(sh, "{cargo} fmt --all --check")
             .run()
             .context("formatting differs: run `cargo fmt --all` and commit the result")?;
-        cmd!(sh, "{cargo} clippy --workspace --all-targets --locked -- -D warnings")
-            .run()
-            .context("clippy found problems: fix the warnings above")?;
+        cmd!(
+            sh,
+            "{cargo} clippy --workspace --all-targets --locked -- -D warnings"
+        )
+        .run()
+        .context("clippy found problems: fix the warnings above")?;
         cmd!(sh, "{cargo} test --workspace --locked")
             .env("JIMINI_CI_TOOLS", &bin)
             .run()
@@ -54,7 +57,10 @@ impl flags::Ci {
 }
 
 fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
-    let components = cmd!(sh, "rustup component list --installed").quiet().read().unwrap_or_default();
+    let components = cmd!(sh, "rustup component list --installed")
+        .quiet()
+        .read()
+        .unwrap_or_default();
     for component in ["rustfmt", "clippy"] {
         if !components.lines().any(|l| l.starts_with(component)) {
             cmd!(sh, "rustup component add {component}").run()?;
@@ -70,17 +76,30 @@ fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
                 .ignore_stderr()
                 .read()
                 .is_ok_and(|status| !status.contains("install ok installed"))
-                || cmd!(sh, "dpkg-query -W {package}").quiet().ignore_stderr().ignore_stdout().run().is_err()
+                || cmd!(sh, "dpkg-query -W {package}")
+                    .quiet()
+                    .ignore_stderr()
+                    .ignore_stdout()
+                    .run()
+                    .is_err()
         })
         .collect();
     if !missing.is_empty() {
         cmd!(sh, "apt-get update -qq").env("DEBIAN_FRONTEND", "noninteractive").run()
             .context("apt-get update failed: run `cargo xtask ci` as root on Debian, or install the packages yourself")?;
-        cmd!(sh, "apt-get install -y -qq --no-install-recommends {missing...}").env("DEBIAN_FRONTEND", "noninteractive").run()?;
+        cmd!(
+            sh,
+            "apt-get install -y -qq --no-install-recommends {missing...}"
+        )
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()?;
     }
     let cargo = crate::cargo();
-    cmd!(sh, "{cargo} run --quiet --locked -p xtask -- doctor --fix").run()
-        .context("the release targets' toolchains could not be installed; see doctor's message above")?;
+    cmd!(sh, "{cargo} run --quiet --locked -p xtask -- doctor --fix")
+        .run()
+        .context(
+            "the release targets' toolchains could not be installed; see doctor's message above",
+        )?;
 
     let dir = tools_dir(root);
     let venv = dir.join("venv");
@@ -88,9 +107,15 @@ fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     let wanted = PYTHON_TOOLS.join("\n");
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
         std::fs::create_dir_all(&dir)?;
-        cmd!(sh, "python3 -m venv {venv}").run().context("cannot create a Python virtualenv: install python3-venv")?;
+        cmd!(sh, "python3 -m venv {venv}")
+            .run()
+            .context("cannot create a Python virtualenv: install python3-venv")?;
         let pip = venv.join("bin/pip");
-        cmd!(sh, "{pip} install --quiet --disable-pip-version-check {PYTHON_TOOLS...}").run()?;
+        cmd!(
+            sh,
+            "{pip} install --quiet --disable-pip-version-check {PYTHON_TOOLS...}"
+        )
+        .run()?;
         std::fs::write(&stamp, wanted)?;
     }
     Ok(())

@@ -20,14 +20,24 @@ pub struct GitState {
 }
 
 pub fn is_repository(sh: &Shell) -> bool {
-    cmd!(sh, "git rev-parse --is-inside-work-tree").quiet().ignore_stderr().read().is_ok_and(|out| out.trim() == "true")
+    cmd!(sh, "git rev-parse --is-inside-work-tree")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .is_ok_and(|out| out.trim() == "true")
 }
 
 pub fn state(sh: &Shell, version_tag: &str) -> anyhow::Result<GitState> {
-    let commit = cmd!(sh, "git rev-parse HEAD").quiet().read().context("cannot read HEAD: is there a commit?")?;
+    let commit = cmd!(sh, "git rev-parse HEAD")
+        .quiet()
+        .read()
+        .context("cannot read HEAD: is there a commit?")?;
     let short_commit = cmd!(sh, "git rev-parse --short=7 HEAD").quiet().read()?;
     let commit_time = cmd!(sh, "git log -1 --format=%ct HEAD").quiet().read()?;
-    let commit_time = commit_time.trim().parse().context("git printed a non-numeric commit time")?;
+    let commit_time = commit_time
+        .trim()
+        .parse()
+        .context("git printed a non-numeric commit time")?;
     let tags_at_head = cmd!(sh, "git tag --points-at HEAD").quiet().read()?;
     let nearest_tag = cmd!(sh, "git describe --tags --abbrev=0 --match v[0-9]*")
         .quiet()
@@ -35,19 +45,31 @@ pub fn state(sh: &Shell, version_tag: &str) -> anyhow::Result<GitState> {
         .read()
         .ok();
     let commits_since_tag = match &nearest_tag {
-        Some(tag) => cmd!(sh, "git rev-list --count {tag}..HEAD").quiet().read()?,
+        Some(tag) => cmd!(sh, "git rev-list --count {tag}..HEAD")
+            .quiet()
+            .read()?,
         None => cmd!(sh, "git rev-list --count HEAD").quiet().read()?,
     };
     let version_tag_ref = format!("refs/tags/{version_tag}");
-    let version_tag_exists =
-        cmd!(sh, "git rev-parse -q --verify {version_tag_ref}").quiet().ignore_stdout().run().is_ok();
-    let dirty = !cmd!(sh, "git status --porcelain --untracked-files=no").quiet().read()?.trim().is_empty();
+    let version_tag_exists = cmd!(sh, "git rev-parse -q --verify {version_tag_ref}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .is_ok();
+    let dirty = !cmd!(sh, "git status --porcelain --untracked-files=no")
+        .quiet()
+        .read()?
+        .trim()
+        .is_empty();
     Ok(GitState {
         commit: commit.trim().to_owned(),
         short_commit: short_commit.trim().to_owned(),
         commit_time,
         tags_at_head: tags_at_head.lines().map(str::to_owned).collect(),
-        commits_since_tag: commits_since_tag.trim().parse().context("git rev-list --count")?,
+        commits_since_tag: commits_since_tag
+            .trim()
+            .parse()
+            .context("git rev-list --count")?,
         version_tag_exists,
         dirty,
     })
@@ -64,5 +86,9 @@ pub fn current_branch(sh: &Shell) -> anyhow::Result<String> {
 
 pub fn tag_exists(sh: &Shell, tag: &str) -> bool {
     let reference = format!("refs/tags/{tag}");
-    cmd!(sh, "git rev-parse -q --verify {reference}").quiet().ignore_stdout().run().is_ok()
+    cmd!(sh, "git rev-parse -q --verify {reference}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .is_ok()
 }

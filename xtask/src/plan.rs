@@ -26,7 +26,10 @@ pub struct ReleaseContext {
 
 pub fn host_triple(sh: &Shell) -> anyhow::Result<String> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let info = cmd!(sh, "{rustc} -vV").quiet().read().context("cannot run `rustc -vV`: is Rust installed?")?;
+    let info = cmd!(sh, "{rustc} -vV")
+        .quiet()
+        .read()
+        .context("cannot run `rustc -vV`: is Rust installed?")?;
     info.lines()
         .find_map(|line| line.strip_prefix("host: "))
         .map(str::to_owned)
@@ -42,15 +45,24 @@ impl ReleaseContext {
         let package_id = package.id.clone();
         let host = host_triple(sh)?;
         let tag = version::release_tag(&workspace_version);
-        let git_state = if git::is_repository(sh) { Some(git::state(sh, &tag)?) } else { None };
+        let git_state = if git::is_repository(sh) {
+            Some(git::state(sh, &tag)?)
+        } else {
+            None
+        };
         let github_ref = std::env::var("GITHUB_REF").ok();
-        let dist_version = version::dist_version(&workspace_version, git_state.as_ref(), github_ref.as_deref())?;
-        let env_epoch = std::env::var("SOURCE_DATE_EPOCH").ok().filter(|v| !v.trim().is_empty());
+        let dist_version = version::dist_version(
+            &workspace_version,
+            git_state.as_ref(),
+            github_ref.as_deref(),
+        )?;
+        let env_epoch = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
         let source_date_epoch = match (env_epoch, &git_state) {
-            (Some(epoch), _) => epoch
-                .trim()
-                .parse()
-                .with_context(|| format!("SOURCE_DATE_EPOCH={epoch:?} is not whole seconds since 1970"))?,
+            (Some(epoch), _) => epoch.trim().parse().with_context(|| {
+                format!("SOURCE_DATE_EPOCH={epoch:?} is not whole seconds since 1970")
+            })?,
             (None, Some(state)) => state.commit_time,
             (None, None) => bail!(
                 "not a git checkout, so there is no commit time: set SOURCE_DATE_EPOCH to the source's date"
@@ -120,11 +132,16 @@ pub fn release_plan(dist: &DistPlan) -> ReleasePlan {
             .iter()
             .map(|t| {
                 // On its own runner a target is native: only cross targets need host packages.
-                let native_runner = t.info.github_runner != "ubuntu-24.04" || t.info.triple.starts_with("x86_64-unknown-linux");
+                let native_runner = t.info.github_runner != "ubuntu-24.04"
+                    || t.info.triple.starts_with("x86_64-unknown-linux");
                 MatrixEntry {
                     target: t.info.triple.clone(),
                     runner: t.info.github_runner.to_owned(),
-                    packages: if native_runner { String::new() } else { t.info.apt_packages.join(" ") },
+                    packages: if native_runner {
+                        String::new()
+                    } else {
+                        t.info.apt_packages.join(" ")
+                    },
                     artifacts: vec![t.archive.clone(), t.sbom.clone()],
                 }
             })
@@ -142,7 +159,12 @@ impl flags::Plan {
         } else {
             println!("{} {} (tag {})", plan.app, plan.version, plan.tag);
             for entry in &plan.include {
-                println!("  {:<28} on {:<18} {}", entry.target, entry.runner, entry.artifacts.join(", "));
+                println!(
+                    "  {:<28} on {:<18} {}",
+                    entry.target,
+                    entry.runner,
+                    entry.artifacts.join(", ")
+                );
             }
         }
         Ok(())

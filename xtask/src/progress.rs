@@ -20,7 +20,11 @@ impl Progress {
     pub fn new(quiet: bool) -> Progress {
         let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stderr().is_terminal();
-        Progress { quiet, color, started: Instant::now() }
+        Progress {
+            quiet,
+            color,
+            started: Instant::now(),
+        }
     }
 
     pub fn step(&self, label: impl Into<String>) -> Step<'_> {
@@ -28,7 +32,11 @@ impl Progress {
         if !self.quiet {
             eprintln!("{} {label}", self.paint("==>", "1;34"));
         }
-        Step { progress: self, label, started: Instant::now() }
+        Step {
+            progress: self,
+            label,
+            started: Instant::now(),
+        }
     }
 
     pub fn note(&self, message: impl AsRef<str>) {
@@ -59,7 +67,11 @@ impl Progress {
     }
 
     fn paint(&self, text: &str, code: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
 }
 
@@ -81,5 +93,9 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

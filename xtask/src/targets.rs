@@ -29,7 +29,9 @@ impl ArchiveFormat {
 pub enum Runner {
     Native,
     /// A command prefix, e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu` or `wine`.
-    Emulated { command: Vec<String> },
+    Emulated {
+        command: Vec<String>,
+    },
     /// Only a machine of that platform runs it (a CI runner).
     Unavailable,
 }
@@ -77,7 +79,11 @@ pub fn info(triple: &str, host: &str) -> TargetInfo {
             }
             "aarch64-unknown-linux-gnu" => (
                 "ubuntu-24.04-arm",
-                vec!["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "qemu-user"],
+                vec![
+                    "gcc-aarch64-linux-gnu",
+                    "libc6-dev-arm64-cross",
+                    "qemu-user",
+                ],
                 Some("aarch64-linux-gnu-gcc"),
                 Some(vec![
                     "qemu-aarch64".to_owned(),
@@ -97,15 +103,17 @@ pub fn info(triple: &str, host: &str) -> TargetInfo {
                 Some("x86_64-w64-mingw32-gcc"),
                 Some(vec!["wine".to_owned()]),
             ),
-            "x86_64-pc-windows-msvc" | "aarch64-pc-windows-msvc" => ("windows-2022", vec![], None, None),
+            "x86_64-pc-windows-msvc" | "aarch64-pc-windows-msvc" => {
+                ("windows-2022", vec![], None, None)
+            }
             "aarch64-apple-darwin" => ("macos-14", vec![], None, None),
             "x86_64-apple-darwin" => ("macos-13", vec![], None, None),
             _ if windows => ("windows-2022", vec![], None, None),
             _ if triple.contains("-apple-") => ("macos-14", vec![], None, None),
             _ => ("ubuntu-24.04", vec![], None, None),
         };
-    let same_machine = triple == host
-        || (linux_x86_64_host && triple == "x86_64-unknown-linux-musl");
+    let same_machine =
+        triple == host || (linux_x86_64_host && triple == "x86_64-unknown-linux-musl");
     let runner = if same_machine {
         Runner::Native
     } else {
@@ -116,10 +124,18 @@ pub fn info(triple: &str, host: &str) -> TargetInfo {
     };
     TargetInfo {
         triple: triple.to_owned(),
-        archive: if windows { ArchiveFormat::Zip } else { ArchiveFormat::TarGz },
+        archive: if windows {
+            ArchiveFormat::Zip
+        } else {
+            ArchiveFormat::TarGz
+        },
         exe_suffix: if windows { ".exe" } else { "" },
         github_runner,
-        apt_packages: if linux_x86_64_host { apt_packages } else { vec![] },
+        apt_packages: if linux_x86_64_host {
+            apt_packages
+        } else {
+            vec![]
+        },
         linker,
         runner,
         libc,
@@ -129,7 +145,10 @@ pub fn info(triple: &str, host: &str) -> TargetInfo {
 /// A triple is `<arch>-<vendor>-<os>[-<env>]`; anything else is a typo worth naming.
 pub fn looks_like_triple(triple: &str) -> bool {
     let parts = triple.split('-').count();
-    (3..=4).contains(&parts) && triple.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    (3..=4).contains(&parts)
+        && triple
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 #[cfg(test)]
@@ -143,7 +162,12 @@ mod tests {
         let info = info("x86_64-pc-windows-gnu", HOST);
         assert_eq!(info.archive, ArchiveFormat::Zip);
         assert_eq!(info.exe_suffix, ".exe");
-        assert_eq!(info.runner, Runner::Emulated { command: vec!["wine".to_owned()] });
+        assert_eq!(
+            info.runner,
+            Runner::Emulated {
+                command: vec!["wine".to_owned()]
+            }
+        );
         assert_eq!(info.linker, Some("x86_64-w64-mingw32-gcc"));
     }
 
@@ -151,10 +175,15 @@ mod tests {
     fn linux_targets_on_a_linux_host() {
         assert_eq!(info(HOST, HOST).runner, Runner::Native);
         let musl = info("x86_64-unknown-linux-musl", HOST);
-        assert_eq!((musl.runner, musl.libc, musl.linker), (Runner::Native, Libc::MuslStatic, None));
+        assert_eq!(
+            (musl.runner, musl.libc, musl.linker),
+            (Runner::Native, Libc::MuslStatic, None)
+        );
         let arm = info("aarch64-unknown-linux-gnu", HOST);
         assert_eq!(arm.libc, Libc::Glibc);
-        assert!(matches!(arm.runner, Runner::Emulated { ref command } if command[0] == "qemu-aarch64"));
+        assert!(
+            matches!(arm.runner, Runner::Emulated { ref command } if command[0] == "qemu-aarch64")
+        );
         assert!(arm.apt_packages.contains(&"gcc-aarch64-linux-gnu"));
     }
 
@@ -169,7 +198,10 @@ mod tests {
             assert_eq!(info.runner, Runner::Unavailable, "{triple}");
             assert_eq!(info.github_runner, runner);
         }
-        assert_eq!(info("aarch64-apple-darwin", "aarch64-apple-darwin").runner, Runner::Native);
+        assert_eq!(
+            info("aarch64-apple-darwin", "aarch64-apple-darwin").runner,
+            Runner::Native
+        );
     }
 
     #[test]

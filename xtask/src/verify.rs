@@ -53,7 +53,10 @@ pub fn verify_dir(dir: &Path) -> anyhow::Result<Manifest> {
 pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
     let manifest_path = dir.join(manifest::FILE_NAME);
     let bytes = std::fs::read(&manifest_path).with_context(|| {
-        format!("cannot read {}: is this a dist directory? run `cargo xtask dist`", manifest_path.display())
+        format!(
+            "cannot read {}: is this a dist directory? run `cargo xtask dist`",
+            manifest_path.display()
+        )
     })?;
     let manifest = Manifest::from_json(&bytes)?;
     let mut problems = Vec::new();
@@ -64,7 +67,10 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
             problems.push(format!("{} is listed twice in the manifest", artifact.name));
         }
         if artifact.name.contains(['/', '\\']) || artifact.name.starts_with('.') {
-            problems.push(format!("manifest names {:?}, which is not a plain file name", artifact.name));
+            problems.push(format!(
+                "manifest names {:?}, which is not a plain file name",
+                artifact.name
+            ));
             continue;
         }
         check_file(dir, artifact, &mut problems);
@@ -72,7 +78,10 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if name != manifest::FILE_NAME && !names.contains(name.as_str()) {
-            problems.push(format!("unexpected file {name}: not in {}", manifest::FILE_NAME));
+            problems.push(format!(
+                "unexpected file {name}: not in {}",
+                manifest::FILE_NAME
+            ));
         }
     }
     check_checksum_file(dir, &manifest, &mut problems);
@@ -96,7 +105,9 @@ fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) {
     let path = dir.join(&artifact.name);
     match std::fs::symlink_metadata(&path) {
         Err(_) => problems.push(format!("{} is missing", artifact.name)),
-        Ok(meta) if !meta.is_file() => problems.push(format!("{} is not a regular file", artifact.name)),
+        Ok(meta) if !meta.is_file() => {
+            problems.push(format!("{} is not a regular file", artifact.name))
+        }
         Ok(_) => match archive::digest_file(&path) {
             Err(err) => problems.push(format!("{}: {err:#}", artifact.name)),
             Ok(digest) => {
@@ -106,7 +117,10 @@ fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) {
                         artifact.name, digest.sha256, artifact.sha256
                     ));
                 } else if digest.size != artifact.size {
-                    problems.push(format!("{}: size {} differs from the manifest's {}", artifact.name, digest.size, artifact.size));
+                    problems.push(format!(
+                        "{}: size {} differs from the manifest's {}",
+                        artifact.name, digest.size, artifact.size
+                    ));
                 }
             }
         },
@@ -114,15 +128,24 @@ fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) {
 }
 
 fn check_checksum_file(dir: &Path, manifest: &Manifest, problems: &mut Vec<String>) {
-    let listed = manifest.artifacts.iter().any(|a| a.kind == ArtifactKind::Checksums);
+    let listed = manifest
+        .artifacts
+        .iter()
+        .any(|a| a.kind == ArtifactKind::Checksums);
     if manifest.partial {
         if listed {
-            problems.push(format!("a partial dist must not carry {}", manifest::CHECKSUMS_FILE));
+            problems.push(format!(
+                "a partial dist must not carry {}",
+                manifest::CHECKSUMS_FILE
+            ));
         }
         return;
     }
     if !listed {
-        problems.push(format!("{} is not listed in the manifest", manifest::CHECKSUMS_FILE));
+        problems.push(format!(
+            "{} is not listed in the manifest",
+            manifest::CHECKSUMS_FILE
+        ));
         return;
     }
     let Ok(text) = std::fs::read_to_string(dir.join(manifest::CHECKSUMS_FILE)) else {
@@ -141,13 +164,22 @@ fn check_checksum_file(dir: &Path, manifest: &Manifest, problems: &mut Vec<Strin
         .collect();
     for (name, hash) in &expected {
         match found.get(name) {
-            None => problems.push(format!("{} has no line for {name}", manifest::CHECKSUMS_FILE)),
-            Some(h) if h != hash => problems.push(format!("{} disagrees with the manifest on {name}", manifest::CHECKSUMS_FILE)),
+            None => problems.push(format!(
+                "{} has no line for {name}",
+                manifest::CHECKSUMS_FILE
+            )),
+            Some(h) if h != hash => problems.push(format!(
+                "{} disagrees with the manifest on {name}",
+                manifest::CHECKSUMS_FILE
+            )),
             _ => {}
         }
     }
     for name in found.keys().filter(|n| !expected.contains_key(*n)) {
-        problems.push(format!("{} lists {name}, which the manifest does not", manifest::CHECKSUMS_FILE));
+        problems.push(format!(
+            "{} lists {name}, which the manifest does not",
+            manifest::CHECKSUMS_FILE
+        ));
     }
 }
 
@@ -156,18 +188,35 @@ fn entry_problem(artifact: &Artifact, name: &str) -> Result<Option<String>, Stri
     let top = artifact.top_dir.as_deref().unwrap_or_default();
     let path = Path::new(name);
     if path.is_absolute() || name.starts_with('/') || name.contains('\\') {
-        return Err(format!("{}: entry {name:?} has an absolute path", artifact.name));
+        return Err(format!(
+            "{}: entry {name:?} has an absolute path",
+            artifact.name
+        ));
     }
     if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(format!("{}: entry {name:?} climbs out with `..`", artifact.name));
+        return Err(format!(
+            "{}: entry {name:?} climbs out with `..`",
+            artifact.name
+        ));
     }
     let Some(rest) = name.strip_prefix(top).and_then(|r| r.strip_prefix('/')) else {
-        return Err(format!("{}: entry {name:?} is outside the top directory {top}/", artifact.name));
+        return Err(format!(
+            "{}: entry {name:?} is outside the top directory {top}/",
+            artifact.name
+        ));
     };
-    Ok(if rest.is_empty() || rest.ends_with('/') { None } else { Some(rest.to_owned()) })
+    Ok(if rest.is_empty() || rest.ends_with('/') {
+        None
+    } else {
+        Some(rest.to_owned())
+    })
 }
 
-fn check_archive(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) -> anyhow::Result<()> {
+fn check_archive(
+    dir: &Path,
+    artifact: &Artifact,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
     let path = dir.join(&artifact.name);
     let mut files = BTreeMap::new();
     if artifact.name.ends_with(".zip") {
@@ -191,7 +240,10 @@ fn check_archive(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) ->
     } else {
         archive::read_tar_gz(&path, |name, mode, kind, _| {
             if !(kind.is_file() || kind.is_dir()) {
-                problems.push(format!("{}: entry {name:?} is a {kind:?}, not a regular file", artifact.name));
+                problems.push(format!(
+                    "{}: entry {name:?} is a {kind:?}, not a regular file",
+                    artifact.name
+                ));
                 return Ok(());
             }
             match entry_problem(artifact, name) {
@@ -209,22 +261,36 @@ fn check_archive(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) ->
         problems.push(format!("{}: unexpected entry {name}", artifact.name));
     }
     for name in expected.iter().filter(|n| !files.contains_key(**n)) {
-        problems.push(format!("{}: {name} is missing from the archive", artifact.name));
+        problems.push(format!(
+            "{}: {name} is missing from the archive",
+            artifact.name
+        ));
     }
     for binary in &artifact.binaries {
         if files.get(binary).is_some_and(|mode| *mode != 0o755) {
-            problems.push(format!("{}: {binary} is not executable (mode {:o})", artifact.name, files[binary]));
+            problems.push(format!(
+                "{}: {binary} is not executable (mode {:o})",
+                artifact.name, files[binary]
+            ));
         }
     }
     Ok(())
 }
 
-fn check_sbom(dir: &Path, artifact: &Artifact, manifest: &Manifest, problems: &mut Vec<String>) -> anyhow::Result<()> {
+fn check_sbom(
+    dir: &Path,
+    artifact: &Artifact,
+    manifest: &Manifest,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
     let file = File::open(dir.join(&artifact.name))?;
     let bom = match cyclonedx_bom::models::bom::Bom::parse_from_json_v1_5(file) {
         Ok(bom) => bom,
         Err(err) => {
-            problems.push(format!("{} is not a CycloneDX 1.5 JSON SBOM: {err}", artifact.name));
+            problems.push(format!(
+                "{} is not a CycloneDX 1.5 JSON SBOM: {err}",
+                artifact.name
+            ));
             return Ok(());
         }
     };
@@ -267,11 +333,30 @@ mod tests {
     #[test]
     fn entry_names_are_confined_to_the_top_directory() {
         let a = archive_artifact();
-        assert_eq!(entry_problem(&a, "app-1.0.0-x/bin").unwrap(), Some("bin".to_owned()));
+        assert_eq!(
+            entry_problem(&a, "app-1.0.0-x/bin").unwrap(),
+            Some("bin".to_owned())
+        );
         assert_eq!(entry_problem(&a, "app-1.0.0-x/").unwrap(), None);
-        assert!(entry_problem(&a, "/etc/passwd").unwrap_err().contains("absolute"));
-        assert!(entry_problem(&a, "app-1.0.0-x/../evil").unwrap_err().contains(".."));
-        assert!(entry_problem(&a, "other/bin").unwrap_err().contains("outside"));
-        assert!(entry_problem(&a, "app-1.0.0-xevil").unwrap_err().contains("outside"));
+        assert!(
+            entry_problem(&a, "/etc/passwd")
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(
+            entry_problem(&a, "app-1.0.0-x/../evil")
+                .unwrap_err()
+                .contains("..")
+        );
+        assert!(
+            entry_problem(&a, "other/bin")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            entry_problem(&a, "app-1.0.0-xevil")
+                .unwrap_err()
+                .contains("outside")
+        );
     }
 }

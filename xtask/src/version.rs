@@ -40,7 +40,7 @@ pub fn dist_version(
     let Some(git) = git else {
         return Ok(workspace.clone());
     };
-    if git.tags_at_head.iter().any(|t| *t == tag) && !git.dirty {
+    if git.tags_at_head.contains(&tag) && !git.dirty {
         return Ok(workspace.clone());
     }
     let mut version = workspace.clone();
@@ -125,7 +125,11 @@ mod tests {
         assert_eq!(ok, v("0.2.0"));
         let err = dist_version(&v("0.2.0"), None, Some("refs/tags/v0.2.1")).unwrap_err();
         assert!(err.to_string().contains("v0.2.1") && err.to_string().contains("0.2.0"));
-        let branch = dist_version(&v("0.2.0"), Some(&git(&[], 1, true)), Some("refs/heads/main"));
+        let branch = dist_version(
+            &v("0.2.0"),
+            Some(&git(&[], 1, true)),
+            Some("refs/heads/main"),
+        );
         assert_eq!(branch.unwrap().to_string(), "0.2.1-dev.1+g3f2a9c1");
     }
 

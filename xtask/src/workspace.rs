@@ -38,10 +38,13 @@ pub struct Workspace {
 
 pub fn locate_root(sh: &Shell) -> anyhow::Result<PathBuf> {
     let cargo = crate::cargo();
-    let manifest = cmd!(sh, "{cargo} locate-project --workspace --message-format plain")
-        .quiet()
-        .read()
-        .context("cannot find the workspace: run cargo xtask inside the jimini checkout")?;
+    let manifest = cmd!(
+        sh,
+        "{cargo} locate-project --workspace --message-format plain"
+    )
+    .quiet()
+    .read()
+    .context("cannot find the workspace: run cargo xtask inside the jimini checkout")?;
     Ok(Path::new(manifest.trim())
         .parent()
         .context("Cargo.toml has no parent directory")?
@@ -92,24 +95,34 @@ impl Workspace {
     /// `Cargo.lock` registry checksums keyed by `(name, version)`.
     pub fn lock_checksums(&self) -> anyhow::Result<BTreeMap<(String, String), String>> {
         let path = self.root.join("Cargo.lock");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}: run `cargo generate-lockfile`", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {}: run `cargo generate-lockfile`",
+                path.display()
+            )
+        })?;
         parse_lock_checksums(&text)
     }
 }
 
 pub fn parse_config(workspace_metadata: &serde_json::Value) -> anyhow::Result<DistConfig> {
     let Some(dist) = workspace_metadata.get("dist") else {
-        bail!("Cargo.toml has no [workspace.metadata.dist] table: add one with at least `package = \"<name>\"`");
+        bail!(
+            "Cargo.toml has no [workspace.metadata.dist] table: add one with at least `package = \"<name>\"`"
+        );
     };
-    serde_json::from_value(dist.clone())
-        .context("[workspace.metadata.dist] in Cargo.toml is malformed; see ARCHITECTURE.md for its keys")
+    serde_json::from_value(dist.clone()).context(
+        "[workspace.metadata.dist] in Cargo.toml is malformed; see ARCHITECTURE.md for its keys",
+    )
 }
 
 pub fn parse_lock_checksums(text: &str) -> anyhow::Result<BTreeMap<(String, String), String>> {
     let doc: toml_edit::DocumentMut = text.parse().context("Cargo.lock is not valid TOML")?;
     let mut checksums = BTreeMap::new();
-    if let Some(packages) = doc.get("package").and_then(|item| item.as_array_of_tables()) {
+    if let Some(packages) = doc
+        .get("package")
+        .and_then(|item| item.as_array_of_tables())
+    {
         for package in packages {
             let field = |key: &str| package.get(key).and_then(|v| v.as_str()).map(str::to_owned);
             if let (Some(name), Some(version), Some(checksum)) =

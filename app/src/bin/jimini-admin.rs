@@ -47,7 +47,11 @@ fn parse_args() -> Result<Command, lexopt::Error> {
         ["rules", "lint", file] if !json => Ok(Command::RulesLint(file.into())),
         ["version"] => Ok(Command::Version { json }),
         [] => Err("missing command; run `jimini-admin --help`".into()),
-        _ => Err(format!("unknown command `{}`; run `jimini-admin --help`", words.join(" ")).into()),
+        _ => Err(format!(
+            "unknown command `{}`; run `jimini-admin --help`",
+            words.join(" ")
+        )
+        .into()),
     }
 }
 
@@ -69,12 +73,19 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Version { json: true } => {
-            println!("{}", serde_json::to_string_pretty(&BUILD_INFO).expect("plain struct"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&BUILD_INFO).expect("plain struct")
+            );
             Ok(())
         }
         Command::AuditVerify(path) => jimini::audit::verify(&path)
             .map(|summary| {
-                println!("{}: {} records, chain intact", path.display(), summary.records)
+                println!(
+                    "{}: {} records, chain intact",
+                    path.display(),
+                    summary.records
+                )
             })
             .map_err(|err| format!("{}: {err}", path.display())),
         Command::RulesLint(path) => RulePack::load(&path)

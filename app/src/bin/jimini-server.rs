@@ -57,13 +57,21 @@ fn parse_args() -> Result<Command, String> {
             _ => return Err(usage(arg.unexpected())),
         }
     }
-    let api_key = std::env::var(API_KEY_VAR)
-        .map_err(|_| format!("{API_KEY_VAR} is not set: export the bearer key clients will send"))?;
+    let api_key = std::env::var(API_KEY_VAR).map_err(|_| {
+        format!("{API_KEY_VAR} is not set: export the bearer key clients will send")
+    })?;
     let rules = match rules_path {
         Some(path) => RulePack::load(&path).map_err(|err| err.to_string())?,
         None => RulePack::default_pack(),
     };
-    Ok(Command::Serve(Config { bind, rules, audit_log, max_body_bytes, api_key, shadow }))
+    Ok(Command::Serve(Config {
+        bind,
+        rules,
+        audit_log,
+        max_body_bytes,
+        api_key,
+        shadow,
+    }))
 }
 
 fn main() -> ExitCode {

@@ -48,7 +48,12 @@ fn parse_args() -> Result<Command, lexopt::Error> {
         Some(arg) => return Err(arg.unexpected()),
         None => return Err("missing command; try `jimini check TEXT` or `jimini --help`".into()),
     }
-    let mut args = CheckArgs { rules: None, shadow: false, json: false, text: None };
+    let mut args = CheckArgs {
+        rules: None,
+        shadow: false,
+        json: false,
+        text: None,
+    };
     while let Some(arg) = parser.next()? {
         match arg {
             Long("rules") => args.rules = Some(parser.value()?.into()),
@@ -107,7 +112,10 @@ fn check(args: CheckArgs) -> Result<i32, String> {
     };
     let evaluation = pack.evaluate(&text, args.shadow);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&evaluation).map_err(|err| err.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&evaluation).map_err(|err| err.to_string())?
+        );
     } else {
         if evaluation.shadow {
             println!(
@@ -118,8 +126,17 @@ fn check(args: CheckArgs) -> Result<i32, String> {
             println!("decision: {}", evaluation.decision);
         }
         for m in &evaluation.matches {
-            println!("  {:<16} {:<6} {}", m.rule_id, Decision::from(m.action), m.description);
+            println!(
+                "  {:<16} {:<6} {}",
+                m.rule_id,
+                Decision::from(m.action),
+                m.description
+            );
         }
     }
-    Ok(if evaluation.decision == Decision::Block { exit_code::BLOCKED } else { exit_code::OK })
+    Ok(if evaluation.decision == Decision::Block {
+        exit_code::BLOCKED
+    } else {
+        exit_code::OK
+    })
 }

@@ -39,12 +39,19 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: Sha256::new(), size: 0 }
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
     }
 
     pub fn finish(mut self) -> io::Result<(W, Digest256)> {
         self.inner.flush()?;
-        let digest = Digest256 { size: self.size, sha256: hex::encode(self.hasher.finalize()) };
+        let digest = Digest256 {
+            size: self.size,
+            sha256: hex::encode(self.hasher.finalize()),
+        };
         Ok((self.inner, digest))
     }
 }
@@ -80,10 +87,18 @@ fn sorted(entries: &[Entry]) -> Vec<&Entry> {
     sorted
 }
 
-pub fn write_tar_gz(out: &Path, top_dir: &str, entries: &[Entry], mtime: u64) -> anyhow::Result<Digest256> {
+pub fn write_tar_gz(
+    out: &Path,
+    top_dir: &str,
+    entries: &[Entry],
+    mtime: u64,
+) -> anyhow::Result<Digest256> {
     let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let hashing = HashingWriter::new(BufWriter::with_capacity(256 * 1024, file));
-    let gz = GzBuilder::new().mtime(0).operating_system(255).write(hashing, Compression::default());
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(hashing, Compression::default());
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
 
@@ -105,7 +120,10 @@ pub fn write_tar_gz(out: &Path, top_dir: &str, entries: &[Entry], mtime: u64) ->
     let gz = tar.into_inner()?;
     let hashing = gz.finish()?;
     let (writer, digest) = hashing.finish()?;
-    writer.into_inner().map_err(|err| err.into_error())?.sync_all()?;
+    writer
+        .into_inner()
+        .map_err(|err| err.into_error())?
+        .sync_all()?;
     Ok(digest)
 }
 
@@ -120,7 +138,12 @@ fn set_common(header: &mut tar::Header, mode: u32, mtime: u64, size: u64) {
     let _ = header.set_groupname("");
 }
 
-pub fn write_zip(out: &Path, top_dir: &str, entries: &[Entry], mtime: u64) -> anyhow::Result<Digest256> {
+pub fn write_zip(
+    out: &Path,
+    top_dir: &str,
+    entries: &[Entry],
+    mtime: u64,
+) -> anyhow::Result<Digest256> {
     use zip::write::SimpleFileOptions;
     let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut zip = zip::ZipWriter::new(io::BufWriter::with_capacity(256 * 1024, file));
@@ -142,7 +165,10 @@ pub fn write_zip(out: &Path, top_dir: &str, entries: &[Entry], mtime: u64) -> an
             .with_context(|| format!("cannot archive {}", entry.source.display()))?;
     }
     let writer = zip.finish()?;
-    writer.into_inner().map_err(|err| err.into_error())?.sync_all()?;
+    writer
+        .into_inner()
+        .map_err(|err| err.into_error())?
+        .sync_all()?;
     digest_file(out)
 }
 
@@ -194,8 +220,16 @@ mod tests {
         let readme = dir.join("README.md");
         std::fs::write(&readme, "hello\n".repeat(100)).unwrap();
         let entries = vec![
-            Entry { name: "tool".into(), source: bin, executable: true },
-            Entry { name: "README.md".into(), source: readme, executable: false },
+            Entry {
+                name: "tool".into(),
+                source: bin,
+                executable: true,
+            },
+            Entry {
+                name: "README.md".into(),
+                source: readme,
+                executable: false,
+            },
         ];
         (dir, entries)
     }
@@ -220,7 +254,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             seen,
-            vec![("top/".into(), 0o755), ("top/README.md".into(), 0o644), ("top/tool".into(), 0o755)]
+            vec![
+                ("top/".into(), 0o755),
+                ("top/README.md".into(), 0o644),
+                ("top/tool".into(), 0o755)
+            ]
         );
         let file = File::open(dir.join("a.tar.gz")).unwrap();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
@@ -240,7 +278,10 @@ mod tests {
         let b = write_zip(&dir.join("b.zip"), "top", &entries, 1_700_000_000).unwrap();
         assert_eq!(a, b);
         let mut archive = zip::ZipArchive::new(File::open(dir.join("a.zip")).unwrap()).unwrap();
-        let names: Vec<String> = archive.file_names().map(|n| n.unwrap().into_owned()).collect();
+        let names: Vec<String> = archive
+            .file_names()
+            .map(|n| n.unwrap().into_owned())
+            .collect();
         assert_eq!(names, ["top/", "top/README.md", "top/tool"]);
         let tool = archive.by_name("top/tool").unwrap();
         assert_eq!(tool.unix_mode().unwrap() & 0o777, 0o755);
@@ -252,12 +293,23 @@ mod tests {
     /// dependency update, the release archives of the same commit changed: decide consciously.
     #[test]
     fn deflate_backend_is_pinned() {
-        let input: Vec<u8> = (0u32..200_000).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 7).collect();
-        let mut gz = GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::default());
+        let input: Vec<u8> = (0u32..200_000)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 7)
+            .collect();
+        let mut gz = GzBuilder::new()
+            .mtime(0)
+            .operating_system(255)
+            .write(Vec::new(), Compression::default());
         gz.write_all(&input).unwrap();
         let bytes = gz.finish().unwrap();
-        assert_eq!(hex::encode(Sha256::digest(&bytes)), GOLDEN_GZ_SHA256, "{} bytes", bytes.len());
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            GOLDEN_GZ_SHA256,
+            "{} bytes",
+            bytes.len()
+        );
     }
 
-    const GOLDEN_GZ_SHA256: &str = "a527a41d078565799e452fc183cbc56f0a9e3cfafa1e6e52c2edae27b020ce94";
+    const GOLDEN_GZ_SHA256: &str =
+        "a527a41d078565799e452fc183cbc56f0a9e3cfafa1e6e52c2edae27b020ce94";
 }

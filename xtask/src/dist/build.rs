@@ -64,7 +64,11 @@ pub struct CargoInvocation {
 /// Paths that must not appear in shipped binaries, remapped to fixed names.
 pub fn remap_flags(workspace: &Path, target_dir: &Path, cargo_home: &Path) -> Vec<String> {
     // Most specific first: rustc applies the last matching remap, so list the broad ones first.
-    let mut pairs = vec![(cargo_home, "/cargo"), (workspace, "/build"), (target_dir, "/target")];
+    let mut pairs = vec![
+        (cargo_home, "/cargo"),
+        (workspace, "/build"),
+        (target_dir, "/target"),
+    ];
     pairs.sort_by_key(|(path, _)| path.as_os_str().len());
     pairs
         .into_iter()
@@ -72,11 +76,23 @@ pub fn remap_flags(workspace: &Path, target_dir: &Path, cargo_home: &Path) -> Ve
         .collect()
 }
 
-pub fn invocation(request: &BuildRequest, ours: &[String], user: &UserRustflags) -> CargoInvocation {
-    let mut args: Vec<String> = ["build", "--locked", "--profile", &request.profile, "-p", &request.package, "--bins"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+pub fn invocation(
+    request: &BuildRequest,
+    ours: &[String],
+    user: &UserRustflags,
+) -> CargoInvocation {
+    let mut args: Vec<String> = [
+        "build",
+        "--locked",
+        "--profile",
+        &request.profile,
+        "-p",
+        &request.package,
+        "--bins",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     for target in &request.targets {
         args.push("--target".into());
         args.push(target.clone());
@@ -86,13 +102,19 @@ pub fn invocation(request: &BuildRequest, ours: &[String], user: &UserRustflags)
         args.push("--quiet".into());
     }
     let mut env = vec![
-        ("SOURCE_DATE_EPOCH".to_owned(), request.source_date_epoch.to_string()),
+        (
+            "SOURCE_DATE_EPOCH".to_owned(),
+            request.source_date_epoch.to_string(),
+        ),
         (VERSION_VAR.to_owned(), request.version.clone()),
         (COMMIT_VAR.to_owned(), request.short_commit.clone()),
     ];
     let toml_list = format!(
         "[{}]",
-        ours.iter().map(|flag| format!("{flag:?}")).collect::<Vec<_>>().join(", ")
+        ours.iter()
+            .map(|flag| format!("{flag:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if let Some(encoded) = &user.encoded_env {
         let mut flags: Vec<&str> = encoded.split('\x1f').filter(|f| !f.is_empty()).collect();
@@ -118,7 +140,11 @@ pub fn invocation(request: &BuildRequest, ours: &[String], user: &UserRustflags)
 }
 
 /// Reads the user's rustflags from the environment and the cargo config files cargo would read.
-pub fn user_rustflags(workspace: &Path, cargo_home: &Path, targets: &[String]) -> anyhow::Result<UserRustflags> {
+pub fn user_rustflags(
+    workspace: &Path,
+    cargo_home: &Path,
+    targets: &[String],
+) -> anyhow::Result<UserRustflags> {
     let non_empty = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
     let mut user = UserRustflags {
         encoded_env: non_empty("CARGO_ENCODED_RUSTFLAGS"),
@@ -126,7 +152,10 @@ pub fn user_rustflags(workspace: &Path, cargo_home: &Path, targets: &[String]) -
         target_specific: BTreeSet::new(),
     };
     for target in targets {
-        let var = format!("CARGO_TARGET_{}_RUSTFLAGS", target.to_uppercase().replace(['-', '.'], "_"));
+        let var = format!(
+            "CARGO_TARGET_{}_RUSTFLAGS",
+            target.to_uppercase().replace(['-', '.'], "_")
+        );
         if non_empty(&var).is_some() {
             user.target_specific.insert(target.clone());
         }
@@ -138,13 +167,19 @@ pub fn user_rustflags(workspace: &Path, cargo_home: &Path, targets: &[String]) -
     files.push(cargo_home.join("config.toml"));
     files.push(cargo_home.join("config"));
     for file in files.iter().filter(|f| f.is_file()) {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let doc: toml_edit::DocumentMut =
-            text.parse().with_context(|| format!("{} is not valid TOML", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let doc: toml_edit::DocumentMut = text
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", file.display()))?;
         if let Some(table) = doc.get("target").and_then(|t| t.as_table_like()) {
             for (key, value) in table.iter() {
                 if value.get("rustflags").is_some() {
-                    user.target_specific.insert(if key.starts_with("cfg(") { "cfg".to_owned() } else { key.to_owned() });
+                    user.target_specific.insert(if key.starts_with("cfg(") {
+                        "cfg".to_owned()
+                    } else {
+                        key.to_owned()
+                    });
                 }
             }
         }
@@ -176,20 +211,33 @@ pub fn run(
     }
     let status = child.wait()?;
     if !status.success() {
-        bail!("`cargo {}` failed ({status}); the errors are above", invocation.args.join(" "));
+        bail!(
+            "`cargo {}` failed ({status}); the errors are above",
+            invocation.args.join(" ")
+        );
     }
     collect(&messages, package, targets)
 }
 
 /// Sorts cargo's artifacts into per-target binaries and linked crates.
-pub fn collect(messages: &[Message], package: &PackageId, targets: &[String]) -> anyhow::Result<BuildOutput> {
+pub fn collect(
+    messages: &[Message],
+    package: &PackageId,
+    targets: &[String],
+) -> anyhow::Result<BuildOutput> {
     let mut output = BuildOutput::default();
     for target in targets {
-        output.targets.insert(target.clone(), TargetBuild::default());
+        output
+            .targets
+            .insert(target.clone(), TargetBuild::default());
     }
     for message in messages {
-        let Message::CompilerArtifact(artifact) = message else { continue };
-        let Some(first) = artifact.filenames.first() else { continue };
+        let Message::CompilerArtifact(artifact) = message else {
+            continue;
+        };
+        let Some(first) = artifact.filenames.first() else {
+            continue;
+        };
         let triple = first
             .components()
             .find_map(|c| targets.iter().find(|t| t.as_str() == c.as_str()))
@@ -205,11 +253,12 @@ pub fn collect(messages: &[Message], package: &PackageId, targets: &[String]) ->
                 let build = output.targets.get_mut(&triple).expect("inserted above");
                 if kinds.contains(&TargetKind::Bin) {
                     if artifact.package_id == *package {
-                        let exe = artifact
-                            .executable
-                            .clone()
-                            .with_context(|| format!("cargo reported no executable for {}", artifact.target.name))?;
-                        build.binaries.insert(artifact.target.name.clone(), exe.into_std_path_buf());
+                        let exe = artifact.executable.clone().with_context(|| {
+                            format!("cargo reported no executable for {}", artifact.target.name)
+                        })?;
+                        build
+                            .binaries
+                            .insert(artifact.target.name.clone(), exe.into_std_path_buf());
                     }
                 } else if !kinds.contains(&TargetKind::CustomBuild) {
                     build.linked.insert(artifact.package_id.clone());
@@ -219,7 +268,9 @@ pub fn collect(messages: &[Message], package: &PackageId, targets: &[String]) ->
     }
     for (triple, build) in &output.targets {
         if build.binaries.is_empty() {
-            bail!("cargo built no binary of the shipped package for {triple}: does it have [[bin]] targets?");
+            bail!(
+                "cargo built no binary of the shipped package for {triple}: does it have [[bin]] targets?"
+            );
         }
     }
     Ok(output)
@@ -233,7 +284,10 @@ mod tests {
         BuildRequest {
             package: "jimini".into(),
             profile: "dist".into(),
-            targets: vec!["x86_64-unknown-linux-gnu".into(), "x86_64-pc-windows-gnu".into()],
+            targets: vec![
+                "x86_64-unknown-linux-gnu".into(),
+                "x86_64-pc-windows-gnu".into(),
+            ],
             version: "0.2.1-dev.3+g3f2a9c1".into(),
             short_commit: "3f2a9c1".into(),
             source_date_epoch: 1_700_000_000,
@@ -243,26 +297,65 @@ mod tests {
 
     #[test]
     fn one_invocation_for_all_targets_with_build_info_env() {
-        let inv = invocation(&request(), &["--remap-path-prefix=/h=/cargo".into()], &UserRustflags::default());
+        let inv = invocation(
+            &request(),
+            &["--remap-path-prefix=/h=/cargo".into()],
+            &UserRustflags::default(),
+        );
         let joined = inv.args.join(" ");
-        assert!(joined.starts_with("build --locked --profile dist -p jimini --bins"), "{joined}");
-        assert!(joined.contains("--target x86_64-unknown-linux-gnu --target x86_64-pc-windows-gnu"));
-        assert!(inv.env.contains(&("SOURCE_DATE_EPOCH".into(), "1700000000".into())));
-        assert!(inv.env.contains(&(VERSION_VAR.into(), "0.2.1-dev.3+g3f2a9c1".into())));
-        assert!(inv.args.contains(&r#"build.rustflags=["--remap-path-prefix=/h=/cargo"]"#.to_owned()));
+        assert!(
+            joined.starts_with("build --locked --profile dist -p jimini --bins"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("--target x86_64-unknown-linux-gnu --target x86_64-pc-windows-gnu")
+        );
+        assert!(
+            inv.env
+                .contains(&("SOURCE_DATE_EPOCH".into(), "1700000000".into()))
+        );
+        assert!(
+            inv.env
+                .contains(&(VERSION_VAR.into(), "0.2.1-dev.3+g3f2a9c1".into()))
+        );
+        assert!(
+            inv.args
+                .contains(&r#"build.rustflags=["--remap-path-prefix=/h=/cargo"]"#.to_owned())
+        );
     }
 
     #[test]
     fn env_rustflags_are_extended_not_replaced() {
-        let user = UserRustflags { plain_env: Some("-C  target-cpu=native".into()), ..Default::default() };
+        let user = UserRustflags {
+            plain_env: Some("-C  target-cpu=native".into()),
+            ..Default::default()
+        };
         let inv = invocation(&request(), &["--remap-path-prefix=/a b=/x".into()], &user);
-        let encoded = &inv.env.iter().find(|(k, _)| k == "CARGO_ENCODED_RUSTFLAGS").unwrap().1;
-        assert_eq!(encoded, "-C\x1ftarget-cpu=native\x1f--remap-path-prefix=/a b=/x");
-        assert!(!inv.args.iter().any(|a| a.contains("rustflags")), "no --config when env wins");
+        let encoded = &inv
+            .env
+            .iter()
+            .find(|(k, _)| k == "CARGO_ENCODED_RUSTFLAGS")
+            .unwrap()
+            .1;
+        assert_eq!(
+            encoded,
+            "-C\x1ftarget-cpu=native\x1f--remap-path-prefix=/a b=/x"
+        );
+        assert!(
+            !inv.args.iter().any(|a| a.contains("rustflags")),
+            "no --config when env wins"
+        );
 
-        let user = UserRustflags { encoded_env: Some("-Cdebuginfo=1".into()), plain_env: Some("ignored".into()), ..Default::default() };
+        let user = UserRustflags {
+            encoded_env: Some("-Cdebuginfo=1".into()),
+            plain_env: Some("ignored".into()),
+            ..Default::default()
+        };
         let inv = invocation(&request(), &["-Zx".into()], &user);
-        assert!(inv.env.contains(&("CARGO_ENCODED_RUSTFLAGS".into(), "-Cdebuginfo=1\x1f-Zx".into())));
+        assert!(inv.env.contains(&(
+            "CARGO_ENCODED_RUSTFLAGS".into(),
+            "-Cdebuginfo=1\x1f-Zx".into()
+        )));
     }
 
     #[test]
@@ -272,8 +365,15 @@ mod tests {
             ..Default::default()
         };
         let inv = invocation(&request(), &["-Ca".into()], &user);
-        assert!(inv.args.contains(&r#"target.x86_64-pc-windows-gnu.rustflags=["-Ca"]"#.to_owned()));
-        assert!(!inv.args.iter().any(|a| a.starts_with("target.x86_64-unknown-linux-gnu")));
+        assert!(
+            inv.args
+                .contains(&r#"target.x86_64-pc-windows-gnu.rustflags=["-Ca"]"#.to_owned())
+        );
+        assert!(
+            !inv.args
+                .iter()
+                .any(|a| a.starts_with("target.x86_64-unknown-linux-gnu"))
+        );
         assert!(inv.args.contains(&r#"build.rustflags=["-Ca"]"#.to_owned()));
     }
 
@@ -281,7 +381,10 @@ mod tests {
     fn remaps_put_the_longest_prefix_last() {
         let flags = remap_flags(Path::new("/w"), Path::new("/w/target"), Path::new("/c"));
         let position = |flag: &str| flags.iter().position(|f| f == flag).unwrap();
-        assert!(position("--remap-path-prefix=/w/target=/target") > position("--remap-path-prefix=/w=/build"));
+        assert!(
+            position("--remap-path-prefix=/w/target=/target")
+                > position("--remap-path-prefix=/w=/build")
+        );
         assert_eq!(flags.len(), 3);
     }
 }

@@ -33,10 +33,17 @@ pub fn glibc_floor(data: &[u8]) -> anyhow::Result<Option<GlibcVersion>> {
     while let Some((_, mut aux)) = needs.next()? {
         while let Some(entry) = aux.next()? {
             let name = entry.name(endian, strings)?;
-            let Some(version) = std::str::from_utf8(name).ok().and_then(|n| n.strip_prefix("GLIBC_")) else {
+            let Some(version) = std::str::from_utf8(name)
+                .ok()
+                .and_then(|n| n.strip_prefix("GLIBC_"))
+            else {
                 continue;
             };
-            let Ok(parts) = version.split('.').map(str::parse).collect::<Result<Vec<u32>, _>>() else {
+            let Ok(parts) = version
+                .split('.')
+                .map(str::parse)
+                .collect::<Result<Vec<u32>, _>>()
+            else {
                 continue; // GLIBC_PRIVATE and friends carry no version number
             };
             let parsed = GlibcVersion(parts);
@@ -52,7 +59,11 @@ pub fn glibc_floor(data: &[u8]) -> anyhow::Result<Option<GlibcVersion>> {
 pub fn is_static(data: &[u8]) -> anyhow::Result<bool> {
     let file = parse(data)?;
     let endian = file.endian();
-    if file.elf_program_headers().iter().any(|ph| ph.p_type(endian) == PT_INTERP) {
+    if file
+        .elf_program_headers()
+        .iter()
+        .any(|ph| ph.p_type(endian) == PT_INTERP)
+    {
         return Ok(false);
     }
     let needs_library = match file.elf_section_table().dynamic(endian, data)? {
@@ -68,11 +79,17 @@ mod tests {
 
     #[test]
     fn the_running_test_binary_is_a_dynamic_glibc_binary() {
-        if !cfg!(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")) {
+        if !cfg!(all(
+            target_os = "linux",
+            target_env = "gnu",
+            target_pointer_width = "64"
+        )) {
             return;
         }
         let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        let floor = glibc_floor(&exe).unwrap().expect("a glibc binary needs GLIBC_ versions");
+        let floor = glibc_floor(&exe)
+            .unwrap()
+            .expect("a glibc binary needs GLIBC_ versions");
         assert!(floor >= GlibcVersion(vec![2, 2, 5]), "{floor}");
         assert!(!is_static(&exe).unwrap());
     }

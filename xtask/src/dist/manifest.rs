@@ -106,12 +106,19 @@ impl Manifest {
 /// Writes `SHA256SUMS` (unless partial) and `dist-manifest.json` into `dir`, adding the
 /// checksum file to the manifest's artifacts.
 pub fn write(manifest: &mut Manifest, dir: &std::path::Path) -> anyhow::Result<()> {
-    manifest.artifacts.retain(|a| a.kind != ArtifactKind::Checksums);
+    manifest
+        .artifacts
+        .retain(|a| a.kind != ArtifactKind::Checksums);
     manifest.sort();
     if !manifest.partial {
         let path = dir.join(CHECKSUMS_FILE);
         std::fs::write(&path, manifest.render_checksums())?;
-        let checksums = crate::dist::output::simple_artifact(CHECKSUMS_FILE, ArtifactKind::Checksums, None, &path)?;
+        let checksums = crate::dist::output::simple_artifact(
+            CHECKSUMS_FILE,
+            ArtifactKind::Checksums,
+            None,
+            &path,
+        )?;
         manifest.artifacts.push(checksums);
         manifest.sort();
     }
@@ -126,8 +133,15 @@ pub fn parse_checksums(text: &str) -> anyhow::Result<Vec<(String, String)>> {
         .map(|(index, line)| {
             let (hash, name) = line
                 .split_once("  ")
-                .filter(|(h, n)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) && !n.is_empty())
-                .ok_or_else(|| anyhow::anyhow!("{CHECKSUMS_FILE} line {} is not `<sha256>  <file>`", index + 1))?;
+                .filter(|(h, n)| {
+                    h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) && !n.is_empty()
+                })
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{CHECKSUMS_FILE} line {} is not `<sha256>  <file>`",
+                        index + 1
+                    )
+                })?;
             Ok((name.to_owned(), hash.to_owned()))
         })
         .collect()
@@ -171,8 +185,18 @@ mod tests {
             ],
         };
         let text = manifest.render_checksums();
-        assert_eq!(text, format!("{}  a.cdx.json\n{}  b.tar.gz\n", "a".repeat(64), "b".repeat(64)));
-        assert_eq!(parse_checksums(&text).unwrap()[1], ("b.tar.gz".to_owned(), "b".repeat(64)));
+        assert_eq!(
+            text,
+            format!(
+                "{}  a.cdx.json\n{}  b.tar.gz\n",
+                "a".repeat(64),
+                "b".repeat(64)
+            )
+        );
+        assert_eq!(
+            parse_checksums(&text).unwrap()[1],
+            ("b.tar.gz".to_owned(), "b".repeat(64))
+        );
         assert!(parse_checksums("abc file\n").is_err());
         let round = Manifest::from_json(&manifest.to_json()).unwrap();
         assert_eq!(round, manifest);

@@ -72,7 +72,11 @@ pub struct TargetPlan {
 }
 
 /// Resolves `--target` values: none → the host, `all` → the release list.
-pub fn resolve_targets(requested: &[String], config: &DistConfig, host: &str) -> anyhow::Result<Vec<String>> {
+pub fn resolve_targets(
+    requested: &[String],
+    config: &DistConfig,
+    host: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut targets = BTreeSet::new();
     if requested.is_empty() {
         targets.insert(host.to_owned());
@@ -81,7 +85,9 @@ pub fn resolve_targets(requested: &[String], config: &DistConfig, host: &str) ->
         match target.as_str() {
             "all" => {
                 if config.targets.is_empty() {
-                    bail!("--target all: [workspace.metadata.dist] targets is empty; list the release targets there");
+                    bail!(
+                        "--target all: [workspace.metadata.dist] targets is empty; list the release targets there"
+                    );
                 }
                 targets.extend(config.targets.iter().cloned());
             }
@@ -111,8 +117,12 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
     include.sort();
     include.dedup();
     for file in &include {
-        if Path::new(file).is_absolute() || file.split('/').any(|part| part == ".." || part.is_empty()) {
-            bail!("[workspace.metadata.dist] include: {file:?} must be a relative path inside the workspace");
+        if Path::new(file).is_absolute()
+            || file.split('/').any(|part| part == ".." || part.is_empty())
+        {
+            bail!(
+                "[workspace.metadata.dist] include: {file:?} must be a relative path inside the workspace"
+            );
         }
     }
     let targets = targets
@@ -120,8 +130,11 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         .map(|triple| {
             let info = targets::info(&triple, input.host);
             let stem = format!("{app}-{}-{triple}", input.version);
-            let mut binaries: Vec<String> =
-                input.binaries.iter().map(|name| format!("{name}{}", info.exe_suffix)).collect();
+            let mut binaries: Vec<String> = input
+                .binaries
+                .iter()
+                .map(|name| format!("{name}{}", info.exe_suffix))
+                .collect();
             binaries.sort();
             TargetPlan {
                 archive: format!("{stem}.{}", info.archive.extension()),
@@ -161,7 +174,10 @@ impl DistPlan {
             self.source_date_epoch,
             self.profile,
             self.app,
-            self.triples().iter().map(|t| format!(" --target {t}")).collect::<String>(),
+            self.triples()
+                .iter()
+                .map(|t| format!(" --target {t}"))
+                .collect::<String>(),
         );
         for target in &self.targets {
             text.push_str(&format!(
@@ -175,7 +191,11 @@ impl DistPlan {
         if !self.partial {
             text.push_str(&format!("  {}\n", manifest::CHECKSUMS_FILE));
         }
-        text.push_str(&format!("  {}\n  into {}\n", manifest::FILE_NAME, self.out.display()));
+        text.push_str(&format!(
+            "  {}\n  into {}\n",
+            manifest::FILE_NAME,
+            self.out.display()
+        ));
         text
     }
 }
@@ -227,7 +247,11 @@ pub fn shipped_binaries(package: &cargo_metadata::Package) -> Vec<String> {
         .targets
         .iter()
         .filter(|t| t.is_bin())
-        .filter(|t| t.required_features.iter().all(|f| default.contains(f.as_str())))
+        .filter(|t| {
+            t.required_features
+                .iter()
+                .all(|f| default.contains(f.as_str()))
+        })
         .map(|t| t.name.clone())
         .collect();
     names.sort();
@@ -239,11 +263,23 @@ pub fn archive_format_of(target: &TargetPlan) -> ArchiveFormat {
 }
 
 pub(crate) fn ensure_parent(path: &Path) -> anyhow::Result<PathBuf> {
-    let parent = path.parent().context("the output directory has no parent")?.to_owned();
+    let parent = path
+        .parent()
+        .context("the output directory has no parent")?
+        .to_owned();
     std::fs::create_dir_all(&parent).with_context(|| {
-        format!("cannot create {}: pick a writable --out directory", parent.display())
+        format!(
+            "cannot create {}: pick a writable --out directory",
+            parent.display()
+        )
     })?;
     Ok(parent)
+}
+
+impl flags::DistMerge {
+    pub fn run(self, _sh: &xshell::Shell) -> anyhow::Result<()> {
+        bail!("dist merge is not built yet")
+    }
 }
 
 #[cfg(test)]
@@ -256,7 +292,11 @@ mod tests {
         DistConfig {
             package: "jimini".into(),
             profile: "dist".into(),
-            targets: vec![HOST.into(), "x86_64-pc-windows-gnu".into(), "aarch64-unknown-linux-gnu".into()],
+            targets: vec![
+                HOST.into(),
+                "x86_64-pc-windows-gnu".into(),
+                "aarch64-unknown-linux-gnu".into(),
+            ],
             include: vec!["README.md".into(), "LICENSE".into(), "README.md".into()],
         }
     }
@@ -264,7 +304,11 @@ mod tests {
     fn input<'a>(config: &'a DistConfig, targets: &'a [String]) -> PlanInput<'a> {
         PlanInput {
             config,
-            binaries: vec!["jimini".into(), "jimini-server".into(), "jimini-admin".into()],
+            binaries: vec![
+                "jimini".into(),
+                "jimini-server".into(),
+                "jimini-admin".into(),
+            ],
             host: HOST,
             version: "0.2.0".into(),
             commit: "3f2a9c1".repeat(5) + "aaaaa",
@@ -282,10 +326,20 @@ mod tests {
         let plan = plan(&input(&config, &[])).unwrap();
         assert_eq!(plan.triples(), vec![HOST]);
         let target = &plan.targets[0];
-        assert_eq!(target.archive, "jimini-0.2.0-x86_64-unknown-linux-gnu.tar.gz");
-        assert_eq!(target.sbom, "jimini-0.2.0-x86_64-unknown-linux-gnu.cdx.json");
+        assert_eq!(
+            target.archive,
+            "jimini-0.2.0-x86_64-unknown-linux-gnu.tar.gz"
+        );
+        assert_eq!(
+            target.sbom,
+            "jimini-0.2.0-x86_64-unknown-linux-gnu.cdx.json"
+        );
         assert_eq!(target.binaries, ["jimini", "jimini-admin", "jimini-server"]);
-        assert_eq!(plan.include, ["LICENSE", "README.md"], "sorted and deduplicated");
+        assert_eq!(
+            plan.include,
+            ["LICENSE", "README.md"],
+            "sorted and deduplicated"
+        );
     }
 
     #[test]
@@ -293,10 +347,16 @@ mod tests {
         let config = config();
         let requested = vec!["all".to_owned(), HOST.to_owned()];
         let plan = plan(&input(&config, &requested)).unwrap();
-        assert_eq!(plan.triples(), ["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu", HOST]);
+        assert_eq!(
+            plan.triples(),
+            ["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu", HOST]
+        );
         let windows = &plan.targets[1];
         assert_eq!(windows.archive, "jimini-0.2.0-x86_64-pc-windows-gnu.zip");
-        assert_eq!(windows.binaries, ["jimini-admin.exe", "jimini-server.exe", "jimini.exe"]);
+        assert_eq!(
+            windows.binaries,
+            ["jimini-admin.exe", "jimini-server.exe", "jimini.exe"]
+        );
     }
 
     #[test]
@@ -304,7 +364,10 @@ mod tests {
         let config = config();
         let requested = vec!["linux".to_owned()];
         let err = plan(&input(&config, &requested)).unwrap_err().to_string();
-        assert!(err.contains("unknown target \"linux\"") && err.contains("all"), "{err}");
+        assert!(
+            err.contains("unknown target \"linux\"") && err.contains("all"),
+            "{err}"
+        );
 
         let mut config = config;
         config.include = vec!["../secret".into()];
@@ -323,13 +386,10 @@ mod tests {
         let config = config();
         let plan = plan(&input(&config, &[])).unwrap();
         let text = plan.describe();
-        assert!(text.contains("--profile dist -p jimini --bins --target x86_64-unknown-linux-gnu"), "{text}");
+        assert!(
+            text.contains("--profile dist -p jimini --bins --target x86_64-unknown-linux-gnu"),
+            "{text}"
+        );
         assert!(text.contains("SHA256SUMS") && text.contains("dist-manifest.json"));
-    }
-}
-
-impl flags::DistMerge {
-    pub fn run(self, _sh: &xshell::Shell) -> anyhow::Result<()> {
-        bail!("dist merge is not built yet")
     }
 }

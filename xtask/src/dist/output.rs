@@ -24,7 +24,10 @@ pub fn lock_output(out: &Path) -> anyhow::Result<OutputLock> {
     let name = file_name(out)?;
     let path = parent.join(format!(".{name}.lock"));
     let file = File::create(&path).with_context(|| {
-        format!("cannot create {}: pick a writable --out directory", path.display())
+        format!(
+            "cannot create {}: pick a writable --out directory",
+            path.display()
+        )
     })?;
     match file.try_lock() {
         Ok(()) => Ok(OutputLock { _file: file }),
@@ -32,7 +35,9 @@ pub fn lock_output(out: &Path) -> anyhow::Result<OutputLock> {
             "another `cargo xtask dist` is writing {} right now; wait for it to finish and run again",
             out.display()
         ),
-        Err(fs::TryLockError::Error(err)) => Err(err).context(format!("cannot lock {}", path.display())),
+        Err(fs::TryLockError::Error(err)) => {
+            Err(err).context(format!("cannot lock {}", path.display()))
+        }
     }
 }
 
@@ -60,8 +65,9 @@ pub fn clean_leftovers(out: &Path) -> anyhow::Result<()> {
         if name.starts_with(&old) && !out.exists() {
             fs::rename(entry.path(), out)?;
         } else if name.starts_with(&staging) || name.starts_with(&old) {
-            fs::remove_dir_all(entry.path())
-                .with_context(|| format!("cannot remove the leftover {}", entry.path().display()))?;
+            fs::remove_dir_all(entry.path()).with_context(|| {
+                format!("cannot remove the leftover {}", entry.path().display())
+            })?;
         }
     }
     Ok(())
@@ -70,7 +76,8 @@ pub fn clean_leftovers(out: &Path) -> anyhow::Result<()> {
 /// Puts `staging` at `out` in one step; the previous output ends up at `staging` and is removed.
 pub fn swap_into_place(staging: &Path, out: &Path) -> anyhow::Result<()> {
     if !out.exists() {
-        return fs::rename(staging, out).with_context(|| format!("cannot move the dist to {}", out.display()));
+        return fs::rename(staging, out)
+            .with_context(|| format!("cannot move the dist to {}", out.display()));
     }
     #[cfg(target_os = "linux")]
     {
@@ -80,10 +87,18 @@ pub fn swap_into_place(staging: &Path, out: &Path) -> anyhow::Result<()> {
         let to = CString::new(out.as_os_str().as_bytes())?;
         // SAFETY: both pointers are valid NUL-terminated paths for the duration of the call.
         let result = unsafe {
-            libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_EXCHANGE)
+            libc::renameat2(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
         };
         if result == 0 {
-            fs::remove_dir_all(staging).with_context(|| format!("cannot remove the previous dist at {}", staging.display()))?;
+            fs::remove_dir_all(staging).with_context(|| {
+                format!("cannot remove the previous dist at {}", staging.display())
+            })?;
             return Ok(());
         }
     }
@@ -91,7 +106,8 @@ pub fn swap_into_place(staging: &Path, out: &Path) -> anyhow::Result<()> {
     // `clean_leftovers` restores `.old-*` if we die between them.
     let old = out.with_file_name(format!(".{}.old-{}", file_name(out)?, std::process::id()));
     fs::rename(out, &old).with_context(|| format!("cannot move {} aside", out.display()))?;
-    fs::rename(staging, out).with_context(|| format!("cannot move the dist to {}", out.display()))?;
+    fs::rename(staging, out)
+        .with_context(|| format!("cannot move the dist to {}", out.display()))?;
     fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))
 }
 
@@ -122,13 +138,27 @@ pub fn execute(
             );
         }
     }
-    let problems = crate::doctor::target_problems(sh, &plan.targets.iter().map(|t| t.info.clone()).collect::<Vec<_>>())?;
+    let problems = crate::doctor::target_problems(
+        sh,
+        &plan
+            .targets
+            .iter()
+            .map(|t| t.info.clone())
+            .collect::<Vec<_>>(),
+    )?;
     if !problems.is_empty() {
-        bail!("{}\nrun `cargo xtask doctor --fix` to install what is missing", crate::doctor::describe(&problems));
+        bail!(
+            "{}\nrun `cargo xtask doctor --fix` to install what is missing",
+            crate::doctor::describe(&problems)
+        );
     }
     step.done();
 
-    let step = progress.step(format!("build {} ({})", plan.triples().join(", "), plan.profile));
+    let step = progress.step(format!(
+        "build {} ({})",
+        plan.triples().join(", "),
+        plan.profile
+    ));
     let cargo_home = cargo_home()?;
     let ours = build::remap_flags(root, &context.workspace.target_dir, &cargo_home);
     let user = build::user_rustflags(root, &cargo_home, &plan.triples())?;
@@ -145,7 +175,11 @@ pub fn execute(
     let built = build::run(root, &invocation, &context.package_id, &plan.triples())?;
     step.done();
 
-    let staging = plan.out.with_file_name(format!("{}{}", staging_prefix(&plan.out)?, std::process::id()));
+    let staging = plan.out.with_file_name(format!(
+        "{}{}",
+        staging_prefix(&plan.out)?,
+        std::process::id()
+    ));
     fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let result = assemble(context, plan, &built, &staging, progress, smoke);
     let manifest = match result {
@@ -164,7 +198,9 @@ fn cargo_home() -> anyhow::Result<PathBuf> {
     if let Some(home) = std::env::var_os("CARGO_HOME") {
         return Ok(PathBuf::from(home));
     }
-    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).context("HOME is not set")?;
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .context("HOME is not set")?;
     Ok(PathBuf::from(home).join(".cargo"))
 }
 
@@ -181,7 +217,10 @@ fn assemble(
     let package_dir = package
         .manifest_path
         .parent()
-        .and_then(|dir| dir.strip_prefix(&context.workspace.metadata.workspace_root).ok())
+        .and_then(|dir| {
+            dir.strip_prefix(&context.workspace.metadata.workspace_root)
+                .ok()
+        })
         .map(|dir| dir.to_string())
         .unwrap_or_default();
     let checksums = context.workspace.lock_checksums()?;
@@ -197,7 +236,8 @@ fn assemble(
                 executable: false,
             });
         }
-        let mut artifact = package_target(target, &entries, staging, plan.source_date_epoch as u64)?;
+        let mut artifact =
+            package_target(target, &entries, staging, plan.source_date_epoch as u64)?;
         inspect_binaries(target, &entries, &mut artifact)?;
         artifacts.push(artifact);
         step.done();
@@ -215,7 +255,12 @@ fn assemble(
         })?;
         let path = staging.join(&target.sbom);
         fs::write(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
-        artifacts.push(simple_artifact(&target.sbom, ArtifactKind::Sbom, Some(&target.info.triple), &path)?);
+        artifacts.push(simple_artifact(
+            &target.sbom,
+            ArtifactKind::Sbom,
+            Some(&target.info.triple),
+            &path,
+        )?);
         step.done();
     }
 
@@ -243,28 +288,58 @@ fn assemble(
 
     if smoke {
         let step = progress.step("smoke runs");
-        crate::doctor::smoke(staging, &manifest, &plan.targets, progress, &context.workspace.root)?;
+        crate::doctor::smoke(
+            staging,
+            &manifest,
+            &plan.targets,
+            progress,
+            &context.workspace.root,
+        )?;
         step.done();
     }
     Ok(manifest)
 }
 
-fn binary_entries(target: &TargetPlan, built: &BTreeMap<String, PathBuf>) -> anyhow::Result<Vec<Entry>> {
+fn binary_entries(
+    target: &TargetPlan,
+    built: &BTreeMap<String, PathBuf>,
+) -> anyhow::Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for (name, path) in built {
-        let file_name = path.file_name().context("binary path has no file name")?.to_string_lossy().into_owned();
+        let file_name = path
+            .file_name()
+            .context("binary path has no file name")?
+            .to_string_lossy()
+            .into_owned();
         if !target.binaries.contains(&file_name) {
-            bail!("cargo built {name} ({file_name}) for {}, which the plan does not ship", target.info.triple);
+            bail!(
+                "cargo built {name} ({file_name}) for {}, which the plan does not ship",
+                target.info.triple
+            );
         }
-        entries.push(Entry { name: file_name, source: path.clone(), executable: true });
+        entries.push(Entry {
+            name: file_name,
+            source: path.clone(),
+            executable: true,
+        });
     }
     if entries.len() != target.binaries.len() {
-        bail!("cargo built {} of the {} planned binaries for {}", entries.len(), target.binaries.len(), target.info.triple);
+        bail!(
+            "cargo built {} of the {} planned binaries for {}",
+            entries.len(),
+            target.binaries.len(),
+            target.info.triple
+        );
     }
     Ok(entries)
 }
 
-fn package_target(target: &TargetPlan, entries: &[Entry], staging: &Path, mtime: u64) -> anyhow::Result<Artifact> {
+fn package_target(
+    target: &TargetPlan,
+    entries: &[Entry],
+    staging: &Path,
+    mtime: u64,
+) -> anyhow::Result<Artifact> {
     let path = staging.join(&target.archive);
     let digest = match target.info.archive {
         ArchiveFormat::TarGz => archive::write_tar_gz(&path, &target.stem, entries, mtime)?,
@@ -286,14 +361,19 @@ fn package_target(target: &TargetPlan, entries: &[Entry], staging: &Path, mtime:
     })
 }
 
-fn inspect_binaries(target: &TargetPlan, entries: &[Entry], artifact: &mut Artifact) -> anyhow::Result<()> {
+fn inspect_binaries(
+    target: &TargetPlan,
+    entries: &[Entry],
+    artifact: &mut Artifact,
+) -> anyhow::Result<()> {
     let binaries = entries.iter().filter(|e| e.executable);
     match target.info.libc {
         Libc::Glibc => {
             let mut floor = None;
             for entry in binaries {
                 let data = fs::read(&entry.source)?;
-                let needed = inspect::glibc_floor(&data).with_context(|| format!("cannot read {}", entry.source.display()))?;
+                let needed = inspect::glibc_floor(&data)
+                    .with_context(|| format!("cannot read {}", entry.source.display()))?;
                 floor = floor.max(needed);
             }
             artifact.glibc_min = floor.map(|v| v.to_string());
@@ -317,7 +397,12 @@ fn inspect_binaries(target: &TargetPlan, entries: &[Entry], artifact: &mut Artif
     Ok(())
 }
 
-pub fn simple_artifact(name: &str, kind: ArtifactKind, target: Option<&String>, path: &Path) -> anyhow::Result<Artifact> {
+pub fn simple_artifact(
+    name: &str,
+    kind: ArtifactKind,
+    target: Option<&String>,
+    path: &Path,
+) -> anyhow::Result<Artifact> {
     let digest = archive::digest_file(path)?;
     Ok(Artifact {
         name: name.to_owned(),
@@ -334,7 +419,12 @@ pub fn simple_artifact(name: &str, kind: ArtifactKind, target: Option<&String>, 
 }
 
 fn summary(progress: &Progress, manifest: &Manifest, out: &Path) {
-    let width = manifest.artifacts.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    let width = manifest
+        .artifacts
+        .iter()
+        .map(|a| a.name.len())
+        .max()
+        .unwrap_or(0);
     let mut table = String::new();
     for artifact in &manifest.artifacts {
         let mut extra = String::new();
@@ -344,10 +434,19 @@ fn summary(progress: &Progress, manifest: &Manifest, out: &Path) {
         if artifact.static_binaries == Some(true) {
             extra = "  static".to_owned();
         }
-        table.push_str(&format!("  {:<width$}  {:>10}{extra}\n", artifact.name, human_size(artifact.size)));
+        table.push_str(&format!(
+            "  {:<width$}  {:>10}{extra}\n",
+            artifact.name,
+            human_size(artifact.size)
+        ));
     }
     progress.table(&table);
-    progress.finish(&format!("{} {} → {}", manifest.app, manifest.version, out.display()));
+    progress.finish(&format!(
+        "{} {} → {}",
+        manifest.app,
+        manifest.version,
+        out.display()
+    ));
 }
 
 #[cfg(test)]
@@ -356,7 +455,10 @@ mod tests {
 
     #[test]
     fn includes_inside_the_package_lose_the_package_dir() {
-        assert_eq!(include_archive_name("app/rules/default.toml", "app"), "rules/default.toml");
+        assert_eq!(
+            include_archive_name("app/rules/default.toml", "app"),
+            "rules/default.toml"
+        );
         assert_eq!(include_archive_name("README.md", "app"), "README.md");
         assert_eq!(include_archive_name("apps/x", "app"), "apps/x");
     }
@@ -368,7 +470,10 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let out = dir.join("dist");
         let first = lock_output(&out).unwrap();
-        let err = lock_output(&out).err().expect("second lock must fail").to_string();
+        let err = lock_output(&out)
+            .err()
+            .expect("second lock must fail")
+            .to_string();
         assert!(err.contains("another `cargo xtask dist`"), "{err}");
         drop(first);
 
@@ -378,7 +483,10 @@ mod tests {
         let _lock = lock_output(&out).unwrap();
         clean_leftovers(&out).unwrap();
         assert!(!dir.join(".dist.staging-123").exists());
-        assert!(out.join("SHA256SUMS").exists(), "a dist caught between renames is restored");
+        assert!(
+            out.join("SHA256SUMS").exists(),
+            "a dist caught between renames is restored"
+        );
 
         let staging = dir.join(".dist.staging-1");
         fs::create_dir_all(&staging).unwrap();

@@ -42,14 +42,26 @@ fn purl(name: &str, version: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
-fn component(package: &Package, version: &str, scope: Scope, checksum: Option<&String>) -> anyhow::Result<Component> {
-    let classification = if package.targets.iter().any(|t| t.is_bin()) && !package.targets.iter().any(|t| t.is_lib()) {
+fn component(
+    package: &Package,
+    version: &str,
+    scope: Scope,
+    checksum: Option<&String>,
+) -> anyhow::Result<Component> {
+    let classification = if package.targets.iter().any(|t| t.is_bin())
+        && !package.targets.iter().any(|t| t.is_lib())
+    {
         Classification::Application
     } else {
         Classification::Library
     };
     let purl_text = purl(&package.name, version)?;
-    let mut component = Component::new(classification, &package.name, version, Some(purl_text.clone()));
+    let mut component = Component::new(
+        classification,
+        &package.name,
+        version,
+        Some(purl_text.clone()),
+    );
     component.purl = Some(purl_text.parse().expect("Purl::from_str is infallible"));
     component.scope = Some(scope);
     if let Some(license) = &package.license {
@@ -65,8 +77,13 @@ fn component(package: &Package, version: &str, scope: Scope, checksum: Option<&S
 }
 
 pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
-    let packages: BTreeMap<&PackageId, &Package> = input.metadata.packages.iter().map(|p| (&p.id, p)).collect();
-    let resolve = input.metadata.resolve.as_ref().context("cargo metadata returned no dependency graph")?;
+    let packages: BTreeMap<&PackageId, &Package> =
+        input.metadata.packages.iter().map(|p| (&p.id, p)).collect();
+    let resolve = input
+        .metadata
+        .resolve
+        .as_ref()
+        .context("cargo metadata returned no dependency graph")?;
     let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
     let normal_deps = |id: &PackageId| -> Vec<PackageId> {
         nodes
@@ -74,7 +91,11 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
             .map(|node| {
                 node.deps
                     .iter()
-                    .filter(|dep| dep.dep_kinds.iter().any(|k| k.kind == DependencyKind::Normal))
+                    .filter(|dep| {
+                        dep.dep_kinds
+                            .iter()
+                            .any(|k| k.kind == DependencyKind::Normal)
+                    })
                     .map(|dep| dep.pkg.clone())
                     .collect()
             })
@@ -85,16 +106,25 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
     linked.insert(input.root.clone());
     let used_macros: BTreeSet<PackageId> = linked
         .iter()
-        .flat_map(|id| normal_deps(id))
+        .flat_map(&normal_deps)
         .filter(|id| input.proc_macros.contains(id))
         .collect();
     let in_sbom: BTreeSet<&PackageId> = linked.iter().chain(used_macros.iter()).collect();
 
     let package = |id: &PackageId| -> anyhow::Result<&Package> {
-        packages.get(id).copied().with_context(|| format!("{} is not in cargo metadata", id.repr))
+        packages
+            .get(id)
+            .copied()
+            .with_context(|| format!("{} is not in cargo metadata", id.repr))
     };
     let root = package(input.root)?;
-    let version_of = |p: &Package| if p.id == *input.root { input.app_version.to_owned() } else { p.version.to_string() };
+    let version_of = |p: &Package| {
+        if p.id == *input.root {
+            input.app_version.to_owned()
+        } else {
+            p.version.to_string()
+        }
+    };
     let bom_ref = |id: &PackageId| -> anyhow::Result<String> {
         let p = package(id)?;
         purl(&p.name, &version_of(p))
@@ -103,8 +133,14 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
     let mut components = Vec::new();
     for id in in_sbom.iter().filter(|id| **id != input.root) {
         let p = package(id)?;
-        let scope = if linked.contains(*id) { Scope::Required } else { Scope::Excluded };
-        let checksum = input.checksums.get(&(p.name.to_string(), p.version.to_string()));
+        let scope = if linked.contains(*id) {
+            Scope::Required
+        } else {
+            Scope::Excluded
+        };
+        let checksum = input
+            .checksums
+            .get(&(p.name.to_string(), p.version.to_string()));
         components.push(component(p, &version_of(p), scope, checksum)?);
     }
     components.sort_by(|a, b| a.bom_ref.cmp(&b.bom_ref));
@@ -118,7 +154,10 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
             .collect::<anyhow::Result<_>>()?;
         depends_on.sort();
         depends_on.dedup();
-        dependencies.push(Dependency { dependency_ref: bom_ref(id)?, dependencies: depends_on });
+        dependencies.push(Dependency {
+            dependency_ref: bom_ref(id)?,
+            dependencies: depends_on,
+        });
     }
     dependencies.sort_by(|a, b| a.dependency_ref.cmp(&b.dependency_ref));
 
@@ -132,9 +171,16 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
         serial_number: None,
         metadata: Some(BomMetadata {
             timestamp: Some(DateTime::try_from(timestamp).map_err(|e| anyhow::anyhow!("{e:?}"))?),
-            tools: Some(Tools::List(vec![Tool::new("jimini", "cargo-xtask-dist", env!("CARGO_PKG_VERSION"))])),
+            tools: Some(Tools::List(vec![Tool::new(
+                "jimini",
+                "cargo-xtask-dist",
+                env!("CARGO_PKG_VERSION"),
+            )])),
             component: Some(root_component),
-            properties: Some(Properties(vec![Property::new("cdx:rust:target", input.target)])),
+            properties: Some(Properties(vec![Property::new(
+                "cdx:rust:target",
+                input.target,
+            )])),
             ..BomMetadata::default()
         }),
         components: Some(Components(components)),
@@ -143,10 +189,13 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
         ..Bom::default()
     };
     let mut unserialized = Vec::new();
-    bom.clone().output_as_json_v1_5(&mut unserialized).context("cannot serialise the SBOM")?;
+    bom.clone()
+        .output_as_json_v1_5(&mut unserialized)
+        .context("cannot serialise the SBOM")?;
     bom.serial_number = Some(content_serial(&unserialized));
     let mut json = Vec::new();
-    bom.output_as_json_v1_5(&mut json).context("cannot serialise the SBOM")?;
+    bom.output_as_json_v1_5(&mut json)
+        .context("cannot serialise the SBOM")?;
     json.push(b'\n');
     Ok(json)
 }
@@ -157,7 +206,14 @@ fn content_serial(content: &[u8]) -> UrnUuid {
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex = hex::encode(bytes);
-    UrnUuid(format!("urn:uuid:{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+    UrnUuid(format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
 }
 
 #[cfg(test)]
@@ -176,6 +232,9 @@ mod tests {
     #[test]
     fn purls_carry_the_full_version() {
         assert_eq!(purl("jimini", "0.2.0").unwrap(), "pkg:cargo/jimini@0.2.0");
-        assert_eq!(purl("jimini", "0.2.1-dev.3+g3f2a9c1").unwrap(), "pkg:cargo/jimini@0.2.1-dev.3+g3f2a9c1");
+        assert_eq!(
+            purl("jimini", "0.2.1-dev.3+g3f2a9c1").unwrap(),
+            "pkg:cargo/jimini@0.2.1-dev.3+g3f2a9c1"
+        );
     }
 }
