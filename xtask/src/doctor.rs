@@ -96,7 +96,10 @@ pub fn problems_for(
     let mut problems = Vec::new();
     let host = crate::plan::host_triple(sh)?;
     for info in targets {
-        let buildable_here = info.runner != Runner::Unavailable || info.triple == host;
+        // Apple and MSVC targets need their own SDKs: only a machine of that platform builds them.
+        let needs_apple_host = info.triple.contains("-apple-") && !host.contains("-apple-");
+        let needs_windows_host = info.triple.ends_with("-msvc") && !host.contains("-windows-");
+        let buildable_here = !needs_apple_host && !needs_windows_host;
         if !buildable_here {
             problems.push(Problem {
                 what: format!("{} cannot be built on this {host} machine", info.triple),

@@ -30,6 +30,8 @@ pub struct BuildOutput {
     pub targets: BTreeMap<String, TargetBuild>,
     /// Proc-macro crates compiled for the host during the build.
     pub proc_macros: BTreeSet<PackageId>,
+    /// Every library compiled for the host (proc-macros and their dependencies, build-deps).
+    pub host_libraries: BTreeSet<PackageId>,
 }
 
 /// Everything that decides the build's command line and environment.
@@ -247,6 +249,9 @@ pub fn collect(
             None => {
                 if kinds.contains(&TargetKind::ProcMacro) {
                     output.proc_macros.insert(artifact.package_id.clone());
+                }
+                if !kinds.contains(&TargetKind::CustomBuild) {
+                    output.host_libraries.insert(artifact.package_id.clone());
                 }
             }
             Some(triple) => {

@@ -248,6 +248,7 @@ fn assemble(
             root: &context.package_id,
             linked: &target_build.linked,
             proc_macros: &built.proc_macros,
+            host_libraries: &built.host_libraries,
             checksums: &checksums,
             app_version: &plan.version,
             target: &target.info.triple,

@@ -2,9 +2,9 @@
 //!
 //! Components are exactly the crates compiled for the target and linked into its binaries
 //! (from the build's own artifact messages), with `scope: required`. Proc-macro crates those
-//! linked crates use sit on normal dependency edges but are not linked: they are listed with
-//! `scope: excluded`, so the component set equals `cargo tree -e normal --target <T>`. Build
-//! scripts and build-dependencies are left out. Components and edges are sorted by purl; the
+//! linked crates use sit on normal dependency edges but are not linked: they and the crates they
+//! depend on (compiled for the host) are listed with `scope: excluded`, so the component set
+//! equals `cargo tree -e normal --target <T>`. Build scripts and build-dependencies are left out. Components and edges are sorted by purl; the
 //! serial number is derived from the content and the timestamp is `SOURCE_DATE_EPOCH`, so the
 //! same build gives the same bytes.
 
@@ -29,6 +29,8 @@ pub struct SbomInput<'a> {
     pub root: &'a PackageId,
     pub linked: &'a BTreeSet<PackageId>,
     pub proc_macros: &'a BTreeSet<PackageId>,
+    /// Libraries compiled for the host: where a proc-macro's own dependencies come from.
+    pub host_libraries: &'a BTreeSet<PackageId>,
     pub checksums: &'a BTreeMap<(String, String), String>,
     /// The dist version (a snapshot version off the release tag).
     pub app_version: &'a str,
@@ -104,12 +106,24 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
 
     let mut linked: BTreeSet<PackageId> = input.linked.clone();
     linked.insert(input.root.clone());
-    let used_macros: BTreeSet<PackageId> = linked
+    // Proc-macros on linked crates' normal edges, then what they need at compile time.
+    let mut build_only: BTreeSet<PackageId> = linked
         .iter()
         .flat_map(&normal_deps)
         .filter(|id| input.proc_macros.contains(id))
         .collect();
-    let in_sbom: BTreeSet<&PackageId> = linked.iter().chain(used_macros.iter()).collect();
+    let mut frontier: Vec<PackageId> = build_only.iter().cloned().collect();
+    while let Some(id) = frontier.pop() {
+        for dep in normal_deps(&id) {
+            if input.host_libraries.contains(&dep)
+                && !linked.contains(&dep)
+                && build_only.insert(dep.clone())
+            {
+                frontier.push(dep);
+            }
+        }
+    }
+    let in_sbom: BTreeSet<&PackageId> = linked.iter().chain(build_only.iter()).collect();
 
     let package = |id: &PackageId| -> anyhow::Result<&Package> {
         packages

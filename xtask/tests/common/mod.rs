@@ -1,0 +1,170 @@
+//! Shared helpers for the end-to-end tests: temporary copies of this workspace, running the
+//! real xtask binary in them, and the pinned CI tools.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+/// The real workspace this test was built from.
+pub fn source_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// One target directory shared by every end-to-end test, so dependencies build once.
+pub fn shared_target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-target")
+}
+
+/// The pinned CI tools (`cargo xtask ci` installs them).
+pub fn ci_tool(name: &str) -> PathBuf {
+    let dir = std::env::var_os("JIMINI_CI_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| source_root().join("target/ci-tools/venv/bin"));
+    let tool = dir.join(name);
+    assert!(
+        tool.exists(),
+        "{} is missing: run `cargo xtask ci` once to install the test tools",
+        tool.display()
+    );
+    tool
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "jimini-e2e-{}-{}-{label}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {cmd:?}: {err}"));
+    output
+}
+
+pub fn checked(cmd: &mut Command) -> String {
+    let output = run(cmd);
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    checked(
+        Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1"),
+    )
+}
+
+/// A git repository holding a copy of the tracked files of this workspace, one commit.
+pub fn copy_workspace(label: &str) -> PathBuf {
+    let dir = temp_dir(label);
+    let source = source_root();
+    let files = checked(Command::new("git").current_dir(&source).args([
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+    ]));
+    for file in files.split('\0').filter(|f| !f.is_empty()) {
+        let from = source.join(file);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = dir.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "-A"]);
+    commit(&dir, "initial", "2026-01-02T03:04:05Z");
+    dir
+}
+
+pub fn commit(dir: &Path, message: &str, date: &str) {
+    checked(
+        Command::new("git")
+            .current_dir(dir)
+            .args(["commit", "-q", "--allow-empty", "-m", message])
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1"),
+    );
+}
+
+/// `cargo xtask ARGS` in `dir`, with the shared target directory.
+pub fn xtask(dir: &Path) -> Command {
+    let mut cmd = Command::new(XTASK);
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env("NO_COLOR", "1")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("GITHUB_REF");
+    cmd
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn read_manifest(dist: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dist.join("dist-manifest.json")).unwrap()).unwrap()
+}
+
+/// Every file of a directory with its bytes, for byte-for-byte comparisons.
+pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+pub fn host() -> String {
+    let info = checked(Command::new("rustc").arg("-vV"));
+    info.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap()
+        .to_owned()
+}

@@ -1,0 +1,560 @@
+//! End to end: `cargo xtask dist` and `verify` on temporary copies of this workspace.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+
+/// One copy of the workspace with a host dist in `dist/`, shared by the tests that only read it.
+fn built() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let copy = copy_workspace("built");
+        let output = run(xtask(&copy).arg("dist"));
+        assert!(output.status.success(), "dist failed:\n{}", stderr(&output));
+        let dist = copy.join("dist");
+        (copy, dist)
+    })
+}
+
+fn archive_name(manifest: &serde_json::Value) -> String {
+    manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "archive")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn dist_output_passes_sha256sum_verify_and_runs() {
+    let (copy, dist) = built();
+    checked(
+        Command::new("sha256sum")
+            .current_dir(dist)
+            .args(["-c", "--strict", "SHA256SUMS"]),
+    );
+    checked(xtask(copy).args(["verify", dist.to_str().unwrap()]));
+
+    let manifest = read_manifest(dist);
+    let version = manifest["version"].as_str().unwrap();
+    assert!(
+        version.starts_with("0.") && version.contains("-dev.1+g"),
+        "snapshot version: {version}"
+    );
+    assert_eq!(manifest["targets"], serde_json::json!([host()]));
+    let archive = archive_name(&manifest);
+    assert_eq!(archive, format!("jimini-{version}-{}.tar.gz", host()));
+
+    let listing = checked(
+        Command::new("tar")
+            .current_dir(dist)
+            .args(["-tvzf", &archive]),
+    );
+    let top = format!("jimini-{version}-{}", host());
+    for name in [
+        "jimini",
+        "jimini-admin",
+        "jimini-server",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+        "rules/default.toml",
+    ] {
+        assert!(
+            listing.contains(&format!("{top}/{name}\n")),
+            "{name} missing from:\n{listing}"
+        );
+    }
+    assert!(
+        listing.lines().all(|l| l.contains(" 0/0 ")),
+        "owner must be 0/0:\n{listing}"
+    );
+    assert!(listing.contains("-rwxr-xr-x 0/0") && listing.contains("-rw-r--r-- 0/0"));
+
+    let unpacked = temp_dir("unpacked");
+    checked(Command::new("tar").args([
+        "-xzf",
+        dist.join(&archive).to_str().unwrap(),
+        "-C",
+        unpacked.to_str().unwrap(),
+    ]));
+    for binary in ["jimini", "jimini-admin", "jimini-server"] {
+        let line = checked(Command::new(unpacked.join(&top).join(binary)).arg("--version"));
+        let commit = &manifest["commit"].as_str().unwrap()[..7];
+        assert_eq!(
+            line.trim(),
+            format!("{binary} {version} ({commit} 2026-01-02, {}, dist)", host())
+        );
+    }
+    let check =
+        run(Command::new(unpacked.join(&top).join("jimini")).args(["check", "123-45-6789"]));
+    assert_eq!(check.status.code(), Some(3));
+
+    // No build path, home directory or user name in anything shipped.
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let needles = [
+        copy.to_string_lossy().into_owned(),
+        source_root().to_string_lossy().into_owned(),
+        home,
+    ];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.extend(
+        std::fs::read_dir(unpacked.join(&top))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file()),
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for needle in &needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{} contains {needle}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn sbom_lists_exactly_the_linked_crates_and_validates() {
+    let (copy, dist) = built();
+    let manifest = read_manifest(dist);
+    let sbom_name = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "sbom")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dist.join(&sbom_name)).unwrap()).unwrap();
+    assert_eq!(sbom["specVersion"], "1.5");
+    assert_eq!(
+        sbom["metadata"]["component"]["version"],
+        manifest["version"]
+    );
+    assert_eq!(
+        sbom["metadata"]["component"]["purl"].as_str().unwrap(),
+        format!("pkg:cargo/jimini@{}", manifest["version"].as_str().unwrap())
+    );
+    assert_eq!(sbom["metadata"]["timestamp"], manifest["source_date"]);
+
+    let mut in_sbom: Vec<String> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} v{}",
+                c["name"].as_str().unwrap(),
+                c["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    in_sbom.push("jimini".to_owned());
+    in_sbom.sort();
+    let tree = checked(Command::new(env!("CARGO")).current_dir(copy).args([
+        "tree",
+        "--locked",
+        "-e",
+        "normal",
+        "-p",
+        "jimini",
+        "--target",
+        &host(),
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]));
+    let mut in_tree: Vec<String> = tree
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let name_version = l.split(" (").next().unwrap().trim().to_owned();
+            if name_version.starts_with("jimini ") {
+                "jimini".to_owned()
+            } else {
+                name_version
+            }
+        })
+        .collect();
+    in_tree.sort();
+    in_tree.dedup();
+    assert_eq!(
+        in_sbom, in_tree,
+        "SBOM components must equal `cargo tree -e normal`"
+    );
+
+    for component in sbom["components"].as_array().unwrap() {
+        let name = component["name"].as_str().unwrap();
+        assert!(
+            component["licenses"][0]["expression"].is_string(),
+            "{name} has no license"
+        );
+        assert_eq!(
+            component["hashes"][0]["alg"], "SHA-256",
+            "{name} has no Cargo.lock checksum"
+        );
+        let build_only = [
+            "serde_derive",
+            "proc-macro2",
+            "quote",
+            "syn",
+            "unicode-ident",
+        ];
+        let expected_scope = if build_only.contains(&name) {
+            "excluded"
+        } else {
+            "required"
+        };
+        assert_eq!(component["scope"], expected_scope, "{name}");
+    }
+    assert!(sbom["dependencies"].as_array().unwrap().iter().any(|d| {
+        d["ref"].as_str().unwrap().starts_with("pkg:cargo/jimini@")
+            && d["dependsOn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r.as_str().unwrap().starts_with("pkg:cargo/regex@"))
+    }));
+
+    let validator = r#"
+import sys
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+errors = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())
+if errors:
+    print(errors)
+    sys.exit(1)
+print("valid")
+"#;
+    let out = checked(
+        Command::new(ci_tool("python"))
+            .args(["-c", validator])
+            .arg(dist.join(&sbom_name)),
+    );
+    assert_eq!(out.trim(), "valid");
+}
+
+#[test]
+fn two_clones_at_different_paths_and_times_are_byte_identical() {
+    let (copy, dist) = built();
+    let clone = temp_dir("clone").join("elsewhere");
+    checked(Command::new("git").args([
+        "clone",
+        "-q",
+        copy.to_str().unwrap(),
+        clone.to_str().unwrap(),
+    ]));
+    std::thread::sleep(Duration::from_secs(1));
+    let output = run(xtask(&clone).arg("dist").arg("--quiet"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let a = snapshot(dist);
+    let b = snapshot(&clone.join("dist"));
+    assert_eq!(
+        a.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        b.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, left), (_, right)) in a.iter().zip(&b) {
+        assert!(left == right, "{name} differs between the two clones");
+    }
+}
+
+fn copy_dist(dist: &Path, label: &str) -> PathBuf {
+    let target = temp_dir(label).join("dist");
+    std::fs::create_dir_all(&target).unwrap();
+    for (name, bytes) in snapshot(dist) {
+        std::fs::write(target.join(name), bytes).unwrap();
+    }
+    target
+}
+
+fn verify_fails(copy: &Path, dir: &Path, expected: &str) {
+    let output = run(xtask(copy).args(["verify", dir.to_str().unwrap()]));
+    assert!(
+        !output.status.success(),
+        "verify accepted a bad dist ({expected})"
+    );
+    let text = stderr(&output);
+    assert!(text.contains(expected), "expected {expected:?} in:\n{text}");
+}
+
+#[test]
+fn verify_catches_flipped_byte_missing_extra_and_escaping_entries() {
+    let (copy, dist) = built();
+    let manifest = read_manifest(dist);
+    let archive = archive_name(&manifest);
+
+    let flipped = copy_dist(dist, "flipped");
+    let mut bytes = std::fs::read(flipped.join(&archive)).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(flipped.join(&archive), bytes).unwrap();
+    verify_fails(copy, &flipped, &format!("{archive}: sha256 is"));
+
+    let missing = copy_dist(dist, "missing");
+    let sbom = archive.replace(".tar.gz", ".cdx.json");
+    std::fs::remove_file(missing.join(&sbom)).unwrap();
+    verify_fails(copy, &missing, &format!("{sbom} is missing"));
+
+    let extra = copy_dist(dist, "extra");
+    std::fs::write(extra.join("evil.sh"), "#!/bin/sh\n").unwrap();
+    verify_fails(copy, &extra, "unexpected file evil.sh");
+
+    // An archive with a `../` entry, re-checksummed so that only the entry check can catch it.
+    let escaping = copy_dist(dist, "escaping");
+    let top = archive.trim_end_matches(".tar.gz");
+    let script = r#"
+import io, sys, tarfile
+path, top = sys.argv[1], sys.argv[2]
+with tarfile.open(path, "w:gz") as tar:
+    for name in [top + "/", top + "/../evil"]:
+        info = tarfile.TarInfo(name)
+        data = b"" if name.endswith("/") else b"boom"
+        info.size = len(data)
+        info.type = tarfile.DIRTYPE if name.endswith("/") else tarfile.REGTYPE
+        tar.addfile(info, io.BytesIO(data))
+"#;
+    checked(
+        Command::new("python3")
+            .args(["-c", script])
+            .arg(escaping.join(&archive))
+            .arg(top),
+    );
+    rechecksum(&escaping, &archive);
+    verify_fails(copy, &escaping, "climbs out with `..`");
+}
+
+/// Updates the manifest and SHA256SUMS for a rewritten artifact.
+fn rechecksum(dir: &Path, name: &str) {
+    let sha = checked(Command::new("sha256sum").arg(dir.join(name)));
+    let sha = sha.split_whitespace().next().unwrap().to_owned();
+    let size = std::fs::metadata(dir.join(name)).unwrap().len();
+    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+    let sums: String = sums
+        .lines()
+        .map(|l| {
+            if l.ends_with(name) {
+                format!("{sha}  {name}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(dir.join("SHA256SUMS"), &sums).unwrap();
+    let sums_sha = checked(Command::new("sha256sum").arg(dir.join("SHA256SUMS")));
+    let mut manifest = read_manifest(dir);
+    for artifact in manifest["artifacts"].as_array_mut().unwrap() {
+        if artifact["name"] == name {
+            artifact["sha256"] = sha.clone().into();
+            artifact["size"] = size.into();
+        }
+        if artifact["name"] == "SHA256SUMS" {
+            artifact["sha256"] = sums_sha.split_whitespace().next().unwrap().into();
+            artifact["size"] = sums.len().into();
+        }
+    }
+    std::fs::write(
+        dir.join("dist-manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_killed_dist_leaves_the_previous_output_intact() {
+    let (copy, _) = built();
+    let out = temp_dir("killed").join("out");
+    let first = run(xtask(copy).args(["dist", "--quiet", "--out", out.to_str().unwrap()]));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = snapshot(&out);
+    for delay_ms in [100, 400, 900, 1500, 2500] {
+        let mut child = xtask(copy)
+            .args(["dist", "--quiet", "--out", out.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL: no cleanup code runs
+        child.wait().unwrap();
+        assert_eq!(
+            snapshot(&out),
+            before,
+            "output changed after a kill at {delay_ms} ms"
+        );
+        checked(xtask(copy).args(["verify", out.to_str().unwrap()]));
+    }
+    let again = run(xtask(copy).args(["dist", "--quiet", "--out", out.to_str().unwrap()]));
+    assert!(again.status.success(), "{}", stderr(&again));
+    let leftovers: Vec<String> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("staging") || n.contains(".old-"))
+        .collect();
+    assert!(leftovers.is_empty(), "leftovers not cleaned: {leftovers:?}");
+    assert_eq!(
+        snapshot(&out),
+        before,
+        "a rerun of the same commit is identical"
+    );
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_touches_nothing() {
+    let copy = copy_workspace("dry");
+    let out = checked(xtask(&copy).args(["dist", "--dry-run", "--json", "--target", "all"]));
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let triples: Vec<&str> = plan["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["info"]["triple"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        triples,
+        [
+            "aarch64-unknown-linux-gnu",
+            "x86_64-pc-windows-gnu",
+            "x86_64-unknown-linux-gnu",
+            "x86_64-unknown-linux-musl"
+        ]
+    );
+    assert!(!copy.join("dist").exists());
+    assert!(git(&copy, &["status", "--porcelain"]).is_empty());
+}
+
+#[test]
+fn bad_input_is_refused_with_the_fix_and_no_output() {
+    let copy = copy_workspace("bad");
+    let expect_error = |args: &[&str], needle: &str| {
+        let output = run(xtask(&copy).args(args));
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let text = stderr(&output);
+        assert!(
+            text.contains(needle),
+            "{args:?}: expected {needle:?} in:\n{text}"
+        );
+        assert!(!copy.join("dist").exists(), "{args:?} left a dist/ behind");
+    };
+    expect_error(&["dist", "--target", "linux"], "unknown target \"linux\"");
+    expect_error(
+        &["dist", "--target", "riscv64gc-unknown-linux-gnu"],
+        "rustup target add riscv64gc-unknown-linux-gnu",
+    );
+    let blocker = copy.join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    expect_error(
+        &["dist", "--out", "not-a-dir/dist"],
+        "pick a writable --out directory",
+    );
+
+    let manifest = std::fs::read_to_string(copy.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        copy.join("Cargo.toml"),
+        manifest.replace("\"CHANGELOG.md\",", "\"CHANGES.md\","),
+    )
+    .unwrap();
+    expect_error(&["dist"], "include file CHANGES.md does not exist");
+    std::fs::write(
+        copy.join("Cargo.toml"),
+        manifest.replace("profile = \"dist\"", "profile = 3"),
+    )
+    .unwrap();
+    expect_error(
+        &["dist"],
+        "[workspace.metadata.dist] in Cargo.toml is malformed",
+    );
+    std::fs::write(copy.join("Cargo.toml"), &manifest).unwrap();
+
+    let lock = std::fs::read_to_string(copy.join("Cargo.lock")).unwrap();
+    std::fs::write(
+        copy.join("Cargo.lock"),
+        lock.replace(
+            "name = \"regex\"\nversion = \"",
+            "name = \"regex\"\nversion = \"0",
+        ),
+    )
+    .unwrap();
+    expect_error(&["dist"], "Cargo.lock");
+    std::fs::remove_file(copy.join("Cargo.lock")).unwrap();
+    expect_error(&["dist"], "Cargo.lock is missing or out of date");
+}
+
+/// Unpacks the host archive of `out` and returns the `jimini` binary's bytes.
+fn shipped_jimini(out: &Path) -> Vec<u8> {
+    let manifest = read_manifest(out);
+    let archive = archive_name(&manifest);
+    let unpacked = temp_dir("flags-unpacked");
+    checked(Command::new("tar").args([
+        "-xzf",
+        out.join(&archive).to_str().unwrap(),
+        "-C",
+        unpacked.to_str().unwrap(),
+    ]));
+    std::fs::read(
+        unpacked
+            .join(archive.trim_end_matches(".tar.gz"))
+            .join("jimini"),
+    )
+    .unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Cargo uses one rustflags source; dist must add its flags to it, not replace it (cargo-dist
+/// sets RUSTFLAGS and so silently drops a config's rustflags). The user's flag here sets the
+/// ELF build id, which is visible in the shipped binary.
+#[test]
+fn user_rustflags_from_env_and_config_are_kept() {
+    let copy = copy_workspace("rustflags");
+    let env_out = copy.join("out-env");
+    let output = run(xtask(&copy)
+        .args(["dist", "--quiet", "--out", env_out.to_str().unwrap()])
+        .env("RUSTFLAGS", "-C link-arg=-Wl,--build-id=0xdeadbeef01234567"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let binary = shipped_jimini(&env_out);
+    assert!(
+        contains(&binary, &[0xde, 0xad, 0xbe, 0xef, 0x01, 0x23, 0x45, 0x67]),
+        "RUSTFLAGS was dropped"
+    );
+    assert!(
+        !contains(&binary, copy.to_str().unwrap().as_bytes()),
+        "remap was dropped"
+    );
+
+    let config = copy.join(".cargo/config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[build]\nrustflags = [\"-C\", \"link-arg=-Wl,--build-id=0xfeedface76543210\"]\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let config_out = copy.join("out-config");
+    let output = run(xtask(&copy).args(["dist", "--quiet", "--out", config_out.to_str().unwrap()]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let binary = shipped_jimini(&config_out);
+    assert!(
+        contains(&binary, &[0xfe, 0xed, 0xfa, 0xce, 0x76, 0x54, 0x32, 0x10]),
+        "config rustflags were dropped"
+    );
+    assert!(
+        !contains(&binary, copy.to_str().unwrap().as_bytes()),
+        "remap was dropped"
+    );
+}
