@@ -49,10 +49,8 @@ pub fn temp_dir(label: &str) -> PathBuf {
 }
 
 pub fn run(cmd: &mut Command) -> Output {
-    let output = cmd
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {cmd:?}: {err}"));
-    output
+    cmd.output()
+        .unwrap_or_else(|err| panic!("cannot run {cmd:?}: {err}"))
 }
 
 pub fn checked(cmd: &mut Command) -> String {
