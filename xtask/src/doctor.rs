@@ -151,9 +151,11 @@ pub fn problems_for(
                 && !wine_prng_dll(&wine_prefix(sh.current_dir().as_path())).is_file()
             {
                 problems.push(Problem {
-                    what: "wine 8 lacks ProcessPrng (bcryptprimitives.dll), so Rust >= 1.78 \
-                           Windows binaries cannot start"
-                        .to_owned(),
+                    what: format!(
+                        "{}: wine 8 lacks ProcessPrng (bcryptprimitives.dll), so Rust >= 1.78 \
+                         Windows binaries cannot start",
+                        info.triple
+                    ),
                     fix: Fix::WinePrng,
                 });
             }
