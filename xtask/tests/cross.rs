@@ -1,0 +1,167 @@
+//! End to end: the four-target release dist (glibc, musl, aarch64 under qemu, Windows under
+//! wine), its smoke runs, and `doctor`. Needs the toolchains `cargo xtask ci` installs.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+const RELEASE_TARGETS: [&str; 4] = [
+    "aarch64-unknown-linux-gnu",
+    "x86_64-pc-windows-gnu",
+    "x86_64-unknown-linux-gnu",
+    "x86_64-unknown-linux-musl",
+];
+
+fn archive<'a>(manifest: &'a serde_json::Value, target: &str) -> &'a serde_json::Value {
+    manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "archive" && a["target"] == target)
+        .unwrap_or_else(|| panic!("no archive for {target}"))
+}
+
+fn unpack(dist: &Path, artifact: &serde_json::Value) -> std::path::PathBuf {
+    let into = temp_dir("cross-unpacked");
+    let name = artifact["name"].as_str().unwrap();
+    let script = "import sys, tarfile, zipfile\np, d = sys.argv[1], sys.argv[2]\n\
+                  (zipfile.ZipFile(p).extractall(d) if p.endswith('.zip') else tarfile.open(p).extractall(d))";
+    checked(
+        Command::new("python3")
+            .args(["-c", script])
+            .arg(dist.join(name))
+            .arg(&into),
+    );
+    into.join(artifact["top_dir"].as_str().unwrap())
+}
+
+#[test]
+fn four_target_dist_smoke_runs_and_is_reproducible() {
+    let copy = copy_workspace("cross");
+    let output = run(xtask(&copy).args(["dist", "--target", "all", "--smoke"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    for target in RELEASE_TARGETS {
+        assert!(
+            log.contains(&format!("{target}: jimini ")),
+            "no smoke run for {target}:\n{log}"
+        );
+    }
+    let dist = copy.join("dist");
+    checked(
+        Command::new("sha256sum")
+            .current_dir(&dist)
+            .args(["-c", "--strict", "SHA256SUMS"]),
+    );
+    checked(xtask(&copy).args(["verify", dist.to_str().unwrap()]));
+    let manifest = read_manifest(&dist);
+    let version = manifest["version"].as_str().unwrap().to_owned();
+    assert_eq!(manifest["targets"], serde_json::json!(RELEASE_TARGETS));
+
+    // Windows: a zip of .exe files that start under wine.
+    let windows = archive(&manifest, "x86_64-pc-windows-gnu");
+    assert!(windows["name"].as_str().unwrap().ends_with(".zip"));
+    assert_eq!(
+        windows["binaries"],
+        serde_json::json!(["jimini-admin.exe", "jimini-server.exe", "jimini.exe"])
+    );
+    let dir = unpack(&dist, windows);
+    let wine = checked(
+        Command::new("wine")
+            .arg(dir.join("jimini.exe"))
+            .arg("--version")
+            .env("WINEPREFIX", source_root().join("target/wine-prefix"))
+            .env("WINEDEBUG", "-all"),
+    );
+    assert!(
+        wine.starts_with(&format!("jimini {version} (")) && wine.contains("x86_64-pc-windows-gnu"),
+        "{wine}"
+    );
+    assert!(dir.join("rules/default.toml").is_file());
+
+    // aarch64 under qemu, with the glibc floor recorded.
+    let arm = archive(&manifest, "aarch64-unknown-linux-gnu");
+    let floor = arm["glibc_min"].as_str().expect("glibc floor recorded");
+    assert!(floor.starts_with("2."), "{floor}");
+    let dir = unpack(&dist, arm);
+    let qemu = checked(
+        Command::new("qemu-aarch64")
+            .args(["-L", "/usr/aarch64-linux-gnu"])
+            .arg(dir.join("jimini"))
+            .arg("--version"),
+    );
+    assert!(qemu.contains("aarch64-unknown-linux-gnu"), "{qemu}");
+    let elf = checked(Command::new("readelf").args(["-h"]).arg(dir.join("jimini")));
+    assert!(elf.contains("AArch64"), "{elf}");
+
+    // musl: static (no interpreter, no NEEDED), and it runs.
+    let musl = archive(&manifest, "x86_64-unknown-linux-musl");
+    assert_eq!(musl["static_binaries"], true);
+    let dir = unpack(&dist, musl);
+    for binary in ["jimini", "jimini-admin", "jimini-server"] {
+        let program_headers = checked(Command::new("readelf").args(["-lW"]).arg(dir.join(binary)));
+        assert!(
+            !program_headers.contains("INTERP"),
+            "{binary} has an interpreter"
+        );
+        let dynamic = checked(Command::new("readelf").args(["-dW"]).arg(dir.join(binary)));
+        assert!(
+            !dynamic.contains("(NEEDED)"),
+            "{binary} needs shared libraries:\n{dynamic}"
+        );
+    }
+    let blocked = run(Command::new(dir.join("jimini")).args(["check", "123-45-6789"]));
+    assert_eq!(blocked.status.code(), Some(3));
+
+    let gnu = archive(&manifest, "x86_64-unknown-linux-gnu");
+    assert!(gnu["glibc_min"].as_str().unwrap().starts_with("2."));
+
+    // Reproducible across paths and times, Windows PE timestamps included.
+    let clone = temp_dir("cross-clone").join("second");
+    checked(Command::new("git").args([
+        "clone",
+        "-q",
+        copy.to_str().unwrap(),
+        clone.to_str().unwrap(),
+    ]));
+    let second = run(xtask(&clone).args(["dist", "--target", "all", "--quiet"]));
+    assert!(second.status.success(), "{}", stderr(&second));
+    for ((name, a), (_, b)) in snapshot(&dist)
+        .iter()
+        .zip(snapshot(&clone.join("dist")).iter())
+    {
+        assert!(
+            a == b,
+            "{name} differs between two builds of the same commit"
+        );
+    }
+}
+
+#[test]
+fn doctor_passes_here_and_names_the_runner_for_foreign_targets() {
+    let copy = copy_workspace("doctor");
+    let ok = run(xtask(&copy).arg("doctor"));
+    assert!(ok.status.success(), "doctor: {}", stderr(&ok));
+    assert!(stderr(&ok).contains("ready to dist"));
+
+    let mac = run(xtask(&copy).args(["doctor", "--target", "aarch64-apple-darwin"]));
+    assert!(!mac.status.success());
+    assert!(
+        stderr(&mac).contains("build it on a macos-14 runner"),
+        "{}",
+        stderr(&mac)
+    );
+
+    // dist runs the same checks first and fails before building anything.
+    let dist = run(xtask(&copy).args(["dist", "--target", "x86_64-pc-windows-msvc"]));
+    assert!(!dist.status.success());
+    assert!(
+        stderr(&dist).contains("build it on a windows-2022 runner"),
+        "{}",
+        stderr(&dist)
+    );
+    assert!(!copy.join("dist").exists());
+}
