@@ -84,16 +84,9 @@ fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
                     .is_err()
         })
         .collect();
-    if !missing.is_empty() {
-        cmd!(sh, "apt-get update -qq").env("DEBIAN_FRONTEND", "noninteractive").run()
-            .context("apt-get update failed: run `cargo xtask ci` as root on Debian, or install the packages yourself")?;
-        cmd!(
-            sh,
-            "apt-get install -y -qq --no-install-recommends {missing...}"
-        )
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()?;
-    }
+    let missing: Vec<String> = missing.into_iter().map(str::to_owned).collect();
+    crate::doctor::apt_install(sh, &missing)
+        .context("run `cargo xtask ci` as root (or with passwordless sudo) on Debian, or install the packages yourself")?;
     let cargo = crate::cargo();
     cmd!(sh, "{cargo} run --quiet --locked -p xtask -- doctor --fix")
         .run()

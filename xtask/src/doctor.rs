@@ -244,27 +244,7 @@ fn fix(sh: &Shell, problems: &[Problem], root: &Path) -> anyhow::Result<()> {
         .collect();
     apt.sort();
     apt.dedup();
-    if !apt.is_empty() {
-        let is_root = cmd!(sh, "id -u")
-            .quiet()
-            .read()
-            .is_ok_and(|id| id.trim() == "0");
-        if !is_root || !on_path("apt-get") {
-            bail!(
-                "cannot install packages without root and apt-get: run `sudo apt-get install -y {}`",
-                apt.join(" ")
-            );
-        }
-        cmd!(sh, "apt-get update -qq")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .run()?;
-        cmd!(
-            sh,
-            "apt-get install -y -qq --no-install-recommends {apt...}"
-        )
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()?;
-    }
+    apt_install(sh, &apt)?;
     for problem in problems {
         match &problem.fix {
             Fix::RustupTarget(target) => cmd!(sh, "rustup target add {target}").run()?,
@@ -275,6 +255,53 @@ fn fix(sh: &Shell, problems: &[Problem], root: &Path) -> anyhow::Result<()> {
             Fix::Apt(_) => {}
         }
     }
+    Ok(())
+}
+
+/// Installs Debian packages: directly as root, through `sudo -n` otherwise (CI runners).
+pub fn apt_install(sh: &Shell, packages: &[String]) -> anyhow::Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    if !on_path("apt-get") {
+        bail!(
+            "apt-get is not available: install {} with your package manager",
+            packages.join(" ")
+        );
+    }
+    let is_root = cmd!(sh, "id -u")
+        .quiet()
+        .read()
+        .is_ok_and(|id| id.trim() == "0");
+    let (program, prefix): (&str, Vec<&str>) = if is_root {
+        ("apt-get", vec![])
+    } else if cmd!(sh, "sudo -n true")
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+    {
+        (
+            "sudo",
+            vec!["-n", "DEBIAN_FRONTEND=noninteractive", "apt-get"],
+        )
+    } else {
+        bail!(
+            "installing packages needs root: run `sudo apt-get install -y {}`",
+            packages.join(" ")
+        );
+    };
+    let update_prefix = prefix.clone();
+    cmd!(sh, "{program} {update_prefix...} update -qq")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()?;
+    cmd!(
+        sh,
+        "{program} {prefix...} install -y -qq --no-install-recommends {packages...}"
+    )
+    .env("DEBIAN_FRONTEND", "noninteractive")
+    .run()
+    .context("apt-get install failed")?;
     Ok(())
 }
 

@@ -76,6 +76,10 @@ pub struct DistMerge {
     /// Output directory, replaced atomically.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Targets the partials must cover (repeatable; default: the whole release list).
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
+    /// Print the merged manifest as JSON on stdout.
     #[arg(long)]
     pub json: bool,
     #[arg(long, short)]

@@ -16,6 +16,7 @@ pub mod archive;
 pub mod build;
 pub mod inspect;
 pub mod manifest;
+pub mod merge;
 pub mod output;
 pub mod sbom;
 
@@ -274,12 +275,6 @@ pub(crate) fn ensure_parent(path: &Path) -> anyhow::Result<PathBuf> {
         )
     })?;
     Ok(parent)
-}
-
-impl flags::DistMerge {
-    pub fn run(self, _sh: &xshell::Shell) -> anyhow::Result<()> {
-        bail!("dist merge is not built yet")
-    }
 }
 
 #[cfg(test)]

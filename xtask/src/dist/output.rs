@@ -53,6 +53,11 @@ fn staging_prefix(out: &Path) -> anyhow::Result<String> {
     Ok(format!(".{}.staging-", file_name(out)?))
 }
 
+/// This process's staging directory beside `out`.
+pub fn staging_dir(out: &Path) -> anyhow::Result<PathBuf> {
+    Ok(out.with_file_name(format!("{}{}", staging_prefix(out)?, std::process::id())))
+}
+
 /// Removes what killed runs left beside `out` and restores an output caught mid-swap.
 /// Must be called with the lock held.
 pub fn clean_leftovers(out: &Path) -> anyhow::Result<()> {
@@ -419,7 +424,7 @@ pub fn simple_artifact(
     })
 }
 
-fn summary(progress: &Progress, manifest: &Manifest, out: &Path) {
+pub fn summary(progress: &Progress, manifest: &Manifest, out: &Path) {
     let width = manifest
         .artifacts
         .iter()

@@ -1,0 +1,304 @@
+//! Release at scale: `plan --json`, partial dists on separate "runners" merged back with
+//! `dist merge`, merge refusals, and the GitHub Actions workflows (actionlint + shellcheck).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+
+const MUSL: &str = "x86_64-unknown-linux-musl";
+
+#[test]
+fn plan_json_has_the_documented_shape() {
+    let copy = copy_workspace("plan");
+    let plan: serde_json::Value =
+        serde_json::from_str(&checked(xtask(&copy).args(["plan", "--json"]))).unwrap();
+    let version = plan["version"].as_str().unwrap().to_owned();
+    let commit = git(&copy, &["rev-parse", "HEAD"]).trim().to_owned();
+    let artifacts = |target: &str, ext: &str| {
+        serde_json::json!([
+            format!("jimini-{version}-{target}.{ext}"),
+            format!("jimini-{version}-{target}.cdx.json")
+        ])
+    };
+    let expected = serde_json::json!({
+        "app": "jimini",
+        "version": version,
+        "tag": format!("v{version}"),
+        "commit": commit,
+        "include": [
+            { "target": "aarch64-unknown-linux-gnu", "runner": "ubuntu-24.04-arm", "packages": "", "artifacts": artifacts("aarch64-unknown-linux-gnu", "tar.gz") },
+            { "target": "x86_64-pc-windows-gnu", "runner": "ubuntu-24.04", "packages": "gcc-mingw-w64-x86-64 wine64 wine", "artifacts": artifacts("x86_64-pc-windows-gnu", "zip") },
+            { "target": "x86_64-unknown-linux-gnu", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("x86_64-unknown-linux-gnu", "tar.gz") },
+            { "target": MUSL, "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts(MUSL, "tar.gz") },
+        ]
+    });
+    assert_eq!(plan, expected);
+}
+
+/// Two partial dists built in separate clones (as separate runners would) and a single-machine
+/// dist of the same two targets.
+fn fan_out() -> &'static (PathBuf, PathBuf, PathBuf, PathBuf) {
+    static FAN_OUT: OnceLock<(PathBuf, PathBuf, PathBuf, PathBuf)> = OnceLock::new();
+    FAN_OUT.get_or_init(|| {
+        let runner_a = copy_workspace("runner-a");
+        let runner_b = temp_dir("runner-b").join("checkout");
+        checked(Command::new("git").args([
+            "clone",
+            "-q",
+            runner_a.to_str().unwrap(),
+            runner_b.to_str().unwrap(),
+        ]));
+        let host = host();
+        let part_a = runner_a.join("partial-host");
+        let part_b = runner_b.join("partial-musl");
+        checked(xtask(&runner_a).args([
+            "dist",
+            "--quiet",
+            "--partial",
+            "--target",
+            &host,
+            "--out",
+            part_a.to_str().unwrap(),
+        ]));
+        checked(xtask(&runner_b).args([
+            "dist",
+            "--quiet",
+            "--partial",
+            "--target",
+            MUSL,
+            "--out",
+            part_b.to_str().unwrap(),
+        ]));
+        let single = runner_a.join("single");
+        checked(xtask(&runner_a).args([
+            "dist",
+            "--quiet",
+            "--target",
+            &host,
+            "--target",
+            MUSL,
+            "--out",
+            single.to_str().unwrap(),
+        ]));
+        (runner_a, part_a, part_b, single)
+    })
+}
+
+#[test]
+fn merged_partials_equal_a_single_machine_dist() {
+    let (checkout, part_a, part_b, single) = fan_out();
+    let manifest = read_manifest(part_a);
+    assert_eq!(manifest["partial"], true);
+    assert!(
+        !part_a.join("SHA256SUMS").exists(),
+        "a partial dist has no SHA256SUMS"
+    );
+
+    let merged = temp_dir("merged").join("dist");
+    let output = run(xtask(checkout)
+        .args([
+            "dist",
+            "merge",
+            part_a.to_str().unwrap(),
+            part_b.to_str().unwrap(),
+        ])
+        .args([
+            "--target",
+            &host(),
+            "--target",
+            MUSL,
+            "--out",
+            merged.to_str().unwrap(),
+        ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    checked(
+        Command::new("sha256sum")
+            .current_dir(&merged)
+            .args(["-c", "--strict", "SHA256SUMS"]),
+    );
+    let (a, b) = (snapshot(&merged), snapshot(single));
+    assert_eq!(
+        a.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        b.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, left), (_, right)) in a.iter().zip(&b) {
+        assert!(
+            left == right,
+            "{name}: merged output differs from the single-machine dist"
+        );
+    }
+}
+
+fn copy_partial(dir: &Path, label: &str) -> PathBuf {
+    let target = temp_dir(label).join(dir.file_name().unwrap());
+    std::fs::create_dir_all(&target).unwrap();
+    for (name, bytes) in snapshot(dir) {
+        std::fs::write(target.join(name), bytes).unwrap();
+    }
+    target
+}
+
+fn merge_refused(checkout: &Path, dirs: &[&Path], targets: &[&str], needle: &str) {
+    let out = temp_dir("refused").join("dist");
+    let mut cmd = xtask(checkout);
+    cmd.args(["dist", "merge"])
+        .args(dirs)
+        .arg("--out")
+        .arg(&out);
+    for target in targets {
+        cmd.args(["--target", target]);
+    }
+    let output = run(&mut cmd);
+    assert!(
+        !output.status.success(),
+        "merge accepted bad partials ({needle})"
+    );
+    let text = stderr(&output);
+    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+    assert!(!out.exists(), "a refused merge must not write output");
+}
+
+#[test]
+fn bad_partials_are_rejected_naming_the_runner() {
+    let (checkout, part_a, part_b, _) = fan_out();
+    let host = host();
+    let both = [host.as_str(), MUSL];
+
+    let tampered = copy_partial(part_b, "tampered");
+    let manifest = read_manifest(&tampered);
+    let archive = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "archive")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut bytes = std::fs::read(tampered.join(&archive)).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0xff;
+    std::fs::write(tampered.join(&archive), bytes).unwrap();
+    merge_refused(
+        checkout,
+        &[part_a, &tampered],
+        &both,
+        &format!("partial dist {} is rejected", tampered.display()),
+    );
+
+    merge_refused(checkout, &[part_a, part_a], &both, "is in both");
+    merge_refused(
+        checkout,
+        &[part_a],
+        &both,
+        &format!("no partial holds {MUSL}"),
+    );
+    merge_refused(
+        checkout,
+        &[part_a, part_b],
+        &[],
+        "no partial holds aarch64-unknown-linux-gnu",
+    );
+
+    // A runner that built another commit: its version differs from this checkout's.
+    let stale = temp_dir("stale").join("checkout");
+    checked(Command::new("git").args([
+        "clone",
+        "-q",
+        checkout.to_str().unwrap(),
+        stale.to_str().unwrap(),
+    ]));
+    commit(&stale, "one more", "2026-05-05T05:05:05Z");
+    let stale_part = stale.join("partial-stale");
+    checked(xtask(&stale).args([
+        "dist",
+        "--quiet",
+        "--partial",
+        "--target",
+        MUSL,
+        "--out",
+        stale_part.to_str().unwrap(),
+    ]));
+    merge_refused(
+        checkout,
+        &[part_a, &stale_part],
+        &both,
+        &format!("{} was built as jimini", stale_part.display()),
+    );
+}
+
+#[test]
+fn workflows_pass_actionlint_and_shellcheck_and_the_matrix_comes_from_plan() {
+    let root = source_root();
+    let workflows = [
+        root.join(".github/workflows/ci.yml"),
+        root.join(".github/workflows/release.yml"),
+    ];
+    let shellcheck = checked(Command::new("sh").args(["-c", "command -v shellcheck"]));
+    let path = format!(
+        "{}:{}",
+        Path::new(shellcheck.trim()).parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = run(Command::new(ci_tool("actionlint"))
+        .current_dir(&root)
+        .args(&workflows)
+        .env("PATH", path));
+    assert!(
+        output.status.success(),
+        "actionlint:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+
+    let release = std::fs::read_to_string(&workflows[1]).unwrap();
+    assert!(release.contains("cargo xtask plan --json"));
+    assert!(release.contains("matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}"));
+    assert!(release.contains("cargo xtask dist --target \"$TARGET\" --partial"));
+    assert!(
+        release.contains("cargo xtask dist merge partials/*")
+            && release.contains("cargo xtask verify dist")
+    );
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    for triple in [
+        "x86_64-unknown-linux-gnu",
+        MUSL,
+        "aarch64-unknown-linux-gnu",
+        "x86_64-pc-windows-gnu",
+    ] {
+        assert!(
+            manifest.contains(triple),
+            "{triple} is not in the release list"
+        );
+        assert!(
+            !release.contains(triple),
+            "release.yml names {triple}: the matrix must come from `cargo xtask plan`"
+        );
+    }
+    for line in release
+        .lines()
+        .chain(std::fs::read_to_string(&workflows[0]).unwrap().lines())
+    {
+        if let Some(action) = line
+            .trim()
+            .strip_prefix("- uses: ")
+            .or_else(|| line.trim().strip_prefix("uses: "))
+        {
+            let reference = action
+                .split('@')
+                .nth(1)
+                .unwrap_or("")
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            assert!(
+                reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit()),
+                "{action} is not pinned to a commit"
+            );
+        }
+    }
+}
