@@ -134,6 +134,9 @@ pub struct Docker {
     /// The dist directory holding the musl archive (default: dist/).
     #[arg(long, value_name = "DIR")]
     pub dist: Option<PathBuf>,
+    /// Only lay out the image's files under DIR (the Dockerfile's builder stage uses this).
+    #[arg(long, value_name = "DIR")]
+    pub image_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -70,7 +70,15 @@ impl ReleaseContext {
         };
         let (commit, short_commit) = match &git_state {
             Some(state) => (state.commit.clone(), state.short_commit.clone()),
-            None => ("unknown".to_owned(), "unknown".to_owned()),
+            // Outside git (a container build context), the builder may pass the commit.
+            None => {
+                let commit = std::env::var("JIMINI_BUILD_COMMIT")
+                    .ok()
+                    .filter(|c| !c.trim().is_empty());
+                let commit = commit.unwrap_or_else(|| "unknown".to_owned());
+                let short = commit.chars().take(7).collect();
+                (commit, short)
+            }
         };
         Ok(ReleaseContext {
             workspace,

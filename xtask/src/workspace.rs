@@ -23,6 +23,10 @@ pub struct DistConfig {
     /// Files copied into every archive, relative to the workspace root.
     #[serde(default)]
     pub include: Vec<String>,
+    /// A POSIX install script shipped beside the archives (`__JIMINI_VERSION__` in it is
+    /// replaced by the dist version).
+    #[serde(default)]
+    pub installer: Option<String>,
 }
 
 fn default_profile() -> String {

@@ -31,6 +31,11 @@ use crate::progress::Progress;
 use crate::targets::{self, ArchiveFormat, TargetInfo};
 use crate::workspace::DistConfig;
 
+/// The install script's name in a dist.
+pub const INSTALLER_NAME: &str = "install.sh";
+/// Replaced by the dist version in the shipped install script.
+pub const INSTALLER_VERSION_PLACEHOLDER: &str = "__JIMINI_VERSION__";
+
 /// Everything the plan depends on, gathered from metadata, git and flags.
 #[derive(Debug, Clone)]
 pub struct PlanInput<'a> {
@@ -56,6 +61,8 @@ pub struct DistPlan {
     pub source_date_epoch: i64,
     pub profile: String,
     pub include: Vec<String>,
+    /// Workspace-relative path of the install script, shipped as `install.sh`.
+    pub installer: Option<String>,
     pub out: PathBuf,
     pub partial: bool,
     pub targets: Vec<TargetPlan>,
@@ -154,6 +161,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         source_date_epoch: input.source_date_epoch,
         profile: input.config.profile.clone(),
         include,
+        installer: input.config.installer.clone(),
         out: input.out.clone(),
         partial: input.partial,
         targets,
@@ -188,6 +196,9 @@ impl DistPlan {
                 target.binaries.join(", "),
                 target.sbom
             ));
+        }
+        if self.installer.is_some() {
+            text.push_str(&format!("  {INSTALLER_NAME}\n"));
         }
         if !self.partial {
             text.push_str(&format!("  {}\n", manifest::CHECKSUMS_FILE));
@@ -293,6 +304,7 @@ mod tests {
                 "aarch64-unknown-linux-gnu".into(),
             ],
             include: vec!["README.md".into(), "LICENSE".into(), "README.md".into()],
+            installer: Some("install.sh".into()),
         }
     }
 

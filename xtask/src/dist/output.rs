@@ -143,6 +143,13 @@ pub fn execute(
             );
         }
     }
+    if let Some(installer) = &plan.installer
+        && !root.join(installer).is_file()
+    {
+        bail!(
+            "installer {installer} does not exist: create it or remove `installer` from [workspace.metadata.dist]"
+        );
+    }
     let problems = crate::doctor::target_problems(
         sh,
         &plan
@@ -268,6 +275,25 @@ fn assemble(
             &path,
         )?);
         step.done();
+    }
+
+    if let Some(installer) = &plan.installer {
+        let template = fs::read_to_string(root.join(installer)).with_context(|| {
+            format!(
+                "cannot read the installer {installer}: fix [workspace.metadata.dist] installer"
+            )
+        })?;
+        let path = staging.join(super::INSTALLER_NAME);
+        fs::write(
+            &path,
+            template.replace(super::INSTALLER_VERSION_PLACEHOLDER, &plan.version),
+        )?;
+        artifacts.push(simple_artifact(
+            super::INSTALLER_NAME,
+            ArtifactKind::Installer,
+            None,
+            &path,
+        )?);
     }
 
     let step = progress.step("checksums and manifest");

@@ -1,0 +1,127 @@
+#!/bin/sh
+# jimini installer: downloads a release archive for this platform and the release's SHA256SUMS,
+# verifies the archive's checksum, and only then unpacks it and installs the binaries.
+#
+#   curl -fsSLO https://github.com/jimini-dev/jimini/releases/download/vX.Y.Z/install.sh
+#   sh install.sh [--version X.Y.Z] [--to DIR]
+#
+# Environment:
+#   JIMINI_INSTALL_BASE_URL  where the release files live (default: the GitHub release of the
+#                            version); file:// URLs work, for mirrors and offline installs
+#   JIMINI_INSTALL_TARGET    force a target triple instead of detecting it
+set -eu
+
+# `cargo xtask dist` writes the released version here when it ships this script.
+default_version="__JIMINI_VERSION__"
+repository="https://github.com/jimini-dev/jimini"
+
+usage() {
+    cat <<USAGE
+Usage: install.sh [--version X.Y.Z] [--to DIR] [--help]
+
+Installs jimini, jimini-admin and jimini-server for this platform (Linux x86_64 or aarch64,
+glibc or musl) after verifying the archive against the release's SHA256SUMS.
+
+  --version X.Y.Z  release to install (default: ${default_version})
+  --to DIR         where to put the binaries (default: \$HOME/.local/bin)
+  --help           show this help
+USAGE
+}
+
+die() {
+    echo "install.sh: $*" >&2
+    echo "install.sh: nothing was installed" >&2
+    exit 1
+}
+
+version=$default_version
+to=${HOME:-}/.local/bin
+while [ $# -gt 0 ]; do
+    case $1 in
+        --version) [ $# -ge 2 ] || die "--version needs a value"; version=${2#v}; shift 2 ;;
+        --version=*) version=${1#--version=}; version=${version#v}; shift ;;
+        --to) [ $# -ge 2 ] || die "--to needs a directory"; to=$2; shift 2 ;;
+        --to=*) to=${1#--to=}; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+case $version in
+    "" | __*__) die "no version given: pass --version X.Y.Z" ;;
+esac
+
+detect_target() {
+    if [ -n "${JIMINI_INSTALL_TARGET:-}" ]; then
+        echo "$JIMINI_INSTALL_TARGET"
+        return
+    fi
+    os=$(uname -s)
+    [ "$os" = Linux ] || die "unsupported operating system $os: download a release archive by hand from $repository/releases"
+    case $(uname -m) in
+        x86_64 | amd64) arch=x86_64 ;;
+        aarch64 | arm64) arch=aarch64 ;;
+        *) die "unsupported architecture $(uname -m): jimini ships x86_64 and aarch64 Linux builds" ;;
+    esac
+    libc=gnu
+    if ls /lib/ld-musl-* >/dev/null 2>&1 || { command -v ldd >/dev/null 2>&1 && ldd --version 2>&1 | grep -qi musl; }; then
+        libc=musl
+    fi
+    echo "$arch-unknown-linux-$libc"
+}
+
+fetch() {
+    # fetch URL FILE: never into a pipe, always into a file that is checked before use.
+    case $1 in
+        file://*) cp "${1#file://}" "$2" 2>/dev/null || die "download failed: $1 does not exist" ;;
+        *)
+            if command -v curl >/dev/null 2>&1; then
+                curl --proto '=https,http' -fsSL -o "$2" "$1" || die "download failed: $1"
+            elif command -v wget >/dev/null 2>&1; then
+                wget -q -O "$2" "$1" || die "download failed: $1"
+            else
+                die "neither curl nor wget is installed"
+            fi
+            ;;
+    esac
+}
+
+sha256_of() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum "$1" | cut -d ' ' -f 1
+    elif command -v shasum >/dev/null 2>&1; then
+        shasum -a 256 "$1" | cut -d ' ' -f 1
+    else
+        die "neither sha256sum nor shasum is installed, so the download cannot be verified"
+    fi
+}
+
+target=$(detect_target) || exit 1
+base=${JIMINI_INSTALL_BASE_URL:-$repository/releases/download/v$version}
+base=${base%/}
+archive="jimini-$version-$target.tar.gz"
+work=$(mktemp -d "${TMPDIR:-/tmp}/jimini-install.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+
+fetch "$base/SHA256SUMS" "$work/SHA256SUMS"
+expected=$(awk -v f="$archive" '$2 == f { print $1 }' "$work/SHA256SUMS")
+[ -n "$expected" ] || die "release $version has no archive for $target ($archive is not in SHA256SUMS)"
+fetch "$base/$archive" "$work/$archive"
+actual=$(sha256_of "$work/$archive")
+[ "$actual" = "$expected" ] || die "checksum mismatch for $archive: expected $expected, got $actual"
+
+mkdir "$work/unpacked"
+tar -xzf "$work/$archive" -C "$work/unpacked"
+top="$work/unpacked/jimini-$version-$target"
+[ -d "$top" ] || die "$archive does not hold jimini-$version-$target/"
+
+mkdir -p "$to" || die "cannot create $to"
+installed=""
+for binary in jimini jimini-admin jimini-server; do
+    [ -f "$top/$binary" ] || continue
+    cp "$top/$binary" "$to/.$binary.new.$$"
+    chmod 0755 "$to/.$binary.new.$$"
+    mv -f "$to/.$binary.new.$$" "$to/$binary"
+    installed="$installed $binary"
+done
+[ -n "$installed" ] || die "$archive holds no jimini binary"
+echo "installed jimini $version ($target) into $to:$installed"

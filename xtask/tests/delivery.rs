@@ -1,0 +1,394 @@
+//! Delivery: the container image (hadolint, built with podman from a real dist, run, probed,
+//! inspected) and the checksum-verifying install script (file://, HTTP, refusals, shellcheck).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const MUSL: &str = "x86_64-unknown-linux-musl";
+
+/// A copy of the workspace with a dist of the host and musl targets.
+fn built() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let copy = copy_workspace("delivery");
+        checked(xtask(&copy).args(["dist", "--quiet", "--target", &host(), "--target", MUSL]));
+        let dist = copy.join("dist");
+        (copy, dist)
+    })
+}
+
+fn version(dist: &Path) -> String {
+    read_manifest(dist)["version"].as_str().unwrap().to_owned()
+}
+
+/// Runs the install script a dist shipped (it knows its version) against `dist_url`.
+fn install(dist_url: &str, to: &Path, extra_env: &[(&str, &str)]) -> std::process::Output {
+    let (_, dist) = built();
+    let mut cmd = Command::new("sh");
+    cmd.arg(dist.join("install.sh"))
+        .args(["--to", to.to_str().unwrap()])
+        .env("JIMINI_INSTALL_BASE_URL", dist_url);
+    for (key, value) in extra_env {
+        cmd.env(key, value);
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn install_script_is_shellcheck_clean_and_shipped_in_the_dist() {
+    checked(
+        Command::new("shellcheck")
+            .args(["--shell=sh"])
+            .arg(source_root().join("install.sh")),
+    );
+    let (_, dist) = built();
+    let manifest = read_manifest(dist);
+    let installer = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "install.sh")
+        .expect("install.sh in the manifest");
+    assert_eq!(installer["kind"], "installer");
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    assert!(sums.contains("  install.sh\n"));
+    let shipped = std::fs::read_to_string(dist.join("install.sh")).unwrap();
+    assert!(
+        shipped.contains(&format!("default_version=\"{}\"", version(dist))),
+        "the shipped script knows its version"
+    );
+}
+
+#[test]
+fn installs_from_a_file_url_and_runs() {
+    let (_, dist) = built();
+    let to = temp_dir("install-file").join("bin");
+    let output = install(&format!("file://{}", dist.display()), &to, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains(&format!("installed jimini {} ({})", version(dist), host())),
+        "{said}"
+    );
+    let line = checked(Command::new(to.join("jimini")).arg("--version"));
+    assert!(
+        line.starts_with(&format!("jimini {} (", version(dist))),
+        "{line}"
+    );
+    assert!(to.join("jimini-server").is_file() && to.join("jimini-admin").is_file());
+}
+
+#[test]
+fn installs_over_http_from_a_loopback_server() {
+    let (_, dist) = built();
+    let mut server = Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(dist)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let to = temp_dir("install-http").join("bin");
+    let output = install(
+        &format!("http://127.0.0.1:{port}"),
+        &to,
+        &[("JIMINI_INSTALL_TARGET", MUSL)],
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line = checked(Command::new(to.join("jimini")).arg("--version"));
+    assert!(line.contains(MUSL), "{line}");
+}
+
+#[test]
+fn install_refuses_tampering_missing_platforms_and_failed_downloads() {
+    let (_, dist) = built();
+    let refused = |url: &str, env: &[(&str, &str)], needle: &str| {
+        let to = temp_dir("install-refused").join("bin");
+        let output = install(url, &to, env);
+        assert!(!output.status.success(), "install accepted ({needle})");
+        let text = stderr(&output);
+        assert!(
+            text.contains(needle) && text.contains("nothing was installed"),
+            "expected {needle:?}:\n{text}"
+        );
+        assert!(!to.exists(), "something was installed ({needle})");
+    };
+    let tampered = temp_dir("tampered-dist");
+    for (name, bytes) in snapshot(dist) {
+        std::fs::write(tampered.join(name), bytes).unwrap();
+    }
+    let archive = format!("jimini-{}-{}.tar.gz", version(dist), host());
+    let mut bytes = std::fs::read(tampered.join(&archive)).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(tampered.join(&archive), bytes).unwrap();
+    refused(
+        &format!("file://{}", tampered.display()),
+        &[("JIMINI_INSTALL_TARGET", "x86_64-unknown-linux-gnu")],
+        "checksum mismatch",
+    );
+    refused(
+        &format!("file://{}", dist.display()),
+        &[("JIMINI_INSTALL_TARGET", "aarch64-unknown-linux-musl")],
+        "has no archive for aarch64-unknown-linux-musl",
+    );
+    refused("file:///nonexistent/jimini-release", &[], "download failed");
+    refused(
+        "http://127.0.0.1:9/nothing-listens-here",
+        &[],
+        "download failed",
+    );
+
+    // An unsupported machine, by a `uname` that says so.
+    let fake = temp_dir("fake-uname");
+    std::fs::write(
+        fake.join("uname"),
+        "#!/bin/sh\ncase $1 in -s) echo Linux ;; -m) echo riscv64 ;; esac\n",
+    )
+    .unwrap();
+    checked(Command::new("chmod").args(["755", fake.join("uname").to_str().unwrap()]));
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+    refused(
+        &format!("file://{}", dist.display()),
+        &[("PATH", path.as_str())],
+        "unsupported architecture riscv64",
+    );
+}
+
+#[test]
+fn dockerfile_passes_hadolint() {
+    let output = run(Command::new(ci_tool("hadolint")).arg(source_root().join("Dockerfile")));
+    assert!(
+        output.status.success(),
+        "hadolint:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+fn podman(args: &[&str]) -> String {
+    checked(
+        Command::new("podman")
+            .args(args)
+            .env("CONTAINERS_CONF", containers_conf()),
+    )
+}
+
+/// Runtime settings this machine needs (runc, ulimits below the hard limits).
+fn containers_conf() -> PathBuf {
+    let path = temp_dir("containers").join("containers.conf");
+    std::fs::write(&path, "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\n[engine]\nruntime = \"runc\"\n").unwrap();
+    path
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn image_from_the_dist_runs_has_only_the_expected_files_and_the_released_binary() {
+    let (copy, dist) = built();
+    let tag = format!("localhost/jimini-test:{}", std::process::id());
+    let output = run(xtask(copy)
+        .args(["docker", "--tag", &tag])
+        .env("CONTAINERS_CONF", containers_conf())
+        .env("JIMINI_CONTAINER_ENGINE", "podman"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let hex = id.strip_prefix("sha256:").unwrap_or(&id);
+    assert!(
+        hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+        "image id: {id}"
+    );
+
+    let labels = podman(&["image", "inspect", "--format", "{{json .Labels}}", &tag]);
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    let manifest = read_manifest(dist);
+    assert_eq!(
+        labels["org.opencontainers.image.version"],
+        manifest["version"]
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.revision"],
+        manifest["commit"]
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.created"],
+        manifest["source_date"]
+    );
+    assert_eq!(labels["org.opencontainers.image.licenses"], "MIT");
+    let user = podman(&["image", "inspect", "--format", "{{.Config.User}}", &tag]);
+    assert_eq!(user.trim(), "10001:10001");
+
+    // Files: exactly the expected ones, no shell.
+    let container = podman(&["create", &tag]).trim().to_owned();
+    let export = temp_dir("export").join("image.tar");
+    podman(&["export", "-o", export.to_str().unwrap(), &container]);
+    podman(&["rm", &container]);
+    let listing = checked(Command::new("tar").args(["-tf", export.to_str().unwrap()]));
+    let files: Vec<&str> = listing.lines().filter(|l| !l.ends_with('/')).collect();
+    let expected = [
+        "etc/jimini/rules.toml",
+        "usr/local/bin/jimini-admin",
+        "usr/local/bin/jimini-server",
+    ];
+    let unexpected: Vec<&&str> = files
+        .iter()
+        .filter(|f| !expected.contains(f) && !is_runtime_mount(f))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "unexpected files in the image: {unexpected:?}\n{listing}"
+    );
+    for file in expected {
+        assert!(
+            files.contains(&file),
+            "{file} missing from the image:\n{listing}"
+        );
+    }
+    assert!(
+        !listing
+            .lines()
+            .any(|l| l.ends_with("bin/sh") || l.ends_with("busybox"))
+    );
+
+    // The image's server is the released one, byte for byte.
+    let unpacked = temp_dir("image-files");
+    checked(Command::new("tar").args([
+        "-xf",
+        export.to_str().unwrap(),
+        "-C",
+        unpacked.to_str().unwrap(),
+        "usr/local/bin/jimini-server",
+    ]));
+    let archive = format!("jimini-{}-{MUSL}", manifest["version"].as_str().unwrap());
+    let released = temp_dir("released");
+    checked(Command::new("tar").args([
+        "-xzf",
+        dist.join(format!("{archive}.tar.gz")).to_str().unwrap(),
+        "-C",
+        released.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        std::fs::read(unpacked.join("usr/local/bin/jimini-server")).unwrap(),
+        std::fs::read(released.join(&archive).join("jimini-server")).unwrap(),
+        "the image's jimini-server differs from the archive's"
+    );
+
+    // It runs and answers /health on a loopback port.
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let running = podman(&[
+        "run",
+        "-d",
+        "--rm",
+        "--network",
+        "host",
+        "-e",
+        "JIMINI_API_KEY=test",
+        &tag,
+        "--bind",
+        &bind,
+        "--audit-log",
+        "/var/lib/jimini/audit.jsonl",
+    ])
+    .trim()
+    .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut answer = None;
+    while Instant::now() < deadline {
+        answer = http_get(port, "/health");
+        if answer.as_deref().is_some_and(|a| a.contains("200 OK")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let logs = run(Command::new("podman")
+        .args(["logs", &running])
+        .env("CONTAINERS_CONF", containers_conf()));
+    podman(&["stop", "-t", "5", &running]);
+    let answer = answer.unwrap_or_default();
+    assert!(
+        answer.contains("200 OK") && answer.contains(r#"{"status":"ok"}"#),
+        "no /health answer: {answer}\n{}",
+        stderr(&logs)
+    );
+    podman(&["rmi", "-f", &tag]);
+}
+
+/// Files the engine creates in every container for its own mounts.
+fn is_runtime_mount(path: &str) -> bool {
+    [
+        "etc/hosts",
+        "etc/hostname",
+        "etc/resolv.conf",
+        "run/.containerenv",
+        ".containerenv",
+    ]
+    .contains(&path)
+        || path.starts_with("dev/")
+        || path.starts_with("proc/")
+        || path.starts_with("sys/")
+}
+
+#[test]
+fn docker_refuses_a_dist_that_does_not_verify() {
+    let (copy, dist) = built();
+    let host_only = temp_dir("host-only").join("dist");
+    std::fs::create_dir_all(&host_only).unwrap();
+    for (name, bytes) in snapshot(dist) {
+        std::fs::write(host_only.join(name), bytes).unwrap();
+    }
+    std::fs::write(host_only.join("evil"), "x").unwrap();
+    let output = run(xtask(copy).args(["docker", "--dist", host_only.to_str().unwrap()]));
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("unexpected file evil"),
+        "{}",
+        stderr(&output)
+    );
+}
