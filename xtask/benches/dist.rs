@@ -188,18 +188,7 @@ fn packaging(mb: u64) {
         partial: false,
         targets: vec![],
         artifacts: vec![
-            Artifact {
-                name: "bench.tar.gz".into(),
-                kind: ArtifactKind::Archive,
-                target: None,
-                size: digest.size,
-                sha256: digest.sha256,
-                binaries: vec![],
-                files: vec![],
-                top_dir: None,
-                glibc_min: None,
-                static_binaries: None,
-            },
+            Artifact::new("bench.tar.gz", ArtifactKind::Archive, None, digest.clone()),
             sbom_artifact,
         ],
     };

@@ -141,10 +141,7 @@ fn install_refuses_tampering_missing_platforms_and_failed_downloads() {
         );
         assert!(!to.exists(), "something was installed ({needle})");
     };
-    let tampered = temp_dir("tampered-dist");
-    for (name, bytes) in snapshot(dist) {
-        std::fs::write(tampered.join(name), bytes).unwrap();
-    }
+    let tampered = copy_dist(dist, "tampered-dist");
     let archive = format!("jimini-{}-{}.tar.gz", version(dist), host());
     let mut bytes = std::fs::read(tampered.join(&archive)).unwrap();
     let middle = bytes.len() / 2;
@@ -378,13 +375,9 @@ fn is_runtime_mount(path: &str) -> bool {
 #[test]
 fn docker_refuses_a_dist_that_does_not_verify() {
     let (copy, dist) = built();
-    let host_only = temp_dir("host-only").join("dist");
-    std::fs::create_dir_all(&host_only).unwrap();
-    for (name, bytes) in snapshot(dist) {
-        std::fs::write(host_only.join(name), bytes).unwrap();
-    }
-    std::fs::write(host_only.join("evil"), "x").unwrap();
-    let output = run(xtask(copy).args(["docker", "--dist", host_only.to_str().unwrap()]));
+    let extra = copy_dist(dist, "extra-file");
+    std::fs::write(extra.join("evil"), "x").unwrap();
+    let output = run(xtask(copy).args(["docker", "--dist", extra.to_str().unwrap()]));
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("unexpected file evil"),

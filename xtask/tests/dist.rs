@@ -22,15 +22,7 @@ fn built() -> &'static (PathBuf, PathBuf) {
 }
 
 fn archive_name(manifest: &serde_json::Value) -> String {
-    manifest["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["kind"] == "archive")
-        .unwrap()["name"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    artifact_name(manifest, "archive")
 }
 
 #[test]
@@ -131,15 +123,7 @@ fn dist_output_passes_sha256sum_verify_and_runs() {
 fn sbom_lists_exactly_the_linked_crates_and_validates() {
     let (copy, dist) = built();
     let manifest = read_manifest(dist);
-    let sbom_name = manifest["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["kind"] == "sbom")
-        .unwrap()["name"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sbom_name = artifact_name(&manifest, "sbom");
     let sbom: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dist.join(&sbom_name)).unwrap()).unwrap();
     assert_eq!(sbom["specVersion"], "1.5");
@@ -273,15 +257,6 @@ fn two_clones_at_different_paths_and_times_are_byte_identical() {
     for ((name, left), (_, right)) in a.iter().zip(&b) {
         assert!(left == right, "{name} differs between the two clones");
     }
-}
-
-fn copy_dist(dist: &Path, label: &str) -> PathBuf {
-    let target = temp_dir(label).join("dist");
-    std::fs::create_dir_all(&target).unwrap();
-    for (name, bytes) in snapshot(dist) {
-        std::fs::write(target.join(name), bytes).unwrap();
-    }
-    target
 }
 
 fn verify_fails(copy: &Path, dir: &Path, expected: &str) {

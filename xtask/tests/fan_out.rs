@@ -133,15 +133,6 @@ fn merged_partials_equal_a_single_machine_dist() {
     }
 }
 
-fn copy_partial(dir: &Path, label: &str) -> PathBuf {
-    let target = temp_dir(label).join(dir.file_name().unwrap());
-    std::fs::create_dir_all(&target).unwrap();
-    for (name, bytes) in snapshot(dir) {
-        std::fs::write(target.join(name), bytes).unwrap();
-    }
-    target
-}
-
 fn merge_refused(checkout: &Path, dirs: &[&Path], targets: &[&str], needle: &str) {
     let out = temp_dir("refused").join("dist");
     let mut cmd = xtask(checkout);
@@ -168,17 +159,9 @@ fn bad_partials_are_rejected_naming_the_runner() {
     let host = host();
     let both = [host.as_str(), MUSL];
 
-    let tampered = copy_partial(part_b, "tampered");
+    let tampered = copy_dist(part_b, "tampered");
     let manifest = read_manifest(&tampered);
-    let archive = manifest["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["kind"] == "archive")
-        .unwrap()["name"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let archive = artifact_name(&manifest, "archive");
     let mut bytes = std::fs::read(tampered.join(&archive)).unwrap();
     let last = bytes.len() - 10;
     bytes[last] ^= 0xff;

@@ -65,6 +65,29 @@ pub struct Artifact {
     pub static_binaries: Option<bool>,
 }
 
+impl Artifact {
+    /// An artifact with just the facts every kind has; archives add their contents after.
+    pub fn new(
+        name: &str,
+        kind: ArtifactKind,
+        target: Option<&str>,
+        digest: crate::dist::archive::Digest256,
+    ) -> Artifact {
+        Artifact {
+            name: name.to_owned(),
+            kind,
+            target: target.map(str::to_owned),
+            size: digest.size,
+            sha256: digest.sha256,
+            binaries: vec![],
+            files: vec![],
+            top_dir: None,
+            glibc_min: None,
+            static_binaries: None,
+        }
+    }
+}
+
 impl Manifest {
     pub fn to_json(&self) -> Vec<u8> {
         let mut json = serde_json::to_vec_pretty(self).expect("the manifest serialises");
@@ -152,18 +175,11 @@ mod tests {
     use super::*;
 
     fn artifact(name: &str, kind: ArtifactKind, sha: char) -> Artifact {
-        Artifact {
-            name: name.into(),
-            kind,
-            target: None,
+        let digest = crate::dist::archive::Digest256 {
             size: 1,
             sha256: sha.to_string().repeat(64),
-            binaries: vec![],
-            files: vec![],
-            top_dir: None,
-            glibc_min: None,
-            static_binaries: None,
-        }
+        };
+        Artifact::new(name, kind, None, digest)
     }
 
     #[test]

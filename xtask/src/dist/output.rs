@@ -379,18 +379,16 @@ fn package_target(
     };
     let mut files: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
     files.sort();
-    Ok(Artifact {
-        name: target.archive.clone(),
-        kind: ArtifactKind::Archive,
-        target: Some(target.info.triple.clone()),
-        size: digest.size,
-        sha256: digest.sha256,
-        binaries: target.binaries.clone(),
-        files,
-        top_dir: Some(target.stem.clone()),
-        glibc_min: None,
-        static_binaries: None,
-    })
+    let mut artifact = Artifact::new(
+        &target.archive,
+        ArtifactKind::Archive,
+        Some(&target.info.triple),
+        digest,
+    );
+    artifact.binaries = target.binaries.clone();
+    artifact.files = files;
+    artifact.top_dir = Some(target.stem.clone());
+    Ok(artifact)
 }
 
 fn inspect_binaries(
@@ -435,19 +433,12 @@ pub fn simple_artifact(
     target: Option<&String>,
     path: &Path,
 ) -> anyhow::Result<Artifact> {
-    let digest = archive::digest_file(path)?;
-    Ok(Artifact {
-        name: name.to_owned(),
+    Ok(Artifact::new(
+        name,
         kind,
-        target: target.cloned(),
-        size: digest.size,
-        sha256: digest.sha256,
-        binaries: vec![],
-        files: vec![],
-        top_dir: None,
-        glibc_min: None,
-        static_binaries: None,
-    })
+        target.map(String::as_str),
+        archive::digest_file(path)?,
+    ))
 }
 
 pub fn summary(progress: &Progress, manifest: &Manifest, out: &Path) {

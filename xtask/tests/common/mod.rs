@@ -166,3 +166,26 @@ pub fn host() -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A copy of a dist directory's files in a fresh temporary directory, under the same name.
+pub fn copy_dist(dist: &Path, label: &str) -> PathBuf {
+    let target = temp_dir(label).join(dist.file_name().unwrap());
+    std::fs::create_dir_all(&target).unwrap();
+    for (name, bytes) in snapshot(dist) {
+        std::fs::write(target.join(name), bytes).unwrap();
+    }
+    target
+}
+
+/// The name of the first artifact of `kind` in a manifest.
+pub fn artifact_name(manifest: &serde_json::Value, kind: &str) -> String {
+    manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} artifact"))["name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
