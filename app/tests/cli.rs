@@ -1,10 +1,12 @@
 //! End-to-end tests of the `jimini` and `jimini-admin` binaries.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+
+mod common;
 
 fn run(binary: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(binary)
+    let mut child = common::binary(binary)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

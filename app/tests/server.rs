@@ -1,10 +1,12 @@
 //! The server on a loopback port: auth, 400/401/413, the audit chain and graceful shutdown.
-#![cfg(feature = "server")]
+#![cfg(all(feature = "server", unix))]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+
+mod common;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_jimini-server");
 const ADMIN: &str = env!("CARGO_BIN_EXE_jimini-admin");
@@ -17,7 +19,7 @@ struct RunningServer {
 
 impl RunningServer {
     fn start(audit_log: &Path, extra: &[&str]) -> RunningServer {
-        let mut child = Command::new(SERVER)
+        let mut child = common::binary(SERVER)
             .args([
                 "--bind",
                 "127.0.0.1:0",
@@ -86,7 +88,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn verify(log: &Path) -> Output {
-    Command::new(ADMIN)
+    common::binary(ADMIN)
         .args(["audit", "verify", log.to_str().unwrap()])
         .output()
         .unwrap()
@@ -185,7 +187,7 @@ fn rejects_bad_auth_malformed_json_and_large_bodies() {
 
 #[test]
 fn refuses_to_start_without_api_key_or_on_a_broken_log() {
-    let output = Command::new(SERVER)
+    let output = common::binary(SERVER)
         .args(["--bind", "127.0.0.1:0"])
         .env_remove("JIMINI_API_KEY")
         .output()
@@ -196,7 +198,7 @@ fn refuses_to_start_without_api_key_or_on_a_broken_log() {
     let dir = temp_dir("broken");
     let log = dir.join("audit.jsonl");
     std::fs::write(&log, "{\"garbage\": true}\n").unwrap();
-    let output = Command::new(SERVER)
+    let output = common::binary(SERVER)
         .args([
             "--bind",
             "127.0.0.1:0",

@@ -3,7 +3,8 @@
 //! First installs what the tests need and a fresh machine lacks (idempotent): rustfmt and
 //! clippy, the release targets' toolchains and runners (`doctor --fix`), Debian tools, and
 //! pinned Python validators in a virtualenv under `target/ci-tools`. Then `cargo fmt --check`,
-//! clippy with `-D warnings`, and every test with `--locked`.
+//! clippy with `-D warnings`, every test with `--locked`, and the shipped package's tests again
+//! on each emulated release target (qemu, wine).
 //!
 //! **Architecture Invariant:** every external tool version the tests use is pinned here and
 //! nowhere else.
@@ -51,6 +52,22 @@ impl flags::Ci {
             .env("JIMINI_CI_TOOLS", &bin)
             .run()
             .context("tests failed: see the failures above")?;
+        // The shipped package's own tests on every release target this machine emulates,
+        // through the runners in .cargo/config.toml (qemu, wine).
+        let workspace = crate::workspace::Workspace::load(sh)?;
+        let host = crate::plan::host_triple(sh)?;
+        let package = &workspace.config.package;
+        for triple in &workspace.config.targets {
+            if let crate::targets::Runner::Emulated { .. } =
+                crate::targets::info(triple, &host).runner
+            {
+                cmd!(sh, "{cargo} test --locked -p {package} --target {triple}")
+                    .run()
+                    .with_context(|| {
+                        format!("{package}'s tests fail on {triple}: see the failures above")
+                    })?;
+            }
+        }
         eprintln!("ci: all checks passed");
         Ok(())
     }
