@@ -234,6 +234,28 @@ fn timed(cmd: &mut Command) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// `cargo build` of the shipped binaries with the dist profile, without anything dist adds.
+fn plain_build(workspace: &Path, targets: &[&str], target_dir: PathBuf) -> Command {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--quiet",
+            "--locked",
+            "--profile",
+            "dist",
+            "-p",
+            "jimini",
+            "--bins",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir);
+    for target in targets {
+        command.args(["--target", target]);
+    }
+    command
+}
+
 fn host() -> String {
     let out = Command::new("rustc").arg("-vV").output().unwrap();
     String::from_utf8(out.stdout)
@@ -247,23 +269,11 @@ fn host() -> String {
 fn build() {
     let host = host();
     let plain_ws = workspace_copy("plain");
-    let plain = timed(
-        Command::new(env!("CARGO"))
-            .current_dir(&plain_ws)
-            .args([
-                "build",
-                "--quiet",
-                "--locked",
-                "--profile",
-                "dist",
-                "-p",
-                "jimini",
-                "--bins",
-                "--target",
-                &host,
-            ])
-            .env("CARGO_TARGET_DIR", plain_ws.join("target")),
-    );
+    let plain = timed(&mut plain_build(
+        &plain_ws,
+        &[&host],
+        plain_ws.join("target"),
+    ));
     let dist_ws = workspace_copy("dist");
     let dist = timed(
         Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -295,41 +305,15 @@ fn invocations() {
         "x86_64-pc-windows-gnu",
     ];
     let one_ws = workspace_copy("one");
-    let mut one = Command::new(env!("CARGO"));
-    one.current_dir(&one_ws).args([
-        "build",
-        "--quiet",
-        "--locked",
-        "--profile",
-        "dist",
-        "-p",
-        "jimini",
-        "--bins",
-    ]);
-    for target in targets {
-        one.args(["--target", target]);
-    }
-    let single = timed(one.env("CARGO_TARGET_DIR", one_ws.join("target")));
+    let single = timed(&mut plain_build(&one_ws, &targets, one_ws.join("target")));
     let each_ws = workspace_copy("each");
     let mut separate = 0.0;
     for target in targets {
-        separate += timed(
-            Command::new(env!("CARGO"))
-                .current_dir(&each_ws)
-                .args([
-                    "build",
-                    "--quiet",
-                    "--locked",
-                    "--profile",
-                    "dist",
-                    "-p",
-                    "jimini",
-                    "--bins",
-                    "--target",
-                    target,
-                ])
-                .env("CARGO_TARGET_DIR", each_ws.join("target")),
-        );
+        separate += timed(&mut plain_build(
+            &each_ws,
+            &[target],
+            each_ws.join("target"),
+        ));
     }
     println!("cold builds of 4 targets:");
     println!("  one cargo invocation:       {single:7.1} s");

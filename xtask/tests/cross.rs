@@ -121,12 +121,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
 
     // Reproducible across paths and times, Windows PE timestamps included.
     let clone = temp_dir("cross-clone").join("second");
-    checked(Command::new("git").args([
-        "clone",
-        "-q",
-        copy.to_str().unwrap(),
-        clone.to_str().unwrap(),
-    ]));
+    clone_repo(&copy, &clone);
     let second = run(xtask(&clone).args(["dist", "--target", "all", "--quiet"]));
     assert!(second.status.success(), "{}", stderr(&second));
     for ((name, a), (_, b)) in snapshot(&dist)

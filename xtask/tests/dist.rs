@@ -239,12 +239,7 @@ print("valid")
 fn two_clones_at_different_paths_and_times_are_byte_identical() {
     let (copy, dist) = built();
     let clone = temp_dir("clone").join("elsewhere");
-    checked(Command::new("git").args([
-        "clone",
-        "-q",
-        copy.to_str().unwrap(),
-        clone.to_str().unwrap(),
-    ]));
+    clone_repo(copy, &clone);
     std::thread::sleep(Duration::from_secs(1));
     let output = run(xtask(&clone).arg("dist").arg("--quiet"));
     assert!(output.status.success(), "{}", stderr(&output));

@@ -46,12 +46,7 @@ fn fan_out() -> &'static (PathBuf, PathBuf, PathBuf, PathBuf) {
     FAN_OUT.get_or_init(|| {
         let runner_a = copy_workspace("runner-a");
         let runner_b = temp_dir("runner-b").join("checkout");
-        checked(Command::new("git").args([
-            "clone",
-            "-q",
-            runner_a.to_str().unwrap(),
-            runner_b.to_str().unwrap(),
-        ]));
+        clone_repo(&runner_a, &runner_b);
         let host = host();
         let part_a = runner_a.join("partial-host");
         let part_b = runner_b.join("partial-musl");
@@ -189,12 +184,7 @@ fn bad_partials_are_rejected_naming_the_runner() {
 
     // A runner that built another commit: its version differs from this checkout's.
     let stale = temp_dir("stale").join("checkout");
-    checked(Command::new("git").args([
-        "clone",
-        "-q",
-        checkout.to_str().unwrap(),
-        stale.to_str().unwrap(),
-    ]));
+    clone_repo(checkout, &stale);
     commit(&stale, "one more", "2026-05-05T05:05:05Z");
     let stale_part = stale.join("partial-stale");
     checked(xtask(&stale).args([

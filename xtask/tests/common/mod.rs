@@ -189,3 +189,8 @@ pub fn artifact_name(manifest: &serde_json::Value, kind: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// `git clone` of a local repository, as a second machine or runner would check it out.
+pub fn clone_repo(from: &Path, to: &Path) {
+    checked(Command::new("git").args(["clone", "-q"]).arg(from).arg(to));
+}
