@@ -28,10 +28,7 @@ pub fn is_repository(sh: &Shell) -> bool {
 }
 
 pub fn state(sh: &Shell, version_tag: &str) -> anyhow::Result<GitState> {
-    let commit = cmd!(sh, "git rev-parse HEAD")
-        .quiet()
-        .read()
-        .context("cannot read HEAD: is there a commit?")?;
+    let commit = head(sh)?;
     let short_commit = cmd!(sh, "git rev-parse --short=7 HEAD").quiet().read()?;
     let commit_time = cmd!(sh, "git log -1 --format=%ct HEAD").quiet().read()?;
     let commit_time = commit_time
@@ -50,19 +47,10 @@ pub fn state(sh: &Shell, version_tag: &str) -> anyhow::Result<GitState> {
             .read()?,
         None => cmd!(sh, "git rev-list --count HEAD").quiet().read()?,
     };
-    let version_tag_ref = format!("refs/tags/{version_tag}");
-    let version_tag_exists = cmd!(sh, "git rev-parse -q --verify {version_tag_ref}")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .is_ok();
-    let dirty = !cmd!(sh, "git status --porcelain --untracked-files=no")
-        .quiet()
-        .read()?
-        .trim()
-        .is_empty();
+    let version_tag_exists = tag_exists(sh, version_tag);
+    let dirty = !uncommitted_changes(sh)?.is_empty();
     Ok(GitState {
-        commit: commit.trim().to_owned(),
+        commit,
         short_commit: short_commit.trim().to_owned(),
         commit_time,
         tags_at_head: tags_at_head.lines().map(str::to_owned).collect(),
@@ -91,4 +79,21 @@ pub fn tag_exists(sh: &Shell, tag: &str) -> bool {
         .ignore_stdout()
         .run()
         .is_ok()
+}
+
+/// The full hash of HEAD.
+pub fn head(sh: &Shell) -> anyhow::Result<String> {
+    let commit = cmd!(sh, "git rev-parse HEAD")
+        .quiet()
+        .read()
+        .context("cannot read HEAD: is there a commit?")?;
+    Ok(commit.trim().to_owned())
+}
+
+/// `git status --porcelain` for tracked files: empty when the tree matches HEAD.
+pub fn uncommitted_changes(sh: &Shell) -> anyhow::Result<String> {
+    let status = cmd!(sh, "git status --porcelain --untracked-files=no")
+        .quiet()
+        .read()?;
+    Ok(status.trim().to_owned())
 }

@@ -445,10 +445,8 @@ impl flags::Release {
                 globs.join(", ")
             );
         }
-        let dirty = cmd!(sh, "git status --porcelain --untracked-files=no")
-            .quiet()
-            .read()?;
-        if !dirty.trim().is_empty() {
+        let dirty = git::uncommitted_changes(sh)?;
+        if !dirty.is_empty() {
             bail!(
                 "the working tree has uncommitted changes:\n{dirty}\ncommit or stash them, then release"
             );
@@ -492,9 +490,9 @@ impl flags::Release {
             );
             return Ok(());
         }
-        let head = cmd!(sh, "git rev-parse HEAD").quiet().read()?;
+        let head = git::head(sh)?;
         if let Err(err) = execute(sh, &root, &plan, self.no_verify) {
-            rollback(sh, &root, &plan, head.trim());
+            rollback(sh, &root, &plan, &head);
             return Err(err.context(format!(
                 "release {} failed; every file, HEAD and the tags are as before",
                 plan.version
@@ -600,11 +598,11 @@ fn rollback(sh: &Shell, root: &Path, plan: &ReleasePlan, head: &str) {
         .ignore_stderr()
         .read()
         .ok();
-    let current_head = cmd!(sh, "git rev-parse HEAD").quiet().read().ok();
+    let current_head = git::head(sh).ok();
     if tag_target.is_some() && tag_target != Some(head.to_owned()) {
         let _ = cmd!(sh, "git tag -d {tag}").quiet().ignore_stdout().run();
     }
-    if current_head.as_deref().map(str::trim) != Some(head) {
+    if current_head.as_deref() != Some(head) {
         let _ = cmd!(sh, "git reset -q --soft {head}").quiet().run();
     }
     let files: Vec<&Path> = plan.edits.iter().map(|e| e.path.as_path()).collect();
