@@ -104,12 +104,22 @@ fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     let missing: Vec<String> = missing.into_iter().map(str::to_owned).collect();
     crate::doctor::apt_install(sh, &missing)
         .context("run `cargo xtask ci` as root (or with passwordless sudo) on Debian, or install the packages yourself")?;
-    let cargo = crate::cargo();
-    cmd!(sh, "{cargo} run --quiet --locked -p xtask -- doctor --fix")
-        .run()
-        .context(
-            "the release targets' toolchains could not be installed; see doctor's message above",
-        )?;
+    // The release targets' toolchains and runners, until nothing is missing.
+    let workspace = crate::workspace::Workspace::load(sh)?;
+    let host = crate::plan::host_triple(sh)?;
+    let infos: Vec<_> = workspace
+        .config
+        .targets
+        .iter()
+        .map(|t| crate::targets::info(t, &host))
+        .collect();
+    let left = crate::doctor::converge(sh, &infos, root, crate::doctor::Scope::BuildAndRun)?;
+    if !left.is_empty() {
+        anyhow::bail!(
+            "the release targets' toolchains could not all be installed:\n{}",
+            crate::doctor::describe(&left)
+        );
+    }
 
     let dir = tools_dir(root);
     let venv = dir.join("venv");

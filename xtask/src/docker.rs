@@ -34,13 +34,22 @@ fn musl_archive(manifest: &Manifest) -> anyhow::Result<&Artifact> {
         .with_context(|| format!("the dist has no {IMAGE_TARGET} archive: run `cargo xtask dist --target {IMAGE_TARGET}` first"))
 }
 
-/// Lays out the image's files under `root` from the verified dist in `dist`.
-pub fn image_root(dist: &Path, root: &Path) -> anyhow::Result<Manifest> {
+/// Lays out the image's files at `out` from the verified dist in `dist`, replacing `out` only
+/// when it is new, empty or an earlier image root.
+pub fn image_root(dist: &Path, out: &Path) -> anyhow::Result<Manifest> {
+    let mut ours: Vec<&str> = IMAGE_FILES.iter().map(|(_, to, _)| *to).collect();
+    ours.push(STATE_DIR);
+    crate::dist::output::OutputDir::claim(out, &crate::dist::output::Ownership::Files(&ours))?
+        .publish(|staging| lay_out(dist, staging))
+}
+
+/// Writes the image's files into the existing directory `root`.
+fn lay_out(dist: &Path, root: &Path) -> anyhow::Result<Manifest> {
     let manifest =
         crate::verify::verify_dir(dist).context("the dist the image is built from must verify")?;
     let archive = musl_archive(&manifest)?;
-    let unpacked = crate::doctor::tempdir("image")?;
-    crate::doctor::extract(&dist.join(&archive.name), &unpacked)?;
+    let unpacked = crate::util::tempdir("image")?;
+    crate::util::extract(&dist.join(&archive.name), &unpacked)?;
     let top = unpacked.join(archive.top_dir.as_deref().unwrap_or_default());
     for (from, to, mode) in IMAGE_FILES {
         let target = root.join(to);
@@ -145,8 +154,10 @@ impl flags::Docker {
             image_root(&dist, &cwd.join(image_root_dir))?;
             return Ok(());
         }
-        let context = crate::doctor::tempdir("docker-context")?;
-        let manifest = image_root(&dist, &context.join("image-root"))?;
+        let context = crate::util::tempdir("docker-context")?;
+        let image_root = context.join("image-root");
+        std::fs::create_dir(&image_root)?;
+        let manifest = lay_out(&dist, &image_root)?;
         let dockerfile = std::fs::read_to_string(root.join("Dockerfile"))
             .context("cannot read the Dockerfile")?;
         let file = context.join("Containerfile");

@@ -1,18 +1,24 @@
 //! `cargo xtask doctor`: is this machine ready to dist the configured targets? Each missing
-//! piece is named with the exact command that installs it; `--fix` runs those commands.
-//! `dist` runs the same checks first, so it fails fast instead of deep inside cargo.
-//! Also home of the smoke runs, which use the same runners.
+//! piece is named with the exact command that installs it; `--fix` runs those commands until
+//! nothing is missing. `dist` runs the same checks first, so it fails fast instead of deep
+//! inside cargo.
+//!
+//! Three steps, so that the logic is testable without a machine: [`probe`] observes
+//! [`Facts`] (which Rust targets, programs and files exist), [`problems`] is a pure function from
+//! facts to what is missing and its [`Fix`], and [`converge`] repeats probe → fix until nothing
+//! is missing or a round fixes nothing.
+//!
+//! **Architecture Invariant:** a fix never needs a second `doctor --fix` run. Some problems only
+//! show once another is fixed (the wine shim needs wine), so `--fix` loops; it stops with the
+//! problems it could not fix when a round changes nothing.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
-use crate::dist::TargetPlan;
-use crate::dist::manifest::{ArtifactKind, Manifest};
 use crate::flags;
-use crate::progress::Progress;
 use crate::targets::{self, Runner, TargetInfo};
 
 /// One missing piece and how to get it.
@@ -22,7 +28,7 @@ pub struct Problem {
     pub fix: Fix,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Fix {
     RustupTarget(String),
     Apt(Vec<String>),
@@ -52,55 +58,36 @@ pub fn describe(problems: &[Problem]) -> String {
         .join("\n")
 }
 
-fn on_path(program: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| {
-        let candidate = dir.join(program);
-        candidate.is_file() || candidate.with_extension("exe").is_file()
-    })
+/// What doctor observed on this machine: everything [`problems`] decides from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub host: String,
+    /// Targets whose Rust standard library is installed.
+    pub rust_targets: BTreeSet<String>,
+    /// Programs found on PATH (of those the targets name).
+    pub programs: BTreeSet<String>,
+    /// The aarch64 C library that qemu and the cross linker need is present.
+    pub aarch64_sysroot: bool,
+    /// The wine prefix holds the ProcessPrng shim.
+    pub wine_prng: bool,
 }
 
-fn target_installed(sh: &Shell, triple: &str) -> bool {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let Ok(libdir) = cmd!(sh, "{rustc} --print target-libdir --target {triple}")
-        .quiet()
-        .ignore_stderr()
-        .read()
-    else {
-        return false;
-    };
-    std::fs::read_dir(libdir.trim()).is_ok_and(|entries| {
-        entries
-            .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
-    })
+/// Which checks apply: building only (what `dist` needs), or running the binaries here too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Build,
+    BuildAndRun,
 }
 
-/// The wine prefix smoke runs and `cargo test --target *-windows-gnu` use.
-pub fn wine_prefix(root: &Path) -> PathBuf {
-    std::env::var_os("WINEPREFIX")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/wine-prefix"))
-}
-
-fn wine_prng_dll(prefix: &Path) -> PathBuf {
-    prefix.join("drive_c/windows/system32/bcryptprimitives.dll")
-}
-
-/// What is missing to build `targets` (and, with `runners`, to run their binaries here).
-pub fn problems_for(
-    sh: &Shell,
-    targets: &[TargetInfo],
-    runners: bool,
-) -> anyhow::Result<Vec<Problem>> {
+/// What is missing to build `targets` (and, with [`Scope::BuildAndRun`], to run their binaries).
+pub fn problems(targets: &[TargetInfo], facts: &Facts, scope: Scope) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let host = crate::plan::host_triple(sh)?;
+    let host = &facts.host;
     for info in targets {
         // Apple and MSVC targets need their own SDKs: only a machine of that platform builds them.
         let needs_apple_host = info.triple.contains("-apple-") && !host.contains("-apple-");
         let needs_windows_host = info.triple.ends_with("-msvc") && !host.contains("-windows-");
-        let buildable_here = !needs_apple_host && !needs_windows_host;
-        if !buildable_here {
+        if needs_apple_host || needs_windows_host {
             problems.push(Problem {
                 what: format!("{} cannot be built on this {host} machine", info.triple),
                 fix: Fix::Manual(format!(
@@ -110,7 +97,7 @@ pub fn problems_for(
             });
             continue;
         }
-        if !target_installed(sh, &info.triple) {
+        if !facts.rust_targets.contains(&info.triple) {
             problems.push(Problem {
                 what: format!(
                     "the Rust standard library for {} is not installed",
@@ -121,18 +108,14 @@ pub fn problems_for(
         }
         let apt = || Fix::Apt(info.apt_packages.iter().map(|p| p.to_string()).collect());
         if let Some(linker) = info.linker
-            && !on_path(linker)
+            && !facts.programs.contains(linker)
         {
             problems.push(Problem {
                 what: format!("linker {linker} for {} is not on PATH", info.triple),
                 fix: apt(),
             });
         }
-        if info.triple == "aarch64-unknown-linux-gnu"
-            && !Path::new(targets::QEMU_AARCH64_SYSROOT)
-                .join("lib")
-                .is_dir()
-        {
+        if info.triple == "aarch64-unknown-linux-gnu" && !facts.aarch64_sysroot {
             problems.push(Problem {
                 what: format!(
                     "the aarch64 C library ({}) is missing",
@@ -141,15 +124,15 @@ pub fn problems_for(
                 fix: apt(),
             });
         }
-        if runners && let Runner::Emulated { command } = &info.runner {
-            if !on_path(&command[0]) {
+        if scope == Scope::BuildAndRun
+            && let Runner::Emulated { command } = &info.runner
+        {
+            if !facts.programs.contains(&command[0]) {
                 problems.push(Problem {
                     what: format!("runner {} for {} is not on PATH", command[0], info.triple),
                     fix: apt(),
                 });
-            } else if command[0] == "wine"
-                && !wine_prng_dll(&wine_prefix(sh.current_dir().as_path())).is_file()
-            {
+            } else if command[0] == "wine" && !facts.wine_prng {
                 problems.push(Problem {
                     what: format!(
                         "{}: wine 8 lacks ProcessPrng (bcryptprimitives.dll), so Rust >= 1.78 \
@@ -161,12 +144,95 @@ pub fn problems_for(
             }
         }
     }
-    Ok(problems)
+    problems
+}
+
+/// Observes the facts [`problems`] needs for `targets`.
+pub fn probe(sh: &Shell, targets: &[TargetInfo], root: &Path) -> anyhow::Result<Facts> {
+    let host = crate::plan::host_triple(sh)?;
+    let mut programs = BTreeSet::new();
+    for info in targets {
+        let runner = match &info.runner {
+            Runner::Emulated { command } => command.first().map(String::as_str),
+            _ => None,
+        };
+        for program in info.linker.into_iter().chain(runner) {
+            if on_path(program) {
+                programs.insert(program.to_owned());
+            }
+        }
+    }
+    Ok(Facts {
+        rust_targets: targets
+            .iter()
+            .filter(|info| target_installed(sh, &info.triple))
+            .map(|info| info.triple.clone())
+            .collect(),
+        programs,
+        aarch64_sysroot: Path::new(targets::QEMU_AARCH64_SYSROOT)
+            .join("lib")
+            .is_dir(),
+        wine_prng: wine_prng_dll(&wine_prefix(root)).is_file(),
+        host,
+    })
 }
 
 /// The build-side checks `dist` runs before building.
-pub fn target_problems(sh: &Shell, targets: &[TargetInfo]) -> anyhow::Result<Vec<Problem>> {
-    problems_for(sh, targets, false)
+pub fn build_problems(
+    sh: &Shell,
+    targets: &[TargetInfo],
+    root: &Path,
+) -> anyhow::Result<Vec<Problem>> {
+    Ok(problems(targets, &probe(sh, targets, root)?, Scope::Build))
+}
+
+/// At most this many rounds of fixes; each round can only uncover what the last one installed.
+const MAX_ROUNDS: usize = 5;
+
+/// What happened to one round's problems.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Round {
+    Done,
+    /// Apply these fixes, then look again.
+    Fix(Vec<Problem>),
+    /// The last round's fixes changed nothing: these remain.
+    Stuck(Vec<Problem>),
+}
+
+/// The decision of one round, from this round's problems and the previous round's.
+pub fn next_round(current: Vec<Problem>, previous: Option<&[Problem]>) -> Round {
+    if current.is_empty() {
+        Round::Done
+    } else if previous == Some(current.as_slice())
+        || current.iter().all(|p| matches!(p.fix, Fix::Manual(_)))
+    {
+        Round::Stuck(current)
+    } else {
+        Round::Fix(current)
+    }
+}
+
+/// Probes and fixes until nothing is missing; returns what could not be fixed.
+pub fn converge(
+    sh: &Shell,
+    targets: &[TargetInfo],
+    root: &Path,
+    scope: Scope,
+) -> anyhow::Result<Vec<Problem>> {
+    let mut previous: Option<Vec<Problem>> = None;
+    for round in 1..=MAX_ROUNDS {
+        let current = problems(targets, &probe(sh, targets, root)?, scope);
+        match next_round(current, previous.as_deref()) {
+            Round::Done => return Ok(Vec::new()),
+            Round::Stuck(left) => return Ok(left),
+            Round::Fix(todo) => {
+                eprintln!("doctor: round {round}: fixing {} problem(s)", todo.len());
+                apply(sh, &todo, root)?;
+                previous = Some(todo);
+            }
+        }
+    }
+    Ok(problems(targets, &probe(sh, targets, root)?, scope))
 }
 
 impl flags::Doctor {
@@ -181,30 +247,32 @@ impl flags::Doctor {
         let triples = crate::dist::resolve_targets(&requested, &workspace.config, &host)?;
         let infos: Vec<TargetInfo> = triples.iter().map(|t| targets::info(t, &host)).collect();
         check_rust_version(sh, &workspace)?;
-        let mut problems = problems_for(sh, &infos, true)?;
-        if self.fix && !problems.is_empty() {
-            fix(sh, &problems, &workspace.root)?;
-            problems = problems_for(sh, &infos, true)?;
-        }
+        let root = &workspace.root;
+        let left = if self.fix {
+            converge(sh, &infos, root, Scope::BuildAndRun)?
+        } else {
+            problems(&infos, &probe(sh, &infos, root)?, Scope::BuildAndRun)
+        };
         for info in &infos {
-            let missing = problems.iter().any(|p| p.what.contains(&info.triple));
+            let missing = left.iter().any(|p| p.what.contains(&info.triple));
             eprintln!("  {} {}", if missing { "✗" } else { "✓" }, info.triple);
         }
-        if problems.is_empty() {
+        if left.is_empty() {
             eprintln!("doctor: ready to dist {}", triples.join(", "));
-            Ok(())
-        } else {
+            return Ok(());
+        }
+        if self.fix {
             bail!(
-                "doctor found {} problem(s):\n{}{}",
-                problems.len(),
-                describe(&problems),
-                if self.fix {
-                    ""
-                } else {
-                    "\nrun `cargo xtask doctor --fix` to install them"
-                }
+                "doctor could not fix {} problem(s):\n{}",
+                left.len(),
+                describe(&left)
             )
         }
+        bail!(
+            "doctor found {} problem(s):\n{}\nrun `cargo xtask doctor --fix` to install them",
+            left.len(),
+            describe(&left)
+        )
     }
 }
 
@@ -230,32 +298,57 @@ fn check_rust_version(sh: &Shell, workspace: &crate::workspace::Workspace) -> an
     Ok(())
 }
 
-fn fix(sh: &Shell, problems: &[Problem], root: &Path) -> anyhow::Result<()> {
+/// Runs one round's fixes: all apt packages in one `apt-get install`, then the rest.
+fn apply(sh: &Shell, problems: &[Problem], root: &Path) -> anyhow::Result<()> {
     let mut apt: Vec<String> = problems
         .iter()
-        .filter_map(|p| {
-            if let Fix::Apt(packages) = &p.fix {
-                Some(packages.clone())
-            } else {
-                None
-            }
+        .filter_map(|p| match &p.fix {
+            Fix::Apt(packages) => Some(packages.clone()),
+            _ => None,
         })
         .flatten()
         .collect();
     apt.sort();
     apt.dedup();
     apt_install(sh, &apt)?;
+    let mut done = BTreeSet::new();
     for problem in problems {
+        if !done.insert(problem.fix.clone()) {
+            continue;
+        }
         match &problem.fix {
-            Fix::RustupTarget(target) => cmd!(sh, "rustup target add {target}").run()?,
+            Fix::RustupTarget(target) => cmd!(sh, "rustup target add {target}")
+                .run()
+                .with_context(|| format!("`rustup target add {target}` failed"))?,
             Fix::WinePrng => install_wine_prng(sh, root)?,
-            Fix::Manual(text) => {
-                eprintln!("doctor: cannot fix automatically: {}: {text}", problem.what)
-            }
-            Fix::Apt(_) => {}
+            Fix::Manual(_) | Fix::Apt(_) => {}
         }
     }
     Ok(())
+}
+
+fn on_path(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| {
+        let candidate = dir.join(program);
+        candidate.is_file() || candidate.with_extension("exe").is_file()
+    })
+}
+
+fn target_installed(sh: &Shell, triple: &str) -> bool {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let Ok(libdir) = cmd!(sh, "{rustc} --print target-libdir --target {triple}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+    else {
+        return false;
+    };
+    std::fs::read_dir(libdir.trim()).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+    })
 }
 
 /// Installs Debian packages: directly as root, through `sudo -n` otherwise (CI runners).
@@ -294,15 +387,27 @@ pub fn apt_install(sh: &Shell, packages: &[String]) -> anyhow::Result<()> {
     let update_prefix = prefix.clone();
     cmd!(sh, "{program} {update_prefix...} update -qq")
         .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()?;
+        .run()
+        .context("`apt-get update` failed: check the network and /etc/apt/sources.list")?;
     cmd!(
         sh,
         "{program} {prefix...} install -y -qq --no-install-recommends {packages...}"
     )
     .env("DEBIAN_FRONTEND", "noninteractive")
     .run()
-    .context("apt-get install failed")?;
+    .with_context(|| format!("`apt-get install {}` failed", packages.join(" ")))?;
     Ok(())
+}
+
+/// The wine prefix smoke runs and `cargo test --target *-windows-gnu` use.
+pub fn wine_prefix(root: &Path) -> PathBuf {
+    std::env::var_os("WINEPREFIX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/wine-prefix"))
+}
+
+fn wine_prng_dll(prefix: &Path) -> PathBuf {
+    prefix.join("drive_c/windows/system32/bcryptprimitives.dll")
 }
 
 /// Debian 12's wine 8 has no `ProcessPrng`; a two-line DLL forwarding it to `RtlGenRandom`
@@ -321,6 +426,8 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
         cmd!(sh, "wineboot --init")
             .env("WINEPREFIX", &prefix)
             .env("WINEDEBUG", "-all")
+            // No Mono or Gecko installer prompts: the smoke runs need neither.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
             .quiet()
             .ignore_stderr()
             .run()
@@ -328,7 +435,7 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
                 "`wineboot --init` failed: is wine installed (apt-get install wine wine64)?",
             )?;
     }
-    let work = tempdir("wine-prng")?;
+    let work = crate::util::tempdir("wine-prng")?;
     let source = work.join("prng.c");
     std::fs::write(&source, PROCESS_PRNG_C)?;
     let dll = work.join("bcryptprimitives.dll");
@@ -336,7 +443,8 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
         sh,
         "x86_64-w64-mingw32-gcc -shared -O2 -o {dll} {source} -ladvapi32"
     )
-    .run()?;
+    .run()
+    .context("cannot compile the ProcessPrng shim: is gcc-mingw-w64-x86-64 installed?")?;
     std::fs::copy(&dll, wine_prng_dll(&prefix))
         .context("cannot install bcryptprimitives.dll into the wine prefix")?;
     std::fs::remove_dir_all(&work)?;
@@ -347,123 +455,158 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn tempdir(label: &str) -> anyhow::Result<PathBuf> {
-    let dir =
-        std::env::temp_dir().join(format!("xtask-{label}-{}-{}", std::process::id(), nanos()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
+    const HOST: &str = "x86_64-unknown-linux-gnu";
+    const RELEASE: [&str; 4] = [
+        "x86_64-unknown-linux-gnu",
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-gnu",
+        "x86_64-pc-windows-gnu",
+    ];
 
-/// A sample run of the shipped CLI: it must block a US SSN with exit code 3.
-const SMOKE_BINARY: &str = "jimini";
-const SMOKE_ARGS: [&str; 2] = ["check", "my ssn is 123-45-6789"];
-const SMOKE_EXIT: i32 = 3;
-const SMOKE_STDOUT: &str = "decision: block";
+    fn infos(triples: &[&str]) -> Vec<TargetInfo> {
+        triples.iter().map(|t| targets::info(t, HOST)).collect()
+    }
 
-/// Extracts every archive of `dir` and runs its binaries through the target's runner.
-pub fn smoke(
-    dir: &Path,
-    manifest: &Manifest,
-    targets: &[TargetPlan],
-    progress: &Progress,
-    root: &Path,
-) -> anyhow::Result<()> {
-    for artifact in manifest
-        .artifacts
-        .iter()
-        .filter(|a| a.kind == ArtifactKind::Archive)
-    {
-        let Some(target) = targets
-            .iter()
-            .find(|t| Some(&t.info.triple) == artifact.target.as_ref())
-        else {
-            continue;
-        };
-        let prefix: Vec<String> = match &target.info.runner {
-            Runner::Native => vec![],
-            Runner::Emulated { command } => command.clone(),
-            Runner::Unavailable => {
-                progress.note(format!(
-                    "{}: no runner on this machine, smoke run skipped",
-                    target.info.triple
-                ));
-                continue;
+    /// A fresh Debian 12 machine: rustup's stable toolchain for the host, nothing else.
+    fn fresh() -> Facts {
+        Facts {
+            host: HOST.to_owned(),
+            rust_targets: [HOST.to_owned()].into(),
+            ..Facts::default()
+        }
+    }
+
+    /// What running a fix does to the machine, as far as the facts go. A package installs the
+    /// programs and files it ships; the shim only installs where wine and mingw are present.
+    fn simulate(facts: &mut Facts, fix: &Fix) {
+        match fix {
+            Fix::RustupTarget(t) => {
+                facts.rust_targets.insert(t.clone());
             }
-        };
-        let work = tempdir("smoke")?;
-        extract(&dir.join(&artifact.name), &work)?;
-        let top = work.join(artifact.top_dir.as_deref().unwrap_or_default());
-        for binary in &artifact.binaries {
-            let name = binary.trim_end_matches(target.info.exe_suffix);
-            let output = run_binary(&prefix, &top.join(binary), &["--version"], root)?;
-            let expected = format!("{name} {} (", manifest.version);
-            if !output.0.starts_with(&expected) {
-                bail!(
-                    "smoke: {binary} for {} printed {:?} for --version, expected it to start with {expected:?}",
-                    target.info.triple,
-                    output.0
-                );
-            }
-            progress.note(format!("{}: {}", target.info.triple, output.0.trim()));
-            if name == SMOKE_BINARY {
-                let (stdout, code) = run_binary(&prefix, &top.join(binary), &SMOKE_ARGS, root)?;
-                if code != Some(SMOKE_EXIT) || !stdout.starts_with(SMOKE_STDOUT) {
-                    bail!(
-                        "smoke: `{binary} check` on {} gave exit {code:?} and {stdout:?}; expected {SMOKE_EXIT} and {SMOKE_STDOUT:?}",
-                        target.info.triple
-                    );
+            Fix::Apt(packages) => {
+                for package in packages {
+                    let programs: &[&str] = match package.as_str() {
+                        "gcc-aarch64-linux-gnu" => &["aarch64-linux-gnu-gcc"],
+                        "qemu-user" => &["qemu-aarch64"],
+                        "gcc-mingw-w64-x86-64" => &["x86_64-w64-mingw32-gcc"],
+                        "wine" => &["wine"],
+                        _ => &[],
+                    };
+                    facts
+                        .programs
+                        .extend(programs.iter().map(|p| p.to_string()));
+                    if package == "libc6-dev-arm64-cross" {
+                        facts.aarch64_sysroot = true;
+                    }
                 }
             }
+            Fix::WinePrng => {
+                if facts.programs.contains("wine")
+                    && facts.programs.contains("x86_64-w64-mingw32-gcc")
+                {
+                    facts.wine_prng = true;
+                }
+            }
+            Fix::Manual(_) => {}
         }
-        std::fs::remove_dir_all(&work)?;
     }
-    Ok(())
-}
 
-fn run_binary(
-    prefix: &[String],
-    binary: &Path,
-    args: &[&str],
-    root: &Path,
-) -> anyhow::Result<(String, Option<i32>)> {
-    let mut command = match prefix.split_first() {
-        Some((program, rest)) => {
-            let mut c = Command::new(program);
-            c.args(rest).arg(binary);
-            c
+    /// Runs the convergence loop over simulated facts; returns the rounds it took and what is left.
+    fn converge_simulated(targets: &[TargetInfo], mut facts: Facts) -> (usize, Round) {
+        let mut previous: Option<Vec<Problem>> = None;
+        for round in 1..=MAX_ROUNDS {
+            match next_round(
+                problems(targets, &facts, Scope::BuildAndRun),
+                previous.as_deref(),
+            ) {
+                Round::Fix(todo) => {
+                    for p in &todo {
+                        simulate(&mut facts, &p.fix);
+                    }
+                    previous = Some(todo);
+                }
+                end => return (round, end),
+            }
         }
-        None => Command::new(binary),
-    };
-    command.args(args);
-    if prefix.first().is_some_and(|p| p == "wine") {
-        command
-            .env("WINEPREFIX", wine_prefix(root))
-            .env("WINEDEBUG", "-all");
+        panic!("did not converge in {MAX_ROUNDS} rounds");
     }
-    let output = command
-        .output()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
-    Ok((
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        output.status.code(),
-    ))
-}
 
-/// Unpacks a verified archive (tar.gz or zip) into `into`.
-pub fn extract(archive: &Path, into: &Path) -> anyhow::Result<()> {
-    let file = std::fs::File::open(archive)
-        .with_context(|| format!("cannot open {}", archive.display()))?;
-    if archive.extension().is_some_and(|e| e == "zip") {
-        zip::ZipArchive::new(file)?.extract(into)?;
-    } else {
-        tar::Archive::new(flate2::read::GzDecoder::new(file)).unpack(into)?;
+    #[test]
+    fn nothing_installed_converges_to_everything_installed() {
+        let targets = infos(&RELEASE);
+        let first = problems(&targets, &fresh(), Scope::BuildAndRun);
+        // The shim problem cannot be seen before wine exists: that is why one pass was not enough.
+        assert!(!first.iter().any(|p| p.fix == Fix::WinePrng), "{first:?}");
+        assert!(
+            first
+                .iter()
+                .any(|p| p.fix == Fix::RustupTarget(RELEASE[1].into()))
+        );
+        let (rounds, end) = converge_simulated(&targets, fresh());
+        assert_eq!(end, Round::Done);
+        assert_eq!(rounds, 3, "apt + rustup, then the wine shim, then nothing");
     }
-    Ok(())
+
+    #[test]
+    fn a_wine_without_the_shim_needs_one_round() {
+        let mut facts = fresh();
+        facts.rust_targets.insert(RELEASE[3].into());
+        facts.programs = ["wine", "x86_64-w64-mingw32-gcc"].map(String::from).into();
+        let targets = infos(&RELEASE[3..]);
+        assert_eq!(
+            problems(&targets, &facts, Scope::BuildAndRun)
+                .iter()
+                .map(|p| &p.fix)
+                .collect::<Vec<_>>(),
+            [&Fix::WinePrng]
+        );
+        assert!(problems(&targets, &facts, Scope::Build).is_empty());
+        assert_eq!(converge_simulated(&targets, facts), (2, Round::Done));
+    }
+
+    #[test]
+    fn a_fix_that_changes_nothing_stops_and_names_what_is_left() {
+        // apt "succeeds" but the shim cannot be built: mingw is missing from the package list.
+        let mut facts = fresh();
+        facts.rust_targets.insert(RELEASE[3].into());
+        facts.programs.insert("wine".into());
+        let mut targets = infos(&RELEASE[3..]);
+        targets[0].apt_packages = vec!["wine"];
+        let (rounds, end) = converge_simulated(&targets, facts);
+        let Round::Stuck(left) = end else {
+            panic!("expected to be stuck, got {end:?}")
+        };
+        assert_eq!(rounds, 2);
+        assert!(
+            describe(&left).contains("linker x86_64-w64-mingw32-gcc"),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn foreign_platforms_are_named_with_their_runner_and_never_retried() {
+        let targets = infos(&["aarch64-apple-darwin", "x86_64-pc-windows-msvc"]);
+        let found = problems(&targets, &fresh(), Scope::Build);
+        assert_eq!(found.len(), 2);
+        assert!(describe(&found).contains("build it on a macos-14 runner"));
+        assert!(describe(&found).contains("build it on a windows-2022 runner"));
+        assert_eq!(converge_simulated(&targets, fresh()).0, 1);
+    }
+
+    #[test]
+    fn everything_installed_is_done_at_once() {
+        let mut facts = fresh();
+        let targets = infos(&RELEASE);
+        for _ in 0..3 {
+            for p in problems(&targets, &facts, Scope::BuildAndRun) {
+                simulate(&mut facts, &p.fix);
+            }
+        }
+        assert!(problems(&targets, &facts, Scope::BuildAndRun).is_empty());
+        assert_eq!(converge_simulated(&targets, facts), (1, Round::Done));
+    }
 }

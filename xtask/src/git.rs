@@ -3,20 +3,41 @@
 use anyhow::Context;
 use xshell::{Shell, cmd};
 
-/// Where HEAD stands relative to the release tags.
+/// Where HEAD stands relative to the releases, as far as the tree and the history tell.
+/// Tags are only one witness: clones and CI checkouts often have none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitState {
     pub commit: String,
     pub short_commit: String,
     pub commit_time: i64,
-    /// Tags that point at HEAD.
-    pub tags_at_head: Vec<String>,
-    /// Commits since the nearest `v*` tag (or since the root when there is none).
-    pub commits_since_tag: u64,
-    /// Whether a tag for the workspace's own version exists anywhere.
-    pub version_tag_exists: bool,
-    /// Tracked files differ from HEAD.
+    /// Tracked files differ from HEAD, or untracked files that git does not ignore exist.
     pub dirty: bool,
+    /// The witnesses of a release of the workspace version.
+    pub release: ReleaseWitnesses,
+    /// The newest commit of any release (`release: v*` or a `v*` tag), for unreleased builds.
+    pub last_release: Option<Anchor>,
+    /// Commits in HEAD's history (shallow clones count only what they hold).
+    pub total_commits: u64,
+}
+
+/// A commit in HEAD's history and how many commits HEAD is past it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub commit: String,
+    pub since: u64,
+}
+
+/// Where each kind of evidence puts the release of the workspace version, if anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseWitnesses {
+    /// The commit the tag `v<version>` points at.
+    pub tag: Option<Anchor>,
+    /// The newest commit whose subject is `release: v<version>`.
+    pub release_commit: Option<Anchor>,
+    /// CHANGELOG.md in the tree dates the version's section (`## [X.Y.Z] - DATE`).
+    pub changelog_dated: bool,
+    /// The commit that added that dated heading.
+    pub changelog_commit: Option<Anchor>,
 }
 
 pub fn is_repository(sh: &Shell) -> bool {
@@ -27,7 +48,13 @@ pub fn is_repository(sh: &Shell) -> bool {
         .is_ok_and(|out| out.trim() == "true")
 }
 
-pub fn state(sh: &Shell, version_tag: &str) -> anyhow::Result<GitState> {
+/// Reads HEAD, the dirty state and the witnesses of a release of `version`, whose dated
+/// CHANGELOG heading, if the tree has one, is `changelog_heading`.
+pub fn state(
+    sh: &Shell,
+    version: &semver::Version,
+    changelog_heading: Option<&str>,
+) -> anyhow::Result<GitState> {
     let commit = head(sh)?;
     let short_commit = cmd!(sh, "git rev-parse --short=7 HEAD").quiet().read()?;
     let commit_time = cmd!(sh, "git log -1 --format=%ct HEAD").quiet().read()?;
@@ -35,31 +62,90 @@ pub fn state(sh: &Shell, version_tag: &str) -> anyhow::Result<GitState> {
         .trim()
         .parse()
         .context("git printed a non-numeric commit time")?;
-    let tags_at_head = cmd!(sh, "git tag --points-at HEAD").quiet().read()?;
-    let nearest_tag = cmd!(sh, "git describe --tags --abbrev=0 --match v[0-9]*")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok();
-    let commits_since_tag = match &nearest_tag {
-        Some(tag) => cmd!(sh, "git rev-list --count {tag}..HEAD")
+    let tag = crate::version::release_tag(version);
+    let tag_commit = {
+        let reference = format!("refs/tags/{tag}^{{commit}}");
+        cmd!(sh, "git rev-parse -q --verify {reference}")
             .quiet()
-            .read()?,
-        None => cmd!(sh, "git rev-list --count HEAD").quiet().read()?,
+            .ignore_stderr()
+            .read()
+            .ok()
     };
-    let version_tag_exists = tag_exists(sh, version_tag);
-    let dirty = !uncommitted_changes(sh)?.is_empty();
+    let subject = format!("release: {tag}");
+    let release_commit = newest_with_subject(sh, |s| s == subject)?;
+    let changelog_commit = match changelog_heading {
+        Some(heading) => {
+            let found = cmd!(sh, "git log -1 --format=%H -S {heading} -- CHANGELOG.md")
+                .quiet()
+                .read()?;
+            Some(found.trim().to_owned()).filter(|c| !c.is_empty())
+        }
+        None => None,
+    };
+    let last_release = {
+        let by_subject = newest_with_subject(sh, |s| {
+            s.strip_prefix("release: v")
+                .is_some_and(|v| semver::Version::parse(v).is_ok())
+        })?;
+        let by_tag = cmd!(sh, "git describe --tags --abbrev=0 --match v[0-9]*")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()
+            .map(|t| format!("{}^{{commit}}", t.trim()))
+            .and_then(|r| cmd!(sh, "git rev-parse {r}").quiet().read().ok());
+        // The nearer of the two: fewer commits since.
+        let mut anchors = Vec::new();
+        for commit in by_subject.into_iter().chain(by_tag) {
+            anchors.push(anchor(sh, commit.trim())?);
+        }
+        anchors.into_iter().min_by_key(|a| a.since)
+    };
+    let total_commits = cmd!(sh, "git rev-list --count HEAD").quiet().read()?;
+    let anchor_of = |c: Option<String>| c.map(|c| anchor(sh, c.trim())).transpose();
     Ok(GitState {
         commit,
         short_commit: short_commit.trim().to_owned(),
         commit_time,
-        tags_at_head: tags_at_head.lines().map(str::to_owned).collect(),
-        commits_since_tag: commits_since_tag
+        dirty: !uncommitted_changes(sh)?.is_empty(),
+        release: ReleaseWitnesses {
+            tag: anchor_of(tag_commit)?,
+            release_commit: anchor_of(release_commit)?,
+            changelog_dated: changelog_heading.is_some(),
+            changelog_commit: anchor_of(changelog_commit)?,
+        },
+        last_release,
+        total_commits: total_commits
             .trim()
             .parse()
-            .context("git rev-list --count")?,
-        version_tag_exists,
-        dirty,
+            .context("git rev-list --count printed no number")?,
+    })
+}
+
+/// The newest commit in HEAD's history whose subject line satisfies `wanted`.
+fn newest_with_subject(
+    sh: &Shell,
+    wanted: impl Fn(&str) -> bool,
+) -> anyhow::Result<Option<String>> {
+    let (format, pattern) = ("--format=%H %s", "^release: v");
+    let log = cmd!(sh, "git log {format} --grep {pattern}")
+        .quiet()
+        .read()?;
+    Ok(log.lines().find_map(|line| {
+        let (commit, subject) = line.split_once(' ')?;
+        wanted(subject).then(|| commit.to_owned())
+    }))
+}
+
+fn anchor(sh: &Shell, commit: &str) -> anyhow::Result<Anchor> {
+    let range = format!("{commit}..HEAD");
+    let since = cmd!(sh, "git rev-list --count {range}").quiet().read()?;
+    Ok(Anchor {
+        commit: commit.to_owned(),
+        since: since
+            .trim()
+            .parse()
+            .context("git rev-list --count printed no number")?,
     })
 }
 
@@ -90,9 +176,10 @@ pub fn head(sh: &Shell) -> anyhow::Result<String> {
     Ok(commit.trim().to_owned())
 }
 
-/// `git status --porcelain` for tracked files: empty when the tree matches HEAD.
+/// `git status --porcelain`: empty when the tree matches HEAD and nothing that git does not
+/// ignore is untracked (an untracked source file changes what is built).
 pub fn uncommitted_changes(sh: &Shell) -> anyhow::Result<String> {
-    let status = cmd!(sh, "git status --porcelain --untracked-files=no")
+    let status = cmd!(sh, "git status --porcelain --untracked-files=normal")
         .quiet()
         .read()?;
     Ok(status.trim().to_owned())

@@ -1,12 +1,14 @@
 //! `cargo xtask`: parses flags and dispatches; every command lives in its own module.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use xtask::flags::{Command, DistCommand, Xtask};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    let backtrace = xtask::errors::backtrace_requested();
     let flags = Xtask::parse();
-    let sh = xtask::shell()?;
-    match flags.subcommand {
+    let result = xtask::shell().and_then(|sh| match flags.subcommand {
         Command::Dist(cmd) => match cmd.merge {
             Some(DistCommand::Merge(merge)) => merge.run(&sh),
             None => cmd.run(&sh),
@@ -17,5 +19,12 @@ fn main() -> anyhow::Result<()> {
         Command::Plan(cmd) => cmd.run(&sh),
         Command::Docker(cmd) => cmd.run(&sh),
         Command::Ci(cmd) => cmd.run(&sh),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}", xtask::errors::render(&err, backtrace));
+            ExitCode::FAILURE
+        }
     }
 }

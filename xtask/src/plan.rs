@@ -44,9 +44,11 @@ impl ReleaseContext {
         let binaries = dist::shipped_binaries(package);
         let package_id = package.id.clone();
         let host = host_triple(sh)?;
-        let tag = version::release_tag(&workspace_version);
         let git_state = if git::is_repository(sh) {
-            Some(git::state(sh, &tag)?)
+            let changelog =
+                std::fs::read_to_string(workspace.root.join("CHANGELOG.md")).unwrap_or_default();
+            let heading = version::dated_changelog_heading(&changelog, &workspace_version);
+            Some(git::state(sh, &workspace_version, heading.as_deref())?)
         } else {
             None
         };

@@ -2,7 +2,7 @@
 //! runner that builds it, the host packages it needs and how to run its binaries here.
 //!
 //! **Architecture Invariant:** this table is the only place that knows about platforms. Adding a
-//! target to `[workspace.metadata.dist] targets` needs no code as long as its triple is below or
+//! target to `[workspace.metadata.xtask-dist] targets` needs no code as long as its triple is below or
 //! follows the usual `<arch>-<vendor>-<os>[-<env>]` shape.
 
 use serde::Serialize;

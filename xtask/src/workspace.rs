@@ -1,4 +1,4 @@
-//! The workspace as the tooling sees it: metadata, `[workspace.metadata.dist]`, `Cargo.lock`.
+//! The workspace as the tooling sees it: metadata, `[workspace.metadata.xtask-dist]`, `Cargo.lock`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use cargo_metadata::{Metadata, MetadataCommand, Package};
 use serde::{Deserialize, Serialize};
 use xshell::{Shell, cmd};
 
-/// `[workspace.metadata.dist]`.
+/// `[workspace.metadata.xtask-dist]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DistConfig {
@@ -90,7 +90,7 @@ impl Workspace {
             .find(|package| package.name.as_str() == self.config.package)
             .with_context(|| {
                 format!(
-                    "[workspace.metadata.dist] package = {:?} is not a workspace member",
+                    "[workspace.metadata.xtask-dist] package = {:?} is not a workspace member",
                     self.config.package
                 )
             })
@@ -109,15 +109,31 @@ impl Workspace {
     }
 }
 
+/// The key of our table under `[workspace.metadata]`. Not `dist`: that table is cargo-dist's,
+/// and sharing it made each tool read (and rewrite) the other's settings.
+pub const CONFIG_KEY: &str = "xtask-dist";
+
 pub fn parse_config(workspace_metadata: &serde_json::Value) -> anyhow::Result<DistConfig> {
-    let Some(dist) = workspace_metadata.get("dist") else {
+    let Some(config) = workspace_metadata.get(CONFIG_KEY) else {
+        if workspace_metadata
+            .get("dist")
+            .is_some_and(|d| d.get("package").is_some())
+        {
+            bail!(
+                "Cargo.toml keeps the jimini release settings in [workspace.metadata.dist], which is \
+                 cargo-dist's table: rename the table to [workspace.metadata.{CONFIG_KEY}] (the keys \
+                 stay the same)"
+            );
+        }
         bail!(
-            "Cargo.toml has no [workspace.metadata.dist] table: add one with at least `package = \"<name>\"`"
+            "Cargo.toml has no [workspace.metadata.{CONFIG_KEY}] table: add one with at least `package = \"<name>\"`"
         );
     };
-    serde_json::from_value(dist.clone()).context(
-        "[workspace.metadata.dist] in Cargo.toml is malformed; see ARCHITECTURE.md for its keys",
-    )
+    serde_json::from_value(config.clone()).with_context(|| {
+        format!(
+            "[workspace.metadata.{CONFIG_KEY}] in Cargo.toml is malformed; see ARCHITECTURE.md for its keys"
+        )
+    })
 }
 
 pub fn parse_lock_checksums(text: &str) -> anyhow::Result<BTreeMap<(String, String), String>> {
@@ -145,14 +161,34 @@ mod tests {
 
     #[test]
     fn config_defaults_and_rejects_unknown_keys() {
-        let config = parse_config(&serde_json::json!({ "dist": { "package": "jimini" } })).unwrap();
+        let config =
+            parse_config(&serde_json::json!({ "xtask-dist": { "package": "jimini" } })).unwrap();
         assert_eq!(config.profile, "dist");
         assert!(config.targets.is_empty());
-        let err = parse_config(&serde_json::json!({ "dist": { "package": "x", "tragets": [] } }))
-            .unwrap_err();
+        let err =
+            parse_config(&serde_json::json!({ "xtask-dist": { "package": "x", "tragets": [] } }))
+                .unwrap_err();
         assert!(format!("{err:#}").contains("tragets"), "{err:#}");
         let err = parse_config(&serde_json::json!({})).unwrap_err();
-        assert!(err.to_string().contains("[workspace.metadata.dist]"));
+        assert!(err.to_string().contains("[workspace.metadata.xtask-dist]"));
+    }
+
+    #[test]
+    fn the_old_shared_table_names_the_move() {
+        let err = parse_config(&serde_json::json!({ "dist": { "package": "jimini" } }))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[workspace.metadata.dist]")
+                && err.contains("rename the table to [workspace.metadata.xtask-dist]"),
+            "{err}"
+        );
+        // cargo-dist's own table beside ours is left to cargo-dist.
+        let both = serde_json::json!({
+            "dist": { "cargo-dist-version": "0.28.0" },
+            "xtask-dist": { "package": "jimini" },
+        });
+        assert_eq!(parse_config(&both).unwrap().package, "jimini");
     }
 
     #[test]

@@ -235,8 +235,11 @@ print("valid")
     assert_eq!(out.trim(), "valid");
 }
 
+/// A clone elsewhere gives the same bytes; then, in that clone, runs that would produce a new
+/// output (after a new commit) are killed at named stages and at random times: the previous
+/// output stays whole, the rerun cleans up, and git sees nothing.
 #[test]
-fn two_clones_at_different_paths_and_times_are_byte_identical() {
+fn clones_are_byte_identical_and_killed_runs_leave_the_output_and_git_clean() {
     let (copy, dist) = built();
     let clone = temp_dir("clone").join("elsewhere");
     clone_repo(copy, &clone);
@@ -244,14 +247,71 @@ fn two_clones_at_different_paths_and_times_are_byte_identical() {
     let output = run(xtask(&clone).arg("dist").arg("--quiet"));
     assert!(output.status.success(), "{}", stderr(&output));
     let a = snapshot(dist);
-    let b = snapshot(&clone.join("dist"));
+    let before = snapshot(&clone.join("dist"));
     assert_eq!(
         a.iter().map(|f| &f.0).collect::<Vec<_>>(),
-        b.iter().map(|f| &f.0).collect::<Vec<_>>()
+        before.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
-    for ((name, left), (_, right)) in a.iter().zip(&b) {
+    for ((name, left), (_, right)) in a.iter().zip(&before) {
         assert!(left == right, "{name} differs between the two clones");
     }
+
+    // A new commit: the next dist has another version, so a half-swapped output would show.
+    commit(&clone, "more work", "2026-02-03T04:05:06Z");
+    for stage in ["before-swap"] {
+        let mut child = xtask(&clone)
+            .args(["dist", "--quiet"])
+            .env("XTASK_TEST_PAUSE", stage)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            let read = std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+            seen.push_str(&line);
+            assert!(read > 0, "dist ended before reaching {stage}:\n{seen}");
+            if line.contains(&format!("paused at {stage}")) {
+                break;
+            }
+        }
+        assert!(child.try_wait().unwrap().is_none(), "dist is still running");
+        child.kill().unwrap(); // SIGKILL: no cleanup code runs
+        child.wait().unwrap();
+        assert_eq!(snapshot(&clone.join("dist")), before, "killed at {stage}");
+    }
+    for delay_ms in [300, 1500] {
+        let mut child = xtask(&clone)
+            .args(["dist", "--quiet"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "dist ended within {delay_ms} ms: the kill would prove nothing"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            snapshot(&clone.join("dist")),
+            before,
+            "killed at {delay_ms} ms"
+        );
+        checked(xtask(&clone).args(["verify"]));
+    }
+    let again = run(xtask(&clone).args(["dist", "--quiet"]));
+    assert!(again.status.success(), "{}", stderr(&again));
+    let after = snapshot(&clone.join("dist"));
+    assert_ne!(after, before, "the new commit gives a new dist");
+    let leftovers: Vec<String> = std::fs::read_dir(&clone)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("staging") || n.contains(".old-"))
+        .collect();
+    assert!(leftovers.is_empty(), "leftovers not cleaned: {leftovers:?}");
+    assert_eq!(git(&clone, &["status", "--porcelain", "--ignored=no"]), "");
 }
 
 fn verify_fails(copy: &Path, dir: &Path, expected: &str) {
@@ -347,44 +407,6 @@ fn rechecksum(dir: &Path, name: &str) {
 }
 
 #[test]
-fn a_killed_dist_leaves_the_previous_output_intact() {
-    let (copy, _) = built();
-    let out = temp_dir("killed").join("out");
-    let first = run(xtask(copy).args(["dist", "--quiet", "--out", out.to_str().unwrap()]));
-    assert!(first.status.success(), "{}", stderr(&first));
-    let before = snapshot(&out);
-    for delay_ms in [100, 400, 900, 1500, 2500] {
-        let mut child = xtask(copy)
-            .args(["dist", "--quiet", "--out", out.to_str().unwrap()])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL: no cleanup code runs
-        child.wait().unwrap();
-        assert_eq!(
-            snapshot(&out),
-            before,
-            "output changed after a kill at {delay_ms} ms"
-        );
-        checked(xtask(copy).args(["verify", out.to_str().unwrap()]));
-    }
-    let again = run(xtask(copy).args(["dist", "--quiet", "--out", out.to_str().unwrap()]));
-    assert!(again.status.success(), "{}", stderr(&again));
-    let leftovers: Vec<String> = std::fs::read_dir(out.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("staging") || n.contains(".old-"))
-        .collect();
-    assert!(leftovers.is_empty(), "leftovers not cleaned: {leftovers:?}");
-    assert_eq!(
-        snapshot(&out),
-        before,
-        "a rerun of the same commit is identical"
-    );
-}
-
-#[test]
 fn dry_run_prints_the_plan_and_touches_nothing() {
     let copy = copy_workspace("dry");
     let out = checked(xtask(&copy).args(["dist", "--dry-run", "--json", "--target", "all"]));
@@ -447,7 +469,7 @@ fn bad_input_is_refused_with_the_fix_and_no_output() {
     .unwrap();
     expect_error(
         &["dist"],
-        "[workspace.metadata.dist] in Cargo.toml is malformed",
+        "[workspace.metadata.xtask-dist] in Cargo.toml is malformed",
     );
     std::fs::write(copy.join("Cargo.toml"), &manifest).unwrap();
 
@@ -526,5 +548,108 @@ fn user_rustflags_from_env_and_config_are_kept() {
     assert!(
         !contains(&binary, copy.to_str().unwrap().as_bytes()),
         "remap was dropped"
+    );
+}
+
+#[test]
+fn output_directories_that_are_not_ours_are_refused_untouched() {
+    let copy = copy_workspace("sacred");
+    let refused = |args: &[&str], needle: &str| {
+        let output = run(xtask(&copy).args(args));
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let text = stderr(&output);
+        assert!(
+            text.contains(needle),
+            "{args:?}: expected {needle:?} in:\n{text}"
+        );
+        text
+    };
+    let user = copy.join("notes");
+    std::fs::create_dir(&user).unwrap();
+    std::fs::write(user.join("thesis.tex"), "years of work").unwrap();
+    let text = refused(&["dist", "--out", "notes"], "nothing was changed");
+    assert!(text.contains(&user.display().to_string()), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(user.join("thesis.tex")).unwrap(),
+        "years of work"
+    );
+
+    refused(&["dist", "--out", "."], "not an earlier output");
+    refused(
+        &["dist", "--out", "README.md"],
+        "is a file, not a directory",
+    );
+    std::os::unix::fs::symlink(&user, copy.join("link")).unwrap();
+    refused(&["dist", "--out", "link"], "symbolic link");
+    refused(
+        &["dist", "merge", "--out", "notes", "no-such-partial"],
+        "not an earlier output",
+    );
+    std::fs::create_dir_all(copy.join("image/usr/local/bin")).unwrap();
+    std::fs::write(copy.join("image/usr/local/bin/mine"), "x").unwrap();
+    refused(
+        &["docker", "--dist", "dist", "--image-root", "image"],
+        "usr/local/bin/mine is not one of its files",
+    );
+    assert!(copy.join("image/usr/local/bin/mine").exists());
+
+    assert_eq!(
+        std::fs::read_to_string(user.join("thesis.tex")).unwrap(),
+        "years of work"
+    );
+    assert!(!copy.join("dist").exists());
+    std::fs::remove_file(copy.join("link")).unwrap();
+    std::fs::remove_dir_all(copy.join("image")).unwrap();
+    std::fs::remove_dir_all(&user).unwrap();
+    assert_eq!(
+        git(&copy, &["status", "--porcelain"]),
+        "",
+        "no lock or staging left"
+    );
+}
+
+#[test]
+fn expected_errors_print_no_backtrace_unless_asked() {
+    let copy = copy_workspace("backtrace");
+    let output = run(xtask(&copy)
+        .args(["dist", "--target", "linux"])
+        .env("RUST_BACKTRACE", "1"));
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.starts_with("error: unknown target \"linux\""),
+        "{text}"
+    );
+    assert!(!text.to_lowercase().contains("backtrace"), "{text}");
+    assert!(text.lines().count() <= 3, "{text}");
+
+    let output = run(xtask(&copy)
+        .args(["dist", "--target", "linux"])
+        .env("XTASK_BACKTRACE", "1"));
+    assert!(
+        stderr(&output).contains("backtrace:"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn settings_in_cargo_dists_table_name_the_move() {
+    let copy = copy_workspace("old-table");
+    let manifest = std::fs::read_to_string(copy.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        copy.join("Cargo.toml"),
+        manifest.replace(
+            "[workspace.metadata.xtask-dist]",
+            "[workspace.metadata.dist]",
+        ),
+    )
+    .unwrap();
+    let output = run(xtask(&copy).args(["dist", "--dry-run"]));
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("rename the table to [workspace.metadata.xtask-dist]"),
+        "{}",
+        stderr(&output)
     );
 }

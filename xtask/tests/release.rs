@@ -363,25 +363,51 @@ fn snapshot_versions_without_at_and_after_a_tag() {
             .to_owned()
     };
 
-    let untagged = dist_version(&dir, None).unwrap();
+    let next = semver_patch_bump(&workspace_version);
+    let changelog = std::fs::read_to_string(dir.join("CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.contains(&format!("## [{workspace_version}] - ")),
+        "the workspace version is released in CHANGELOG.md"
+    );
+    assert!(git(&dir, &["tag"]).is_empty(), "the copy has no tags");
+
+    // The commit that dated the CHANGELOG section is the release, without any tag.
+    assert_eq!(dist_version(&dir, None).unwrap(), workspace_version);
+    commit(&dir, "work 1", "2026-03-01T00:00:00Z");
     assert_eq!(
-        untagged,
-        format!("{workspace_version}-dev.1+g{}", short(&dir))
+        dist_version(&dir, None).unwrap(),
+        format!("{next}-dev.1+g{}", short(&dir))
     );
 
-    git(
-        &dir,
-        &[
-            "tag",
-            "-a",
-            &format!("v{workspace_version}"),
-            "-m",
-            "release",
-        ],
-    );
-    assert_eq!(dist_version(&dir, None).unwrap(), workspace_version);
+    // An untracked file that git does not ignore changes the build: dirty.
+    std::fs::write(dir.join("scratch.rs"), "fn main() {}").unwrap();
     assert_eq!(
-        dist_version(&dir, Some(&format!("refs/tags/v{workspace_version}"))).unwrap(),
+        dist_version(&dir, None).unwrap(),
+        format!("{next}-dev.1+g{}.dirty", short(&dir))
+    );
+    std::fs::remove_file(dir.join("scratch.rs")).unwrap();
+
+    // A `release: vX.Y.Z` commit in the history is the release, counted from.
+    let tag = format!("v{workspace_version}");
+    commit(&dir, &format!("release: {tag}"), "2026-03-02T00:00:00Z");
+    let release_commit = git(&dir, &["rev-parse", "HEAD"]).trim().to_owned();
+    assert_eq!(dist_version(&dir, None).unwrap(), workspace_version);
+    for n in 1..=3 {
+        commit(&dir, &format!("work {n}"), "2026-03-03T00:00:00Z");
+    }
+    assert_eq!(
+        dist_version(&dir, None).unwrap(),
+        format!("{next}-dev.3+g{}", short(&dir))
+    );
+
+    // A tag that agrees changes nothing; one on another commit is an error naming both.
+    git(&dir, &["tag", "-a", &tag, "-m", "release", &release_commit]);
+    assert_eq!(
+        dist_version(&dir, None).unwrap(),
+        format!("{next}-dev.3+g{}", short(&dir))
+    );
+    assert_eq!(
+        dist_version(&dir, Some(&format!("refs/tags/{tag}"))).unwrap(),
         workspace_version
     );
     let mismatch = dist_version(&dir, Some("refs/tags/v9.9.9")).unwrap_err();
@@ -389,13 +415,13 @@ fn snapshot_versions_without_at_and_after_a_tag() {
         mismatch.contains("GITHUB_REF is the tag v9.9.9"),
         "{mismatch}"
     );
-
-    for n in 1..=3 {
-        commit(&dir, &format!("work {n}"), "2026-03-01T00:00:00Z");
-    }
-    let mut next = semver_patch_bump(&workspace_version);
-    next.push_str(&format!("-dev.3+g{}", short(&dir)));
-    assert_eq!(dist_version(&dir, None).unwrap(), next);
+    git(&dir, &["tag", "-f", "-a", &tag, "-m", "release", "HEAD"]);
+    let head = git(&dir, &["rev-parse", "HEAD"]).trim().to_owned();
+    let disagree = dist_version(&dir, None).unwrap_err();
+    assert!(
+        disagree.contains(&head) && disagree.contains(&release_commit),
+        "{disagree}"
+    );
     assert!(
         git(&dir, &["status", "--porcelain"]).is_empty(),
         "dist must not touch tracked files"

@@ -141,6 +141,8 @@ impl flags::DistMerge {
             None => context.workspace.root.join("dist"),
         };
 
+        // Refuse a foreign --out before any work; claimed (and checked again) below.
+        output::ensure_replaceable(&out, &output::Ownership::Dist)?;
         let step = progress.step(format!("verify {} partial dists", self.dirs.len()));
         let mut partials = Vec::new();
         for dir in &self.dirs {
@@ -152,12 +154,8 @@ impl flags::DistMerge {
         let mut merged = merge_manifests(&partials, &plan.triples(), &plan.version)?;
         step.done();
 
-        let _lock = output::lock_output(&out)?;
-        output::clean_leftovers(&out)?;
-        let staging = output::staging_dir(&out)?;
-        std::fs::create_dir(&staging)
-            .with_context(|| format!("cannot create {}", staging.display()))?;
-        let result = (|| -> anyhow::Result<()> {
+        let output = output::OutputDir::claim(&out, &output::Ownership::Dist)?;
+        output.publish(|staging| {
             let step = progress.step("combine");
             for artifact in &merged.artifacts {
                 let source = partials
@@ -168,18 +166,13 @@ impl flags::DistMerge {
                 std::fs::copy(&source, staging.join(&artifact.name))
                     .with_context(|| format!("cannot copy {}", source.display()))?;
             }
-            manifest::write(&mut merged, &staging)?;
+            manifest::write(&mut merged, staging)?;
             step.done();
             let step = progress.step("verify");
-            crate::verify::verify_dir(&staging)?;
+            crate::verify::verify_dir(staging)?;
             step.done();
             Ok(())
-        })();
-        if let Err(err) = result {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(err);
-        }
-        output::swap_into_place(&staging, &out)?;
+        })?;
         output::summary(&progress, &merged, &out);
         if self.json {
             print!("{}", String::from_utf8(merged.to_json())?);

@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod merge;
 pub mod output;
 pub mod sbom;
+pub mod smoke;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -94,7 +95,7 @@ pub fn resolve_targets(
             "all" => {
                 if config.targets.is_empty() {
                     bail!(
-                        "--target all: [workspace.metadata.dist] targets is empty; list the release targets there"
+                        "--target all: [workspace.metadata.xtask-dist] targets is empty; list the release targets there"
                     );
                 }
                 targets.extend(config.targets.iter().cloned());
@@ -129,7 +130,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
             || file.split('/').any(|part| part == ".." || part.is_empty())
         {
             bail!(
-                "[workspace.metadata.dist] include: {file:?} must be a relative path inside the workspace"
+                "[workspace.metadata.xtask-dist] include: {file:?} must be a relative path inside the workspace"
             );
         }
     }

@@ -1,0 +1,32 @@
+//! Small helpers several commands share: private temporary directories and unpacking a
+//! verified archive.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+pub fn tempdir(label: &str) -> anyhow::Result<PathBuf> {
+    let dir =
+        std::env::temp_dir().join(format!("xtask-{label}-{}-{}", std::process::id(), nanos()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Unpacks a verified archive (tar.gz or zip) into `into`.
+pub fn extract(archive: &Path, into: &Path) -> anyhow::Result<()> {
+    let file = std::fs::File::open(archive)
+        .with_context(|| format!("cannot open {}", archive.display()))?;
+    if archive.extension().is_some_and(|e| e == "zip") {
+        zip::ZipArchive::new(file)?.extract(into)?;
+    } else {
+        tar::Archive::new(flate2::read::GzDecoder::new(file)).unpack(into)?;
+    }
+    Ok(())
+}
