@@ -19,8 +19,8 @@ usage() {
     cat <<USAGE
 Usage: install.sh [--version X.Y.Z] [--to DIR] [--help]
 
-Installs jimini, jimini-admin and jimini-server for this platform (Linux x86_64 or aarch64,
-glibc or musl) after verifying the archive against the release's SHA256SUMS.
+Installs jimini, jimini-admin and jimini-server for this platform (the release's Linux
+builds) after verifying the archive against the release's SHA256SUMS.
 
   --version X.Y.Z  release to install (default: ${default_version})
   --to DIR         where to put the binaries (default: \$HOME/.local/bin)
@@ -50,23 +50,33 @@ case $version in
     "" | __*__) die "no version given: pass --version X.Y.Z" ;;
 esac
 
+# `cargo xtask dist` fills in the release's platforms from xtask/src/targets.rs, one line each:
+# <uname -s> <uname -m> <libc> <target triple> <archive extension>.
+platforms="__JIMINI_PLATFORMS__"
+case $platforms in
+    __*__) die "this is the install script's template: use the install.sh of a release" ;;
+esac
+
+# platform FIELD KEY VALUE...: the FIELD of the first table line whose first fields are the values.
+platform_field() {
+    printf '%s\n' "$platforms" | awk -v field="$1" -v os="$2" -v machine="$3" -v libc="$4" \
+        '$1 == os && $2 == machine && $3 == libc { print $field; exit }'
+}
+
 detect_target() {
     if [ -n "${JIMINI_INSTALL_TARGET:-}" ]; then
         echo "$JIMINI_INSTALL_TARGET"
         return
     fi
     os=$(uname -s)
-    [ "$os" = Linux ] || die "unsupported operating system $os: download a release archive by hand from $repository/releases"
-    case $(uname -m) in
-        x86_64 | amd64) arch=x86_64 ;;
-        aarch64 | arm64) arch=aarch64 ;;
-        *) die "unsupported architecture $(uname -m): jimini ships x86_64 and aarch64 Linux builds" ;;
-    esac
+    machine=$(uname -m)
     libc=gnu
     if ls /lib/ld-musl-* >/dev/null 2>&1 || { command -v ldd >/dev/null 2>&1 && ldd --version 2>&1 | grep -qi musl; }; then
         libc=musl
     fi
-    echo "$arch-unknown-linux-$libc"
+    found=$(platform_field 4 "$os" "$machine" "$libc")
+    [ -n "$found" ] || die "unsupported platform: no $os $machine ($libc) build in this release; the archives are at $repository/releases"
+    echo "$found"
 }
 
 fetch() {
@@ -98,7 +108,9 @@ sha256_of() {
 target=$(detect_target) || exit 1
 base=${JIMINI_INSTALL_BASE_URL:-$repository/releases/download/v$version}
 base=${base%/}
-archive="jimini-$version-$target.tar.gz"
+extension=$(printf '%s\n' "$platforms" | awk -v t="$target" '$4 == t { print $5; exit }')
+[ -n "$extension" ] || die "release $version has no archive for $target"
+archive="jimini-$version-$target.$extension"
 work=$(mktemp -d "${TMPDIR:-/tmp}/jimini-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -110,7 +122,10 @@ actual=$(sha256_of "$work/$archive")
 [ "$actual" = "$expected" ] || die "checksum mismatch for $archive: expected $expected, got $actual"
 
 mkdir "$work/unpacked"
-tar -xzf "$work/$archive" -C "$work/unpacked"
+case $extension in
+    tar.gz) tar -xzf "$work/$archive" -C "$work/unpacked" ;;
+    *) die "$archive: install.sh cannot unpack .$extension archives" ;;
+esac
 top="$work/unpacked/jimini-$version-$target"
 [ -d "$top" ] || die "$archive does not hold jimini-$version-$target/"
 

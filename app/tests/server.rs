@@ -1,5 +1,7 @@
 //! The server on a loopback port: auth, 400/401/413, the audit chain and graceful shutdown.
-#![cfg(all(feature = "server", unix))]
+//! Runs on every target the app's tests run on (natively, under qemu and under wine): the
+//! server is stopped by closing its stdin (`--exit-on-stdin-eof`), and by SIGTERM on Unix.
+#![cfg(feature = "server")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -26,8 +28,10 @@ impl RunningServer {
                 "--audit-log",
                 audit_log.to_str().unwrap(),
             ])
+            .arg("--exit-on-stdin-eof")
             .args(extra)
             .env("JIMINI_API_KEY", KEY)
+            .stdin(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -72,6 +76,13 @@ impl RunningServer {
         self.request("POST", "/v1/evaluate", &[("Authorization", &auth)], body)
     }
 
+    /// Stops the server the portable way: its stdin closes.
+    fn stop(mut self) -> std::process::ExitStatus {
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap()
+    }
+
+    #[cfg(unix)]
     fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -125,10 +136,10 @@ fn health_version_and_evaluate_with_audit_chain() {
     assert!(text.contains(r#""endpoint":"/chat""#));
     assert!(!text.contains("123-45-6789"));
 
-    let status = server.terminate();
+    let status = server.stop();
     assert!(
         status.success(),
-        "SIGTERM must shut down cleanly, got {status}"
+        "closing stdin must shut down cleanly, got {status}"
     );
 
     let output = verify(&log);
@@ -177,7 +188,7 @@ fn rejects_bad_auth_malformed_json_and_large_bodies() {
     let (status, _) = server.request("GET", "/v1/evaluate", &[], "");
     assert_eq!(status, 405);
 
-    assert!(server.terminate().success());
+    assert!(server.stop().success());
     let audit = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(
         audit, "",
@@ -210,4 +221,21 @@ fn refuses_to_start_without_api_key_or_on_a_broken_log() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_finishes_cleanly_with_the_audit_log_durable() {
+    let dir = temp_dir("sigterm");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &[]);
+    let (status, _) = server.evaluate(r#"{"text":"hello"}"#);
+    assert_eq!(status, 200);
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM must shut down cleanly, got {status}"
+    );
+    assert!(verify(&log).status.success());
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
 }

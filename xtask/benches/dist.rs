@@ -170,7 +170,7 @@ fn packaging(mb: u64) {
     })
     .unwrap();
     std::fs::write(out.join("bench.cdx.json"), &sbom).unwrap();
-    let sbom_artifact = xtask::dist::output::simple_artifact(
+    let sbom_artifact = xtask::dist::manifest::Artifact::of_file(
         "bench.cdx.json",
         ArtifactKind::Sbom,
         None,

@@ -55,11 +55,11 @@ impl flags::Ci {
         // The shipped package's own tests on every release target this machine emulates,
         // through the runners in .cargo/config.toml (qemu, wine).
         let workspace = crate::workspace::Workspace::load(sh)?;
-        let host = crate::plan::host_triple(sh)?;
+        let host = crate::context::host_triple(sh)?;
         let package = &workspace.config.package;
-        for triple in &workspace.config.targets {
+        for triple in crate::dist::resolve_targets(&["all".to_owned()], &workspace.config, &host)? {
             if let crate::targets::Runner::Emulated { .. } =
-                crate::targets::info(triple, &host).runner
+                crate::targets::Target::new(&triple, &host).runner
             {
                 cmd!(sh, "{cargo} test --locked -p {package} --target {triple}")
                     .run()
@@ -106,13 +106,12 @@ fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
         .context("run `cargo xtask ci` as root (or with passwordless sudo) on Debian, or install the packages yourself")?;
     // The release targets' toolchains and runners, until nothing is missing.
     let workspace = crate::workspace::Workspace::load(sh)?;
-    let host = crate::plan::host_triple(sh)?;
-    let infos: Vec<_> = workspace
-        .config
-        .targets
-        .iter()
-        .map(|t| crate::targets::info(t, &host))
-        .collect();
+    let host = crate::context::host_triple(sh)?;
+    let infos: Vec<_> =
+        crate::dist::resolve_targets(&["all".to_owned()], &workspace.config, &host)?
+            .iter()
+            .map(|t| crate::targets::Target::new(t, &host))
+            .collect();
     let left = crate::doctor::converge(sh, &infos, root, crate::doctor::Scope::BuildAndRun)?;
     if !left.is_empty() {
         anyhow::bail!(

@@ -30,7 +30,7 @@ fn musl_archive(manifest: &Manifest) -> anyhow::Result<&Artifact> {
     manifest
         .artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::Archive && a.target.as_deref() == Some(IMAGE_TARGET))
+        .find(|a| a.kind == ArtifactKind::Archive && a.target.as_ref().is_some_and(|t| t.as_str() == IMAGE_TARGET))
         .with_context(|| format!("the dist has no {IMAGE_TARGET} archive: run `cargo xtask dist --target {IMAGE_TARGET}` first"))
 }
 

@@ -19,7 +19,7 @@ use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
 use crate::flags;
-use crate::targets::{self, Runner, TargetInfo};
+use crate::targets::{Emulator, Runner, Target, Triple};
 
 /// One missing piece and how to get it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,15 +59,15 @@ pub fn describe(problems: &[Problem]) -> String {
 }
 
 /// What doctor observed on this machine: everything [`problems`] decides from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
-    pub host: String,
+    pub host: Triple,
     /// Targets whose Rust standard library is installed.
     pub rust_targets: BTreeSet<String>,
     /// Programs found on PATH (of those the targets name).
     pub programs: BTreeSet<String>,
-    /// The aarch64 C library that qemu and the cross linker need is present.
-    pub aarch64_sysroot: bool,
+    /// The targets' C library directories (sysroots) that exist.
+    pub sysroots: BTreeSet<String>,
     /// The wine prefix holds the ProcessPrng shim.
     pub wine_prng: bool,
 }
@@ -80,14 +80,11 @@ pub enum Scope {
 }
 
 /// What is missing to build `targets` (and, with [`Scope::BuildAndRun`], to run their binaries).
-pub fn problems(targets: &[TargetInfo], facts: &Facts, scope: Scope) -> Vec<Problem> {
+pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem> {
     let mut problems = Vec::new();
     let host = &facts.host;
     for info in targets {
-        // Apple and MSVC targets need their own SDKs: only a machine of that platform builds them.
-        let needs_apple_host = info.triple.contains("-apple-") && !host.contains("-apple-");
-        let needs_windows_host = info.triple.ends_with("-msvc") && !host.contains("-windows-");
-        if needs_apple_host || needs_windows_host {
+        if !info.buildable_on(host) {
             problems.push(Problem {
                 what: format!("{} cannot be built on this {host} machine", info.triple),
                 fix: Fix::Manual(format!(
@@ -97,13 +94,13 @@ pub fn problems(targets: &[TargetInfo], facts: &Facts, scope: Scope) -> Vec<Prob
             });
             continue;
         }
-        if !facts.rust_targets.contains(&info.triple) {
+        if !facts.rust_targets.contains(info.triple.as_str()) {
             problems.push(Problem {
                 what: format!(
                     "the Rust standard library for {} is not installed",
                     info.triple
                 ),
-                fix: Fix::RustupTarget(info.triple.clone()),
+                fix: Fix::RustupTarget(info.triple.to_string()),
             });
         }
         let apt = || Fix::Apt(info.apt_packages.iter().map(|p| p.to_string()).collect());
@@ -115,24 +112,23 @@ pub fn problems(targets: &[TargetInfo], facts: &Facts, scope: Scope) -> Vec<Prob
                 fix: apt(),
             });
         }
-        if info.triple == "aarch64-unknown-linux-gnu" && !facts.aarch64_sysroot {
+        if let Some(sysroot) = info.sysroot
+            && !facts.sysroots.contains(sysroot)
+        {
             problems.push(Problem {
-                what: format!(
-                    "the aarch64 C library ({}) is missing",
-                    targets::QEMU_AARCH64_SYSROOT
-                ),
+                what: format!("the C library of {} ({sysroot}) is missing", info.triple),
                 fix: apt(),
             });
         }
         if scope == Scope::BuildAndRun
-            && let Runner::Emulated { command } = &info.runner
+            && let Runner::Emulated { command, emulator } = &info.runner
         {
             if !facts.programs.contains(&command[0]) {
                 problems.push(Problem {
                     what: format!("runner {} for {} is not on PATH", command[0], info.triple),
                     fix: apt(),
                 });
-            } else if command[0] == "wine" && !facts.wine_prng {
+            } else if *emulator == Emulator::Wine && !facts.wine_prng {
                 problems.push(Problem {
                     what: format!(
                         "{}: wine 8 lacks ProcessPrng (bcryptprimitives.dll), so Rust >= 1.78 \
@@ -148,12 +144,12 @@ pub fn problems(targets: &[TargetInfo], facts: &Facts, scope: Scope) -> Vec<Prob
 }
 
 /// Observes the facts [`problems`] needs for `targets`.
-pub fn probe(sh: &Shell, targets: &[TargetInfo], root: &Path) -> anyhow::Result<Facts> {
-    let host = crate::plan::host_triple(sh)?;
+pub fn probe(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Facts> {
+    let host = crate::context::host_triple(sh)?;
     let mut programs = BTreeSet::new();
     for info in targets {
         let runner = match &info.runner {
-            Runner::Emulated { command } => command.first().map(String::as_str),
+            Runner::Emulated { command, .. } => command.first().map(String::as_str),
             _ => None,
         };
         for program in info.linker.into_iter().chain(runner) {
@@ -166,23 +162,22 @@ pub fn probe(sh: &Shell, targets: &[TargetInfo], root: &Path) -> anyhow::Result<
         rust_targets: targets
             .iter()
             .filter(|info| target_installed(sh, &info.triple))
-            .map(|info| info.triple.clone())
+            .map(|info| info.triple.to_string())
             .collect(),
         programs,
-        aarch64_sysroot: Path::new(targets::QEMU_AARCH64_SYSROOT)
-            .join("lib")
-            .is_dir(),
+        sysroots: targets
+            .iter()
+            .filter_map(|info| info.sysroot)
+            .filter(|sysroot| Path::new(sysroot).join("lib").is_dir())
+            .map(str::to_owned)
+            .collect(),
         wine_prng: wine_prng_dll(&wine_prefix(root)).is_file(),
         host,
     })
 }
 
 /// The build-side checks `dist` runs before building.
-pub fn build_problems(
-    sh: &Shell,
-    targets: &[TargetInfo],
-    root: &Path,
-) -> anyhow::Result<Vec<Problem>> {
+pub fn build_problems(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Vec<Problem>> {
     Ok(problems(targets, &probe(sh, targets, root)?, Scope::Build))
 }
 
@@ -215,7 +210,7 @@ pub fn next_round(current: Vec<Problem>, previous: Option<&[Problem]>) -> Round 
 /// Probes and fixes until nothing is missing; returns what could not be fixed.
 pub fn converge(
     sh: &Shell,
-    targets: &[TargetInfo],
+    targets: &[Target],
     root: &Path,
     scope: Scope,
 ) -> anyhow::Result<Vec<Problem>> {
@@ -238,14 +233,14 @@ pub fn converge(
 impl flags::Doctor {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let workspace = crate::workspace::Workspace::load(sh)?;
-        let host = crate::plan::host_triple(sh)?;
+        let host = crate::context::host_triple(sh)?;
         let requested = if self.targets.is_empty() {
             vec!["all".to_owned()]
         } else {
             self.targets.clone()
         };
         let triples = crate::dist::resolve_targets(&requested, &workspace.config, &host)?;
-        let infos: Vec<TargetInfo> = triples.iter().map(|t| targets::info(t, &host)).collect();
+        let infos: Vec<Target> = triples.iter().map(|t| Target::new(t, &host)).collect();
         check_rust_version(sh, &workspace)?;
         let root = &workspace.root;
         let left = if self.fix {
@@ -254,11 +249,12 @@ impl flags::Doctor {
             problems(&infos, &probe(sh, &infos, root)?, Scope::BuildAndRun)
         };
         for info in &infos {
-            let missing = left.iter().any(|p| p.what.contains(&info.triple));
+            let missing = left.iter().any(|p| p.what.contains(info.triple.as_str()));
             eprintln!("  {} {}", if missing { "✗" } else { "✓" }, info.triple);
         }
         if left.is_empty() {
-            eprintln!("doctor: ready to dist {}", triples.join(", "));
+            let names: Vec<&str> = triples.iter().map(Triple::as_str).collect();
+            eprintln!("doctor: ready to dist {}", names.join(", "));
             return Ok(());
         }
         if self.fix {
@@ -335,7 +331,7 @@ fn on_path(program: &str) -> bool {
     })
 }
 
-fn target_installed(sh: &Shell, triple: &str) -> bool {
+fn target_installed(sh: &Shell, triple: &Triple) -> bool {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
     let Ok(libdir) = cmd!(sh, "{rustc} --print target-libdir --target {triple}")
         .quiet()
@@ -467,16 +463,25 @@ mod tests {
         "x86_64-pc-windows-gnu",
     ];
 
-    fn infos(triples: &[&str]) -> Vec<TargetInfo> {
-        triples.iter().map(|t| targets::info(t, HOST)).collect()
+    fn triple(text: &str) -> Triple {
+        Triple::parse(text).unwrap()
+    }
+
+    fn infos(triples: &[&str]) -> Vec<Target> {
+        triples
+            .iter()
+            .map(|t| Target::new(&triple(t), &triple(HOST)))
+            .collect()
     }
 
     /// A fresh Debian 12 machine: rustup's stable toolchain for the host, nothing else.
     fn fresh() -> Facts {
         Facts {
-            host: HOST.to_owned(),
+            host: triple(HOST),
             rust_targets: [HOST.to_owned()].into(),
-            ..Facts::default()
+            programs: BTreeSet::new(),
+            sysroots: BTreeSet::new(),
+            wine_prng: false,
         }
     }
 
@@ -500,7 +505,9 @@ mod tests {
                         .programs
                         .extend(programs.iter().map(|p| p.to_string()));
                     if package == "libc6-dev-arm64-cross" {
-                        facts.aarch64_sysroot = true;
+                        facts
+                            .sysroots
+                            .insert(crate::targets::QEMU_AARCH64_SYSROOT.into());
                     }
                 }
             }
@@ -516,7 +523,7 @@ mod tests {
     }
 
     /// Runs the convergence loop over simulated facts; returns the rounds it took and what is left.
-    fn converge_simulated(targets: &[TargetInfo], mut facts: Facts) -> (usize, Round) {
+    fn converge_simulated(targets: &[Target], mut facts: Facts) -> (usize, Round) {
         let mut previous: Option<Vec<Problem>> = None;
         for round in 1..=MAX_ROUNDS {
             match next_round(

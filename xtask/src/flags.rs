@@ -57,9 +57,10 @@ pub struct Dist {
     /// Produce one runner's share of a fanned-out release: no SHA256SUMS, a partial manifest.
     #[arg(long)]
     pub partial: bool,
-    /// Run every shipped binary (natively, under qemu or wine) before accepting the dist.
-    #[arg(long)]
-    pub smoke: bool,
+    /// Run every shipped binary (natively, under qemu or wine) before accepting the dist;
+    /// a target this machine cannot run is an error unless `--smoke=available`.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "all", value_name = "SCOPE")]
+    pub smoke: Option<crate::dist::smoke::SmokeScope>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,11 +94,11 @@ pub struct Verify {
 }
 
 #[derive(Debug, Args)]
-#[command(after_long_help = crate::release::LEVELS_HELP)]
+#[command(after_long_help = LEVELS_HELP)]
 pub struct Release {
     /// major, minor, patch, alpha, beta, rc, release, or an explicit SemVer version.
     #[arg(value_name = "LEVEL|VERSION")]
-    pub level: String,
+    pub level: crate::release::Bump,
     /// Make the change; without it, print the diff and the git commands and change nothing.
     #[arg(long)]
     pub execute: bool,
@@ -145,3 +146,23 @@ pub struct Ci {
     #[arg(long)]
     pub no_install: bool,
 }
+
+pub const LEVELS_HELP: &str = "\
+Levels (pre-release semantics follow cargo-release):
+  major     1.4.2 -> 2.0.0        2.0.0-rc.1 -> 2.0.0
+  minor     0.1.0 -> 0.2.0        0.3.0-beta.2 -> 0.3.0
+  patch     0.2.0 -> 0.2.1        0.2.1-rc.1 -> 0.2.1
+  alpha     0.2.0 -> 0.2.1-alpha.1, 0.2.1-alpha.1 -> 0.2.1-alpha.2
+  beta      0.2.1-alpha.2 -> 0.2.1-beta.1
+  rc        0.2.0 -> 0.2.1-rc.1,  0.2.1-rc.1 -> 0.2.1-rc.2
+  release   0.2.1-rc.2 -> 0.2.1   (drops the pre-release)
+  X.Y.Z     any SemVer 2.0 version greater than the current one
+
+Without --execute: prints the diff of every file and the git commands, changes nothing.
+With --execute: writes the files, checks Cargo.lock offline, runs `cargo test --workspace
+--locked` (unless --no-verify), commits `release: vX.Y.Z` and tags `vX.Y.Z` (annotated, with the
+version's CHANGELOG section). It never pushes: `git push --follow-tags` when you are ready.
+
+Refuses (and changes nothing) on: a dirty tree, a branch not matching --allow-branch (default
+main), an existing tag, a version not greater than the current one, an empty [Unreleased]
+section, an out-of-date Cargo.lock, failing tests.";

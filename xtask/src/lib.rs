@@ -4,6 +4,7 @@
 //! that does the I/O. See ARCHITECTURE.md for the map.
 
 pub mod ci;
+pub mod context;
 pub mod dist;
 pub mod docker;
 pub mod doctor;

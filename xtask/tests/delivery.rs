@@ -65,6 +65,29 @@ fn install_script_is_shellcheck_clean_and_shipped_in_the_dist() {
         shipped.contains(&format!("default_version=\"{}\"", version(dist))),
         "the shipped script knows its version"
     );
+    // Platform facts live in xtask/src/targets.rs; the shipped script gets the release list's.
+    let template = std::fs::read_to_string(source_root().join("install.sh")).unwrap();
+    assert!(
+        !template.contains("unknown-linux") && template.contains("__JIMINI_PLATFORMS__"),
+        "install.sh must not carry its own platform table"
+    );
+    for line in [
+        "Linux x86_64 gnu x86_64-unknown-linux-gnu tar.gz",
+        "Linux amd64 gnu x86_64-unknown-linux-gnu tar.gz",
+        "Linux x86_64 musl x86_64-unknown-linux-musl tar.gz",
+        "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.gz",
+        "Linux arm64 gnu aarch64-unknown-linux-gnu tar.gz",
+    ] {
+        assert!(
+            shipped.contains(line),
+            "{line:?} missing from the shipped table"
+        );
+    }
+    checked(
+        Command::new("shellcheck")
+            .args(["--shell=sh", "-"])
+            .stdin(std::fs::File::open(dist.join("install.sh")).unwrap()),
+    );
 }
 
 #[test]
@@ -176,7 +199,7 @@ fn install_refuses_tampering_missing_platforms_and_failed_downloads() {
     refused(
         &format!("file://{}", dist.display()),
         &[("PATH", path.as_str())],
-        "unsupported architecture riscv64",
+        "no Linux riscv64 (gnu) build in this release",
     );
 }
 

@@ -37,9 +37,15 @@ fn dist_output_passes_sha256sum_verify_and_runs() {
 
     let manifest = read_manifest(dist);
     let version = manifest["version"].as_str().unwrap();
+    // The copy's one commit dates the workspace version in CHANGELOG.md: it is that release.
+    let workspace_version = checked(
+        Command::new(env!("CARGO"))
+            .current_dir(copy)
+            .args(["pkgid", "-p", "jimini"]),
+    );
     assert!(
-        version.starts_with("0.") && version.contains("-dev.1+g"),
-        "snapshot version: {version}"
+        workspace_version.trim().ends_with(&format!("@{version}")),
+        "{version} is not the released {workspace_version}"
     );
     assert_eq!(manifest["targets"], serde_json::json!([host()]));
     let archive = archive_name(&manifest);
@@ -415,7 +421,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["info"]["triple"].as_str().unwrap())
+        .map(|t| t["target"]["triple"].as_str().unwrap())
         .collect();
     assert_eq!(
         triples,
@@ -489,6 +495,11 @@ fn bad_input_is_refused_with_the_fix_and_no_output() {
 
 /// Unpacks the host archive of `out` and returns the `jimini` binary's bytes.
 fn shipped_jimini(out: &Path) -> Vec<u8> {
+    shipped_binary(out, "jimini")
+}
+
+/// Unpacks the host archive of `out` and returns the named binary's bytes.
+fn shipped_binary(out: &Path, name: &str) -> Vec<u8> {
     let manifest = read_manifest(out);
     let archive = archive_name(&manifest);
     let unpacked = temp_dir("flags-unpacked");
@@ -501,7 +512,7 @@ fn shipped_jimini(out: &Path) -> Vec<u8> {
     std::fs::read(
         unpacked
             .join(archive.trim_end_matches(".tar.gz"))
-            .join("jimini"),
+            .join(name),
     )
     .unwrap()
 }
@@ -652,4 +663,67 @@ fn settings_in_cargo_dists_table_name_the_move() {
         "{}",
         stderr(&output)
     );
+}
+
+/// The plan is the whole truth: its build step, run by hand from the workspace root with only
+/// the environment it names, builds exactly the binaries the dist ships.
+#[test]
+fn the_planned_build_step_run_by_hand_gives_the_shipped_binaries() {
+    let (copy, dist) = built();
+    let plan: serde_json::Value =
+        serde_json::from_str(&checked(xtask(copy).args(["dist", "--dry-run", "--json"]))).unwrap();
+    let argv: Vec<&str> = plan["build"]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(argv[0].ends_with("cargo"), "argv[0] is cargo: {argv:?}");
+    assert!(argv.contains(&"--message-format=json-render-diagnostics"));
+    assert!(
+        argv.iter().any(|a| a.starts_with("build.rustflags=")),
+        "{argv:?}"
+    );
+    let env = plan["build"]["env"].as_object().unwrap();
+    let mut keys: Vec<&str> = env.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "JIMINI_BUILD_COMMIT",
+            "JIMINI_BUILD_VERSION",
+            "SOURCE_DATE_EPOCH"
+        ]
+    );
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(copy)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("SOURCE_DATE_EPOCH");
+    for (key, value) in env {
+        cmd.env(key, value.as_str().unwrap());
+    }
+    let stdout = checked(&mut cmd);
+    let mut built = std::collections::BTreeMap::new();
+    for line in stdout.lines() {
+        let message: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(exe) = message["executable"].as_str() {
+            built.insert(
+                message["target"]["name"].as_str().unwrap().to_owned(),
+                exe.to_owned(),
+            );
+        }
+    }
+    assert_eq!(
+        built.keys().collect::<Vec<_>>(),
+        ["jimini", "jimini-admin", "jimini-server"]
+    );
+    for (name, exe) in &built {
+        assert!(
+            std::fs::read(exe).unwrap() == shipped_binary(dist, name),
+            "{name} built by hand differs from the shipped one"
+        );
+    }
 }

@@ -21,6 +21,8 @@ Options:
   --audit-log FILE     hash-chained JSONL audit log (default: jimini-audit.jsonl)
   --max-body-bytes N   largest accepted request body (default 65536); larger gets 413
   --shadow             report decisions but always allow
+  --exit-on-stdin-eof  shut down as on SIGTERM when stdin closes (for supervisors and tests,
+                       on every platform; Windows has no SIGTERM)
 
 Environment:
   JIMINI_API_KEY       required; clients send `Authorization: Bearer <key>` to /v1/evaluate
@@ -29,9 +31,15 @@ Endpoints: GET /health, GET /version, POST /v1/evaluate {\"text\", \"endpoint\"?
 SIGTERM or SIGINT finishes the request in flight and exits 0.";
 
 enum Command {
-    Serve(Config),
+    Serve(Config, Options),
     Help,
     Version,
+}
+
+/// How the process around the server behaves.
+#[derive(Default)]
+struct Options {
+    exit_on_stdin_eof: bool,
 }
 
 fn parse_args() -> Result<Command, String> {
@@ -42,6 +50,7 @@ fn parse_args() -> Result<Command, String> {
     let mut audit_log = PathBuf::from("jimini-audit.jsonl");
     let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
     let mut shadow = false;
+    let mut options = Options::default();
     let usage = |err: lexopt::Error| err.to_string();
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
@@ -54,6 +63,7 @@ fn parse_args() -> Result<Command, String> {
                 max_body_bytes = parser.value().map_err(usage)?.parse().map_err(usage)?
             }
             Long("shadow") => shadow = true,
+            Long("exit-on-stdin-eof") => options.exit_on_stdin_eof = true,
             _ => return Err(usage(arg.unexpected())),
         }
     }
@@ -64,19 +74,22 @@ fn parse_args() -> Result<Command, String> {
         Some(path) => RulePack::load(&path).map_err(|err| err.to_string())?,
         None => RulePack::default_pack(),
     };
-    Ok(Command::Serve(Config {
-        bind,
-        rules,
-        audit_log,
-        max_body_bytes,
-        api_key,
-        shadow,
-    }))
+    Ok(Command::Serve(
+        Config {
+            bind,
+            rules,
+            audit_log,
+            max_body_bytes,
+            api_key,
+            shadow,
+        },
+        options,
+    ))
 }
 
 fn main() -> ExitCode {
-    let config = match parse_args() {
-        Ok(Command::Serve(config)) => config,
+    let (config, options) = match parse_args() {
+        Ok(Command::Serve(config, options)) => (config, options),
         Ok(Command::Help) => {
             println!("{HELP}");
             return ExitCode::SUCCESS;
@@ -99,6 +112,15 @@ fn main() -> ExitCode {
         }
     };
     let shutdown = server.shutdown_handle();
+    if options.exit_on_stdin_eof {
+        let shutdown = shutdown.clone();
+        std::thread::spawn(move || {
+            // Whatever arrives is ignored; only the end of stdin matters.
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            eprintln!("jimini-server: stdin closed, shutting down");
+            shutdown.shutdown();
+        });
+    }
     // ctrlc's `termination` feature covers SIGTERM and SIGHUP as well as SIGINT (Ctrl-C and
     // Ctrl-Break on Windows), so one handler serves every shipped target.
     if let Err(err) = ctrlc::set_handler(move || {

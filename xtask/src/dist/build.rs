@@ -5,13 +5,15 @@
 //! `cargo metadata` (which resolves features for the whole workspace).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use cargo_metadata::{Message, PackageId, TargetKind};
+use serde::Serialize;
+
+use crate::targets::Triple;
 
 /// Environment variables the app's `build.rs` reads (see app/build.rs).
 pub const VERSION_VAR: &str = "JIMINI_BUILD_VERSION";
@@ -27,21 +29,34 @@ pub struct TargetBuild {
 
 #[derive(Debug, Default, Clone)]
 pub struct BuildOutput {
-    pub targets: BTreeMap<String, TargetBuild>,
+    /// Keyed by the planned target.
+    pub targets: BTreeMap<Triple, TargetBuild>,
     /// Proc-macro crates compiled for the host during the build.
     pub proc_macros: BTreeSet<PackageId>,
     /// Every library compiled for the host (proc-macros and their dependencies, build-deps).
     pub host_libraries: BTreeSet<PackageId>,
 }
 
-/// Everything that decides the build's command line and environment.
+/// What the build step is computed from besides the plan: gathered once, up front.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildRequest {
-    pub package: String,
-    pub profile: String,
-    pub targets: Vec<String>,
-    pub version: String,
-    pub short_commit: String,
+pub struct BuildInputs {
+    /// `$CARGO`, or `cargo`.
+    pub cargo: String,
+    /// cargo's target directory for this workspace (from `cargo metadata`).
+    pub target_dir: PathBuf,
+    /// `--remap-path-prefix` flags for paths that must not appear in shipped binaries.
+    pub remaps: Vec<String>,
+    pub user: UserRustflags,
+}
+
+/// What the plan decides about the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildRequest<'a> {
+    pub package: &'a str,
+    pub profile: &'a str,
+    pub targets: &'a [Triple],
+    pub version: &'a str,
+    pub short_commit: &'a str,
     pub source_date_epoch: i64,
     pub quiet: bool,
 }
@@ -51,16 +66,32 @@ pub struct BuildRequest {
 pub struct UserRustflags {
     pub encoded_env: Option<String>,
     pub plain_env: Option<String>,
-    /// Triples whose flags come from `target.<triple>.rustflags`, `target.'cfg(..)'.rustflags`
-    /// or `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` (which make cargo ignore `build.rustflags`).
+    /// Triples whose flags come from `target.<triple>.rustflags` (or `cfg` for any
+    /// `target.'cfg(..)'.rustflags`) in a config file, which make cargo ignore `build.rustflags`.
     pub target_specific: BTreeSet<String>,
+    /// The `<TRIPLE>` of every non-empty `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` variable.
+    pub target_env: BTreeSet<String>,
 }
 
-/// The command line and environment of the build, computed without running anything.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CargoInvocation {
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
+/// The exact command of the build: `argv[0]` is cargo; `env` holds only what dist sets or
+/// changes. Running it from the workspace root gives the binaries `dist` ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildStep {
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl BuildStep {
+    /// `VAR=value ... cargo build ...`, for people.
+    pub fn describe(&self) -> String {
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.replace('\x1f', "\\x1f")));
+        env.chain(self.argv.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// Paths that must not appear in shipped binaries, remapped to fixed names.
@@ -78,88 +109,89 @@ pub fn remap_flags(workspace: &Path, target_dir: &Path, cargo_home: &Path) -> Ve
         .collect()
 }
 
-pub fn invocation(
-    request: &BuildRequest,
-    ours: &[String],
-    user: &UserRustflags,
-) -> CargoInvocation {
-    let mut args: Vec<String> = [
+/// The build's argv and environment. Pure.
+pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
+    let mut argv: Vec<String> = [
+        inputs.cargo.as_str(),
         "build",
         "--locked",
         "--profile",
-        &request.profile,
+        request.profile,
         "-p",
-        &request.package,
+        request.package,
         "--bins",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for target in &request.targets {
-        args.push("--target".into());
-        args.push(target.clone());
+    for target in request.targets {
+        argv.push("--target".into());
+        argv.push(target.to_string());
     }
-    args.push("--message-format=json-render-diagnostics".into());
+    argv.push("--message-format=json-render-diagnostics".into());
     if request.quiet {
-        args.push("--quiet".into());
+        argv.push("--quiet".into());
     }
-    let mut env = vec![
+    let mut env = BTreeMap::from([
         (
             "SOURCE_DATE_EPOCH".to_owned(),
             request.source_date_epoch.to_string(),
         ),
-        (VERSION_VAR.to_owned(), request.version.clone()),
-        (COMMIT_VAR.to_owned(), request.short_commit.clone()),
-    ];
-    let toml_list = format!(
-        "[{}]",
-        ours.iter()
-            .map(|flag| format!("{flag:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+        (VERSION_VAR.to_owned(), request.version.to_owned()),
+        (COMMIT_VAR.to_owned(), request.short_commit.to_owned()),
+    ]);
+    let ours = &inputs.remaps;
+    let user = &inputs.user;
     if let Some(encoded) = &user.encoded_env {
         let mut flags: Vec<&str> = encoded.split('\x1f').filter(|f| !f.is_empty()).collect();
         flags.extend(ours.iter().map(String::as_str));
-        env.push(("CARGO_ENCODED_RUSTFLAGS".to_owned(), flags.join("\x1f")));
+        env.insert("CARGO_ENCODED_RUSTFLAGS".to_owned(), flags.join("\x1f"));
     } else if let Some(plain) = &user.plain_env {
-        // Cargo splits RUSTFLAGS on whitespace; the encoded form keeps our paths intact.
+        // Cargo splits RUSTFLAGS on whitespace; the encoded form (which wins over RUSTFLAGS)
+        // keeps our paths intact.
         let mut flags: Vec<&str> = plain.split_whitespace().collect();
         flags.extend(ours.iter().map(String::as_str));
-        env.push(("CARGO_ENCODED_RUSTFLAGS".to_owned(), flags.join("\x1f")));
+        env.insert("CARGO_ENCODED_RUSTFLAGS".to_owned(), flags.join("\x1f"));
     } else {
+        let toml_list = format!(
+            "[{}]",
+            ours.iter()
+                .map(|flag| format!("{flag:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         // `--config` arrays are appended to the config files' arrays, so the user's flags stay.
-        args.push("--config".into());
-        args.push(format!("build.rustflags={toml_list}"));
-        for target in &request.targets {
-            if user.target_specific.contains(target) || user.target_specific.contains("cfg") {
-                args.push("--config".into());
-                args.push(format!("target.{target}.rustflags={toml_list}"));
+        argv.push("--config".into());
+        argv.push(format!("build.rustflags={toml_list}"));
+        for target in request.targets {
+            let env_name = target.as_str().to_uppercase().replace(['-', '.'], "_");
+            if user.target_specific.contains(target.as_str())
+                || user.target_specific.contains("cfg")
+                || user.target_env.contains(&env_name)
+            {
+                argv.push("--config".into());
+                argv.push(format!("target.{target}.rustflags={toml_list}"));
             }
         }
     }
-    CargoInvocation { args, env }
+    BuildStep { argv, env }
 }
 
 /// Reads the user's rustflags from the environment and the cargo config files cargo would read.
-pub fn user_rustflags(
-    workspace: &Path,
-    cargo_home: &Path,
-    targets: &[String],
-) -> anyhow::Result<UserRustflags> {
+pub fn user_rustflags(workspace: &Path, cargo_home: &Path) -> anyhow::Result<UserRustflags> {
     let non_empty = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
     let mut user = UserRustflags {
         encoded_env: non_empty("CARGO_ENCODED_RUSTFLAGS"),
         plain_env: non_empty("RUSTFLAGS"),
-        target_specific: BTreeSet::new(),
+        ..UserRustflags::default()
     };
-    for target in targets {
-        let var = format!(
-            "CARGO_TARGET_{}_RUSTFLAGS",
-            target.to_uppercase().replace(['-', '.'], "_")
-        );
-        if non_empty(&var).is_some() {
-            user.target_specific.insert(target.clone());
+    for (name, value) in std::env::vars() {
+        if let Some(triple) = name
+            .strip_prefix("CARGO_TARGET_")
+            .and_then(|rest| rest.strip_suffix("_RUSTFLAGS"))
+            && !value.trim().is_empty()
+        {
+            user.target_env.insert(triple.to_owned());
         }
     }
     let mut files: Vec<PathBuf> = workspace
@@ -189,23 +221,26 @@ pub fn user_rustflags(
     Ok(user)
 }
 
-/// Runs the build, streaming cargo's human output to stderr, and collects the artifacts.
+/// Runs the planned build from `cwd`, streaming cargo's human output to stderr, and sorts
+/// what it built into the planned targets (each with the directory cargo puts its artifacts in).
 pub fn run(
     cwd: &Path,
-    invocation: &CargoInvocation,
+    step: &BuildStep,
     package: &PackageId,
-    targets: &[String],
+    targets: &[(&Triple, &Path)],
 ) -> anyhow::Result<BuildOutput> {
-    let cargo: OsString = crate::cargo();
-    let mut child = Command::new(&cargo)
+    let (program, args) = step
+        .argv
+        .split_first()
+        .context("the build step has no argv")?;
+    let mut child = Command::new(program)
         .current_dir(cwd)
-        .args(&invocation.args)
-        .envs(invocation.env.iter().map(|(k, v)| (k, v)))
-        .env_remove("RUSTFLAGS")
+        .args(args)
+        .envs(&step.env)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
+        .with_context(|| format!("cannot run {program}"))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut messages = Vec::new();
     for message in Message::parse_stream(BufReader::new(stdout)) {
@@ -214,24 +249,25 @@ pub fn run(
     let status = child.wait()?;
     if !status.success() {
         bail!(
-            "`cargo {}` failed ({status}); the errors are above",
-            invocation.args.join(" ")
+            "`{}` failed ({status}); the errors are above",
+            step.argv.join(" ")
         );
     }
     collect(&messages, package, targets)
 }
 
-/// Sorts cargo's artifacts into per-target binaries and linked crates.
+/// Sorts cargo's artifacts into per-target binaries and linked crates: an artifact belongs to
+/// the planned target whose artifact directory holds it, and to the host otherwise.
 pub fn collect(
     messages: &[Message],
     package: &PackageId,
-    targets: &[String],
+    targets: &[(&Triple, &Path)],
 ) -> anyhow::Result<BuildOutput> {
     let mut output = BuildOutput::default();
-    for target in targets {
+    for (triple, _) in targets {
         output
             .targets
-            .insert(target.clone(), TargetBuild::default());
+            .insert((*triple).clone(), TargetBuild::default());
     }
     for message in messages {
         let Message::CompilerArtifact(artifact) = message else {
@@ -240,10 +276,10 @@ pub fn collect(
         let Some(first) = artifact.filenames.first() else {
             continue;
         };
-        let triple = first
-            .components()
-            .find_map(|c| targets.iter().find(|t| t.as_str() == c.as_str()))
-            .cloned();
+        let triple = targets
+            .iter()
+            .find(|(_, dir)| first.as_std_path().starts_with(dir))
+            .map(|(triple, _)| *triple);
         let kinds = &artifact.target.kind;
         match triple {
             None => {
@@ -255,7 +291,7 @@ pub fn collect(
                 }
             }
             Some(triple) => {
-                let build = output.targets.get_mut(&triple).expect("inserted above");
+                let build = output.targets.get_mut(triple).expect("inserted above");
                 if kinds.contains(&TargetKind::Bin) {
                     if artifact.package_id == *package {
                         let exe = artifact.executable.clone().with_context(|| {
@@ -285,46 +321,53 @@ pub fn collect(
 mod tests {
     use super::*;
 
-    fn request() -> BuildRequest {
-        BuildRequest {
-            package: "jimini".into(),
-            profile: "dist".into(),
-            targets: vec![
-                "x86_64-unknown-linux-gnu".into(),
-                "x86_64-pc-windows-gnu".into(),
-            ],
-            version: "0.2.1-dev.3+g3f2a9c1".into(),
-            short_commit: "3f2a9c1".into(),
+    fn triple(text: &str) -> Triple {
+        Triple::parse(text).unwrap()
+    }
+
+    fn inputs(user: UserRustflags, remaps: &[&str]) -> BuildInputs {
+        BuildInputs {
+            cargo: "cargo".into(),
+            target_dir: PathBuf::from("/w/target"),
+            remaps: remaps.iter().map(|r| r.to_string()).collect(),
+            user,
+        }
+    }
+
+    fn step_for(user: UserRustflags, remaps: &[&str]) -> BuildStep {
+        let targets = [
+            triple("x86_64-unknown-linux-gnu"),
+            triple("x86_64-pc-windows-gnu"),
+        ];
+        let request = BuildRequest {
+            package: "jimini",
+            profile: "dist",
+            targets: &targets,
+            version: "0.2.1-dev.3+g3f2a9c1",
+            short_commit: "3f2a9c1",
             source_date_epoch: 1_700_000_000,
             quiet: false,
-        }
+        };
+        step(&request, &inputs(user, remaps))
     }
 
     #[test]
     fn one_invocation_for_all_targets_with_build_info_env() {
-        let inv = invocation(
-            &request(),
-            &["--remap-path-prefix=/h=/cargo".into()],
-            &UserRustflags::default(),
-        );
-        let joined = inv.args.join(" ");
+        let step = step_for(UserRustflags::default(), &["--remap-path-prefix=/h=/cargo"]);
+        let joined = step.argv.join(" ");
         assert!(
-            joined.starts_with("build --locked --profile dist -p jimini --bins"),
+            joined.starts_with("cargo build --locked --profile dist -p jimini --bins"),
             "{joined}"
         );
         assert!(
             joined.contains("--target x86_64-unknown-linux-gnu --target x86_64-pc-windows-gnu")
         );
+        assert_eq!(step.env["SOURCE_DATE_EPOCH"], "1700000000");
+        assert_eq!(step.env[VERSION_VAR], "0.2.1-dev.3+g3f2a9c1");
+        assert_eq!(step.env[COMMIT_VAR], "3f2a9c1");
+        assert_eq!(step.env.len(), 3, "only what dist sets: {:?}", step.env);
         assert!(
-            inv.env
-                .contains(&("SOURCE_DATE_EPOCH".into(), "1700000000".into()))
-        );
-        assert!(
-            inv.env
-                .contains(&(VERSION_VAR.into(), "0.2.1-dev.3+g3f2a9c1".into()))
-        );
-        assert!(
-            inv.args
+            step.argv
                 .contains(&r#"build.rustflags=["--remap-path-prefix=/h=/cargo"]"#.to_owned())
         );
     }
@@ -335,19 +378,13 @@ mod tests {
             plain_env: Some("-C  target-cpu=native".into()),
             ..Default::default()
         };
-        let inv = invocation(&request(), &["--remap-path-prefix=/a b=/x".into()], &user);
-        let encoded = &inv
-            .env
-            .iter()
-            .find(|(k, _)| k == "CARGO_ENCODED_RUSTFLAGS")
-            .unwrap()
-            .1;
+        let step = step_for(user, &["--remap-path-prefix=/a b=/x"]);
         assert_eq!(
-            encoded,
+            step.env["CARGO_ENCODED_RUSTFLAGS"],
             "-C\x1ftarget-cpu=native\x1f--remap-path-prefix=/a b=/x"
         );
         assert!(
-            !inv.args.iter().any(|a| a.contains("rustflags")),
+            !step.argv.iter().any(|a| a.contains("rustflags")),
             "no --config when env wins"
         );
 
@@ -356,30 +393,38 @@ mod tests {
             plain_env: Some("ignored".into()),
             ..Default::default()
         };
-        let inv = invocation(&request(), &["-Zx".into()], &user);
-        assert!(inv.env.contains(&(
-            "CARGO_ENCODED_RUSTFLAGS".into(),
-            "-Cdebuginfo=1\x1f-Zx".into()
-        )));
+        let step = step_for(user, &["-Zx"]);
+        assert_eq!(step.env["CARGO_ENCODED_RUSTFLAGS"], "-Cdebuginfo=1\x1f-Zx");
     }
 
     #[test]
-    fn config_target_rustflags_get_ours_appended_per_target() {
+    fn config_and_env_target_rustflags_get_ours_appended_per_target() {
         let user = UserRustflags {
             target_specific: ["x86_64-pc-windows-gnu".to_owned()].into(),
             ..Default::default()
         };
-        let inv = invocation(&request(), &["-Ca".into()], &user);
+        let step = step_for(user, &["-Ca"]);
         assert!(
-            inv.args
+            step.argv
                 .contains(&r#"target.x86_64-pc-windows-gnu.rustflags=["-Ca"]"#.to_owned())
         );
         assert!(
-            !inv.args
+            !step
+                .argv
                 .iter()
                 .any(|a| a.starts_with("target.x86_64-unknown-linux-gnu"))
         );
-        assert!(inv.args.contains(&r#"build.rustflags=["-Ca"]"#.to_owned()));
+        assert!(step.argv.contains(&r#"build.rustflags=["-Ca"]"#.to_owned()));
+
+        let user = UserRustflags {
+            target_env: ["X86_64_UNKNOWN_LINUX_GNU".to_owned()].into(),
+            ..Default::default()
+        };
+        let step = step_for(user, &["-Ca"]);
+        assert!(
+            step.argv
+                .contains(&r#"target.x86_64-unknown-linux-gnu.rustflags=["-Ca"]"#.to_owned())
+        );
     }
 
     #[test]
@@ -391,5 +436,78 @@ mod tests {
                 > position("--remap-path-prefix=/w=/build")
         );
         assert_eq!(flags.len(), 3);
+    }
+
+    /// Recorded: `cargo build -p jimini --bins --target x86_64-unknown-linux-gnu --target
+    /// x86_64-unknown-linux-musl --message-format=json`, paths rewritten to `/w`.
+    const TWO_TARGETS: &str = include_str!("../../test_data/cargo-build-two-targets.jsonl");
+
+    fn messages() -> Vec<Message> {
+        Message::parse_stream(TWO_TARGETS.as_bytes())
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn jimini() -> PackageId {
+        PackageId {
+            repr: "path+file:///w/app#jimini@0.2.0".into(),
+        }
+    }
+
+    #[test]
+    fn artifacts_are_sorted_into_the_planned_targets() {
+        let (gnu, musl) = (
+            triple("x86_64-unknown-linux-gnu"),
+            triple("x86_64-unknown-linux-musl"),
+        );
+        let gnu_dir = Path::new("/w/target/x86_64-unknown-linux-gnu");
+        let musl_dir = Path::new("/w/target/x86_64-unknown-linux-musl");
+        let out = collect(
+            &messages(),
+            &jimini(),
+            &[(&gnu, gnu_dir), (&musl, musl_dir)],
+        )
+        .unwrap();
+        for (triple, dir) in [(&gnu, gnu_dir), (&musl, musl_dir)] {
+            let build = &out.targets[triple];
+            assert_eq!(
+                build.binaries.keys().collect::<Vec<_>>(),
+                ["jimini", "jimini-admin", "jimini-server"]
+            );
+            assert!(build.binaries.values().all(|p| p.starts_with(dir)));
+            let names: BTreeSet<&str> = build.linked.iter().map(|id| id.repr.as_str()).collect();
+            assert!(names.iter().any(|n| n.contains("#regex@")), "{names:?}");
+            assert!(
+                names.iter().any(|n| n.ends_with("#jimini@0.2.0")),
+                "the app's lib"
+            );
+            assert!(
+                !names.iter().any(|n| n.contains("serde_derive")),
+                "proc-macros are host-only"
+            );
+        }
+        assert_eq!(out.targets[&gnu].linked, out.targets[&musl].linked);
+        assert!(
+            out.proc_macros
+                .iter()
+                .any(|id| id.repr.contains("serde_derive"))
+        );
+        assert!(out.host_libraries.is_superset(&out.proc_macros));
+    }
+
+    #[test]
+    fn a_planned_target_that_built_nothing_is_an_error() {
+        let (gnu, arm) = (
+            triple("x86_64-unknown-linux-gnu"),
+            triple("aarch64-unknown-linux-gnu"),
+        );
+        let dirs = [
+            (&gnu, Path::new("/w/target/x86_64-unknown-linux-gnu")),
+            (&arm, Path::new("/w/target/aarch64-unknown-linux-gnu")),
+        ];
+        let err = collect(&messages(), &jimini(), &dirs)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("aarch64-unknown-linux-gnu"), "{err}");
     }
 }

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::targets::Triple;
+
 pub const FILE_NAME: &str = "dist-manifest.json";
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 pub const FORMAT: &str = "jimini-dist-manifest";
@@ -25,7 +27,7 @@ pub struct Manifest {
     pub source_date: String,
     /// One runner's share of a fanned-out release (no `SHA256SUMS`); see `dist merge`.
     pub partial: bool,
-    pub targets: Vec<String>,
+    pub targets: Vec<Triple>,
     /// Sorted by name.
     pub artifacts: Vec<Artifact>,
 }
@@ -45,7 +47,7 @@ pub struct Artifact {
     pub name: String,
     pub kind: ArtifactKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+    pub target: Option<Triple>,
     pub size: u64,
     pub sha256: String,
     /// Archives: the executables inside, relative to the archive's top directory.
@@ -70,13 +72,13 @@ impl Artifact {
     pub fn new(
         name: &str,
         kind: ArtifactKind,
-        target: Option<&str>,
+        target: Option<&Triple>,
         digest: crate::dist::archive::Digest256,
     ) -> Artifact {
         Artifact {
             name: name.to_owned(),
             kind,
-            target: target.map(str::to_owned),
+            target: target.cloned(),
             size: digest.size,
             sha256: digest.sha256,
             binaries: vec![],
@@ -85,6 +87,21 @@ impl Artifact {
             glibc_min: None,
             static_binaries: None,
         }
+    }
+
+    /// An artifact for the file at `path`, hashed as it is on disk.
+    pub fn of_file(
+        name: &str,
+        kind: ArtifactKind,
+        target: Option<&Triple>,
+        path: &std::path::Path,
+    ) -> anyhow::Result<Artifact> {
+        Ok(Artifact::new(
+            name,
+            kind,
+            target,
+            crate::dist::archive::digest_file(path)?,
+        ))
     }
 }
 
@@ -136,12 +153,7 @@ pub fn write(manifest: &mut Manifest, dir: &std::path::Path) -> anyhow::Result<(
     if !manifest.partial {
         let path = dir.join(CHECKSUMS_FILE);
         std::fs::write(&path, manifest.render_checksums())?;
-        let checksums = crate::dist::output::simple_artifact(
-            CHECKSUMS_FILE,
-            ArtifactKind::Checksums,
-            None,
-            &path,
-        )?;
+        let checksums = Artifact::of_file(CHECKSUMS_FILE, ArtifactKind::Checksums, None, &path)?;
         manifest.artifacts.push(checksums);
         manifest.sort();
     }

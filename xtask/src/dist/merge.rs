@@ -13,9 +13,10 @@ use anyhow::{Context, bail};
 
 use super::manifest::{self, Manifest};
 use super::output;
+use crate::context::ReleaseContext;
 use crate::flags;
-use crate::plan::ReleaseContext;
 use crate::progress::Progress;
+use crate::targets::Triple;
 
 /// A verified partial dist and where it came from.
 pub struct Partial {
@@ -27,7 +28,7 @@ pub struct Partial {
 /// manifest (without `SHA256SUMS`, which `manifest::write` adds).
 pub fn merge_manifests(
     partials: &[Partial],
-    expected_targets: &[String],
+    expected_targets: &[Triple],
     expected_version: &str,
 ) -> anyhow::Result<Manifest> {
     let first = partials
@@ -37,7 +38,7 @@ pub fn merge_manifests(
     merged.partial = false;
     merged.targets.clear();
     merged.artifacts.clear();
-    let mut owners: BTreeMap<String, &Path> = BTreeMap::new();
+    let mut owners: BTreeMap<Triple, &Path> = BTreeMap::new();
     let mut artifacts: BTreeMap<String, manifest::Artifact> = BTreeMap::new();
     for partial in partials {
         let m = &partial.manifest;
@@ -96,9 +97,9 @@ pub fn merge_manifests(
             }
         }
     }
-    let have: BTreeSet<&String> = merged.targets.iter().collect();
-    let want: BTreeSet<&String> = expected_targets.iter().collect();
-    let missing: Vec<&&String> = want.difference(&have).collect();
+    let have: BTreeSet<&Triple> = merged.targets.iter().collect();
+    let want: BTreeSet<&Triple> = expected_targets.iter().collect();
+    let missing: Vec<&&Triple> = want.difference(&have).collect();
     if !missing.is_empty() {
         bail!(
             "no partial holds {}: wait for (or rerun) those runners' builds, or pass the targets to merge with --target",
@@ -109,7 +110,7 @@ pub fn merge_manifests(
                 .join(", ")
         );
     }
-    let extra: Vec<&&String> = have.difference(&want).collect();
+    let extra: Vec<&&Triple> = have.difference(&want).collect();
     if !extra.is_empty() {
         bail!(
             "partials hold targets the plan does not: {}",
@@ -134,12 +135,12 @@ impl flags::DistMerge {
         } else {
             self.targets.clone()
         };
-        let plan = context.dist_plan(&requested, false)?;
         let cwd = std::env::current_dir()?;
         let out = match &self.out {
             Some(out) => cwd.join(out),
             None => context.workspace.root.join("dist"),
         };
+        let plan = context.dist_plan(&requested, false, out.clone(), true)?;
 
         // Refuse a foreign --out before any work; claimed (and checked again) below.
         output::ensure_replaceable(&out, &output::Ownership::Dist)?;
@@ -151,7 +152,8 @@ impl flags::DistMerge {
                 .with_context(|| format!("partial dist {} is rejected", dir.display()))?;
             partials.push(Partial { dir, manifest });
         }
-        let mut merged = merge_manifests(&partials, &plan.triples(), &plan.version)?;
+        let triples: Vec<Triple> = plan.targets().map(|t| t.triple.clone()).collect();
+        let mut merged = merge_manifests(&partials, &triples, &plan.version)?;
         step.done();
 
         let output = output::OutputDir::claim(&out, &output::Ownership::Dist)?;
@@ -173,10 +175,148 @@ impl flags::DistMerge {
             step.done();
             Ok(())
         })?;
-        output::summary(&progress, &merged, &out);
+        super::execute::summary(&progress, &merged, &out);
         if self.json {
             print!("{}", String::from_utf8(merged.to_json())?);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::manifest::{Artifact, ArtifactKind};
+
+    fn triple(text: &str) -> Triple {
+        Triple::parse(text).unwrap()
+    }
+
+    fn artifact(name: &str, kind: ArtifactKind, target: Option<&str>, sha: char) -> Artifact {
+        Artifact::new(
+            name,
+            kind,
+            target.map(triple).as_ref(),
+            crate::dist::archive::Digest256 {
+                sha256: sha.to_string().repeat(64),
+                size: 1,
+            },
+        )
+    }
+
+    /// A partial dist of one target, as a runner builds it, with the shared installer.
+    fn partial(dir: &str, target: &str) -> Partial {
+        Partial {
+            dir: PathBuf::from(dir),
+            manifest: Manifest {
+                format: manifest::FORMAT.into(),
+                format_version: manifest::FORMAT_VERSION,
+                app: "jimini".into(),
+                version: "0.2.1-dev.1+gabc".into(),
+                commit: "abc".into(),
+                source_date_epoch: 1_700_000_000,
+                source_date: "2023-11-14T22:13:20Z".into(),
+                partial: true,
+                targets: vec![triple(target)],
+                artifacts: vec![
+                    artifact(
+                        &format!("jimini-{target}.tar.gz"),
+                        ArtifactKind::Archive,
+                        Some(target),
+                        'a',
+                    ),
+                    artifact(
+                        &format!("jimini-{target}.cdx.json"),
+                        ArtifactKind::Sbom,
+                        Some(target),
+                        'b',
+                    ),
+                    artifact("install.sh", ArtifactKind::Installer, None, 'c'),
+                ],
+            },
+        }
+    }
+
+    const GNU: &str = "x86_64-unknown-linux-gnu";
+    const MUSL: &str = "x86_64-unknown-linux-musl";
+
+    fn merge(partials: &[Partial], targets: &[&str]) -> anyhow::Result<Manifest> {
+        let targets: Vec<Triple> = targets.iter().map(|t| triple(t)).collect();
+        merge_manifests(partials, &targets, "0.2.1-dev.1+gabc")
+    }
+
+    fn refused(partials: &[Partial], targets: &[&str]) -> String {
+        merge(partials, targets).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn partials_that_fit_merge_into_one_sorted_manifest() {
+        let merged = merge(&[partial("/b", MUSL), partial("/a", GNU)], &[GNU, MUSL]).unwrap();
+        assert!(!merged.partial);
+        assert_eq!(merged.targets, [triple(GNU), triple(MUSL)]);
+        let names: Vec<&str> = merged.artifacts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "install.sh",
+                "jimini-x86_64-unknown-linux-gnu.cdx.json",
+                "jimini-x86_64-unknown-linux-gnu.tar.gz",
+                "jimini-x86_64-unknown-linux-musl.cdx.json",
+                "jimini-x86_64-unknown-linux-musl.tar.gz",
+            ],
+            "the shared installer once"
+        );
+    }
+
+    #[test]
+    fn partials_that_do_not_fit_are_refused_naming_the_runner() {
+        let both = [GNU, MUSL];
+        let mut complete = partial("/complete", MUSL);
+        complete.manifest.partial = false;
+        assert!(
+            refused(&[partial("/a", GNU), complete], &both)
+                .contains("/complete is a complete dist")
+        );
+
+        let mut stale = partial("/stale", MUSL);
+        stale.manifest.version = "0.2.1-dev.2+gdef".into();
+        assert!(
+            refused(&[partial("/a", GNU), stale], &both)
+                .contains("/stale was built as jimini 0.2.1-dev.2+gdef")
+        );
+
+        let mut other = partial("/other", MUSL);
+        other.manifest.commit = "def".into();
+        assert!(
+            refused(&[partial("/a", GNU), other], &both)
+                .contains("/other has commit def but /a has abc")
+        );
+
+        let mut dated = partial("/dated", MUSL);
+        dated.manifest.source_date_epoch = 1;
+        assert!(refused(&[partial("/a", GNU), dated], &both).contains("SOURCE_DATE_EPOCH 1"));
+
+        let twice = refused(&[partial("/a", GNU), partial("/b", GNU)], &both);
+        assert!(
+            twice.contains("target x86_64-unknown-linux-gnu is in both /a and /b"),
+            "{twice}"
+        );
+
+        assert!(
+            refused(&[partial("/a", GNU)], &both).contains(&format!("no partial holds {MUSL}"))
+        );
+        assert!(
+            refused(&[partial("/a", GNU), partial("/b", MUSL)], &[GNU])
+                .contains("targets the plan does not: x86_64-unknown-linux-musl")
+        );
+
+        let mut clash = partial("/b", MUSL);
+        clash.manifest.artifacts[2].sha256 = "d".repeat(64);
+        assert!(
+            refused(&[partial("/a", GNU), clash], &both)
+                .contains("install.sh appears in more than one partial with different contents")
+        );
+
+        assert!(refused(&[], &both).contains("at least one partial"));
     }
 }

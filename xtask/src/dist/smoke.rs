@@ -7,10 +7,9 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 use super::TargetPlan;
-use super::manifest::{ArtifactKind, Manifest};
 use crate::doctor::wine_prefix;
 use crate::progress::Progress;
-use crate::targets::Runner;
+use crate::targets::{Emulator, Runner};
 use crate::util::{extract, tempdir};
 
 /// A sample run of the shipped CLI: it must block a US SSN with exit code 3.
@@ -19,57 +18,80 @@ const SMOKE_ARGS: [&str; 2] = ["check", "my ssn is 123-45-6789"];
 const SMOKE_EXIT: i32 = 3;
 const SMOKE_STDOUT: &str = "decision: block";
 
-/// Extracts every archive of `dir` and runs its binaries through the target's runner.
+/// Which targets `--smoke` must run: all of them, or only those this machine can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmokeScope {
+    All,
+    Available,
+}
+
+/// The refusal for `--smoke` (scope all) when a target has no runner here. Pure.
+pub fn check_runners(targets: &[TargetPlan], scope: SmokeScope) -> anyhow::Result<()> {
+    let missing: Vec<&TargetPlan> = targets
+        .iter()
+        .filter(|t| t.target.runner == Runner::Unavailable)
+        .collect();
+    if scope == SmokeScope::All && !missing.is_empty() {
+        let names: Vec<String> = missing
+            .iter()
+            .map(|t| format!("{} (runs on {})", t.target.triple, t.target.github_runner))
+            .collect();
+        bail!(
+            "--smoke: this machine cannot run {}: smoke-test them on their own runners, or pass \
+             --smoke=available to run only what this machine can",
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Extracts each planned target's archive from `dir` and runs its binaries through the
+/// target's runner; targets without a runner are skipped (and named) with [`SmokeScope::Available`].
 pub fn run(
     dir: &Path,
-    manifest: &Manifest,
+    version: &str,
     targets: &[TargetPlan],
+    scope: SmokeScope,
     progress: &Progress,
     root: &Path,
 ) -> anyhow::Result<()> {
-    for artifact in manifest
-        .artifacts
-        .iter()
-        .filter(|a| a.kind == ArtifactKind::Archive)
-    {
-        let Some(target) = targets
-            .iter()
-            .find(|t| Some(&t.info.triple) == artifact.target.as_ref())
-        else {
-            continue;
-        };
-        let prefix: Vec<String> = match &target.info.runner {
-            Runner::Native => vec![],
-            Runner::Emulated { command } => command.clone(),
+    check_runners(targets, scope)?;
+    for target in targets {
+        let (prefix, wine): (Vec<String>, bool) = match &target.target.runner {
+            Runner::Native => (vec![], false),
+            Runner::Emulated { command, emulator } => {
+                (command.clone(), *emulator == Emulator::Wine)
+            }
             Runner::Unavailable => {
                 progress.note(format!(
                     "{}: no runner on this machine, smoke run skipped",
-                    target.info.triple
+                    target.target.triple
                 ));
                 continue;
             }
         };
         let work = tempdir("smoke")?;
-        extract(&dir.join(&artifact.name), &work)?;
-        let top = work.join(artifact.top_dir.as_deref().unwrap_or_default());
-        for binary in &artifact.binaries {
-            let name = binary.trim_end_matches(target.info.exe_suffix);
-            let output = run_binary(&prefix, &top.join(binary), &["--version"], root)?;
-            let expected = format!("{name} {} (", manifest.version);
+        extract(&dir.join(&target.archive), &work)?;
+        let top = work.join(&target.stem);
+        for binary in &target.binaries {
+            let name = binary.trim_end_matches(target.target.exe_suffix);
+            let output = run_binary(&prefix, wine, &top.join(binary), &["--version"], root)?;
+            let expected = format!("{name} {version} (");
             if !output.0.starts_with(&expected) {
                 bail!(
                     "smoke: {binary} for {} printed {:?} for --version, expected it to start with {expected:?}",
-                    target.info.triple,
+                    target.target.triple,
                     output.0
                 );
             }
-            progress.note(format!("{}: {}", target.info.triple, output.0.trim()));
+            progress.note(format!("{}: {}", target.target.triple, output.0.trim()));
             if name == SMOKE_BINARY {
-                let (stdout, code) = run_binary(&prefix, &top.join(binary), &SMOKE_ARGS, root)?;
+                let (stdout, code) =
+                    run_binary(&prefix, wine, &top.join(binary), &SMOKE_ARGS, root)?;
                 if code != Some(SMOKE_EXIT) || !stdout.starts_with(SMOKE_STDOUT) {
                     bail!(
                         "smoke: `{binary} check` on {} gave exit {code:?} and {stdout:?}; expected {SMOKE_EXIT} and {SMOKE_STDOUT:?}",
-                        target.info.triple
+                        target.target.triple
                     );
                 }
             }
@@ -81,6 +103,7 @@ pub fn run(
 
 fn run_binary(
     prefix: &[String],
+    wine: bool,
     binary: &Path,
     args: &[&str],
     root: &Path,
@@ -94,7 +117,7 @@ fn run_binary(
         None => Command::new(binary),
     };
     command.args(args);
-    if prefix.first().is_some_and(|p| p == "wine") {
+    if wine {
         command
             .env("WINEPREFIX", wine_prefix(root))
             .env("WINEDEBUG", "-all");
@@ -106,4 +129,41 @@ fn run_binary(
         String::from_utf8_lossy(&output.stdout).into_owned(),
         output.status.code(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::{Target, Triple};
+
+    fn planned(triple: &str) -> TargetPlan {
+        let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+        let target = Target::new(&Triple::parse(triple).unwrap(), &host);
+        TargetPlan {
+            artifact_dir: std::path::PathBuf::from("/w/target").join(triple),
+            stem: format!("jimini-0.2.0-{triple}"),
+            archive: format!("jimini-0.2.0-{triple}.tar.gz"),
+            sbom: format!("jimini-0.2.0-{triple}.cdx.json"),
+            binaries: vec!["jimini".into()],
+            target,
+        }
+    }
+
+    #[test]
+    fn a_target_without_a_runner_fails_unless_only_available_ones_are_asked_for() {
+        let targets = [
+            planned("x86_64-unknown-linux-gnu"),
+            planned("aarch64-apple-darwin"),
+        ];
+        let err = check_runners(&targets, SmokeScope::All)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("aarch64-apple-darwin (runs on macos-14)")
+                && err.contains("--smoke=available"),
+            "{err}"
+        );
+        assert!(check_runners(&targets, SmokeScope::Available).is_ok());
+        assert!(check_runners(&targets[..1], SmokeScope::All).is_ok());
+    }
 }

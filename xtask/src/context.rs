@@ -1,0 +1,143 @@
+//! The facts every release command starts from: workspace, host, git, version and source date,
+//! gathered once.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use semver::Version;
+use xshell::{Shell, cmd};
+
+use crate::dist::build::{self, BuildInputs};
+use crate::dist::{self, DistPlan, PlanInput};
+use crate::targets::Triple;
+use crate::workspace::Workspace;
+use crate::{git, version};
+
+/// Workspace, host, version and source date, as one dist or plan sees them.
+pub struct ReleaseContext {
+    pub workspace: Workspace,
+    pub host: Triple,
+    pub workspace_version: Version,
+    pub version: Version,
+    pub commit: String,
+    pub short_commit: String,
+    pub source_date_epoch: i64,
+    pub binaries: Vec<String>,
+    pub package_id: cargo_metadata::PackageId,
+    /// The environment and config files that decide the build's flags.
+    pub build: BuildInputs,
+}
+
+pub fn host_triple(sh: &Shell) -> anyhow::Result<Triple> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let info = cmd!(sh, "{rustc} -vV")
+        .quiet()
+        .read()
+        .context("cannot run `rustc -vV`: is Rust installed?")?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .and_then(Triple::parse)
+        .context("`rustc -vV` printed no host line")
+}
+
+fn cargo_home() -> anyhow::Result<PathBuf> {
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        return Ok(PathBuf::from(home));
+    }
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .context("HOME is not set: set HOME or CARGO_HOME")?;
+    Ok(PathBuf::from(home).join(".cargo"))
+}
+
+impl ReleaseContext {
+    pub fn load(sh: &Shell) -> anyhow::Result<ReleaseContext> {
+        let workspace = Workspace::load(sh)?;
+        let package = workspace.shipped_package()?;
+        let workspace_version = package.version.clone();
+        let binaries = dist::shipped_binaries(package);
+        let package_id = package.id.clone();
+        let host = host_triple(sh)?;
+        let git_state = if git::is_repository(sh) {
+            let changelog =
+                std::fs::read_to_string(workspace.root.join("CHANGELOG.md")).unwrap_or_default();
+            let heading = version::dated_changelog_heading(&changelog, &workspace_version);
+            Some(git::state(sh, &workspace_version, heading.as_deref())?)
+        } else {
+            None
+        };
+        let github_ref = std::env::var("GITHUB_REF").ok();
+        let dist_version = version::dist_version(
+            &workspace_version,
+            git_state.as_ref(),
+            github_ref.as_deref(),
+        )?;
+        let env_epoch = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let source_date_epoch = match (env_epoch, &git_state) {
+            (Some(epoch), _) => epoch.trim().parse().with_context(|| {
+                format!("SOURCE_DATE_EPOCH={epoch:?} is not whole seconds since 1970")
+            })?,
+            (None, Some(state)) => state.commit_time,
+            (None, None) => bail!(
+                "not a git checkout, so there is no commit time: set SOURCE_DATE_EPOCH to the source's date"
+            ),
+        };
+        let (commit, short_commit) = match &git_state {
+            Some(state) => (state.commit.clone(), state.short_commit.clone()),
+            // Outside git (a container build context), the builder may pass the commit.
+            None => {
+                let commit = std::env::var("JIMINI_BUILD_COMMIT")
+                    .ok()
+                    .filter(|c| !c.trim().is_empty());
+                let commit = commit.unwrap_or_else(|| "unknown".to_owned());
+                let short = commit.chars().take(7).collect();
+                (commit, short)
+            }
+        };
+        let cargo_home = cargo_home()?;
+        let build = BuildInputs {
+            cargo: crate::cargo().to_string_lossy().into_owned(),
+            remaps: build::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
+            user: build::user_rustflags(&workspace.root, &cargo_home)?,
+            target_dir: workspace.target_dir.clone(),
+        };
+        Ok(ReleaseContext {
+            build,
+            workspace,
+            host,
+            workspace_version,
+            version: dist_version,
+            commit,
+            short_commit,
+            source_date_epoch,
+            binaries,
+            package_id,
+        })
+    }
+
+    /// The dist plan for `targets` (flag values) into `out`.
+    pub fn dist_plan(
+        &self,
+        targets: &[String],
+        partial: bool,
+        out: PathBuf,
+        quiet: bool,
+    ) -> anyhow::Result<DistPlan> {
+        dist::plan(&PlanInput {
+            config: &self.workspace.config,
+            binaries: self.binaries.clone(),
+            host: &self.host,
+            version: self.version.to_string(),
+            commit: self.commit.clone(),
+            short_commit: self.short_commit.clone(),
+            source_date_epoch: self.source_date_epoch,
+            requested_targets: targets,
+            out,
+            partial,
+            build: &self.build,
+            quiet,
+        })
+    }
+}
