@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use semver::Version;
 use xshell::{Shell, cmd};
 
-use crate::dist::build::{self, BuildInputs};
+use crate::dist::build::BuildInputs;
+use crate::dist::rustflags;
 use crate::dist::{self, DistPlan, PlanInput};
 use crate::targets::Triple;
 use crate::workspace::Workspace;
@@ -99,8 +100,8 @@ impl ReleaseContext {
         let cargo_home = cargo_home()?;
         let build = BuildInputs {
             cargo: crate::cargo().to_string_lossy().into_owned(),
-            remaps: build::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
-            user: build::user_rustflags(&workspace.root, &cargo_home)?,
+            remaps: rustflags::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
+            user: rustflags::user_rustflags(&workspace.root, &cargo_home)?,
             target_dir: workspace.target_dir.clone(),
         };
         Ok(ReleaseContext {

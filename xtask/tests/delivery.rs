@@ -14,13 +14,19 @@ use common::*;
 
 const MUSL: &str = "x86_64-unknown-linux-musl";
 
-/// A copy of the workspace with a dist of the host and musl targets.
+/// The shared workspace copy and a dist of its host and musl targets (fast profile: the
+/// installer and the image are the point here, not the optimiser).
 fn built() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let copy = copy_workspace("delivery");
-        checked(xtask(&copy).args(["dist", "--quiet", "--target", &host(), "--target", MUSL]));
-        let dist = copy.join("dist");
+        let copy = shared_workspace();
+        let dist = temp_dir("delivery").join("dist");
+        checked(
+            xtask_fast(&copy)
+                .args(["dist", "--quiet", "--target", &host(), "--target", MUSL])
+                .arg("--out")
+                .arg(&dist),
+        );
         (copy, dist)
     })
 }
@@ -253,8 +259,9 @@ fn free_port() -> u16 {
 fn image_from_the_dist_runs_has_only_the_expected_files_and_the_released_binary() {
     let (copy, dist) = built();
     let tag = format!("localhost/jimini-test:{}", std::process::id());
-    let output = run(xtask(copy)
-        .args(["docker", "--tag", &tag])
+    let output = run(xtask_fast(copy)
+        .args(["docker", "--tag", &tag, "--dist"])
+        .arg(dist)
         .env("CONTAINERS_CONF", containers_conf())
         .env("JIMINI_CONTAINER_ENGINE", "podman"));
     assert!(output.status.success(), "{}", stderr(&output));
@@ -400,7 +407,7 @@ fn docker_refuses_a_dist_that_does_not_verify() {
     let (copy, dist) = built();
     let extra = copy_dist(dist, "extra-file");
     std::fs::write(extra.join("evil"), "x").unwrap();
-    let output = run(xtask(copy).args(["docker", "--dist", extra.to_str().unwrap()]));
+    let output = run(xtask_fast(copy).args(["docker", "--dist", extra.to_str().unwrap()]));
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("unexpected file evil"),

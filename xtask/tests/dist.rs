@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use common::*;
 
-/// One copy of the workspace with a host dist in `dist/`, shared by the tests that only read it.
+/// The shared workspace copy and a host dist built with the real dist profile (fat LTO), for
+/// the tests that only read it.
 fn built() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let copy = copy_workspace("built");
-        let output = run(xtask(&copy).arg("dist"));
+        let copy = shared_workspace();
+        let dist = temp_dir("built").join("dist");
+        let output = run(xtask(&copy).arg("dist").arg("--out").arg(&dist));
         assert!(output.status.success(), "dist failed:\n{}", stderr(&output));
-        let dist = copy.join("dist");
         (copy, dist)
     })
 }
@@ -527,8 +528,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn user_rustflags_from_env_and_config_are_kept() {
     let copy = copy_workspace("rustflags");
-    let env_out = copy.join("out-env");
-    let output = run(xtask(&copy)
+    let env_out = temp_dir("out-env").join("dist");
+    let output = run(xtask_fast(&copy)
         .args(["dist", "--quiet", "--out", env_out.to_str().unwrap()])
         .env("RUSTFLAGS", "-C link-arg=-Wl,--build-id=0xdeadbeef01234567"));
     assert!(output.status.success(), "{}", stderr(&output));
@@ -548,8 +549,9 @@ fn user_rustflags_from_env_and_config_are_kept() {
         "\n[build]\nrustflags = [\"-C\", \"link-arg=-Wl,--build-id=0xfeedface76543210\"]\n",
     );
     std::fs::write(&config, text).unwrap();
-    let config_out = copy.join("out-config");
-    let output = run(xtask(&copy).args(["dist", "--quiet", "--out", config_out.to_str().unwrap()]));
+    let config_out = temp_dir("out-config").join("dist");
+    let output =
+        run(xtask_fast(&copy).args(["dist", "--quiet", "--out", config_out.to_str().unwrap()]));
     assert!(output.status.success(), "{}", stderr(&output));
     let binary = shipped_jimini(&config_out);
     assert!(

@@ -39,47 +39,36 @@ fn plan_json_has_the_documented_shape() {
     assert_eq!(plan, expected);
 }
 
-/// Two partial dists built in separate clones (as separate runners would) and a single-machine
-/// dist of the same two targets.
+/// Two partial dists (as two runners build them) and a single-machine dist of the same two
+/// targets, in the shared workspace copy with the fast profile: the merge is the point here;
+/// reproducibility across paths is tested in dist.rs.
 fn fan_out() -> &'static (PathBuf, PathBuf, PathBuf, PathBuf) {
     static FAN_OUT: OnceLock<(PathBuf, PathBuf, PathBuf, PathBuf)> = OnceLock::new();
     FAN_OUT.get_or_init(|| {
-        let runner_a = copy_workspace("runner-a");
-        let runner_b = temp_dir("runner-b").join("checkout");
-        clone_repo(&runner_a, &runner_b);
+        let checkout = shared_workspace();
         let host = host();
-        let part_a = runner_a.join("partial-host");
-        let part_b = runner_b.join("partial-musl");
-        checked(xtask(&runner_a).args([
-            "dist",
-            "--quiet",
-            "--partial",
-            "--target",
-            &host,
-            "--out",
-            part_a.to_str().unwrap(),
-        ]));
-        checked(xtask(&runner_b).args([
-            "dist",
-            "--quiet",
-            "--partial",
-            "--target",
-            MUSL,
-            "--out",
-            part_b.to_str().unwrap(),
-        ]));
-        let single = runner_a.join("single");
-        checked(xtask(&runner_a).args([
-            "dist",
-            "--quiet",
-            "--target",
-            &host,
-            "--target",
-            MUSL,
-            "--out",
-            single.to_str().unwrap(),
-        ]));
-        (runner_a, part_a, part_b, single)
+        let out = temp_dir("fan-out");
+        let (part_a, part_b, single) = (
+            out.join("partial-host"),
+            out.join("partial-musl"),
+            out.join("single"),
+        );
+        for (targets, dir, partial) in [
+            (&[host.as_str()][..], &part_a, true),
+            (&[MUSL][..], &part_b, true),
+            (&[host.as_str(), MUSL][..], &single, false),
+        ] {
+            let mut cmd = xtask_fast(&checkout);
+            cmd.args(["dist", "--quiet", "--out"]).arg(dir);
+            if partial {
+                cmd.arg("--partial");
+            }
+            for target in targets {
+                cmd.args(["--target", target]);
+            }
+            checked(&mut cmd);
+        }
+        (checkout, part_a, part_b, single)
     })
 }
 
@@ -94,7 +83,7 @@ fn merged_partials_equal_a_single_machine_dist() {
     );
 
     let merged = temp_dir("merged").join("dist");
-    let output = run(xtask(checkout)
+    let output = run(xtask_fast(checkout)
         .args([
             "dist",
             "merge",

@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use cargo_metadata::{Message, PackageId, TargetKind};
 use serde::Serialize;
 
+use super::rustflags::{self, UserRustflags};
 use crate::targets::Triple;
 
 /// Environment variables the app's `build.rs` reads (see app/build.rs).
@@ -61,18 +62,6 @@ pub struct BuildRequest<'a> {
     pub quiet: bool,
 }
 
-/// The user's rustflags as cargo would see them, so that ours are added, never substituted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserRustflags {
-    pub encoded_env: Option<String>,
-    pub plain_env: Option<String>,
-    /// Triples whose flags come from `target.<triple>.rustflags` (or `cfg` for any
-    /// `target.'cfg(..)'.rustflags`) in a config file, which make cargo ignore `build.rustflags`.
-    pub target_specific: BTreeSet<String>,
-    /// The `<TRIPLE>` of every non-empty `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` variable.
-    pub target_env: BTreeSet<String>,
-}
-
 /// The exact command of the build: `argv[0]` is cargo; `env` holds only what dist sets or
 /// changes. Running it from the workspace root gives the binaries `dist` ships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,21 +81,6 @@ impl BuildStep {
             .collect::<Vec<_>>()
             .join(" ")
     }
-}
-
-/// Paths that must not appear in shipped binaries, remapped to fixed names.
-pub fn remap_flags(workspace: &Path, target_dir: &Path, cargo_home: &Path) -> Vec<String> {
-    // Most specific first: rustc applies the last matching remap, so list the broad ones first.
-    let mut pairs = vec![
-        (cargo_home, "/cargo"),
-        (workspace, "/build"),
-        (target_dir, "/target"),
-    ];
-    pairs.sort_by_key(|(path, _)| path.as_os_str().len());
-    pairs
-        .into_iter()
-        .map(|(path, to)| format!("--remap-path-prefix={}={to}", path.display()))
-        .collect()
 }
 
 /// The build's argv and environment. Pure.
@@ -140,85 +114,14 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
         (VERSION_VAR.to_owned(), request.version.to_owned()),
         (COMMIT_VAR.to_owned(), request.short_commit.to_owned()),
     ]);
-    let ours = &inputs.remaps;
-    let user = &inputs.user;
-    if let Some(encoded) = &user.encoded_env {
-        let mut flags: Vec<&str> = encoded.split('\x1f').filter(|f| !f.is_empty()).collect();
-        flags.extend(ours.iter().map(String::as_str));
-        env.insert("CARGO_ENCODED_RUSTFLAGS".to_owned(), flags.join("\x1f"));
-    } else if let Some(plain) = &user.plain_env {
-        // Cargo splits RUSTFLAGS on whitespace; the encoded form (which wins over RUSTFLAGS)
-        // keeps our paths intact.
-        let mut flags: Vec<&str> = plain.split_whitespace().collect();
-        flags.extend(ours.iter().map(String::as_str));
-        env.insert("CARGO_ENCODED_RUSTFLAGS".to_owned(), flags.join("\x1f"));
-    } else {
-        let toml_list = format!(
-            "[{}]",
-            ours.iter()
-                .map(|flag| format!("{flag:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        // `--config` arrays are appended to the config files' arrays, so the user's flags stay.
-        argv.push("--config".into());
-        argv.push(format!("build.rustflags={toml_list}"));
-        for target in request.targets {
-            let env_name = target.as_str().to_uppercase().replace(['-', '.'], "_");
-            if user.target_specific.contains(target.as_str())
-                || user.target_specific.contains("cfg")
-                || user.target_env.contains(&env_name)
-            {
-                argv.push("--config".into());
-                argv.push(format!("target.{target}.rustflags={toml_list}"));
-            }
-        }
-    }
+    rustflags::extend(
+        &inputs.remaps,
+        &inputs.user,
+        request.targets,
+        &mut argv,
+        &mut env,
+    );
     BuildStep { argv, env }
-}
-
-/// Reads the user's rustflags from the environment and the cargo config files cargo would read.
-pub fn user_rustflags(workspace: &Path, cargo_home: &Path) -> anyhow::Result<UserRustflags> {
-    let non_empty = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
-    let mut user = UserRustflags {
-        encoded_env: non_empty("CARGO_ENCODED_RUSTFLAGS"),
-        plain_env: non_empty("RUSTFLAGS"),
-        ..UserRustflags::default()
-    };
-    for (name, value) in std::env::vars() {
-        if let Some(triple) = name
-            .strip_prefix("CARGO_TARGET_")
-            .and_then(|rest| rest.strip_suffix("_RUSTFLAGS"))
-            && !value.trim().is_empty()
-        {
-            user.target_env.insert(triple.to_owned());
-        }
-    }
-    let mut files: Vec<PathBuf> = workspace
-        .ancestors()
-        .flat_map(|dir| [dir.join(".cargo/config.toml"), dir.join(".cargo/config")])
-        .collect();
-    files.push(cargo_home.join("config.toml"));
-    files.push(cargo_home.join("config"));
-    for file in files.iter().filter(|f| f.is_file()) {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let doc: toml_edit::DocumentMut = text
-            .parse()
-            .with_context(|| format!("{} is not valid TOML", file.display()))?;
-        if let Some(table) = doc.get("target").and_then(|t| t.as_table_like()) {
-            for (key, value) in table.iter() {
-                if value.get("rustflags").is_some() {
-                    user.target_specific.insert(if key.starts_with("cfg(") {
-                        "cfg".to_owned()
-                    } else {
-                        key.to_owned()
-                    });
-                }
-            }
-        }
-    }
-    Ok(user)
 }
 
 /// Runs the planned build from `cwd`, streaming cargo's human output to stderr, and sorts
@@ -425,17 +328,6 @@ mod tests {
             step.argv
                 .contains(&r#"target.x86_64-unknown-linux-gnu.rustflags=["-Ca"]"#.to_owned())
         );
-    }
-
-    #[test]
-    fn remaps_put_the_longest_prefix_last() {
-        let flags = remap_flags(Path::new("/w"), Path::new("/w/target"), Path::new("/c"));
-        let position = |flag: &str| flags.iter().position(|f| f == flag).unwrap();
-        assert!(
-            position("--remap-path-prefix=/w/target=/target")
-                > position("--remap-path-prefix=/w=/build")
-        );
-        assert_eq!(flags.len(), 3);
     }
 
     /// Recorded: `cargo build -p jimini --bins --target x86_64-unknown-linux-gnu --target

@@ -33,8 +33,33 @@ pub fn execute(
 ) -> anyhow::Result<Manifest> {
     let root = &context.workspace.root;
     let output = OutputDir::claim(&plan.out, &Ownership::Dist)?;
-
     let step = progress.step("preflight");
+    preflight(sh, root, plan, smoke)?;
+    step.done();
+
+    let triples: Vec<&str> = plan.targets().map(|t| t.triple.as_str()).collect();
+    let step = progress.step(format!("build {} ({})", triples.join(", "), plan.profile));
+    let dirs: Vec<_> = plan
+        .targets
+        .iter()
+        .map(|t| (&t.target.triple, t.artifact_dir.as_path()))
+        .collect();
+    let built = build::run(root, &plan.build, &context.package_id, &dirs)?;
+    step.done();
+
+    let manifest =
+        output.publish(|staging| assemble(context, plan, &built, staging, progress, smoke))?;
+    summary(progress, &manifest, &plan.out);
+    Ok(manifest)
+}
+
+/// Everything that can be known to fail before the build: missing files, toolchains, runners.
+fn preflight(
+    sh: &xshell::Shell,
+    root: &Path,
+    plan: &DistPlan,
+    smoke: Option<SmokeScope>,
+) -> anyhow::Result<()> {
     for include in &plan.include {
         if !root.join(include).is_file() {
             bail!(
@@ -61,29 +86,19 @@ pub fn execute(
             crate::doctor::describe(&problems)
         );
     }
-    step.done();
+    Ok(())
+}
 
-    let step = progress.step(format!(
-        "build {} ({})",
-        targets
-            .iter()
-            .map(|t| t.triple.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        plan.profile
-    ));
-    let dirs: Vec<_> = plan
-        .targets
-        .iter()
-        .map(|t| (&t.target.triple, t.artifact_dir.as_path()))
-        .collect();
-    let built = build::run(root, &plan.build, &context.package_id, &dirs)?;
-    step.done();
-
-    let manifest =
-        output.publish(|staging| assemble(context, plan, &built, staging, progress, smoke))?;
-    summary(progress, &manifest, &plan.out);
-    Ok(manifest)
+/// What every target's packaging reads.
+struct Shared<'a> {
+    context: &'a ReleaseContext,
+    plan: &'a DistPlan,
+    built: &'a build::BuildOutput,
+    staging: &'a Path,
+    progress: &'a Progress,
+    /// The shipped package's directory, relative to the workspace root.
+    package_dir: String,
+    checksums: BTreeMap<(String, String), String>,
 }
 
 fn assemble(
@@ -94,79 +109,42 @@ fn assemble(
     progress: &Progress,
     smoke: Option<SmokeScope>,
 ) -> anyhow::Result<Manifest> {
-    let root = &context.workspace.root;
     let package = context.workspace.shipped_package()?;
-    let package_dir = package
-        .manifest_path
-        .parent()
-        .and_then(|dir| {
-            dir.strip_prefix(&context.workspace.metadata.workspace_root)
-                .ok()
-        })
-        .map(|dir| dir.to_string())
-        .unwrap_or_default();
-    let checksums = context.workspace.lock_checksums()?;
+    let shared = Shared {
+        context,
+        plan,
+        built,
+        staging,
+        progress,
+        package_dir: package
+            .manifest_path
+            .parent()
+            .and_then(|dir| {
+                dir.strip_prefix(&context.workspace.metadata.workspace_root)
+                    .ok()
+            })
+            .map(|dir| dir.to_string())
+            .unwrap_or_default(),
+        checksums: context.workspace.lock_checksums()?,
+    };
+    // Targets are independent, and compression is the slow part: one thread each.
+    let packed: Vec<anyhow::Result<[Artifact; 2]>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .targets
+            .iter()
+            .map(|target| scope.spawn(|| pack_target(&shared, target)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("packaging threads do not panic"))
+            .collect()
+    });
     let mut artifacts = Vec::new();
-    for target in &plan.targets {
-        let step = progress.step(format!("package {}", target.archive));
-        let target_build = &built.targets[&target.target.triple];
-        let mut entries = binary_entries(target, &target_build.binaries)?;
-        for include in &plan.include {
-            entries.push(Entry {
-                name: include_archive_name(include, &package_dir),
-                source: root.join(include),
-                executable: false,
-            });
-        }
-        let mut artifact =
-            package_target(target, &entries, staging, plan.source_date_epoch as u64)?;
-        inspect_binaries(target, &entries, &mut artifact)?;
-        artifacts.push(artifact);
-        step.done();
-
-        let step = progress.step(format!("sbom {}", target.sbom));
-        let json = sbom::build(&sbom::SbomInput {
-            metadata: &context.workspace.metadata,
-            root: &context.package_id,
-            linked: &target_build.linked,
-            proc_macros: &built.proc_macros,
-            host_libraries: &built.host_libraries,
-            checksums: &checksums,
-            app_version: &plan.version,
-            target: target.target.triple.as_str(),
-            source_date_epoch: plan.source_date_epoch,
-        })?;
-        let path = staging.join(&target.sbom);
-        fs::write(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
-        artifacts.push(Artifact::of_file(
-            &target.sbom,
-            ArtifactKind::Sbom,
-            Some(&target.target.triple),
-            &path,
-        )?);
-        step.done();
+    for result in packed {
+        artifacts.extend(result?);
     }
-
     if let Some(installer) = &plan.installer {
-        let template = fs::read_to_string(root.join(&installer.template)).with_context(|| {
-            format!(
-                "cannot read the installer {}: fix [workspace.metadata.xtask-dist] installer",
-                installer.template
-            )
-        })?;
-        let path = staging.join(super::INSTALLER_NAME);
-        fs::write(
-            &path,
-            template
-                .replace(super::INSTALLER_VERSION_PLACEHOLDER, &plan.version)
-                .replace(super::INSTALLER_PLATFORMS_PLACEHOLDER, &installer.platforms),
-        )?;
-        artifacts.push(Artifact::of_file(
-            super::INSTALLER_NAME,
-            ArtifactKind::Installer,
-            None,
-            &path,
-        )?);
+        artifacts.push(write_installer(context, plan, installer, staging)?);
     }
 
     let step = progress.step("checksums and manifest");
@@ -193,17 +171,77 @@ fn assemble(
 
     if let Some(scope) = smoke {
         let step = progress.step("smoke runs");
-        smoke::run(
-            staging,
-            &plan.version,
-            &plan.targets,
-            scope,
-            progress,
-            &context.workspace.root,
-        )?;
+        let root = &context.workspace.root;
+        smoke::run(staging, &plan.version, &plan.targets, scope, progress, root)?;
         step.done();
     }
     Ok(manifest)
+}
+
+/// One target's archive (its binaries and the include files) and SBOM.
+fn pack_target(shared: &Shared, target: &TargetPlan) -> anyhow::Result<[Artifact; 2]> {
+    let (plan, staging) = (shared.plan, shared.staging);
+    let root = &shared.context.workspace.root;
+    let step = shared.progress.step(format!("package {}", target.archive));
+    let target_build = &shared.built.targets[&target.target.triple];
+    let mut entries = binary_entries(target, &target_build.binaries)?;
+    for include in &plan.include {
+        entries.push(Entry {
+            name: include_archive_name(include, &shared.package_dir),
+            source: root.join(include),
+            executable: false,
+        });
+    }
+    let mut archive = package_target(target, &entries, staging, plan.source_date_epoch as u64)?;
+    inspect_binaries(target, &entries, &mut archive)?;
+    step.done();
+
+    let step = shared.progress.step(format!("sbom {}", target.sbom));
+    let json = sbom::build(&sbom::SbomInput {
+        metadata: &shared.context.workspace.metadata,
+        root: &shared.context.package_id,
+        linked: &target_build.linked,
+        proc_macros: &shared.built.proc_macros,
+        host_libraries: &shared.built.host_libraries,
+        checksums: &shared.checksums,
+        app_version: &plan.version,
+        target: target.target.triple.as_str(),
+        source_date_epoch: plan.source_date_epoch,
+    })?;
+    let path = staging.join(&target.sbom);
+    fs::write(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    let sbom = Artifact::of_file(
+        &target.sbom,
+        ArtifactKind::Sbom,
+        Some(&target.target.triple),
+        &path,
+    )?;
+    step.done();
+    Ok([archive, sbom])
+}
+
+/// install.sh with the version and the release's platform table filled in.
+fn write_installer(
+    context: &ReleaseContext,
+    plan: &DistPlan,
+    installer: &super::plan::InstallerPlan,
+    staging: &Path,
+) -> anyhow::Result<Artifact> {
+    let template = fs::read_to_string(context.workspace.root.join(&installer.template))
+        .with_context(|| {
+            format!(
+                "cannot read the installer {}: fix [workspace.metadata.xtask-dist] installer",
+                installer.template
+            )
+        })?;
+    let path = staging.join(super::INSTALLER_NAME);
+    fs::write(
+        &path,
+        template
+            .replace(super::INSTALLER_VERSION_PLACEHOLDER, &plan.version)
+            .replace(super::INSTALLER_PLATFORMS_PLACEHOLDER, &installer.platforms),
+    )?;
+    Artifact::of_file(super::INSTALLER_NAME, ArtifactKind::Installer, None, &path)
 }
 
 fn binary_entries(

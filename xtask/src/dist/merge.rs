@@ -41,40 +41,9 @@ pub fn merge_manifests(
     let mut owners: BTreeMap<Triple, &Path> = BTreeMap::new();
     let mut artifacts: BTreeMap<String, manifest::Artifact> = BTreeMap::new();
     for partial in partials {
-        let m = &partial.manifest;
+        check_agreement(partial, first, expected_version)?;
         let name = partial.dir.display();
-        if !m.partial {
-            bail!(
-                "{name} is a complete dist, not a partial one: build it with `cargo xtask dist --target T --partial`"
-            );
-        }
-        if m.version != expected_version {
-            bail!(
-                "{name} was built as {} {} but this checkout releases {expected_version}: rebuild that runner's partial from the release commit",
-                m.app,
-                m.version
-            );
-        }
-        for (field, theirs, ours) in [
-            ("app", &m.app, &first.manifest.app),
-            ("commit", &m.commit, &first.manifest.commit),
-        ] {
-            if theirs != ours {
-                bail!(
-                    "{name} has {field} {theirs} but {} has {ours}: every partial must come from the same commit",
-                    first.dir.display()
-                );
-            }
-        }
-        if m.source_date_epoch != first.manifest.source_date_epoch {
-            bail!(
-                "{name} has SOURCE_DATE_EPOCH {} but {} has {}: build every partial with the same source date",
-                m.source_date_epoch,
-                first.dir.display(),
-                first.manifest.source_date_epoch
-            );
-        }
-        for target in &m.targets {
+        for target in &partial.manifest.targets {
             if let Some(other) = owners.insert(target.clone(), &partial.dir) {
                 bail!(
                     "target {target} is in both {} and {name}: each runner must build different targets",
@@ -83,7 +52,7 @@ pub fn merge_manifests(
             }
             merged.targets.push(target.clone());
         }
-        for artifact in &m.artifacts {
+        for artifact in &partial.manifest.artifacts {
             match artifacts.get(&artifact.name) {
                 Some(existing)
                     if existing.target.is_none() && existing.sha256 == artifact.sha256 => {}
@@ -97,33 +66,75 @@ pub fn merge_manifests(
             }
         }
     }
-    let have: BTreeSet<&Triple> = merged.targets.iter().collect();
-    let want: BTreeSet<&Triple> = expected_targets.iter().collect();
+    check_coverage(&merged.targets, expected_targets)?;
+    merged.artifacts = artifacts.into_values().collect();
+    merged.sort();
+    Ok(merged)
+}
+
+/// A partial must be partial and agree with the first on app, version, commit and source date.
+fn check_agreement(
+    partial: &Partial,
+    first: &Partial,
+    expected_version: &str,
+) -> anyhow::Result<()> {
+    let (m, name) = (&partial.manifest, partial.dir.display());
+    if !m.partial {
+        bail!(
+            "{name} is a complete dist, not a partial one: build it with `cargo xtask dist --target T --partial`"
+        );
+    }
+    if m.version != expected_version {
+        bail!(
+            "{name} was built as {} {} but this checkout releases {expected_version}: rebuild that runner's partial from the release commit",
+            m.app,
+            m.version
+        );
+    }
+    for (field, theirs, ours) in [
+        ("app", &m.app, &first.manifest.app),
+        ("commit", &m.commit, &first.manifest.commit),
+    ] {
+        if theirs != ours {
+            bail!(
+                "{name} has {field} {theirs} but {} has {ours}: every partial must come from the same commit",
+                first.dir.display()
+            );
+        }
+    }
+    if m.source_date_epoch != first.manifest.source_date_epoch {
+        bail!(
+            "{name} has SOURCE_DATE_EPOCH {} but {} has {}: build every partial with the same source date",
+            m.source_date_epoch,
+            first.dir.display(),
+            first.manifest.source_date_epoch
+        );
+    }
+    Ok(())
+}
+
+/// The partials' targets must be exactly the plan's.
+fn check_coverage(have: &[Triple], want: &[Triple]) -> anyhow::Result<()> {
+    let have: BTreeSet<&Triple> = have.iter().collect();
+    let want: BTreeSet<&Triple> = want.iter().collect();
+    let list = |set: Vec<&&Triple>| {
+        set.iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let missing: Vec<&&Triple> = want.difference(&have).collect();
     if !missing.is_empty() {
         bail!(
             "no partial holds {}: wait for (or rerun) those runners' builds, or pass the targets to merge with --target",
-            missing
-                .iter()
-                .map(|t| t.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            list(missing)
         );
     }
     let extra: Vec<&&Triple> = have.difference(&want).collect();
     if !extra.is_empty() {
-        bail!(
-            "partials hold targets the plan does not: {}",
-            extra
-                .iter()
-                .map(|t| t.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        bail!("partials hold targets the plan does not: {}", list(extra));
     }
-    merged.artifacts = artifacts.into_values().collect();
-    merged.sort();
-    Ok(merged)
+    Ok(())
 }
 
 impl flags::DistMerge {

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod merge;
 pub mod output;
 pub mod plan;
+pub mod rustflags;
 pub mod sbom;
 pub mod smoke;
 

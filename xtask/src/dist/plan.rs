@@ -125,18 +125,6 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         bail!("package {} has no binaries to ship", input.config.package);
     }
     let app = &input.config.package;
-    let mut include = input.config.include.clone();
-    include.sort();
-    include.dedup();
-    for file in &include {
-        if Path::new(file).is_absolute()
-            || file.split('/').any(|part| part == ".." || part.is_empty())
-        {
-            bail!(
-                "[workspace.metadata.xtask-dist] include: {file:?} must be a relative path inside the workspace"
-            );
-        }
-    }
     let build = build::step(
         &build::BuildRequest {
             package: app,
@@ -149,27 +137,6 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         },
         input.build,
     );
-    let targets = triples
-        .iter()
-        .map(|triple| {
-            let target = Target::new(triple, input.host);
-            let stem = format!("{app}-{}-{triple}", input.version);
-            let mut binaries: Vec<String> = input
-                .binaries
-                .iter()
-                .map(|name| format!("{name}{}", target.exe_suffix))
-                .collect();
-            binaries.sort();
-            TargetPlan {
-                artifact_dir: input.build.target_dir.join(triple.as_str()),
-                archive: format!("{stem}.{}", target.archive.extension()),
-                sbom: format!("{stem}.cdx.json"),
-                stem,
-                binaries,
-                target,
-            }
-        })
-        .collect();
     Ok(DistPlan {
         app: app.clone(),
         version: input.version.clone(),
@@ -177,7 +144,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         short_commit: input.short_commit.clone(),
         source_date_epoch: input.source_date_epoch,
         profile: input.config.profile.clone(),
-        include,
+        include: include_files(input.config)?,
         installer: match &input.config.installer {
             Some(template) => Some(InstallerPlan {
                 template: template.clone(),
@@ -188,8 +155,44 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         out: input.out.clone(),
         partial: input.partial,
         build,
-        targets,
+        targets: triples.iter().map(|t| plan_target(input, t)).collect(),
     })
+}
+
+/// The include files, sorted and deduplicated; each must be a relative path inside the workspace.
+fn include_files(config: &DistConfig) -> anyhow::Result<Vec<String>> {
+    let mut include = config.include.clone();
+    include.sort();
+    include.dedup();
+    for file in &include {
+        if Path::new(file).is_absolute()
+            || file.split('/').any(|part| part == ".." || part.is_empty())
+        {
+            bail!(
+                "[workspace.metadata.xtask-dist] include: {file:?} must be a relative path inside the workspace"
+            );
+        }
+    }
+    Ok(include)
+}
+
+fn plan_target(input: &PlanInput, triple: &Triple) -> TargetPlan {
+    let target = Target::new(triple, input.host);
+    let stem = format!("{}-{}-{triple}", input.config.package, input.version);
+    let mut binaries: Vec<String> = input
+        .binaries
+        .iter()
+        .map(|name| format!("{name}{}", target.exe_suffix))
+        .collect();
+    binaries.sort();
+    TargetPlan {
+        artifact_dir: input.build.target_dir.join(triple.as_str()),
+        archive: format!("{stem}.{}", target.archive.extension()),
+        sbom: format!("{stem}.cdx.json"),
+        stem,
+        binaries,
+        target,
+    }
 }
 
 /// install.sh's platform table for the configured release list.
@@ -240,165 +243,4 @@ impl DistPlan {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HOST: &str = "x86_64-unknown-linux-gnu";
-
-    fn config() -> DistConfig {
-        DistConfig {
-            package: "jimini".into(),
-            profile: "dist".into(),
-            targets: vec![
-                HOST.into(),
-                "x86_64-pc-windows-gnu".into(),
-                "aarch64-unknown-linux-gnu".into(),
-            ],
-            include: vec!["README.md".into(), "LICENSE".into(), "README.md".into()],
-            installer: Some("install.sh".into()),
-        }
-    }
-
-    fn host() -> Triple {
-        Triple::parse(HOST).unwrap()
-    }
-
-    fn inputs() -> BuildInputs {
-        BuildInputs {
-            cargo: "/home/u/.cargo/bin/cargo".into(),
-            target_dir: PathBuf::from("/w/target"),
-            remaps: vec!["--remap-path-prefix=/w=/build".into()],
-            user: Default::default(),
-        }
-    }
-
-    fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> {
-        let host = host();
-        let build = inputs();
-        plan(&PlanInput {
-            config,
-            binaries: vec![
-                "jimini".into(),
-                "jimini-server".into(),
-                "jimini-admin".into(),
-            ],
-            host: &host,
-            version: "0.2.0".into(),
-            commit: "3f2a9c1".repeat(5) + "aaaaa",
-            short_commit: "3f2a9c1".into(),
-            source_date_epoch: 1_700_000_000,
-            requested_targets: targets,
-            out: PathBuf::from("/w/dist"),
-            partial: false,
-            build: &build,
-            quiet: false,
-        })
-    }
-
-    fn triples(plan: &DistPlan) -> Vec<&str> {
-        plan.targets().map(|t| t.triple.as_str()).collect()
-    }
-
-    #[test]
-    fn default_is_the_host_only() {
-        let plan = planned(&config(), &[]).unwrap();
-        assert_eq!(triples(&plan), vec![HOST]);
-        let target = &plan.targets[0];
-        assert_eq!(
-            target.archive,
-            "jimini-0.2.0-x86_64-unknown-linux-gnu.tar.gz"
-        );
-        assert_eq!(
-            target.sbom,
-            "jimini-0.2.0-x86_64-unknown-linux-gnu.cdx.json"
-        );
-        assert_eq!(
-            target.artifact_dir,
-            Path::new("/w/target/x86_64-unknown-linux-gnu")
-        );
-        assert_eq!(target.binaries, ["jimini", "jimini-admin", "jimini-server"]);
-        assert_eq!(
-            plan.include,
-            ["LICENSE", "README.md"],
-            "sorted and deduplicated"
-        );
-    }
-
-    #[test]
-    fn all_expands_the_release_list_sorted_and_windows_gets_zip_and_exe() {
-        let requested = vec!["all".to_owned(), HOST.to_owned()];
-        let plan = planned(&config(), &requested).unwrap();
-        assert_eq!(
-            triples(&plan),
-            ["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu", HOST]
-        );
-        let windows = &plan.targets[1];
-        assert_eq!(windows.archive, "jimini-0.2.0-x86_64-pc-windows-gnu.zip");
-        assert_eq!(
-            windows.binaries,
-            ["jimini-admin.exe", "jimini-server.exe", "jimini.exe"]
-        );
-        let argv = plan.build.argv.join(" ");
-        assert!(
-            argv.contains(
-                "--target aarch64-unknown-linux-gnu --target x86_64-pc-windows-gnu --target x86_64-unknown-linux-gnu"
-            ),
-            "{argv}"
-        );
-    }
-
-    #[test]
-    fn unknown_targets_and_bad_includes_are_refused_with_the_fix() {
-        let requested = vec!["linux".to_owned()];
-        let err = planned(&config(), &requested).unwrap_err().to_string();
-        assert!(
-            err.contains("unknown target \"linux\"") && err.contains("all"),
-            "{err}"
-        );
-
-        let mut config = config();
-        config.include = vec!["../secret".into()];
-        let err = planned(&config, &[]).unwrap_err().to_string();
-        assert!(err.contains("relative path inside the workspace"), "{err}");
-
-        config.include = vec![];
-        config.targets = vec!["x86_64 linux".into()];
-        let all = vec!["all".to_owned()];
-        let err = planned(&config, &all).unwrap_err().to_string();
-        assert!(
-            err.contains("\"x86_64 linux\" is not a target triple"),
-            "{err}"
-        );
-        config.targets = vec![];
-        let err = planned(&config, &all).unwrap_err().to_string();
-        assert!(err.contains("targets is empty"), "{err}");
-    }
-
-    #[test]
-    fn the_installer_gets_the_platforms_of_the_whole_release_list() {
-        let plan = planned(&config(), &[]).unwrap();
-        let installer = plan.installer.unwrap();
-        assert_eq!(installer.template, "install.sh");
-        assert_eq!(
-            installer.platforms,
-            "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.gz\n\
-             Linux arm64 gnu aarch64-unknown-linux-gnu tar.gz\n\
-             Linux x86_64 gnu x86_64-unknown-linux-gnu tar.gz\n\
-             Linux amd64 gnu x86_64-unknown-linux-gnu tar.gz"
-        );
-    }
-
-    #[test]
-    fn describe_shows_the_exact_command_and_every_artifact() {
-        let plan = planned(&config(), &[]).unwrap();
-        let text = plan.describe();
-        assert!(
-            text.contains(
-                "/home/u/.cargo/bin/cargo build --locked --profile dist -p jimini --bins --target x86_64-unknown-linux-gnu --message-format=json-render-diagnostics"
-            ),
-            "{text}"
-        );
-        assert!(text.contains("JIMINI_BUILD_VERSION=0.2.0"), "{text}");
-        assert!(text.contains("SHA256SUMS") && text.contains("dist-manifest.json"));
-    }
-}
+mod tests;

@@ -78,17 +78,33 @@ fn component(
     Ok(component)
 }
 
-pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
-    let packages: BTreeMap<&PackageId, &Package> =
-        input.metadata.packages.iter().map(|p| (&p.id, p)).collect();
-    let resolve = input
-        .metadata
-        .resolve
-        .as_ref()
-        .context("cargo metadata returned no dependency graph")?;
-    let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
-    let normal_deps = |id: &PackageId| -> Vec<PackageId> {
-        nodes
+/// The dependency graph of `cargo metadata`, by package id.
+struct Graph<'a> {
+    packages: BTreeMap<&'a PackageId, &'a Package>,
+    nodes: BTreeMap<&'a PackageId, &'a cargo_metadata::Node>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(metadata: &'a Metadata) -> anyhow::Result<Graph<'a>> {
+        let resolve = metadata
+            .resolve
+            .as_ref()
+            .context("cargo metadata returned no dependency graph")?;
+        Ok(Graph {
+            packages: metadata.packages.iter().map(|p| (&p.id, p)).collect(),
+            nodes: resolve.nodes.iter().map(|n| (&n.id, n)).collect(),
+        })
+    }
+
+    fn package(&self, id: &PackageId) -> anyhow::Result<&'a Package> {
+        self.packages
+            .get(id)
+            .copied()
+            .with_context(|| format!("{} is not in cargo metadata", id.repr))
+    }
+
+    fn normal_deps(&self, id: &PackageId) -> Vec<PackageId> {
+        self.nodes
             .get(id)
             .map(|node| {
                 node.deps
@@ -102,19 +118,22 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
                     .collect()
             })
             .unwrap_or_default()
-    };
+    }
+}
 
+/// The linked crates (the root included), and the build-only ones: proc-macros on linked
+/// crates' normal edges, then what they need at compile time.
+fn members(graph: &Graph, input: &SbomInput) -> (BTreeSet<PackageId>, BTreeSet<PackageId>) {
     let mut linked: BTreeSet<PackageId> = input.linked.clone();
     linked.insert(input.root.clone());
-    // Proc-macros on linked crates' normal edges, then what they need at compile time.
     let mut build_only: BTreeSet<PackageId> = linked
         .iter()
-        .flat_map(&normal_deps)
+        .flat_map(|id| graph.normal_deps(id))
         .filter(|id| input.proc_macros.contains(id))
         .collect();
     let mut frontier: Vec<PackageId> = build_only.iter().cloned().collect();
     while let Some(id) = frontier.pop() {
-        for dep in normal_deps(&id) {
+        for dep in graph.normal_deps(&id) {
             if input.host_libraries.contains(&dep)
                 && !linked.contains(&dep)
                 && build_only.insert(dep.clone())
@@ -123,15 +142,13 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
             }
         }
     }
-    let in_sbom: BTreeSet<&PackageId> = linked.iter().chain(build_only.iter()).collect();
+    (linked, build_only)
+}
 
-    let package = |id: &PackageId| -> anyhow::Result<&Package> {
-        packages
-            .get(id)
-            .copied()
-            .with_context(|| format!("{} is not in cargo metadata", id.repr))
-    };
-    let root = package(input.root)?;
+pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
+    let graph = Graph::new(input.metadata)?;
+    let (linked, build_only) = members(&graph, input);
+    let in_sbom: BTreeSet<&PackageId> = linked.iter().chain(build_only.iter()).collect();
     let version_of = |p: &Package| {
         if p.id == *input.root {
             input.app_version.to_owned()
@@ -140,13 +157,13 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
         }
     };
     let bom_ref = |id: &PackageId| -> anyhow::Result<String> {
-        let p = package(id)?;
+        let p = graph.package(id)?;
         purl(&p.name, &version_of(p))
     };
 
     let mut components = Vec::new();
     for id in in_sbom.iter().filter(|id| **id != input.root) {
-        let p = package(id)?;
+        let p = graph.package(id)?;
         let scope = if linked.contains(*id) {
             Scope::Required
         } else {
@@ -161,7 +178,8 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
 
     let mut dependencies = Vec::new();
     for id in &in_sbom {
-        let mut depends_on: Vec<String> = normal_deps(id)
+        let mut depends_on: Vec<String> = graph
+            .normal_deps(id)
             .iter()
             .filter(|dep| in_sbom.contains(dep))
             .map(bom_ref)
@@ -174,13 +192,27 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
         });
     }
     dependencies.sort_by(|a, b| a.dependency_ref.cmp(&b.dependency_ref));
+    let root = component(
+        graph.package(input.root)?,
+        input.app_version,
+        Scope::Required,
+        None,
+    )?;
+    serialize(input, root, components, dependencies)
+}
 
+/// The BOM around its parts, serialised with a serial number derived from its content.
+fn serialize(
+    input: &SbomInput,
+    mut root: Component,
+    components: Vec<Component>,
+    dependencies: Vec<Dependency>,
+) -> anyhow::Result<Vec<u8>> {
     let timestamp = time::OffsetDateTime::from_unix_timestamp(input.source_date_epoch)
         .context("SOURCE_DATE_EPOCH is out of range")?
         .format(&time::format_description::well_known::Rfc3339)?;
-    let mut root_component = component(root, input.app_version, Scope::Required, None)?;
-    root_component.component_type = Classification::Application;
-    root_component.scope = None;
+    root.component_type = Classification::Application;
+    root.scope = None;
     let mut bom = Bom {
         serial_number: None,
         metadata: Some(BomMetadata {
@@ -190,7 +222,7 @@ pub fn build(input: &SbomInput) -> anyhow::Result<Vec<u8>> {
                 "cargo-xtask-dist",
                 env!("CARGO_PKG_VERSION"),
             )])),
-            component: Some(root_component),
+            component: Some(root),
             properties: Some(Properties(vec![Property::new(
                 "cdx:rust:target",
                 input.target,

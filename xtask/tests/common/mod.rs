@@ -82,6 +82,12 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// A git repository holding a copy of the tracked files of this workspace, one commit.
 pub fn copy_workspace(label: &str) -> PathBuf {
     let dir = temp_dir(label);
+    copy_workspace_into(&dir);
+    dir
+}
+
+/// The tracked (and untracked, not ignored) files of this workspace that exist.
+fn workspace_files() -> Vec<String> {
     let source = source_root();
     let files = checked(Command::new("git").current_dir(&source).args([
         "ls-files",
@@ -90,19 +96,68 @@ pub fn copy_workspace(label: &str) -> PathBuf {
         "--others",
         "--exclude-standard",
     ]));
-    for file in files.split('\0').filter(|f| !f.is_empty()) {
-        let from = source.join(file);
-        if !from.is_file() {
-            continue; // deleted in the working tree
-        }
-        let to = dir.join(file);
+    files
+        .split('\0')
+        .filter(|f| !f.is_empty() && source.join(f).is_file())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn copy_workspace_into(dir: &Path) {
+    let source = source_root();
+    for file in workspace_files() {
+        let to = dir.join(&file);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&from, &to).unwrap();
+        std::fs::copy(source.join(&file), &to).unwrap();
     }
-    git(&dir, &["init", "-q", "-b", "main"]);
-    git(&dir, &["add", "-A"]);
-    commit(&dir, "initial", "2026-01-02T03:04:05Z");
-    dir
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    commit(dir, "initial", "2026-01-02T03:04:05Z");
+}
+
+/// One copy of this workspace at a fixed path, shared by every test binary that only reads
+/// it (and writes its dists elsewhere): the remap flags name the workspace path, so every new
+/// path rebuilds every crate. Keyed by the files' contents; prepared once under a lock.
+pub fn shared_workspace() -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    static SHARED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let source = source_root();
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            for file in workspace_files() {
+                file.hash(&mut hasher);
+                std::fs::read(source.join(&file)).unwrap().hash(&mut hasher);
+            }
+            let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            let dir = base.join(format!("shared-ws-{:016x}", hasher.finish()));
+            let lock = std::fs::File::create(base.join("shared-ws.lock")).unwrap();
+            lock.lock().unwrap();
+            let ready = dir.with_extension("ready");
+            if !ready.exists() {
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                copy_workspace_into(&dir);
+                std::fs::write(&ready, "").unwrap();
+            }
+            dir
+        })
+        .clone()
+}
+
+/// Cargo profile overrides for tests where the dist profile is not the point: no LTO, parallel
+/// codegen, light optimisation. Flags, remaps and reproducibility are unchanged.
+pub const FAST_PROFILE: [(&str, &str); 3] = [
+    ("CARGO_PROFILE_DIST_LTO", "off"),
+    ("CARGO_PROFILE_DIST_CODEGEN_UNITS", "16"),
+    ("CARGO_PROFILE_DIST_OPT_LEVEL", "1"),
+];
+
+/// `cargo xtask ARGS` in `dir` with [`FAST_PROFILE`].
+pub fn xtask_fast(dir: &Path) -> Command {
+    let mut cmd = xtask(dir);
+    cmd.envs(FAST_PROFILE);
+    cmd
 }
 
 pub fn commit(dir: &Path, message: &str, date: &str) {
@@ -131,6 +186,9 @@ pub fn xtask(dir: &Path) -> Command {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("GITHUB_REF");
+    for (profile_var, _) in FAST_PROFILE {
+        cmd.env_remove(profile_var);
+    }
     cmd
 }
 

@@ -1,0 +1,160 @@
+use super::*;
+
+const HOST: &str = "x86_64-unknown-linux-gnu";
+
+fn config() -> DistConfig {
+    DistConfig {
+        package: "jimini".into(),
+        profile: "dist".into(),
+        targets: vec![
+            HOST.into(),
+            "x86_64-pc-windows-gnu".into(),
+            "aarch64-unknown-linux-gnu".into(),
+        ],
+        include: vec!["README.md".into(), "LICENSE".into(), "README.md".into()],
+        installer: Some("install.sh".into()),
+    }
+}
+
+fn host() -> Triple {
+    Triple::parse(HOST).unwrap()
+}
+
+fn inputs() -> BuildInputs {
+    BuildInputs {
+        cargo: "/home/u/.cargo/bin/cargo".into(),
+        target_dir: PathBuf::from("/w/target"),
+        remaps: vec!["--remap-path-prefix=/w=/build".into()],
+        user: Default::default(),
+    }
+}
+
+fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> {
+    let host = host();
+    let build = inputs();
+    plan(&PlanInput {
+        config,
+        binaries: vec![
+            "jimini".into(),
+            "jimini-server".into(),
+            "jimini-admin".into(),
+        ],
+        host: &host,
+        version: "0.2.0".into(),
+        commit: "3f2a9c1".repeat(5) + "aaaaa",
+        short_commit: "3f2a9c1".into(),
+        source_date_epoch: 1_700_000_000,
+        requested_targets: targets,
+        out: PathBuf::from("/w/dist"),
+        partial: false,
+        build: &build,
+        quiet: false,
+    })
+}
+
+fn triples(plan: &DistPlan) -> Vec<&str> {
+    plan.targets().map(|t| t.triple.as_str()).collect()
+}
+
+#[test]
+fn default_is_the_host_only() {
+    let plan = planned(&config(), &[]).unwrap();
+    assert_eq!(triples(&plan), vec![HOST]);
+    let target = &plan.targets[0];
+    assert_eq!(
+        target.archive,
+        "jimini-0.2.0-x86_64-unknown-linux-gnu.tar.gz"
+    );
+    assert_eq!(
+        target.sbom,
+        "jimini-0.2.0-x86_64-unknown-linux-gnu.cdx.json"
+    );
+    assert_eq!(
+        target.artifact_dir,
+        Path::new("/w/target/x86_64-unknown-linux-gnu")
+    );
+    assert_eq!(target.binaries, ["jimini", "jimini-admin", "jimini-server"]);
+    assert_eq!(
+        plan.include,
+        ["LICENSE", "README.md"],
+        "sorted and deduplicated"
+    );
+}
+
+#[test]
+fn all_expands_the_release_list_sorted_and_windows_gets_zip_and_exe() {
+    let requested = vec!["all".to_owned(), HOST.to_owned()];
+    let plan = planned(&config(), &requested).unwrap();
+    assert_eq!(
+        triples(&plan),
+        ["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu", HOST]
+    );
+    let windows = &plan.targets[1];
+    assert_eq!(windows.archive, "jimini-0.2.0-x86_64-pc-windows-gnu.zip");
+    assert_eq!(
+        windows.binaries,
+        ["jimini-admin.exe", "jimini-server.exe", "jimini.exe"]
+    );
+    let argv = plan.build.argv.join(" ");
+    assert!(
+        argv.contains(
+            "--target aarch64-unknown-linux-gnu --target x86_64-pc-windows-gnu --target x86_64-unknown-linux-gnu"
+        ),
+        "{argv}"
+    );
+}
+
+#[test]
+fn unknown_targets_and_bad_includes_are_refused_with_the_fix() {
+    let requested = vec!["linux".to_owned()];
+    let err = planned(&config(), &requested).unwrap_err().to_string();
+    assert!(
+        err.contains("unknown target \"linux\"") && err.contains("all"),
+        "{err}"
+    );
+
+    let mut config = config();
+    config.include = vec!["../secret".into()];
+    let err = planned(&config, &[]).unwrap_err().to_string();
+    assert!(err.contains("relative path inside the workspace"), "{err}");
+
+    config.include = vec![];
+    config.targets = vec!["x86_64 linux".into()];
+    let all = vec!["all".to_owned()];
+    let err = planned(&config, &all).unwrap_err().to_string();
+    assert!(
+        err.contains("\"x86_64 linux\" is not a target triple"),
+        "{err}"
+    );
+    config.targets = vec![];
+    let err = planned(&config, &all).unwrap_err().to_string();
+    assert!(err.contains("targets is empty"), "{err}");
+}
+
+#[test]
+fn the_installer_gets_the_platforms_of_the_whole_release_list() {
+    let plan = planned(&config(), &[]).unwrap();
+    let installer = plan.installer.unwrap();
+    assert_eq!(installer.template, "install.sh");
+    assert_eq!(
+        installer.platforms,
+        "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.gz\n\
+         Linux arm64 gnu aarch64-unknown-linux-gnu tar.gz\n\
+         Linux x86_64 gnu x86_64-unknown-linux-gnu tar.gz\n\
+         Linux amd64 gnu x86_64-unknown-linux-gnu tar.gz"
+    );
+}
+
+#[test]
+fn describe_shows_the_exact_command_and_every_artifact() {
+    let plan = planned(&config(), &[]).unwrap();
+    let text = plan.describe();
+    assert!(
+        text.contains(
+            "/home/u/.cargo/bin/cargo build --locked --profile dist -p jimini --bins --target x86_64-unknown-linux-gnu --message-format=json-render-diagnostics"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("JIMINI_BUILD_VERSION=0.2.0"), "{text}");
+    assert!(text.contains("SHA256SUMS") && text.contains("dist-manifest.json"));
+}
