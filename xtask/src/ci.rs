@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
 use crate::flags;
@@ -54,13 +54,10 @@ impl flags::Ci {
             .context("tests failed: see the failures above")?;
         // The shipped package's own tests on every release target this machine emulates,
         // through the runners in .cargo/config.toml (qemu, wine).
-        let workspace = crate::workspace::Workspace::load(sh)?;
-        let host = crate::context::host_triple(sh)?;
-        let package = &workspace.config.package;
-        for triple in crate::dist::resolve_targets(&["all".to_owned()], &workspace.config, &host)? {
-            if let crate::targets::Runner::Emulated { .. } =
-                crate::targets::Target::new(&triple, &host).runner
-            {
+        let package = crate::workspace::Workspace::load(sh)?.config.package;
+        for target in release_targets(sh)? {
+            if let crate::targets::Runner::Emulated { .. } = target.runner {
+                let triple = &target.triple;
                 cmd!(sh, "{cargo} test --locked -p {package} --target {triple}")
                     .run()
                     .with_context(|| {
@@ -74,6 +71,13 @@ impl flags::Ci {
 }
 
 fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
+    install_components(sh)?;
+    install_apt_tools(sh)?;
+    install_release_toolchains(sh, root)?;
+    install_python_tools(sh, root)
+}
+
+fn install_components(sh: &Shell) -> anyhow::Result<()> {
     let components = cmd!(sh, "rustup component list --installed")
         .quiet()
         .read()
@@ -83,59 +87,75 @@ fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
             cmd!(sh, "rustup component add {component}").run()?;
         }
     }
-    let missing: Vec<&str> = APT_TOOLS
+    Ok(())
+}
+
+fn install_apt_tools(sh: &Shell) -> anyhow::Result<()> {
+    let format = "-f=${Status}";
+    let missing: Vec<String> = APT_TOOLS
         .iter()
-        .copied()
         .filter(|package| {
-            let format = "-f=${Status}";
-            cmd!(sh, "dpkg-query -W {format} {package}")
+            !cmd!(sh, "dpkg-query -W {format} {package}")
                 .quiet()
                 .ignore_stderr()
                 .read()
-                .is_ok_and(|status| !status.contains("install ok installed"))
-                || cmd!(sh, "dpkg-query -W {package}")
-                    .quiet()
-                    .ignore_stderr()
-                    .ignore_stdout()
-                    .run()
-                    .is_err()
+                .is_ok_and(|status| status.contains("install ok installed"))
         })
+        .map(|package| package.to_string())
         .collect();
-    let missing: Vec<String> = missing.into_iter().map(str::to_owned).collect();
-    crate::doctor::apt_install(sh, &missing)
-        .context("run `cargo xtask ci` as root (or with passwordless sudo) on Debian, or install the packages yourself")?;
-    // The release targets' toolchains and runners, until nothing is missing.
-    let workspace = crate::workspace::Workspace::load(sh)?;
-    let host = crate::context::host_triple(sh)?;
-    let infos: Vec<_> =
-        crate::dist::resolve_targets(&["all".to_owned()], &workspace.config, &host)?
-            .iter()
-            .map(|t| crate::targets::Target::new(t, &host))
-            .collect();
-    let left = crate::doctor::converge(sh, &infos, root, crate::doctor::Scope::BuildAndRun)?;
+    crate::doctor::apt_install(sh, &missing).context(
+        "run `cargo xtask ci` as root (or with passwordless sudo) on Debian, or install the packages yourself",
+    )
+}
+
+/// The release targets' toolchains and runners, until nothing is missing.
+fn install_release_toolchains(sh: &Shell, root: &Path) -> anyhow::Result<()> {
+    let left = crate::doctor::converge(
+        sh,
+        &release_targets(sh)?,
+        root,
+        crate::doctor::Scope::BuildAndRun,
+    )?;
     if !left.is_empty() {
-        anyhow::bail!(
+        bail!(
             "the release targets' toolchains could not all be installed:\n{}",
             crate::doctor::describe(&left)
         );
     }
+    Ok(())
+}
 
+fn install_python_tools(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     let dir = tools_dir(root);
     let venv = dir.join("venv");
     let stamp = dir.join("installed.txt");
     let wanted = PYTHON_TOOLS.join("\n");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        std::fs::create_dir_all(&dir)?;
-        cmd!(sh, "python3 -m venv {venv}")
-            .run()
-            .context("cannot create a Python virtualenv: install python3-venv")?;
-        let pip = venv.join("bin/pip");
-        cmd!(
-            sh,
-            "{pip} install --quiet --disable-pip-version-check {PYTHON_TOOLS...}"
-        )
-        .run()?;
-        std::fs::write(&stamp, wanted)?;
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
     }
+    std::fs::create_dir_all(&dir)?;
+    cmd!(sh, "python3 -m venv {venv}")
+        .run()
+        .context("cannot create a Python virtualenv: install python3-venv")?;
+    let pip = venv.join("bin/pip");
+    cmd!(
+        sh,
+        "{pip} install --quiet --disable-pip-version-check {PYTHON_TOOLS...}"
+    )
+    .run()
+    .context("pip could not install the pinned test tools: check the network to PyPI")?;
+    std::fs::write(&stamp, wanted)?;
     Ok(())
+}
+
+/// The release list, planned for this host.
+fn release_targets(sh: &Shell) -> anyhow::Result<Vec<crate::targets::Target>> {
+    let workspace = crate::workspace::Workspace::load(sh)?;
+    let host = crate::context::host_triple(sh)?;
+    Ok(
+        crate::dist::resolve_targets(&["all".to_owned()], &workspace.config, &host)?
+            .iter()
+            .map(|t| crate::targets::Target::new(t, &host))
+            .collect(),
+    )
 }

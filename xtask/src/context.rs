@@ -41,6 +41,36 @@ pub fn host_triple(sh: &Shell) -> anyhow::Result<Triple> {
         .context("`rustc -vV` printed no host line")
 }
 
+/// `SOURCE_DATE_EPOCH` from the environment, else HEAD's commit time.
+fn source_date_epoch(git: Option<&git::GitState>) -> anyhow::Result<i64> {
+    let env_epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    Ok(match (env_epoch, git) {
+        (Some(epoch), _) => epoch.trim().parse().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={epoch:?} is not whole seconds since 1970")
+        })?,
+        (None, Some(state)) => state.commit_time,
+        (None, None) => bail!(
+            "not a git checkout, so there is no commit time: set SOURCE_DATE_EPOCH to the source's date"
+        ),
+    })
+}
+
+/// The full and short commit: HEAD's, or outside git (a container build context) what the
+/// builder passes in `JIMINI_BUILD_COMMIT`, or `unknown`.
+fn commit_ids(git: Option<&git::GitState>) -> (String, String) {
+    if let Some(state) = git {
+        return (state.commit.clone(), state.short_commit.clone());
+    }
+    let commit = std::env::var("JIMINI_BUILD_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| "unknown".to_owned());
+    let short = commit.chars().take(7).collect();
+    (commit, short)
+}
+
 fn cargo_home() -> anyhow::Result<PathBuf> {
     if let Some(home) = std::env::var_os("CARGO_HOME") {
         return Ok(PathBuf::from(home));
@@ -73,30 +103,8 @@ impl ReleaseContext {
             git_state.as_ref(),
             github_ref.as_deref(),
         )?;
-        let env_epoch = std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .filter(|v| !v.trim().is_empty());
-        let source_date_epoch = match (env_epoch, &git_state) {
-            (Some(epoch), _) => epoch.trim().parse().with_context(|| {
-                format!("SOURCE_DATE_EPOCH={epoch:?} is not whole seconds since 1970")
-            })?,
-            (None, Some(state)) => state.commit_time,
-            (None, None) => bail!(
-                "not a git checkout, so there is no commit time: set SOURCE_DATE_EPOCH to the source's date"
-            ),
-        };
-        let (commit, short_commit) = match &git_state {
-            Some(state) => (state.commit.clone(), state.short_commit.clone()),
-            // Outside git (a container build context), the builder may pass the commit.
-            None => {
-                let commit = std::env::var("JIMINI_BUILD_COMMIT")
-                    .ok()
-                    .filter(|c| !c.trim().is_empty());
-                let commit = commit.unwrap_or_else(|| "unknown".to_owned());
-                let short = commit.chars().take(7).collect();
-                (commit, short)
-            }
-        };
+        let source_date_epoch = source_date_epoch(git_state.as_ref())?;
+        let (commit, short_commit) = commit_ids(git_state.as_ref());
         let cargo_home = cargo_home()?;
         let build = BuildInputs {
             cargo: crate::cargo().to_string_lossy().into_owned(),

@@ -166,43 +166,56 @@ impl flags::Docker {
             .tag
             .unwrap_or_else(|| image_tag(&manifest.app, &manifest.version));
         let iid = context.join("image-id");
-        let version = format!("VERSION={}", manifest.version);
-        let revision = format!("REVISION={}", manifest.commit);
-        let created = format!("CREATED={}", manifest.source_date);
-        let epoch = manifest.source_date_epoch.to_string();
-        let engine = detect_engine(sh)?;
-        let build = match engine {
-            Engine::Docker => cmd!(sh, "docker build"),
-            Engine::Podman => cmd!(sh, "podman build --timestamp {epoch}"),
-            Engine::Buildah => cmd!(sh, "buildah build --timestamp {epoch}"),
-        };
-        let build = build
-            .args(["--file".as_ref(), file.as_os_str()])
-            .args(["--target", "runtime", "--tag", &tag])
-            .args([
-                "--build-arg",
-                &version,
-                "--build-arg",
-                &revision,
-                "--build-arg",
-                &created,
-            ])
-            .args(["--iidfile".as_ref(), iid.as_os_str()])
-            .arg(&context)
-            .output();
-        // The engines print their progress on stdout, which is reserved for the image id.
-        match build {
-            Ok(output) => eprint!("{}", String::from_utf8_lossy(&output.stdout)),
-            Err(err) => {
-                return Err(err).with_context(|| format!("the {engine:?} build of {tag} failed"));
-            }
-        }
+        let engine = build_image(sh, &context, &file, &tag, &manifest, &iid)?;
         let id = std::fs::read_to_string(&iid).context("the engine wrote no image id")?;
         std::fs::remove_dir_all(&context)?;
         eprintln!("built {tag} from {} ({engine:?})", dist.display());
         println!("{}", id.trim());
         Ok(())
     }
+}
+
+/// Builds the image from `context` with the detected engine; the image id goes to `iid`.
+fn build_image(
+    sh: &Shell,
+    context: &Path,
+    file: &Path,
+    tag: &str,
+    manifest: &Manifest,
+    iid: &Path,
+) -> anyhow::Result<Engine> {
+    let version = format!("VERSION={}", manifest.version);
+    let revision = format!("REVISION={}", manifest.commit);
+    let created = format!("CREATED={}", manifest.source_date);
+    let epoch = manifest.source_date_epoch.to_string();
+    let engine = detect_engine(sh)?;
+    let build = match engine {
+        Engine::Docker => cmd!(sh, "docker build"),
+        Engine::Podman => cmd!(sh, "podman build --timestamp {epoch}"),
+        Engine::Buildah => cmd!(sh, "buildah build --timestamp {epoch}"),
+    };
+    let build = build
+        .args(["--file".as_ref(), file.as_os_str()])
+        .args(["--target", "runtime", "--tag", tag])
+        .args([
+            "--build-arg",
+            &version,
+            "--build-arg",
+            &revision,
+            "--build-arg",
+            &created,
+        ])
+        .args(["--iidfile".as_ref(), iid.as_os_str()])
+        .arg(context)
+        .output();
+    // The engines print their progress on stdout, which is reserved for the image id.
+    match build {
+        Ok(output) => eprint!("{}", String::from_utf8_lossy(&output.stdout)),
+        Err(err) => {
+            return Err(err).with_context(|| format!("the {engine:?} build of {tag} failed"));
+        }
+    }
+    Ok(engine)
 }
 
 #[cfg(test)]

@@ -82,25 +82,7 @@ pub fn state(
         }
         None => None,
     };
-    let last_release = {
-        let by_subject = newest_with_subject(sh, |s| {
-            s.strip_prefix("release: v")
-                .is_some_and(|v| semver::Version::parse(v).is_ok())
-        })?;
-        let by_tag = cmd!(sh, "git describe --tags --abbrev=0 --match v[0-9]*")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .ok()
-            .map(|t| format!("{}^{{commit}}", t.trim()))
-            .and_then(|r| cmd!(sh, "git rev-parse {r}").quiet().read().ok());
-        // The nearer of the two: fewer commits since.
-        let mut anchors = Vec::new();
-        for commit in by_subject.into_iter().chain(by_tag) {
-            anchors.push(anchor(sh, commit.trim())?);
-        }
-        anchors.into_iter().min_by_key(|a| a.since)
-    };
+    let last_release = last_release(sh)?;
     let total_commits = cmd!(sh, "git rev-list --count HEAD").quiet().read()?;
     let anchor_of = |c: Option<String>| c.map(|c| anchor(sh, c.trim())).transpose();
     Ok(GitState {
@@ -120,6 +102,26 @@ pub fn state(
             .parse()
             .context("git rev-list --count printed no number")?,
     })
+}
+
+/// The nearer of the newest `release: v*` commit and the nearest `v*` tag.
+fn last_release(sh: &Shell) -> anyhow::Result<Option<Anchor>> {
+    let by_subject = newest_with_subject(sh, |s| {
+        s.strip_prefix("release: v")
+            .is_some_and(|v| semver::Version::parse(v).is_ok())
+    })?;
+    let by_tag = cmd!(sh, "git describe --tags --abbrev=0 --match v[0-9]*")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .map(|t| format!("{}^{{commit}}", t.trim()))
+        .and_then(|r| cmd!(sh, "git rev-parse {r}").quiet().read().ok());
+    let mut anchors = Vec::new();
+    for commit in by_subject.into_iter().chain(by_tag) {
+        anchors.push(anchor(sh, commit.trim())?);
+    }
+    Ok(anchors.into_iter().min_by_key(|a| a.since))
 }
 
 /// The newest commit in HEAD's history whose subject line satisfies `wanted`.

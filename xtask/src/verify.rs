@@ -212,6 +212,28 @@ fn entry_problem(artifact: &Artifact, name: &str) -> Result<Option<String>, Stri
     })
 }
 
+/// The archive's regular files (name → mode) against the manifest's list and binaries.
+fn compare_listing(artifact: &Artifact, files: &BTreeMap<String, u32>, problems: &mut Vec<String>) {
+    let expected: BTreeSet<&String> = artifact.files.iter().collect();
+    for name in files.keys().filter(|n| !expected.contains(n)) {
+        problems.push(format!("{}: unexpected entry {name}", artifact.name));
+    }
+    for name in expected.iter().filter(|n| !files.contains_key(**n)) {
+        problems.push(format!(
+            "{}: {name} is missing from the archive",
+            artifact.name
+        ));
+    }
+    for binary in &artifact.binaries {
+        if files.get(binary).is_some_and(|mode| *mode != 0o755) {
+            problems.push(format!(
+                "{}: {binary} is not executable (mode {:o})",
+                artifact.name, files[binary]
+            ));
+        }
+    }
+}
+
 fn check_archive(
     dir: &Path,
     artifact: &Artifact,
@@ -256,24 +278,7 @@ fn check_archive(
             Ok(())
         })?;
     }
-    let expected: BTreeSet<&String> = artifact.files.iter().collect();
-    for name in files.keys().filter(|n| !expected.contains(n)) {
-        problems.push(format!("{}: unexpected entry {name}", artifact.name));
-    }
-    for name in expected.iter().filter(|n| !files.contains_key(**n)) {
-        problems.push(format!(
-            "{}: {name} is missing from the archive",
-            artifact.name
-        ));
-    }
-    for binary in &artifact.binaries {
-        if files.get(binary).is_some_and(|mode| *mode != 0o755) {
-            problems.push(format!(
-                "{}: {binary} is not executable (mode {:o})",
-                artifact.name, files[binary]
-            ));
-        }
-    }
+    compare_listing(artifact, &files, problems);
     Ok(())
 }
 

@@ -127,12 +127,37 @@ fn assemble(
             .unwrap_or_default(),
         checksums: context.workspace.lock_checksums()?,
     };
-    // Targets are independent, and compression is the slow part: one thread each.
+    let mut artifacts = pack_targets(&shared)?;
+    if let Some(installer) = &plan.installer {
+        artifacts.push(write_installer(context, plan, installer, staging)?);
+    }
+
+    let step = progress.step("checksums and manifest");
+    let manifest = write_manifest(plan, artifacts, staging)?;
+    step.done();
+
+    let step = progress.step("verify");
+    crate::verify::verify_dir(staging)?;
+    step.done();
+
+    if let Some(scope) = smoke {
+        let step = progress.step("smoke runs");
+        let root = &context.workspace.root;
+        smoke::run(staging, &plan.version, &plan.targets, scope, progress, root)?;
+        step.done();
+    }
+    Ok(manifest)
+}
+
+/// Every target's archive and SBOM. Targets are independent and compression is the slow
+/// part: one thread each.
+fn pack_targets(shared: &Shared) -> anyhow::Result<Vec<Artifact>> {
     let packed: Vec<anyhow::Result<[Artifact; 2]>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
+        let handles: Vec<_> = shared
+            .plan
             .targets
             .iter()
-            .map(|target| scope.spawn(|| pack_target(&shared, target)))
+            .map(|target| scope.spawn(|| pack_target(shared, target)))
             .collect();
         handles
             .into_iter()
@@ -143,11 +168,15 @@ fn assemble(
     for result in packed {
         artifacts.extend(result?);
     }
-    if let Some(installer) = &plan.installer {
-        artifacts.push(write_installer(context, plan, installer, staging)?);
-    }
+    Ok(artifacts)
+}
 
-    let step = progress.step("checksums and manifest");
+/// `SHA256SUMS` and `dist-manifest.json` for `artifacts`.
+fn write_manifest(
+    plan: &DistPlan,
+    artifacts: Vec<Artifact>,
+    staging: &Path,
+) -> anyhow::Result<Manifest> {
     let source_date = time::OffsetDateTime::from_unix_timestamp(plan.source_date_epoch)?
         .format(&time::format_description::well_known::Rfc3339)?;
     let mut manifest = Manifest {
@@ -163,18 +192,6 @@ fn assemble(
         artifacts,
     };
     manifest::write(&mut manifest, staging)?;
-    step.done();
-
-    let step = progress.step("verify");
-    crate::verify::verify_dir(staging)?;
-    step.done();
-
-    if let Some(scope) = smoke {
-        let step = progress.step("smoke runs");
-        let root = &context.workspace.root;
-        smoke::run(staging, &plan.version, &plan.targets, scope, progress, root)?;
-        step.done();
-    }
     Ok(manifest)
 }
 

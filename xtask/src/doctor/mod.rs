@@ -126,27 +126,32 @@ pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem>
                 fix: apt(),
             });
         }
-        if scope == Scope::BuildAndRun
-            && let Runner::Emulated { command, emulator } = &info.runner
-        {
-            if !facts.programs.contains(&command[0]) {
-                problems.push(Problem {
-                    what: format!("runner {} for {} is not on PATH", command[0], info.triple),
-                    fix: apt(),
-                });
-            } else if *emulator == Emulator::Wine && !facts.wine_prng {
-                problems.push(Problem {
-                    what: format!(
-                        "{}: wine 8 lacks ProcessPrng (bcryptprimitives.dll), so Rust >= 1.78 \
-                         Windows binaries cannot start",
-                        info.triple
-                    ),
-                    fix: Fix::WinePrng,
-                });
-            }
+        if scope == Scope::BuildAndRun {
+            problems.extend(runner_problem(info, facts));
         }
     }
     problems
+}
+
+/// What keeps this machine from running the target's binaries, if anything.
+fn runner_problem(info: &Target, facts: &Facts) -> Option<Problem> {
+    let Runner::Emulated { command, emulator } = &info.runner else {
+        return None;
+    };
+    if !facts.programs.contains(&command[0]) {
+        return Some(Problem {
+            what: format!("runner {} for {} is not on PATH", command[0], info.triple),
+            fix: Fix::Apt(info.apt_packages.iter().map(|p| p.to_string()).collect()),
+        });
+    }
+    (*emulator == Emulator::Wine && !facts.wine_prng).then(|| Problem {
+        what: format!(
+            "{}: wine 8 lacks ProcessPrng (bcryptprimitives.dll), so Rust >= 1.78 Windows \
+             binaries cannot start",
+            info.triple
+        ),
+        fix: Fix::WinePrng,
+    })
 }
 
 /// The build-side checks `dist` runs before building.

@@ -93,33 +93,36 @@ pub fn next_version(current: &Version, bump: &Bump) -> anyhow::Result<Version> {
                 );
             }
         }
-        Level::Alpha | Level::Beta | Level::Rc => {
-            let label = match level {
-                Level::Alpha => "alpha",
-                Level::Beta => "beta",
-                _ => "rc",
-            };
-            let rank = |l: &str| PRE_LABELS.iter().position(|x| *x == l);
-            let number = match pre_parts(&current.pre) {
-                None if is_pre => bail!(
-                    "{current} has a pre-release ({}) that is not alpha.N, beta.N or rc.N: give the version explicitly",
-                    current.pre
-                ),
-                None => {
-                    next.patch += 1;
-                    1
-                }
-                Some((current_label, n)) if current_label == label => n + 1,
-                Some((current_label, _)) if rank(current_label) < rank(label) => 1,
-                Some((current_label, _)) => {
-                    bail!(
-                        "{current} is already past {label} ({current_label}): use `release` or a later level"
-                    )
-                }
-            };
-            next.pre = Prerelease::new(&format!("{label}.{number}"))?;
-        }
+        Level::Alpha => next = next_pre(current, "alpha")?,
+        Level::Beta => next = next_pre(current, "beta")?,
+        Level::Rc => next = next_pre(current, "rc")?,
     }
+    Ok(next)
+}
+
+/// The next `label.N` pre-release: the next N of the same label, `.1` of a later label, or
+/// `.1` of the next patch from a release.
+fn next_pre(current: &Version, label: &str) -> anyhow::Result<Version> {
+    let mut next = Version::new(current.major, current.minor, current.patch);
+    let rank = |l: &str| PRE_LABELS.iter().position(|x| *x == l);
+    let number = match pre_parts(&current.pre) {
+        None if !current.pre.is_empty() => bail!(
+            "{current} has a pre-release ({}) that is not alpha.N, beta.N or rc.N: give the version explicitly",
+            current.pre
+        ),
+        None => {
+            next.patch += 1;
+            1
+        }
+        Some((current_label, n)) if current_label == label => n + 1,
+        Some((current_label, _)) if rank(current_label) < rank(label) => 1,
+        Some((current_label, _)) => {
+            bail!(
+                "{current} is already past {label} ({current_label}): use `release` or a later level"
+            )
+        }
+    };
+    next.pre = Prerelease::new(&format!("{label}.{number}"))?;
     Ok(next)
 }
 
