@@ -441,13 +441,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
 fn bad_input_is_refused_with_the_fix_and_no_output() {
     let copy = copy_workspace("bad");
     let expect_error = |args: &[&str], needle: &str| {
-        let output = run(xtask(&copy).args(args));
-        assert!(!output.status.success(), "{args:?} succeeded");
-        let text = stderr(&output);
-        assert!(
-            text.contains(needle),
-            "{args:?}: expected {needle:?} in:\n{text}"
-        );
+        expect_failure(xtask(&copy).args(args), needle);
         assert!(!copy.join("dist").exists(), "{args:?} left a dist/ behind");
     };
     expect_error(&["dist", "--target", "linux"], "unknown target \"linux\"");
@@ -567,16 +561,7 @@ fn user_rustflags_from_env_and_config_are_kept() {
 #[test]
 fn output_directories_that_are_not_ours_are_refused_untouched() {
     let copy = copy_workspace("sacred");
-    let refused = |args: &[&str], needle: &str| {
-        let output = run(xtask(&copy).args(args));
-        assert!(!output.status.success(), "{args:?} succeeded");
-        let text = stderr(&output);
-        assert!(
-            text.contains(needle),
-            "{args:?}: expected {needle:?} in:\n{text}"
-        );
-        text
-    };
+    let refused = |args: &[&str], needle: &str| expect_failure(xtask(&copy).args(args), needle);
     let user = copy.join("notes");
     std::fs::create_dir(&user).unwrap();
     std::fs::write(user.join("thesis.tex"), "years of work").unwrap();

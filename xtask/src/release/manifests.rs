@@ -38,25 +38,25 @@ fn bump_dependency_tables(table: &mut dyn toml_edit::TableLike, new: &str, membe
     }
 }
 
-pub fn bump_manifest(text: &str, new: &str, members: &[String]) -> anyhow::Result<String> {
-    let mut doc: DocumentMut = text.parse()?;
-    if let Some(workspace) = doc.get_mut("workspace").and_then(Item::as_table_like_mut) {
-        if let Some(version) = workspace
-            .get_mut("package")
-            .and_then(Item::as_table_like_mut)
-            .and_then(|package| package.get_mut("version"))
-            .filter(|v| v.is_str())
-        {
-            set_string(version, new);
-        }
-        bump_dependency_tables(workspace, new, members);
-    }
-    if let Some(version) = doc
+/// `[package] version` of `table` (the document or `[workspace]`), when it is a string (not
+/// `version.workspace = true`).
+fn package_version(table: &mut dyn toml_edit::TableLike) -> Option<&mut Item> {
+    table
         .get_mut("package")
         .and_then(Item::as_table_like_mut)
         .and_then(|package| package.get_mut("version"))
         .filter(|v| v.is_str())
-    {
+}
+
+pub fn bump_manifest(text: &str, new: &str, members: &[String]) -> anyhow::Result<String> {
+    let mut doc: DocumentMut = text.parse()?;
+    if let Some(workspace) = doc.get_mut("workspace").and_then(Item::as_table_like_mut) {
+        if let Some(version) = package_version(workspace) {
+            set_string(version, new);
+        }
+        bump_dependency_tables(workspace, new, members);
+    }
+    if let Some(version) = package_version(doc.as_table_mut()) {
         set_string(version, new);
     }
     bump_dependency_tables(doc.as_table_mut(), new, members);

@@ -192,6 +192,18 @@ pub fn xtask(dir: &Path) -> Command {
     cmd
 }
 
+/// Runs `cmd`, which must fail with `needle` in its stderr; returns the stderr.
+pub fn expect_failure(cmd: &mut Command, needle: &str) -> String {
+    let output = run(cmd);
+    assert!(!output.status.success(), "{cmd:?} succeeded");
+    let text = stderr(&output);
+    assert!(
+        text.contains(needle),
+        "{cmd:?}: expected {needle:?} in:\n{text}"
+    );
+    text
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
