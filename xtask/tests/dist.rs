@@ -251,7 +251,12 @@ fn clones_are_byte_identical_and_killed_runs_leave_the_output_and_git_clean() {
     let clone = temp_dir("clone").join("elsewhere");
     clone_repo(copy, &clone);
     std::thread::sleep(Duration::from_secs(1));
-    let output = run(xtask(&clone).arg("dist").arg("--quiet"));
+    let in_clone = || {
+        let mut cmd = xtask(&clone);
+        cmd.env("CARGO_TARGET_DIR", target_dir("e2e-target-clone"));
+        cmd
+    };
+    let output = run(in_clone().arg("dist").arg("--quiet"));
     assert!(output.status.success(), "{}", stderr(&output));
     let a = snapshot(dist);
     let before = snapshot(&clone.join("dist"));
@@ -266,7 +271,7 @@ fn clones_are_byte_identical_and_killed_runs_leave_the_output_and_git_clean() {
     // A new commit: the next dist has another version, so a half-swapped output would show.
     commit(&clone, "more work", "2026-02-03T04:05:06Z");
     for stage in ["before-swap"] {
-        let mut child = xtask(&clone)
+        let mut child = in_clone()
             .args(["dist", "--quiet"])
             .env("XTASK_TEST_PAUSE", stage)
             .stderr(std::process::Stdio::piped())
@@ -289,7 +294,7 @@ fn clones_are_byte_identical_and_killed_runs_leave_the_output_and_git_clean() {
         assert_eq!(snapshot(&clone.join("dist")), before, "killed at {stage}");
     }
     for delay_ms in [300, 1500] {
-        let mut child = xtask(&clone)
+        let mut child = in_clone()
             .args(["dist", "--quiet"])
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -306,9 +311,9 @@ fn clones_are_byte_identical_and_killed_runs_leave_the_output_and_git_clean() {
             before,
             "killed at {delay_ms} ms"
         );
-        checked(xtask(&clone).args(["verify"]));
+        checked(in_clone().args(["verify"]));
     }
-    let again = run(xtask(&clone).args(["dist", "--quiet"]));
+    let again = run(in_clone().args(["dist", "--quiet"]));
     assert!(again.status.success(), "{}", stderr(&again));
     let after = snapshot(&clone.join("dist"));
     assert_ne!(after, before, "the new commit gives a new dist");
@@ -522,6 +527,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn user_rustflags_from_env_and_config_are_kept() {
     let copy = copy_workspace("rustflags");
+    // Other flags: another target directory (see `target_dir`).
+    let xtask_fast = |dir: &Path| {
+        let mut cmd = xtask_fast(dir);
+        cmd.env("CARGO_TARGET_DIR", target_dir("e2e-target-rustflags"));
+        cmd
+    };
     let env_out = temp_dir("out-env").join("dist");
     let output = run(xtask_fast(&copy)
         .args(["dist", "--quiet", "--out", env_out.to_str().unwrap()])

@@ -16,9 +16,17 @@ pub fn source_root() -> PathBuf {
         .to_owned()
 }
 
-/// One target directory shared by every end-to-end test, so dependencies build once.
+/// One target directory shared by the end-to-end tests that build the same way, so
+/// dependencies build once.
 pub fn shared_target_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-target")
+    target_dir("e2e-target")
+}
+
+/// A target directory of its own, for builds whose flags, path or profile differ: cargo puts
+/// every build's binaries at the same `<triple>/<profile>/` path, so two differing builds in
+/// parallel would overwrite each other's binaries before dist packs them.
+pub fn target_dir(label: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(label)
 }
 
 /// The pinned CI tools (`cargo xtask ci` installs them).
@@ -153,10 +161,11 @@ pub const FAST_PROFILE: [(&str, &str); 3] = [
     ("CARGO_PROFILE_DIST_OPT_LEVEL", "1"),
 ];
 
-/// `cargo xtask ARGS` in `dir` with [`FAST_PROFILE`].
+/// `cargo xtask ARGS` in `dir` with [`FAST_PROFILE`] and the fast builds' target directory.
 pub fn xtask_fast(dir: &Path) -> Command {
     let mut cmd = xtask(dir);
-    cmd.envs(FAST_PROFILE);
+    cmd.envs(FAST_PROFILE)
+        .env("CARGO_TARGET_DIR", target_dir("e2e-target-fast"));
     cmd
 }
 
