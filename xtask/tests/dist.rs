@@ -270,6 +270,28 @@ fn clones_are_byte_identical_and_killed_runs_leave_the_output_and_git_clean() {
 
     // A new commit: the next dist has another version, so a half-swapped output would show.
     commit(&clone, "more work", "2026-02-03T04:05:06Z");
+    // Killed at random times while the new commit builds (the build takes far longer)...
+    for delay_ms in [300, 1500] {
+        let mut child = in_clone()
+            .args(["dist", "--quiet"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "dist ended within {delay_ms} ms: the kill would prove nothing"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            snapshot(&clone.join("dist")),
+            before,
+            "killed at {delay_ms} ms"
+        );
+        checked(in_clone().args(["verify"]));
+    }
+    // ...and at a named stage, once the new output is complete but not yet swapped in.
     for stage in ["before-swap"] {
         let mut child = in_clone()
             .args(["dist", "--quiet"])
@@ -292,26 +314,6 @@ fn clones_are_byte_identical_and_killed_runs_leave_the_output_and_git_clean() {
         child.kill().unwrap(); // SIGKILL: no cleanup code runs
         child.wait().unwrap();
         assert_eq!(snapshot(&clone.join("dist")), before, "killed at {stage}");
-    }
-    for delay_ms in [300, 1500] {
-        let mut child = in_clone()
-            .args(["dist", "--quiet"])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "dist ended within {delay_ms} ms: the kill would prove nothing"
-        );
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert_eq!(
-            snapshot(&clone.join("dist")),
-            before,
-            "killed at {delay_ms} ms"
-        );
-        checked(in_clone().args(["verify"]));
     }
     let again = run(in_clone().args(["dist", "--quiet"]));
     assert!(again.status.success(), "{}", stderr(&again));
