@@ -2,7 +2,7 @@
 //!
 //! **Architecture Invariant:** the bytes of an archive depend only on the entries' contents,
 //! names and executable bits and on `mtime`: entries sorted, owner 0:0 with empty names, modes
-//! 0755/0644, gzip header without a timestamp or file name, deflate by miniz_oxide (the backend
+//! 0755/0644, gzip header without a timestamp or file name, deflate by zlib-rs (the backend
 //! changes the bytes, so it is pinned in the workspace manifest and by a test here). Files are
 //! streamed, never read whole, so memory stays flat whatever the payload.
 
@@ -289,7 +289,7 @@ mod tests {
     }
 
     /// The deflate backend is part of the reproducibility contract: a different backend (or a
-    /// different miniz_oxide level mapping) changes every archive's bytes. If this fails after a
+    /// different zlib-rs version or level mapping) changes every archive's bytes. If this fails after a
     /// dependency update, the release archives of the same commit changed: decide consciously.
     #[test]
     fn deflate_backend_is_pinned() {
@@ -311,5 +311,5 @@ mod tests {
     }
 
     const GOLDEN_GZ_SHA256: &str =
-        "a527a41d078565799e452fc183cbc56f0a9e3cfafa1e6e52c2edae27b020ce94";
+        "349db4cf6baa4c6adfbd93d11a732cf71d37b748778af39d9469a7f58645f30b";
 }

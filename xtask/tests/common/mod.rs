@@ -154,11 +154,11 @@ pub fn shared_workspace() -> PathBuf {
 }
 
 /// Cargo profile overrides for tests where the dist profile is not the point: no LTO, parallel
-/// codegen, light optimisation. Flags, remaps and reproducibility are unchanged.
+/// codegen, no optimisation. Flags, remaps and reproducibility are unchanged.
 pub const FAST_PROFILE: [(&str, &str); 3] = [
     ("CARGO_PROFILE_DIST_LTO", "off"),
     ("CARGO_PROFILE_DIST_CODEGEN_UNITS", "16"),
-    ("CARGO_PROFILE_DIST_OPT_LEVEL", "1"),
+    ("CARGO_PROFILE_DIST_OPT_LEVEL", "0"),
 ];
 
 /// `cargo xtask ARGS` in `dir` with [`FAST_PROFILE`] and the fast builds' target directory.
