@@ -122,14 +122,21 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
     let gnu = archive(&manifest, "x86_64-unknown-linux-gnu");
     assert!(gnu["glibc_min"].as_str().unwrap().starts_with("2."));
 
-    // Reproducible across paths and times, Windows PE timestamps included (the host targets'
-    // reproducibility across paths is tested in dist.rs).
+    // Reproducible across paths and times, Windows PE timestamps included (the host target's
+    // reproducibility across paths, with the dist profile, is tested in dist.rs).
     let clone = temp_dir("cross-clone").join("second");
     clone_repo(&copy, &clone);
-    let cross = ["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu"];
-    let second = run(xtask_fast(&clone).args([
-        "dist", "--quiet", "--target", cross[0], "--target", cross[1],
-    ]));
+    let cross = [
+        "aarch64-unknown-linux-gnu",
+        "x86_64-pc-windows-gnu",
+        "x86_64-unknown-linux-musl",
+    ];
+    let mut second = xtask_fast(&clone);
+    second.args(["dist", "--quiet"]);
+    for target in cross {
+        second.args(["--target", target]);
+    }
+    let second = run(&mut second);
     assert!(second.status.success(), "{}", stderr(&second));
     let first: Vec<(String, Vec<u8>)> = snapshot(&dist)
         .into_iter()
@@ -139,7 +146,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
         .into_iter()
         .filter(|(name, _)| cross.iter().any(|t| name.contains(t)))
         .collect();
-    assert_eq!(first.len(), 4, "two archives and two SBOMs");
+    assert_eq!(first.len(), 6, "three archives and three SBOMs");
     assert_eq!(
         first.iter().map(|f| &f.0).collect::<Vec<_>>(),
         again.iter().map(|f| &f.0).collect::<Vec<_>>()
