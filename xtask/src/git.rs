@@ -72,7 +72,8 @@ pub fn state(
             .ok()
     };
     let subject = format!("release: {tag}");
-    let release_commit = newest_with_subject(sh, |s| s == subject)?;
+    let releases = release_commits(sh)?;
+    let release_commit = newest_with_subject(&releases, |s| s == subject);
     let changelog_commit = match changelog_heading {
         Some(heading) => {
             let found = cmd!(sh, "git log -1 --format=%H -S {heading} -- CHANGELOG.md")
@@ -82,7 +83,7 @@ pub fn state(
         }
         None => None,
     };
-    let last_release = last_release(sh)?;
+    let last_release = last_release(sh, &releases)?;
     let total_commits = cmd!(sh, "git rev-list --count HEAD").quiet().read()?;
     let anchor_of = |c: Option<String>| c.map(|c| anchor(sh, c.trim())).transpose();
     Ok(GitState {
@@ -105,11 +106,11 @@ pub fn state(
 }
 
 /// The nearer of the newest `release: v*` commit and the nearest `v*` tag.
-fn last_release(sh: &Shell) -> anyhow::Result<Option<Anchor>> {
-    let by_subject = newest_with_subject(sh, |s| {
+fn last_release(sh: &Shell, releases: &[(String, String)]) -> anyhow::Result<Option<Anchor>> {
+    let by_subject = newest_with_subject(releases, |s| {
         s.strip_prefix("release: v")
             .is_some_and(|v| semver::Version::parse(v).is_ok())
-    })?;
+    });
     let by_tag = cmd!(sh, "git describe --tags --abbrev=0 --match v[0-9]*")
         .quiet()
         .ignore_stderr()
@@ -124,19 +125,29 @@ fn last_release(sh: &Shell) -> anyhow::Result<Option<Anchor>> {
     Ok(anchors.into_iter().min_by_key(|a| a.since))
 }
 
-/// The newest commit in HEAD's history whose subject line satisfies `wanted`.
-fn newest_with_subject(
-    sh: &Shell,
-    wanted: impl Fn(&str) -> bool,
-) -> anyhow::Result<Option<String>> {
+/// `(commit, subject)` of every commit in HEAD's history whose subject starts `release: v`,
+/// newest first: one `git log` for every question about releases.
+fn release_commits(sh: &Shell) -> anyhow::Result<Vec<(String, String)>> {
     let (format, pattern) = ("--format=%H %s", "^release: v");
     let log = cmd!(sh, "git log {format} --grep {pattern}")
         .quiet()
         .read()?;
-    Ok(log.lines().find_map(|line| {
-        let (commit, subject) = line.split_once(' ')?;
-        wanted(subject).then(|| commit.to_owned())
-    }))
+    Ok(log
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(commit, subject)| (commit.to_owned(), subject.to_owned()))
+        .collect())
+}
+
+/// The newest of `releases` whose subject satisfies `wanted`.
+fn newest_with_subject(
+    releases: &[(String, String)],
+    wanted: impl Fn(&str) -> bool,
+) -> Option<String> {
+    releases
+        .iter()
+        .find(|(_, subject)| wanted(subject))
+        .map(|(commit, _)| commit.clone())
 }
 
 fn anchor(sh: &Shell, commit: &str) -> anyhow::Result<Anchor> {
