@@ -15,7 +15,7 @@ use super::smoke::{self, SmokeScope};
 use super::{DistPlan, TargetPlan, inspect, sbom};
 use crate::context::ReleaseContext;
 use crate::progress::{Progress, human_size};
-use crate::targets::{ArchiveFormat, Libc};
+use crate::targets::ArchiveFormat;
 
 /// Where an include file goes inside the archive: relative to the shipped package's directory
 /// when it lies inside it (`app/rules/default.toml` → `rules/default.toml`), else to the root.
@@ -210,7 +210,7 @@ fn pack_target(shared: &Shared, target: &TargetPlan) -> anyhow::Result<[Artifact
         });
     }
     let mut archive = package_target(target, &entries, staging, plan.source_date_epoch as u64)?;
-    inspect_binaries(target, &entries, &mut archive)?;
+    inspect::check_binaries(target, &entries, &mut archive)?;
     step.done();
 
     let step = shared.progress.step(format!("sbom {}", target.sbom));
@@ -318,42 +318,6 @@ fn package_target(
     artifact.files = files;
     artifact.top_dir = Some(target.stem.clone());
     Ok(artifact)
-}
-
-fn inspect_binaries(
-    target: &TargetPlan,
-    entries: &[Entry],
-    artifact: &mut Artifact,
-) -> anyhow::Result<()> {
-    let binaries = entries.iter().filter(|e| e.executable);
-    match target.target.libc {
-        Libc::Glibc => {
-            let mut floor = None;
-            for entry in binaries {
-                let data = fs::read(&entry.source)?;
-                let needed = inspect::glibc_floor(&data)
-                    .with_context(|| format!("cannot read {}", entry.source.display()))?;
-                floor = floor.max(needed);
-            }
-            artifact.glibc_min = floor.map(|v| v.to_string());
-        }
-        Libc::MuslStatic => {
-            for entry in binaries {
-                let data = fs::read(&entry.source)?;
-                if !inspect::is_static(&data)? {
-                    bail!(
-                        "{} for {} is dynamically linked; musl builds must be static: remove any \
-                         `linker = \"musl-gcc\"` for this target from .cargo/config.toml",
-                        entry.name,
-                        target.target.triple
-                    );
-                }
-            }
-            artifact.static_binaries = Some(true);
-        }
-        Libc::Other => {}
-    }
-    Ok(())
 }
 
 pub fn summary(progress: &Progress, manifest: &Manifest, out: &Path) {

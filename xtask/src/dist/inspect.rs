@@ -1,6 +1,11 @@
 //! What a shipped ELF binary needs from the system it runs on, read with the `object` crate.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+
+use super::TargetPlan;
+use super::archive::Entry;
+use super::manifest::Artifact;
+use crate::targets::Libc;
 use object::Endianness;
 use object::elf::{DT_NEEDED, PT_INTERP};
 use object::read::elf::{Dyn, ElfFile64, ProgramHeader};
@@ -71,6 +76,44 @@ pub fn is_static(data: &[u8]) -> anyhow::Result<bool> {
         None => false,
     };
     Ok(!needs_library)
+}
+
+/// Records the archive's glibc floor (glibc targets) or checks that every binary is static
+/// (musl targets), as the target's libc says.
+pub fn check_binaries(
+    target: &TargetPlan,
+    entries: &[Entry],
+    artifact: &mut Artifact,
+) -> anyhow::Result<()> {
+    let binaries = entries.iter().filter(|e| e.executable);
+    match target.target.libc {
+        Libc::Glibc => {
+            let mut floor = None;
+            for entry in binaries {
+                let data = std::fs::read(&entry.source)?;
+                let needed = glibc_floor(&data)
+                    .with_context(|| format!("cannot read {}", entry.source.display()))?;
+                floor = floor.max(needed);
+            }
+            artifact.glibc_min = floor.map(|v| v.to_string());
+        }
+        Libc::MuslStatic => {
+            for entry in binaries {
+                let data = std::fs::read(&entry.source)?;
+                if !is_static(&data)? {
+                    bail!(
+                        "{} for {} is dynamically linked; musl builds must be static: remove any \
+                         `linker = \"musl-gcc\"` for this target from .cargo/config.toml",
+                        entry.name,
+                        target.target.triple
+                    );
+                }
+            }
+            artifact.static_binaries = Some(true);
+        }
+        Libc::Other => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
