@@ -48,7 +48,27 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// An open audit log, positioned after its last record.
+/// One decision waiting to be logged: everything but its place in the chain.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub info: RequestInfo,
+    pub text_sha256: String,
+    pub text_len: usize,
+    pub evaluation: Evaluation,
+}
+
+impl Pending {
+    pub fn new(info: RequestInfo, text: &str, evaluation: Evaluation) -> Pending {
+        Pending {
+            info,
+            text_sha256: sha256_hex(text.as_bytes()),
+            text_len: text.len(),
+            evaluation,
+        }
+    }
+}
+
+/// An open audit log, positioned after its last record, held under an exclusive lock.
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
@@ -58,25 +78,28 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (or creates) the log; an existing log is verified first so that new records never
-    /// extend a broken chain.
+    /// Opens (or creates) the log and locks it, so that a second writer cannot fork the chain;
+    /// an existing log is verified first so that new records never extend a broken chain.
     pub fn open(path: &Path) -> Result<AuditLog, VerifyError> {
-        let summary = if path.exists() {
-            verify(path)?
-        } else {
-            VerifySummary {
-                records: 0,
-                last_hash: GENESIS_HASH.to_owned(),
-            }
+        let io_error = |source| VerifyError::Io {
+            path: path.to_owned(),
+            source,
         };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| VerifyError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(VerifyError::Locked {
+                    path: path.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(io_error(err)),
+        }
+        let summary = verify(path)?;
         Ok(AuditLog {
             path: path.to_owned(),
             file,
@@ -96,33 +119,50 @@ impl AuditLog {
         text: &str,
         evaluation: &Evaluation,
     ) -> io::Result<AuditRecord> {
-        let record = AuditRecord {
-            seq: self.next_seq,
-            time_unix_ms: info.time_unix_ms,
-            endpoint: info.endpoint.clone(),
-            direction: info.direction.clone(),
-            decision: evaluation.decision,
-            rules_decision: evaluation.rules_decision,
-            shadow: evaluation.shadow,
-            rule_ids: evaluation
-                .matches
-                .iter()
-                .map(|m| m.rule_id.clone())
-                .collect(),
-            text_sha256: sha256_hex(text.as_bytes()),
-            text_len: text.len(),
-            prev_sha256: self.last_hash.clone(),
-        };
-        let line = serde_json::to_string(&record).map_err(io::Error::other)?;
-        let mut buffer = Vec::with_capacity(line.len() + 1);
-        buffer.extend_from_slice(line.as_bytes());
-        buffer.push(b'\n');
+        let pending = Pending::new(info.clone(), text, evaluation.clone());
+        let mut records = self.append_batch(std::slice::from_ref(&pending))?;
+        Ok(records.remove(0))
+    }
+
+    /// Appends the records in order with one write and one `fsync` for all of them (group
+    /// commit); they are durable when this returns. On an error nothing of the batch counts:
+    /// the chain state stays where it was.
+    pub fn append_batch(&mut self, batch: &[Pending]) -> io::Result<Vec<AuditRecord>> {
+        let mut buffer = Vec::new();
+        let mut records = Vec::with_capacity(batch.len());
+        let (mut seq, mut last_hash) = (self.next_seq, self.last_hash.clone());
+        for pending in batch {
+            let record = AuditRecord {
+                seq,
+                time_unix_ms: pending.info.time_unix_ms,
+                endpoint: pending.info.endpoint.clone(),
+                direction: pending.info.direction.clone(),
+                decision: pending.evaluation.decision,
+                rules_decision: pending.evaluation.rules_decision,
+                shadow: pending.evaluation.shadow,
+                rule_ids: pending
+                    .evaluation
+                    .matches
+                    .iter()
+                    .map(|m| m.rule_id.clone())
+                    .collect(),
+                text_sha256: pending.text_sha256.clone(),
+                text_len: pending.text_len,
+                prev_sha256: last_hash,
+            };
+            let line = serde_json::to_string(&record).map_err(io::Error::other)?;
+            last_hash = sha256_hex(line.as_bytes());
+            buffer.extend_from_slice(line.as_bytes());
+            buffer.push(b'\n');
+            seq += 1;
+            records.push(record);
+        }
         self.file.write_all(&buffer)?;
         self.file.flush()?;
         self.file.sync_data()?;
-        self.next_seq += 1;
-        self.last_hash = sha256_hex(line.as_bytes());
-        Ok(record)
+        self.next_seq = seq;
+        self.last_hash = last_hash;
+        Ok(records)
     }
 }
 
@@ -134,8 +174,18 @@ pub struct VerifySummary {
 
 #[derive(Debug)]
 pub enum VerifyError {
-    Io { path: PathBuf, source: io::Error },
-    Broken { line: u64, reason: String },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// Another process holds the log's lock.
+    Locked {
+        path: PathBuf,
+    },
+    Broken {
+        line: u64,
+        reason: String,
+    },
 }
 
 impl fmt::Display for VerifyError {
@@ -144,6 +194,12 @@ impl fmt::Display for VerifyError {
             VerifyError::Io { path, source } => {
                 write!(f, "cannot read audit log {}: {source}", path.display())
             }
+            VerifyError::Locked { path } => write!(
+                f,
+                "audit log {} is locked by another process (is another jimini-server running on \
+                 it?); stop that one or pass another --audit-log",
+                path.display()
+            ),
             VerifyError::Broken { line, reason } => {
                 write!(f, "audit chain broken at line {line}: {reason}")
             }
@@ -246,6 +302,26 @@ mod tests {
             AuditLog::open(&path).is_err(),
             "a broken log must not be extended"
         );
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_and_batches_chain_like_single_appends() {
+        let path = temp_log("locked");
+        let pack = RulePack::default_pack();
+        let mut first = AuditLog::open(&path).unwrap();
+        let err = AuditLog::open(&path).unwrap_err().to_string();
+        assert!(err.contains("locked by another process"), "{err}");
+        let batch: Vec<Pending> = ["a", "ssn 123-45-6789", "b"]
+            .iter()
+            .map(|t| Pending::new(RequestInfo::default(), t, pack.evaluate(t, false)))
+            .collect();
+        let records = first.append_batch(&batch).unwrap();
+        assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        first
+            .append(&RequestInfo::default(), "c", &pack.evaluate("c", false))
+            .unwrap();
+        drop(first);
+        assert_eq!(verify(&path).unwrap().records, 4);
     }
 
     #[test]

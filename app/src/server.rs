@@ -1,23 +1,40 @@
-//! The HTTP front end (`server` feature): a thin layer over [`RulePack`] and [`AuditLog`].
+//! The HTTP front end (`server` feature): hyper 1 on a multi-threaded tokio runtime, a thin
+//! layer over [`RulePack`] and [`AuditLog`] that faces hostile networks.
 //!
-//! Requests are handled one at a time on the accepting thread. That keeps the audit chain's
-//! order equal to the response order without a lock, and is plenty for a policy check that takes
-//! microseconds; the `fsync` per decision dominates.
+//! - Every request body is limited while it is read, on every route, with or without a key: a
+//!   declared `Content-Length` over the limit is answered 413 unread, a chunked body is cut off
+//!   at the limit with 413, and the connection is closed either way.
+//! - Timeouts for the request head (also while a keep-alive connection idles) and for the body;
+//!   a cap on open connections; a cap on the head's size (431); malformed requests get 400
+//!   from hyper. Each connection is its own task, so a panic fails that connection only.
+//! - Requests are served concurrently on all cores; the audit log has one writer thread that
+//!   commits every record waiting for it with one write and one `fsync` (group commit).
+//! - Shutdown (SIGTERM, SIGINT, or the end of stdin when asked): stop accepting, let requests in
+//!   flight finish within a grace period, then make every acknowledged record durable.
 //!
 //! **Architecture Invariant:** `POST /v1/evaluate` answers with a decision only after the
 //! decision's audit record is durable; if the record cannot be written the client gets a 500.
+//! The chain stays one line of records: only the writer thread appends.
 
-use std::io::Read;
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
 use serde_json::json;
-use tiny_http::{Header, Method, Request, Response};
+use tokio::sync::{Semaphore, oneshot};
 
-use crate::audit::{AuditLog, RequestInfo};
+use crate::audit::{AuditLog, AuditRecord, Pending, RequestInfo};
 use crate::build_info::BUILD_INFO;
 use crate::rules::RulePack;
 
@@ -25,11 +42,40 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:9000";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 pub const API_KEY_VAR: &str = "JIMINI_API_KEY";
 
+/// How much a client may take: the defaults suit a gateway that decides in microseconds.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    /// To send the request head; also how long a keep-alive connection may idle.
+    pub header_timeout: Duration,
+    /// To send the body once the head is in.
+    pub body_timeout: Duration,
+    /// Open connections at once; more are closed at accept.
+    pub max_connections: usize,
+    /// The read buffer, which bounds the request head (larger heads get 431).
+    pub max_header_bytes: usize,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_header_bytes: 16 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 pub struct Config {
     pub bind: String,
     pub rules: RulePack,
     pub audit_log: PathBuf,
-    pub max_body_bytes: usize,
+    pub limits: Limits,
     pub api_key: String,
     pub shadow: bool,
 }
@@ -42,23 +88,23 @@ struct EvaluateRequest {
     direction: Option<String>,
 }
 
-pub struct Server {
-    http: Arc<tiny_http::Server>,
-    config: Config,
-    audit: AuditLog,
+/// What every request reads.
+struct State {
+    rules: RulePack,
+    expected_authorization: Vec<u8>,
+    shadow: bool,
+    limits: Limits,
+    audit: AuditWriter,
 }
 
-/// Stops a running [`Server`] from another thread (a signal handler thread, a test).
-#[derive(Clone)]
-pub struct ShutdownHandle(Arc<tiny_http::Server>);
-
-impl ShutdownHandle {
-    pub fn shutdown(&self) {
-        self.0.unblock();
-    }
+pub struct Server {
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+    writer: std::thread::JoinHandle<()>,
 }
 
 impl Server {
+    /// Opens (and locks) the audit log and binds the listener; nothing is served yet.
     pub fn bind(config: Config) -> Result<Server, String> {
         if config.api_key.is_empty() {
             return Err(format!(
@@ -70,113 +116,263 @@ impl Server {
                 "{err}\nrun `jimini-admin audit verify` on it, or point --audit-log at a new file"
             )
         })?;
-        let http = tiny_http::Server::http(&config.bind)
+        let listener = std::net::TcpListener::bind(&config.bind)
             .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
+        let (audit, writer) = AuditWriter::start(audit);
         Ok(Server {
-            http: Arc::new(http),
-            config,
-            audit,
+            listener,
+            state: Arc::new(State {
+                rules: config.rules,
+                expected_authorization: format!("Bearer {}", config.api_key).into_bytes(),
+                shadow: config.shadow,
+                limits: config.limits,
+                audit,
+            }),
+            writer,
         })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.http.server_addr().to_ip()
+        self.listener.local_addr().ok()
     }
 
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(Arc::clone(&self.http))
+    /// Serves until `shutdown` completes, then drains: no new connections, requests in flight
+    /// finish within the grace period, and every acknowledged record is durable on return.
+    pub fn run<F>(self, shutdown: impl FnOnce() -> F) -> Result<(), String>
+    where
+        F: Future<Output = ()>,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| format!("cannot start the runtime: {err}"))?;
+        let Server {
+            listener,
+            state,
+            writer,
+        } = self;
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .map_err(|err| format!("cannot listen: {err}"))?;
+            serve(listener, Arc::clone(&state), shutdown()).await;
+            drop(state);
+            Ok::<(), String>(())
+        })?;
+        // The last sender is gone with the state: the writer commits what is queued and ends.
+        writer
+            .join()
+            .map_err(|_| "the audit writer panicked".to_owned())
     }
+}
 
-    /// Serves until [`ShutdownHandle::shutdown`] is called; the request in flight completes.
-    pub fn run(mut self) {
-        let http = Arc::clone(&self.http);
-        for request in http.incoming_requests() {
-            self.handle(request);
+async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: impl Future) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(state.limits.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.limits.header_timeout)
+        .max_buf_size(state.limits.max_header_bytes.max(8192));
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // Over the cap: close at once rather than queue behind idle or trickling clients.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue;
+        };
+        let state = Arc::clone(&state);
+        let service = hyper::service::service_fn(move |request| {
+            let state = Arc::clone(&state);
+            async move { Ok::<_, Infallible>(handle(&state, request).await) }
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Client errors (resets, timeouts, malformed requests) end only this connection.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let grace = state.limits.shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "jimini-server: requests still running after {}s were cut off",
+            grace.as_secs()
+        );
+    }
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Answer {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Answer {
+    json_response(status, json!({ "error": message.into() }))
+}
+
+async fn handle(state: &State, request: Request<Incoming>) -> Answer {
+    let limit = state.limits.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large(limit);
+    }
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/health") => json_response(StatusCode::OK, json!({ "status": "ok" })),
+        (&Method::GET, "/version") => json_response(StatusCode::OK, json!(BUILD_INFO)),
+        (&Method::POST, "/v1/evaluate") => evaluate(state, request).await,
+        (_, "/health" | "/version" | "/v1/evaluate") => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+        _ => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// 413, and the connection closes: the rest of the body is never read.
+fn too_large(limit: usize) -> Answer {
+    let mut response = error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("body is larger than {limit} bytes"),
+    );
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+async fn evaluate(state: &State, request: Request<Incoming>) -> Answer {
+    let authorized = request
+        .headers()
+        .get_all(AUTHORIZATION)
+        .iter()
+        .any(|value| constant_time_eq(value.as_bytes(), &state.expected_authorization));
+    if !authorized {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer API key");
+    }
+    let limit = state.limits.max_body_bytes;
+    let body = Limited::new(request.into_body(), limit);
+    let body = match tokio::time::timeout(state.limits.body_timeout, body.collect()).await {
+        Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "the body took too long"),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => return too_large(limit),
+        Ok(Err(err)) => return error(StatusCode::BAD_REQUEST, format!("cannot read body: {err}")),
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let parsed: EvaluateRequest = match serde_json::from_slice(&body) {
+        Ok(parsed) => parsed,
+        Err(err) => return error(StatusCode::BAD_REQUEST, format!("malformed JSON: {err}")),
+    };
+    let evaluation = state.rules.evaluate(&parsed.text, state.shadow);
+    let info = RequestInfo {
+        time_unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_millis() as u64)
+            .unwrap_or(0),
+        endpoint: parsed.endpoint,
+        direction: parsed.direction,
+    };
+    let pending = Pending::new(info, &parsed.text, evaluation.clone());
+    match state.audit.append(pending).await {
+        Ok(record) => json_response(
+            StatusCode::OK,
+            json!({
+                "decision": evaluation.decision,
+                "rules_decision": evaluation.rules_decision,
+                "shadow": evaluation.shadow,
+                "matches": evaluation.matches,
+                "audit_seq": record.seq,
+            }),
+        ),
+        Err(message) => {
+            eprintln!("jimini-server: {message}");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "audit log unavailable")
         }
     }
+}
 
-    fn handle(&mut self, mut request: Request) {
-        let (status, body) = match (request.method(), request.url()) {
-            (Method::Get, "/health") => (200, json!({ "status": "ok" })),
-            (Method::Get, "/version") => (200, json!(BUILD_INFO)),
-            (Method::Post, "/v1/evaluate") => self.evaluate(&mut request),
-            (_, "/health" | "/version" | "/v1/evaluate") => {
-                (405, json!({ "error": "method not allowed" }))
+type Reply = oneshot::Sender<Result<AuditRecord, String>>;
+
+/// The one writer of the audit log: a thread that takes every record waiting, appends them with
+/// one write and one `fsync`, and only then answers each request.
+struct AuditWriter {
+    queue: std_mpsc::Sender<(Pending, Reply)>,
+}
+
+/// At most this many records share one `fsync`.
+const MAX_BATCH: usize = 256;
+
+impl AuditWriter {
+    fn start(mut log: AuditLog) -> (AuditWriter, std::thread::JoinHandle<()>) {
+        let (queue, waiting) = std_mpsc::channel::<(Pending, Reply)>();
+        let thread = std::thread::spawn(move || {
+            let mut broken: Option<String> = None;
+            while let Ok(first) = waiting.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match waiting.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (records, replies): (Vec<Pending>, Vec<Reply>) = batch.into_iter().unzip();
+                let result = match &broken {
+                    Some(message) => Err(message.clone()),
+                    None => log.append_batch(&records).map_err(|err| {
+                        // After a failed write the file's tail is unknown: stop appending.
+                        let message = format!("cannot write {}: {err}", log.path().display());
+                        broken = Some(message.clone());
+                        message
+                    }),
+                };
+                match result {
+                    Ok(written) => {
+                        for (reply, record) in replies.into_iter().zip(written) {
+                            let _ = reply.send(Ok(record));
+                        }
+                    }
+                    Err(message) => {
+                        for reply in replies {
+                            let _ = reply.send(Err(message.clone()));
+                        }
+                    }
+                }
             }
-            _ => (404, json!({ "error": "not found" })),
-        };
-        let content_type = Header::from_bytes("Content-Type", "application/json")
-            .expect("a static header is valid");
-        let response = Response::from_string(body.to_string())
-            .with_status_code(status)
-            .with_header(content_type);
-        // A client that hung up cannot be answered; nothing else to do.
-        let _ = request.respond(response);
+        });
+        (AuditWriter { queue }, thread)
     }
 
-    fn evaluate(&mut self, request: &mut Request) -> (u16, serde_json::Value) {
-        if !self.authorized(request) {
-            return (401, json!({ "error": "missing or wrong bearer API key" }));
-        }
-        let limit = self.config.max_body_bytes;
-        if request.body_length().is_some_and(|length| length > limit) {
-            return (
-                413,
-                json!({ "error": format!("body is larger than {limit} bytes") }),
-            );
-        }
-        let mut body = Vec::new();
-        let reader = request.as_reader().take(limit as u64 + 1);
-        if let Err(err) = { reader }.read_to_end(&mut body) {
-            return (400, json!({ "error": format!("cannot read body: {err}") }));
-        }
-        if body.len() > limit {
-            return (
-                413,
-                json!({ "error": format!("body is larger than {limit} bytes") }),
-            );
-        }
-        let parsed: EvaluateRequest = match serde_json::from_slice(&body) {
-            Ok(parsed) => parsed,
-            Err(err) => return (400, json!({ "error": format!("malformed JSON: {err}") })),
-        };
-        let evaluation = self.config.rules.evaluate(&parsed.text, self.config.shadow);
-        let info = RequestInfo {
-            time_unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|elapsed| elapsed.as_millis() as u64)
-                .unwrap_or(0),
-            endpoint: parsed.endpoint,
-            direction: parsed.direction,
-        };
-        match self.audit.append(&info, &parsed.text, &evaluation) {
-            Ok(record) => (
-                200,
-                json!({
-                    "decision": evaluation.decision,
-                    "rules_decision": evaluation.rules_decision,
-                    "shadow": evaluation.shadow,
-                    "matches": evaluation.matches,
-                    "audit_seq": record.seq,
-                }),
-            ),
-            Err(err) => {
-                eprintln!(
-                    "jimini-server: cannot write {}: {err}",
-                    self.audit.path().display()
-                );
-                (500, json!({ "error": "audit log unavailable" }))
-            }
-        }
-    }
-
-    fn authorized(&self, request: &Request) -> bool {
-        let expected = format!("Bearer {}", self.config.api_key);
-        request
-            .headers()
-            .iter()
-            .filter(|header| header.field.equiv("Authorization"))
-            .any(|header| constant_time_eq(header.value.as_str().as_bytes(), expected.as_bytes()))
+    async fn append(&self, pending: Pending) -> Result<AuditRecord, String> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send((pending, reply))
+            .map_err(|_| "the audit writer has stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the audit writer has stopped".to_owned())?
     }
 }
 

@@ -239,3 +239,204 @@ fn sigterm_finishes_cleanly_with_the_audit_log_durable() {
     assert!(verify(&log).status.success());
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
 }
+
+/// Sends raw bytes and reads until the server closes the connection (or `timeout`).
+fn raw(addr: &str, bytes: &[u8], timeout: std::time::Duration) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let _ = stream.write_all(bytes);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+fn status_of(response: &str) -> u16 {
+    response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {response:?}"))
+}
+
+fn assert_alive(server: &RunningServer) {
+    let (status, body) = server.request("GET", "/health", &[], "");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+}
+
+const SECOND: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[test]
+fn declared_bodies_over_the_limit_get_413_unread_on_every_route_and_the_server_lives() {
+    let dir = temp_dir("huge");
+    let server = RunningServer::start(&dir.join("audit.jsonl"), &["--max-body-bytes", "100"]);
+    // Killed the 0.2.0 server: tiny_http drained the body with `vec![0; remaining]`. hyper
+    // refuses a length this size while parsing the head, with a 4xx and a closed connection.
+    let head =
+        "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n";
+    let response = raw(&server.addr, head.as_bytes(), 5 * SECOND);
+    assert!((400..500).contains(&status_of(&response)), "{response}");
+    assert_alive(&server);
+    for head in [
+        "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775807\r\n\r\n",
+        "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n",
+        "POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n",
+    ] {
+        // The server answers and closes without waiting for the body that never comes.
+        let response = raw(&server.addr, head.as_bytes(), 5 * SECOND);
+        assert_eq!(status_of(&response), 413, "{head:?}: {response}");
+        assert!(
+            response.to_lowercase().contains("connection: close"),
+            "{response}"
+        );
+        assert_alive(&server);
+    }
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_chunked_body_is_cut_off_at_the_limit() {
+    let dir = temp_dir("chunked");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &["--max-body-bytes", "100"]);
+    let mut request = format!(
+        "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
+    );
+    for _ in 0..10 {
+        request.push_str("40\r\n");
+        request.push_str(&"a".repeat(64));
+        request.push_str("\r\n");
+    }
+    let response = raw(&server.addr, request.as_bytes(), 5 * SECOND);
+    assert_eq!(status_of(&response), 413, "{response}");
+    assert_alive(&server);
+    assert!(server.stop().success());
+    assert_eq!(std::fs::read_to_string(&log).unwrap_or_default(), "");
+}
+
+#[test]
+fn malformed_and_oversized_requests_get_4xx_never_a_crash() {
+    let dir = temp_dir("malformed");
+    let server = RunningServer::start(&dir.join("audit.jsonl"), &[]);
+    let garbage = raw(&server.addr, b"GARBAGE\r\n\r\n", 5 * SECOND);
+    assert_eq!(status_of(&garbage), 400, "{garbage}");
+    let flood = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        "X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(1000)
+    );
+    let response = raw(&server.addr, flood.as_bytes(), 5 * SECOND);
+    assert_eq!(status_of(&response), 431, "{response}");
+    let auth = format!("Bearer {KEY}");
+    let (status, _) = server.request(
+        "POST",
+        "/v1/evaluate",
+        &[("Authorization", &auth)],
+        "{\"text\":\"\u{fffd}\"}",
+    );
+    assert_eq!(status, 200, "valid UTF-8 replacement characters are text");
+    let invalid = [
+        format!("POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 12\r\n\r\n").into_bytes(),
+        b"{\"text\":\"\xff\xfe\"}".to_vec(),
+    ]
+    .concat();
+    let response = raw(&server.addr, &invalid, 5 * SECOND);
+    assert_eq!(status_of(&response), 400, "{response}");
+    // Deeply nested JSON: serde_json's recursion limit answers it, the stack is safe.
+    let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let (status, _) = server.evaluate(&nested);
+    assert_eq!(status, 400);
+    assert_alive(&server);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn three_hundred_trickling_connections_do_not_keep_health_from_answering() {
+    let dir = temp_dir("slowloris");
+    let server = RunningServer::start(&dir.join("audit.jsonl"), &[]);
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        let mut stream = TcpStream::connect(&server.addr).unwrap();
+        stream
+            .write_all(b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        idle.push(stream);
+    }
+    let mut health = TcpStream::connect(&server.addr).unwrap();
+    health.set_read_timeout(Some(SECOND)).unwrap();
+    health
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    health
+        .read_to_string(&mut response)
+        .expect("/health answers within a second");
+    assert_eq!(status_of(&response), 200);
+    drop(idle);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn concurrent_clients_make_one_unbroken_chain() {
+    let dir = temp_dir("concurrent");
+    let log = dir.join("audit.jsonl");
+    let server = std::sync::Arc::new(RunningServer::start(&log, &[]));
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let server = std::sync::Arc::clone(&server);
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|i| {
+                        let (status, body) =
+                            server.evaluate(&format!(r#"{{"text":"client {t} request {i}"}}"#));
+                        assert_eq!(status, 200, "{body}");
+                        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+                        value["audit_seq"].as_u64().unwrap()
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(
+        seqs,
+        (1..=400).collect::<Vec<u64>>(),
+        "every record acknowledged once"
+    );
+    let server = std::sync::Arc::into_inner(server).unwrap();
+    assert!(server.stop().success());
+    let output = verify(&log);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("400 records"));
+}
+
+#[test]
+fn a_second_server_on_the_same_log_refuses_to_start() {
+    let dir = temp_dir("locked");
+    let log = dir.join("audit.jsonl");
+    let first = RunningServer::start(&log, &[]);
+    let second = common::binary(SERVER)
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--audit-log",
+            log.to_str().unwrap(),
+        ])
+        .env("JIMINI_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        text.contains("locked by another process") && text.contains("audit.jsonl"),
+        "{text}"
+    );
+    assert_alive(&first);
+    assert!(first.stop().success());
+}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use jimini::build_info::BUILD_INFO;
 use jimini::exit_code;
 use jimini::rules::RulePack;
-use jimini::server::{API_KEY_VAR, Config, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, Server};
+use jimini::server::{API_KEY_VAR, Config, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, Limits, Server};
 
 const HELP: &str = "\
 jimini-server: the jimini policy gateway over HTTP
@@ -28,7 +28,10 @@ Environment:
   JIMINI_API_KEY       required; clients send `Authorization: Bearer <key>` to /v1/evaluate
 
 Endpoints: GET /health, GET /version, POST /v1/evaluate {\"text\", \"endpoint\"?, \"direction\"?}.
-SIGTERM or SIGINT finishes the request in flight and exits 0.";
+Limits: request head 16 KiB (431) sent within 5 s, body within 10 s (408), 1024 open connections;
+a body over --max-body-bytes gets 413 on every route and the connection is closed.
+The audit log is locked: a second server on the same file refuses to start.
+SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to 10 s) and exits 0.";
 
 enum Command {
     Serve(Config, Options),
@@ -79,12 +82,55 @@ fn parse_args() -> Result<Command, String> {
             bind,
             rules,
             audit_log,
-            max_body_bytes,
+            limits: Limits {
+                max_body_bytes,
+                ..Limits::default()
+            },
             api_key,
             shadow,
         },
         options,
     ))
+}
+
+/// Completes on SIGINT or SIGTERM (Ctrl-C or Ctrl-Break on Windows), or when stdin ends if
+/// `stdin_eof` is set.
+async fn shutdown_requested(stdin_eof: bool) {
+    let stdin_closed = async {
+        if !stdin_eof {
+            return std::future::pending().await;
+        }
+        let (closed, wait) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            // Whatever arrives is ignored; only the end of stdin matters.
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = closed.send(());
+        });
+        let _ = wait.await;
+        eprintln!("jimini-server: stdin closed, shutting down");
+    };
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminated = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminated = std::future::pending::<()>();
+    tokio::select! {
+        _ = stdin_closed => {}
+        _ = interrupted => eprintln!("jimini-server: shutdown requested"),
+        _ = terminated => eprintln!("jimini-server: shutdown requested"),
+    }
 }
 
 fn main() -> ExitCode {
@@ -111,30 +157,15 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_code::FAILURE as u8);
         }
     };
-    let shutdown = server.shutdown_handle();
-    if options.exit_on_stdin_eof {
-        let shutdown = shutdown.clone();
-        std::thread::spawn(move || {
-            // Whatever arrives is ignored; only the end of stdin matters.
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            eprintln!("jimini-server: stdin closed, shutting down");
-            shutdown.shutdown();
-        });
-    }
-    // ctrlc's `termination` feature covers SIGTERM and SIGHUP as well as SIGINT (Ctrl-C and
-    // Ctrl-Break on Windows), so one handler serves every shipped target.
-    if let Err(err) = ctrlc::set_handler(move || {
-        eprintln!("jimini-server: shutdown requested");
-        shutdown.shutdown();
-    }) {
-        eprintln!("jimini-server: cannot install the signal handler: {err}");
-        return ExitCode::from(exit_code::FAILURE as u8);
-    }
     match server.local_addr() {
         Some(addr) => eprintln!("jimini-server listening on http://{addr} ({rule_count} rules)"),
         None => eprintln!("jimini-server listening ({rule_count} rules)"),
     }
-    server.run();
+    let exit_on_stdin_eof = options.exit_on_stdin_eof;
+    if let Err(message) = server.run(move || shutdown_requested(exit_on_stdin_eof)) {
+        eprintln!("jimini-server: {message}");
+        return ExitCode::from(exit_code::FAILURE as u8);
+    }
     eprintln!("jimini-server: stopped");
     ExitCode::SUCCESS
 }
