@@ -98,6 +98,20 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Runs a server on `log` that must refuse to start; returns how it ended.
+fn start_expecting_failure(log: &Path) -> Output {
+    common::binary(SERVER)
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--audit-log",
+            log.to_str().unwrap(),
+        ])
+        .env("JIMINI_API_KEY", KEY)
+        .output()
+        .unwrap()
+}
+
 fn verify(log: &Path) -> Output {
     common::binary(ADMIN)
         .args(["audit", "verify", log.to_str().unwrap()])
@@ -209,16 +223,7 @@ fn refuses_to_start_without_api_key_or_on_a_broken_log() {
     let dir = temp_dir("broken");
     let log = dir.join("audit.jsonl");
     std::fs::write(&log, "{\"garbage\": true}\n").unwrap();
-    let output = common::binary(SERVER)
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--audit-log",
-            log.to_str().unwrap(),
-        ])
-        .env("JIMINI_API_KEY", KEY)
-        .output()
-        .unwrap();
+    let output = start_expecting_failure(&log);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
 }
@@ -421,16 +426,7 @@ fn a_second_server_on_the_same_log_refuses_to_start() {
     let dir = temp_dir("locked");
     let log = dir.join("audit.jsonl");
     let first = RunningServer::start(&log, &[]);
-    let second = common::binary(SERVER)
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--audit-log",
-            log.to_str().unwrap(),
-        ])
-        .env("JIMINI_API_KEY", KEY)
-        .output()
-        .unwrap();
+    let second = start_expecting_failure(&log);
     assert_eq!(second.status.code(), Some(1));
     let text = String::from_utf8_lossy(&second.stderr);
     assert!(
