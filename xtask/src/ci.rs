@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
 use crate::flags;
+use crate::targets::Target;
 
 /// Python tools, installed into `target/ci-tools/venv`.
 pub const PYTHON_TOOLS: &[&str] = &[
@@ -36,8 +37,11 @@ impl flags::Ci {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let root = sh.current_dir();
         let cargo = crate::cargo();
+        // One `cargo metadata` for the installs and the emulated test runs.
+        let workspace = crate::workspace::Workspace::load(sh)?;
+        let targets = release_targets(sh, &workspace)?;
         if !self.no_install {
-            install(sh, &root)?;
+            install(sh, &root, &targets)?;
         }
         let bin = tools_dir(&root).join("venv/bin");
         cmd!(sh, "{cargo} fmt --all --check")
@@ -55,8 +59,8 @@ impl flags::Ci {
             .context("tests failed: see the failures above")?;
         // The shipped package's own tests on every release target this machine emulates,
         // through the runners in .cargo/config.toml (qemu, wine).
-        let package = crate::workspace::Workspace::load(sh)?.config.package;
-        for target in release_targets(sh)? {
+        let package = &workspace.config.package;
+        for target in &targets {
             if let crate::targets::Runner::Emulated { .. } = target.runner {
                 let triple = &target.triple;
                 cmd!(sh, "{cargo} test --locked -p {package} --target {triple}")
@@ -71,10 +75,10 @@ impl flags::Ci {
     }
 }
 
-fn install(sh: &Shell, root: &Path) -> anyhow::Result<()> {
+fn install(sh: &Shell, root: &Path, targets: &[Target]) -> anyhow::Result<()> {
     install_components(sh)?;
     install_apt_tools(sh)?;
-    install_release_toolchains(sh, root)?;
+    install_release_toolchains(sh, root, targets)?;
     install_python_tools(sh, root)
 }
 
@@ -110,13 +114,8 @@ fn install_apt_tools(sh: &Shell) -> anyhow::Result<()> {
 }
 
 /// The release targets' toolchains and runners, until nothing is missing.
-fn install_release_toolchains(sh: &Shell, root: &Path) -> anyhow::Result<()> {
-    let left = crate::doctor::converge(
-        sh,
-        &release_targets(sh)?,
-        root,
-        crate::doctor::Scope::BuildAndRun,
-    )?;
+fn install_release_toolchains(sh: &Shell, root: &Path, targets: &[Target]) -> anyhow::Result<()> {
+    let left = crate::doctor::converge(sh, targets, root, crate::doctor::Scope::BuildAndRun)?;
     if !left.is_empty() {
         bail!(
             "the release targets' toolchains could not all be installed:\n{}",
@@ -150,13 +149,15 @@ fn install_python_tools(sh: &Shell, root: &Path) -> anyhow::Result<()> {
 }
 
 /// The release list, planned for this host.
-fn release_targets(sh: &Shell) -> anyhow::Result<Vec<crate::targets::Target>> {
-    let workspace = crate::workspace::Workspace::load(sh)?;
+fn release_targets(
+    sh: &Shell,
+    workspace: &crate::workspace::Workspace,
+) -> anyhow::Result<Vec<Target>> {
     let host = crate::context::host_triple(sh)?;
     Ok(
         crate::dist::resolve_targets(&["all".to_owned()], &workspace.config, &host)?
             .iter()
-            .map(|t| crate::targets::Target::new(t, &host))
+            .map(|t| Target::new(t, &host))
             .collect(),
     )
 }

@@ -43,6 +43,11 @@ pub enum Fix {
 }
 
 impl Fix {
+    /// The Debian packages that give this host what `target` needs.
+    fn apt_for(target: &Target) -> Fix {
+        Fix::Apt(target.apt_packages.iter().map(|p| p.to_string()).collect())
+    }
+
     pub fn command(&self) -> String {
         match self {
             Fix::RustupTarget(target) => format!("rustup target add {target}"),
@@ -109,7 +114,7 @@ pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem>
                 fix: Fix::RustupTarget(info.triple.to_string()),
             });
         }
-        let apt = || Fix::Apt(info.apt_packages.iter().map(|p| p.to_string()).collect());
+        let apt = || Fix::apt_for(info);
         if let Some(linker) = info.linker
             && !facts.programs.contains(linker)
         {
@@ -141,7 +146,7 @@ fn runner_problem(info: &Target, facts: &Facts) -> Option<Problem> {
     if !facts.programs.contains(&command[0]) {
         return Some(Problem {
             what: format!("runner {} for {} is not on PATH", command[0], info.triple),
-            fix: Fix::Apt(info.apt_packages.iter().map(|p| p.to_string()).collect()),
+            fix: Fix::apt_for(info),
         });
     }
     (*emulator == Emulator::Wine && !facts.wine_prng).then(|| Problem {
