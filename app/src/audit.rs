@@ -1,28 +1,51 @@
-//! The hash-chained JSONL audit log.
+//! The hash-chained, keyed JSONL audit log.
 //!
 //! One JSON object per line. Each record carries `prev_sha256`, the SHA-256 (hex) of the exact
 //! bytes of the previous line (without its newline); the first record carries 64 zeros. Editing,
-//! removing or reordering any record breaks the chain at the next line, which `verify` reports.
+//! removing or reordering any record breaks the chain at the next line.
+//!
+//! Format 2 (`"v":2`, since 0.3) adds what a chain alone cannot give:
+//! - `mac`, an HMAC-SHA256 under the audit key of the line's bytes before the `mac` field, so an
+//!   edit to any record, the last included, is detected by whoever holds the key;
+//! - `text_hmac`, a keyed digest of the evaluated text instead of 0.2's plain `text_sha256`, so a
+//!   short secret (an SSN, a card number) cannot be recovered from the log by trying every value.
+//!
+//! What a MAC cannot show is a log cut short: the [`Head`] (last `seq` and its line's hash) is
+//! served at `GET /v1/audit/head` so a monitor can keep heads elsewhere and check them later
+//! with `jimini-admin audit verify --expect-head SEQ:HASH`.
+//!
+//! Format 1 (0.2.0, no `v`) is still read. A log may start in format 1 and continue in format
+//! 2 after an upgrade; a format-1 record after a format-2 one is refused (it would carry no MAC).
 //!
 //! **Architecture Invariant:** a record is written, flushed and `fsync`ed before the decision it
 //! records is returned to the client, so an answered request is always in the log. The raw text
-//! is never logged, only its SHA-256 and length.
+//! is never logged, only its keyed digest and length.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::rules::{Decision, Evaluation};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The record format this version writes.
+pub const FORMAT_VERSION: u32 = 2;
+/// The environment variable that holds the audit key, if the key is not in a file.
+pub const AUDIT_KEY_VAR: &str = "JIMINI_AUDIT_KEY";
+/// The shortest key accepted: 32 bytes, as many as the MAC's output.
+pub const MIN_KEY_LEN: usize = 32;
 
+/// A format-2 record, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRecord {
+    pub v: u32,
     pub seq: u64,
     pub time_unix_ms: u64,
     pub endpoint: Option<String>,
@@ -31,9 +54,36 @@ pub struct AuditRecord {
     pub rules_decision: Decision,
     pub shadow: bool,
     pub rule_ids: Vec<String>,
-    pub text_sha256: String,
+    pub text_hmac: String,
     pub text_len: usize,
     pub prev_sha256: String,
+    /// Serialized last; covers every byte of the line before it.
+    #[serde(skip_serializing)]
+    pub mac: String,
+}
+
+/// A format-1 record (0.2.0): no version, no MAC, an unkeyed text digest.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Fields are checked by deserializing; only the chain fields are read.
+struct LegacyRecord {
+    seq: u64,
+    time_unix_ms: u64,
+    endpoint: Option<String>,
+    direction: Option<String>,
+    decision: Decision,
+    rules_decision: Decision,
+    shadow: bool,
+    rule_ids: Vec<String>,
+    text_sha256: String,
+    text_len: usize,
+    prev_sha256: String,
+}
+
+/// Only the version, to pick the record type.
+#[derive(Deserialize)]
+struct VersionProbe {
+    v: Option<u32>,
 }
 
 /// What the caller knows about a request; the log adds sequence number and chain hash.
@@ -48,24 +98,173 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac_hex(key: &[u8; 32], parts: &[&[u8]]) -> String {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The audit key: a secret of at least 32 bytes. Two subkeys are derived from it so that the
+/// record MAC and the text digest never share a key.
+#[derive(Clone)]
+pub struct AuditKey {
+    record_mac: [u8; 32],
+    text_digest: [u8; 32],
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+impl AuditKey {
+    /// The key from its text (the variable's value or the key file's contents); surrounding
+    /// whitespace is not part of it.
+    pub fn from_secret(secret: &str) -> Result<AuditKey, String> {
+        let secret = secret.trim();
+        if secret.len() < MIN_KEY_LEN {
+            return Err(format!(
+                "the audit key is {} bytes long; it must have at least {MIN_KEY_LEN} \
+                 (e.g. 64 hex digits: `openssl rand -hex 32`)",
+                secret.len()
+            ));
+        }
+        let derive = |purpose: &str| -> [u8; 32] {
+            let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any length");
+            mac.update(purpose.as_bytes());
+            mac.finalize().into_bytes().into()
+        };
+        Ok(AuditKey {
+            record_mac: derive("jimini audit v2 record mac"),
+            text_digest: derive("jimini audit v2 text digest"),
+        })
+    }
+
+    /// A fresh secret: 32 random bytes as 64 hex digits.
+    pub fn generate_secret() -> io::Result<String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|err| io::Error::other(err.to_string()))?;
+        Ok(hex::encode(bytes))
+    }
+
+    pub fn text_digest(&self, text: &str) -> String {
+        hmac_hex(&self.text_digest, &[text.as_bytes()])
+    }
+
+    fn record_mac(&self, signed: &[u8]) -> String {
+        hmac_hex(&self.record_mac, &[signed])
+    }
+}
+
+/// Reads the key file at `path`; on Unix a file that others may read is refused, as ssh does.
+pub fn read_key_file(path: &Path) -> Result<AuditKey, String> {
+    let secret = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read audit key file {}: {err}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|err| format!("cannot read audit key file {}: {err}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "audit key file {} may be read by others (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    AuditKey::from_secret(&secret).map_err(|err| format!("{}: {err}", path.display()))
+}
+
+/// Writes `secret` to a new key file readable by its owner only; never replaces a file.
+pub fn create_key_file(path: &Path, secret: &str) -> Result<AuditKey, String> {
+    let error = |err: io::Error| format!("cannot create audit key file {}: {err}", path.display());
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(error)?;
+    file.write_all(format!("{secret}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(error)?;
+    AuditKey::from_secret(secret)
+}
+
+/// The end of the chain: the last record's `seq` and the SHA-256 of its line. `0:000…` for an
+/// empty log. Written and parsed as `SEQ:HASH`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl Head {
+    pub fn genesis() -> Head {
+        Head {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+impl FromStr for Head {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Head, String> {
+        let wrong = || format!("`{text}` is not a head: expected SEQ:HASH (64 hex digits)");
+        let (seq, hash) = text.split_once(':').ok_or_else(wrong)?;
+        let seq = seq.parse().map_err(|_| wrong())?;
+        let valid = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid {
+            return Err(wrong());
+        }
+        Ok(Head {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
 /// One decision waiting to be logged: everything but its place in the chain.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub info: RequestInfo,
-    pub text_sha256: String,
+    pub text_hmac: String,
     pub text_len: usize,
     pub evaluation: Evaluation,
 }
 
 impl Pending {
-    pub fn new(info: RequestInfo, text: &str, evaluation: Evaluation) -> Pending {
+    pub fn new(key: &AuditKey, info: RequestInfo, text: &str, evaluation: Evaluation) -> Pending {
         Pending {
             info,
-            text_sha256: sha256_hex(text.as_bytes()),
+            text_hmac: key.text_digest(text),
             text_len: text.len(),
             evaluation,
         }
     }
+}
+
+/// What the last scan of a log found besides its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// Where the torn bytes were moved.
+    pub moved_to: PathBuf,
+    pub bytes: u64,
 }
 
 /// An open audit log, positioned after its last record, held under an exclusive lock.
@@ -73,21 +272,24 @@ impl Pending {
 pub struct AuditLog {
     path: PathBuf,
     file: File,
-    next_seq: u64,
-    last_hash: String,
+    key: AuditKey,
+    head: Head,
 }
 
 impl AuditLog {
-    /// Opens (or creates) the log and locks it, so that a second writer cannot fork the chain;
-    /// an existing log is verified first so that new records never extend a broken chain.
-    pub fn open(path: &Path) -> Result<AuditLog, VerifyError> {
+    /// Opens (or creates) the log and locks it, so that a second writer cannot fork the chain.
+    /// An existing log is verified with `key` first so that new records never extend a broken
+    /// chain or one written under another key. A torn last line (a crash during a write, so
+    /// never acknowledged) is moved to `<log>.torn` and reported.
+    pub fn open(path: &Path, key: AuditKey) -> Result<(AuditLog, Option<TornTail>), VerifyError> {
         let io_error = |source| VerifyError::Io {
             path: path.to_owned(),
             source,
         };
-        let file = OpenOptions::new()
-            .create(true)
+        let mut file = OpenOptions::new()
+            .read(true)
             .append(true)
+            .create(true)
             .open(path)
             .map_err(io_error)?;
         match file.try_lock() {
@@ -99,17 +301,34 @@ impl AuditLog {
             }
             Err(std::fs::TryLockError::Error(err)) => return Err(io_error(err)),
         }
-        let summary = verify(path)?;
-        Ok(AuditLog {
-            path: path.to_owned(),
-            file,
-            next_seq: summary.records + 1,
-            last_hash: summary.last_hash,
-        })
+        // Read through the locked handle: on Windows the lock keeps other handles out.
+        let scan = scan(BufReader::new(&file), Some(&key), None)?;
+        let torn = match scan.torn_bytes {
+            0 => None,
+            bytes => Some(move_torn_tail(path, &mut file, scan.complete_len, bytes)?),
+        };
+        Ok((
+            AuditLog {
+                path: path.to_owned(),
+                file,
+                key,
+                head: scan.head,
+            },
+            torn,
+        ))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn key(&self) -> &AuditKey {
+        &self.key
+    }
+
+    /// The last durable record.
+    pub fn head(&self) -> &Head {
+        &self.head
     }
 
     /// Appends one record and makes it durable before returning.
@@ -119,7 +338,7 @@ impl AuditLog {
         text: &str,
         evaluation: &Evaluation,
     ) -> io::Result<AuditRecord> {
-        let pending = Pending::new(info.clone(), text, evaluation.clone());
+        let pending = Pending::new(&self.key, info.clone(), text, evaluation.clone());
         let mut records = self.append_batch(std::slice::from_ref(&pending))?;
         Ok(records.remove(0))
     }
@@ -130,10 +349,11 @@ impl AuditLog {
     pub fn append_batch(&mut self, batch: &[Pending]) -> io::Result<Vec<AuditRecord>> {
         let mut buffer = Vec::new();
         let mut records = Vec::with_capacity(batch.len());
-        let (mut seq, mut last_hash) = (self.next_seq, self.last_hash.clone());
+        let mut head = self.head.clone();
         for pending in batch {
-            let record = AuditRecord {
-                seq,
+            let mut record = AuditRecord {
+                v: FORMAT_VERSION,
+                seq: head.seq + 1,
                 time_unix_ms: pending.info.time_unix_ms,
                 endpoint: pending.info.endpoint.clone(),
                 direction: pending.info.direction.clone(),
@@ -146,30 +366,109 @@ impl AuditLog {
                     .iter()
                     .map(|m| m.rule_id.clone())
                     .collect(),
-                text_sha256: pending.text_sha256.clone(),
+                text_hmac: pending.text_hmac.clone(),
                 text_len: pending.text_len,
-                prev_sha256: last_hash,
+                prev_sha256: head.hash,
+                mac: String::new(),
             };
-            let line = serde_json::to_string(&record).map_err(io::Error::other)?;
-            last_hash = sha256_hex(line.as_bytes());
+            let line = signed_line(&self.key, &mut record)?;
+            head = Head {
+                seq: record.seq,
+                hash: sha256_hex(line.as_bytes()),
+            };
             buffer.extend_from_slice(line.as_bytes());
             buffer.push(b'\n');
-            seq += 1;
             records.push(record);
         }
         self.file.write_all(&buffer)?;
         self.file.flush()?;
         self.file.sync_data()?;
-        self.next_seq = seq;
-        self.last_hash = last_hash;
+        self.head = head;
         Ok(records)
     }
 }
 
+/// `,"mac":"<64 hex>"}`: how every format-2 line ends.
+const MAC_SUFFIX_LEN: usize = r#","mac":""}"#.len() + 64;
+
+/// Serializes the record and appends its MAC, computed over the bytes before the `mac` field.
+fn signed_line(key: &AuditKey, record: &mut AuditRecord) -> io::Result<String> {
+    let body = serde_json::to_string(&*record).map_err(io::Error::other)?;
+    let open = body.strip_suffix('}').expect("a JSON object");
+    record.mac = key.record_mac(open.as_bytes());
+    Ok(format!(r#"{open},"mac":"{}"}}"#, record.mac))
+}
+
+/// The bytes a format-2 line's MAC covers, or `None` if the line does not end in a MAC.
+fn mac_coverage(line: &[u8]) -> Option<(&[u8], &str)> {
+    let split = line.len().checked_sub(MAC_SUFFIX_LEN)?;
+    let (covered, suffix) = line.split_at(split);
+    let mac = suffix
+        .strip_prefix(br#","mac":""#)?
+        .strip_suffix(br#""}"#)?;
+    let mac = std::str::from_utf8(mac).ok()?;
+    Some((covered, mac))
+}
+
+/// Writes the bytes after the last newline to a new `<log>.torn` file, then cuts them off.
+fn move_torn_tail(
+    path: &Path,
+    file: &mut File,
+    complete_len: u64,
+    bytes: u64,
+) -> Result<TornTail, VerifyError> {
+    let io_error = |target: &Path, source| VerifyError::Io {
+        path: target.to_owned(),
+        source,
+    };
+    let mut tail = Vec::new();
+    file.seek(io::SeekFrom::Start(complete_len))
+        .and_then(|_| io::Read::read_to_end(file, &mut tail))
+        .map_err(|err| io_error(path, err))?;
+    let moved_to = (0..)
+        .map(|n| match n {
+            0 => torn_path(path, ""),
+            n => torn_path(path, &format!(".{n}")),
+        })
+        .find_map(|candidate| {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&candidate)
+            {
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => None,
+                opened => Some((candidate, opened)),
+            }
+        })
+        .expect("some name is free");
+    let (moved_to, opened) = moved_to;
+    let mut torn = opened.map_err(|err| io_error(&moved_to, err))?;
+    torn.write_all(&tail)
+        .and_then(|()| torn.sync_all())
+        .map_err(|err| io_error(&moved_to, err))?;
+    file.set_len(complete_len)
+        .and_then(|()| file.sync_all())
+        .map_err(|err| io_error(path, err))?;
+    Ok(TornTail { moved_to, bytes })
+}
+
+fn torn_path(log: &Path, suffix: &str) -> PathBuf {
+    let mut name = log.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".torn{suffix}"));
+    log.with_file_name(name)
+}
+
+/// What a verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifySummary {
     pub records: u64,
-    pub last_hash: String,
+    pub head: Head,
+    /// Format-1 records (written before 0.3), which carry no MAC.
+    pub legacy_records: u64,
+    /// Whether every format-2 record's MAC was checked (a key was given).
+    pub macs_checked: bool,
+    /// Bytes after the last newline: a write in progress or a crash during one.
+    pub torn_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -186,13 +485,17 @@ pub enum VerifyError {
         line: u64,
         reason: String,
     },
+    /// The chain verifies but does not contain the expected head.
+    HeadMismatch {
+        reason: String,
+    },
 }
 
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             VerifyError::Io { path, source } => {
-                write!(f, "cannot read audit log {}: {source}", path.display())
+                write!(f, "cannot use {}: {source}", path.display())
             }
             VerifyError::Locked { path } => write!(
                 f,
@@ -201,53 +504,177 @@ impl fmt::Display for VerifyError {
                 path.display()
             ),
             VerifyError::Broken { line, reason } => {
-                write!(f, "audit chain broken at line {line}: {reason}")
+                write!(f, "audit log broken at line {line}: {reason}")
             }
+            VerifyError::HeadMismatch { reason } => write!(f, "{reason}"),
         }
     }
 }
 
 impl std::error::Error for VerifyError {}
 
-/// Walks the whole chain and reports the first record that does not fit.
-pub fn verify(path: &Path) -> Result<VerifySummary, VerifyError> {
-    let io_error = |source| VerifyError::Io {
+/// Walks the whole log at `path` and reports the first record that does not fit. With a key,
+/// every MAC is checked; with an expected head, the log must still contain it.
+pub fn verify(
+    path: &Path,
+    key: Option<&AuditKey>,
+    expect_head: Option<&Head>,
+) -> Result<VerifySummary, VerifyError> {
+    let file = File::open(path).map_err(|source| VerifyError::Io {
         path: path.to_owned(),
         source,
-    };
-    let reader = BufReader::new(File::open(path).map_err(io_error)?);
-    let mut previous_hash = GENESIS_HASH.to_owned();
-    let mut records = 0u64;
-    for (index, line) in reader.split(b'\n').enumerate() {
-        let line_number = index as u64 + 1;
-        let line = line.map_err(io_error)?;
+    })?;
+    let scan = scan(BufReader::new(file), key, expect_head).map_err(|err| match err {
+        VerifyError::Io { source, .. } => VerifyError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        other => other,
+    })?;
+    Ok(VerifySummary {
+        records: scan.head.seq,
+        head: scan.head,
+        legacy_records: scan.legacy_records,
+        macs_checked: key.is_some(),
+        torn_bytes: scan.torn_bytes,
+    })
+}
+
+struct Scan {
+    head: Head,
+    legacy_records: u64,
+    /// Bytes up to and including the last newline.
+    complete_len: u64,
+    torn_bytes: u64,
+}
+
+fn scan(
+    mut reader: impl BufRead,
+    key: Option<&AuditKey>,
+    expect_head: Option<&Head>,
+) -> Result<Scan, VerifyError> {
+    let mut head = Head::genesis();
+    let mut legacy_records = 0u64;
+    let mut complete_len = 0u64;
+    let mut expected_seen = expect_head.is_some_and(|expected| expected.seq == 0);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| VerifyError::Io {
+                path: PathBuf::new(),
+                source,
+            })?;
+        if read == 0 {
+            break;
+        }
+        if line.pop() != Some(b'\n') {
+            return Ok(Scan {
+                head,
+                legacy_records,
+                complete_len,
+                torn_bytes: read as u64,
+            });
+        }
+        let line_number = head.seq + 1;
         let broken = |reason: String| VerifyError::Broken {
             line: line_number,
             reason,
         };
-        let record: AuditRecord = serde_json::from_slice(&line)
-            .map_err(|err| broken(format!("not a valid audit record: {err}")))?;
-        if record.prev_sha256 != previous_hash {
+        let (seq, prev, legacy) =
+            parse_record(&line, key, legacy_records == head.seq).map_err(broken)?;
+        if prev != head.hash {
             return Err(broken(format!(
-                "prev_sha256 is {} but the previous record hashes to {previous_hash}; \
+                "prev_sha256 is {prev} but the previous record hashes to {}; \
                  a record was edited, removed or reordered",
-                record.prev_sha256
+                head.hash
             )));
         }
-        if record.seq != records + 1 {
+        if seq != line_number {
             return Err(broken(format!(
-                "seq is {} but {} was expected",
-                record.seq,
-                records + 1
+                "seq is {seq} but {line_number} was expected"
             )));
         }
-        previous_hash = sha256_hex(&line);
-        records += 1;
+        legacy_records += u64::from(legacy);
+        head = Head {
+            seq,
+            hash: sha256_hex(&line),
+        };
+        complete_len += read as u64;
+        if let Some(expected) = expect_head
+            && expected.seq == seq
+        {
+            if expected.hash != head.hash {
+                return Err(VerifyError::HeadMismatch {
+                    reason: format!(
+                        "record {seq} hashes to {}, not to the expected head's {}: the log was \
+                         rewritten at or before record {seq}",
+                        head.hash, expected.hash
+                    ),
+                });
+            }
+            expected_seen = true;
+        }
     }
-    Ok(VerifySummary {
-        records,
-        last_hash: previous_hash,
+    if let Some(expected) = expect_head
+        && !expected_seen
+    {
+        return Err(VerifyError::HeadMismatch {
+            reason: format!(
+                "the log ends at record {} but the expected head is record {}: records were cut \
+                 off the end",
+                head.seq, expected.seq
+            ),
+        });
+    }
+    Ok(Scan {
+        head,
+        legacy_records,
+        complete_len,
+        torn_bytes: 0,
     })
+}
+
+/// Checks one line's record and returns its `seq`, its `prev_sha256` and whether it is format 1,
+/// which is accepted only while every record before it was format 1 too.
+fn parse_record(
+    line: &[u8],
+    key: Option<&AuditKey>,
+    legacy_allowed: bool,
+) -> Result<(u64, String, bool), String> {
+    let invalid = |err: serde_json::Error| format!("not a valid audit record: {err}");
+    let probe: VersionProbe = serde_json::from_slice(line).map_err(invalid)?;
+    match probe.v {
+        None if legacy_allowed => {
+            let record: LegacyRecord = serde_json::from_slice(line).map_err(invalid)?;
+            Ok((record.seq, record.prev_sha256, true))
+        }
+        None => Err(
+            "a record without a MAC (format 1) after records with one: it was not \
+                     written by jimini-server 0.3 or later"
+                .to_owned(),
+        ),
+        Some(FORMAT_VERSION) => {
+            let record: AuditRecord = serde_json::from_slice(line).map_err(invalid)?;
+            let (covered, mac) = mac_coverage(line)
+                .ok_or_else(|| "the record does not end with its `mac` field".to_owned())?;
+            if let Some(key) = key
+                && key.record_mac(covered) != mac
+            {
+                return Err(
+                    "the MAC does not match: the record was edited, or the key is not \
+                            the one the log was written with"
+                        .to_owned(),
+                );
+            }
+            Ok((record.seq, record.prev_sha256, false))
+        }
+        Some(other) => Err(format!(
+            "record format {other} is newer than this jimini ({FORMAT_VERSION}); \
+             verify it with a newer jimini-admin"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -255,73 +682,203 @@ mod tests {
     use super::*;
     use crate::rules::RulePack;
 
+    fn key() -> AuditKey {
+        AuditKey::from_secret(&"k".repeat(40)).unwrap()
+    }
+
+    fn other_key() -> AuditKey {
+        AuditKey::from_secret(&"o".repeat(40)).unwrap()
+    }
+
     fn temp_log(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("jimini-audit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("audit.jsonl");
-        let _ = std::fs::remove_file(&path);
-        path
+        dir.join("audit.jsonl")
     }
 
     fn write_three(path: &Path) {
         let pack = RulePack::default_pack();
-        let mut log = AuditLog::open(path).unwrap();
+        let (mut log, torn) = AuditLog::open(path, key()).unwrap();
+        assert_eq!(torn, None);
         for text in ["hello", "ssn 123-45-6789", "a@b.example"] {
             log.append(&RequestInfo::default(), text, &pack.evaluate(text, false))
                 .unwrap();
         }
     }
 
+    fn broken_line(result: Result<VerifySummary, VerifyError>) -> u64 {
+        match result {
+            Err(VerifyError::Broken { line, .. }) => line,
+            other => panic!("expected a broken log, got {other:?}"),
+        }
+    }
+
+    /// A 0.2.0 log: two records of format 1, exactly as that version wrote them.
+    const LEGACY_LOG: &str = concat!(
+        r#"{"seq":1,"time_unix_ms":1,"endpoint":null,"direction":null,"decision":"allow","rules_decision":"allow","shadow":false,"rule_ids":[],"text_sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","text_len":5,"prev_sha256":"0000000000000000000000000000000000000000000000000000000000000000"}"#,
+        "\n",
+    );
+
     #[test]
-    fn chain_verifies_and_resumes_after_reopen() {
+    fn chain_verifies_with_and_without_the_key_and_resumes_after_reopen() {
         let path = temp_log("resume");
         write_three(&path);
         write_three(&path);
-        let summary = verify(&path).unwrap();
+        let summary = verify(&path, Some(&key()), None).unwrap();
         assert_eq!(summary.records, 6);
+        assert!(summary.macs_checked);
+        assert_eq!(summary.legacy_records, 0);
+        assert!(!verify(&path, None, None).unwrap().macs_checked);
         let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("123-45-6789"), "raw text is never logged");
         assert!(
-            !text.contains("123-45-6789"),
-            "raw text must never be logged"
+            !text.contains(&sha256_hex(b"ssn 123-45-6789")),
+            "the text digest is keyed"
         );
+        assert!(text.lines().all(|l| l.starts_with(r#"{"v":2,"#)));
     }
 
     #[test]
-    fn edited_record_is_reported_at_the_next_line() {
+    fn an_edit_to_the_last_record_is_caught_by_its_mac() {
         let path = temp_log("edited");
         write_three(&path);
         let text = std::fs::read_to_string(&path).unwrap();
-        let tampered = text.replacen("\"decision\":\"block\"", "\"decision\":\"allow\"", 1);
+        let last_start = text.trim_end().rfind('\n').unwrap();
+        let (before, last) = text.split_at(last_start);
+        let tampered = last.replace(r#""text_len":11"#, r#""text_len":12"#);
+        assert_ne!(last, tampered);
+        std::fs::write(&path, format!("{before}{tampered}")).unwrap();
+        assert_eq!(
+            verify(&path, None, None).unwrap().records,
+            3,
+            "the chain alone cannot see it"
+        );
+        assert_eq!(broken_line(verify(&path, Some(&key()), None)), 3);
+        assert!(AuditLog::open(&path, key()).is_err(), "never extended");
+    }
+
+    #[test]
+    fn a_log_written_under_another_key_is_not_extended() {
+        let path = temp_log("other-key");
+        write_three(&path);
+        assert_eq!(broken_line(verify(&path, Some(&other_key()), None)), 1);
+        let err = AuditLog::open(&path, other_key()).unwrap_err().to_string();
+        assert!(err.contains("key is not the one"), "{err}");
+    }
+
+    #[test]
+    fn an_edit_to_an_earlier_record_breaks_the_chain_without_a_key() {
+        let path = temp_log("edited-chain");
+        write_three(&path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let tampered = text.replacen(r#""decision":"block""#, r#""decision":"allow""#, 1);
         assert_ne!(text, tampered);
         std::fs::write(&path, tampered).unwrap();
-        match verify(&path) {
-            Err(VerifyError::Broken { line, .. }) => assert_eq!(line, 3),
-            other => panic!("expected a broken chain, got {other:?}"),
-        }
-        assert!(
-            AuditLog::open(&path).is_err(),
-            "a broken log must not be extended"
+        assert_eq!(broken_line(verify(&path, None, None)), 3);
+    }
+
+    #[test]
+    fn expected_heads_catch_cuts_and_rewrites() {
+        let path = temp_log("head");
+        write_three(&path);
+        let head = verify(&path, None, None).unwrap().head;
+        assert_eq!(head.seq, 3);
+        assert_eq!(head.to_string().parse::<Head>().unwrap(), head);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let second: Head = {
+            let line = text.lines().nth(1).unwrap();
+            Head {
+                seq: 2,
+                hash: sha256_hex(line.as_bytes()),
+            }
+        };
+        verify(&path, Some(&key()), Some(&second)).unwrap();
+        verify(&path, None, Some(&Head::genesis())).unwrap();
+        let kept: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, kept).unwrap();
+        let err = verify(&path, Some(&key()), Some(&head)).unwrap_err();
+        assert!(err.to_string().contains("cut off"), "{err}");
+        let wrong = Head {
+            seq: 2,
+            hash: "ab".repeat(32),
+        };
+        let err = verify(&path, None, Some(&wrong)).unwrap_err();
+        assert!(err.to_string().contains("rewritten"), "{err}");
+        assert!("3".parse::<Head>().is_err());
+        assert!("3:abc".parse::<Head>().is_err());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_moved_aside_and_the_chain_continues() {
+        let path = temp_log("torn");
+        write_three(&path);
+        let whole = std::fs::read(&path).unwrap();
+        let mut torn = whole.clone();
+        torn.extend_from_slice(br#"{"v":2,"seq":4,"time_un"#);
+        std::fs::write(&path, &torn).unwrap();
+        let summary = verify(&path, Some(&key()), None).unwrap();
+        assert_eq!((summary.records, summary.torn_bytes), (3, 23));
+        std::fs::write(torn_path(&path, ""), b"an earlier one").unwrap();
+        let (mut log, moved) = AuditLog::open(&path, key()).unwrap();
+        let moved = moved.expect("the torn tail is reported");
+        assert_eq!(moved.moved_to, torn_path(&path, ".1"));
+        assert_eq!(moved.bytes, 23);
+        assert_eq!(
+            std::fs::read(&moved.moved_to).unwrap(),
+            &torn[whole.len()..]
         );
+        assert_eq!(
+            std::fs::read(torn_path(&path, "")).unwrap(),
+            b"an earlier one"
+        );
+        let pack = RulePack::default_pack();
+        log.append(&RequestInfo::default(), "x", &pack.evaluate("x", false))
+            .unwrap();
+        drop(log);
+        assert_eq!(verify(&path, Some(&key()), None).unwrap().records, 4);
+    }
+
+    #[test]
+    fn a_legacy_log_verifies_and_continues_in_format_2_but_never_back() {
+        let path = temp_log("legacy");
+        std::fs::write(&path, LEGACY_LOG).unwrap();
+        let summary = verify(&path, Some(&key()), None).unwrap();
+        assert_eq!((summary.records, summary.legacy_records), (1, 1));
+        write_three(&path);
+        let summary = verify(&path, Some(&key()), None).unwrap();
+        assert_eq!((summary.records, summary.legacy_records), (4, 1));
+        // A format-1 record appended after format-2 ones would carry no MAC: refused.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        let prev = summary.head.hash;
+        let forged = LEGACY_LOG
+            .replace(r#""seq":1"#, r#""seq":5"#)
+            .replace(GENESIS_HASH, &prev);
+        text.push_str(&forged);
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(broken_line(verify(&path, None, None)), 5);
     }
 
     #[test]
     fn a_second_writer_is_refused_and_batches_chain_like_single_appends() {
         let path = temp_log("locked");
         let pack = RulePack::default_pack();
-        let mut first = AuditLog::open(&path).unwrap();
-        let err = AuditLog::open(&path).unwrap_err().to_string();
+        let (mut first, _) = AuditLog::open(&path, key()).unwrap();
+        let err = AuditLog::open(&path, key()).unwrap_err().to_string();
         assert!(err.contains("locked by another process"), "{err}");
         let batch: Vec<Pending> = ["a", "ssn 123-45-6789", "b"]
             .iter()
-            .map(|t| Pending::new(RequestInfo::default(), t, pack.evaluate(t, false)))
+            .map(|t| Pending::new(&key(), RequestInfo::default(), t, pack.evaluate(t, false)))
             .collect();
         let records = first.append_batch(&batch).unwrap();
         assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
         first
             .append(&RequestInfo::default(), "c", &pack.evaluate("c", false))
             .unwrap();
+        let head = first.head().clone();
         drop(first);
-        assert_eq!(verify(&path).unwrap().records, 4);
+        let summary = verify(&path, Some(&key()), None).unwrap();
+        assert_eq!((summary.records, summary.head), (4, head));
     }
 
     #[test]
@@ -329,16 +886,29 @@ mod tests {
         let path = temp_log("removed");
         write_three(&path);
         let text = std::fs::read_to_string(&path).unwrap();
-        let kept: Vec<&str> = text
-            .lines()
-            .enumerate()
-            .filter(|(i, _)| *i != 0)
-            .map(|(_, l)| l)
-            .collect();
+        let kept: Vec<&str> = text.lines().skip(1).collect();
         std::fs::write(&path, kept.join("\n") + "\n").unwrap();
-        match verify(&path) {
-            Err(VerifyError::Broken { line, .. }) => assert_eq!(line, 1),
-            other => panic!("expected a broken chain, got {other:?}"),
+        assert_eq!(broken_line(verify(&path, None, None)), 1);
+    }
+
+    #[test]
+    fn keys_are_long_enough_and_key_files_private() {
+        assert!(AuditKey::from_secret("short").is_err());
+        let secret = AuditKey::generate_secret().unwrap();
+        assert_eq!(secret.len(), 64);
+        assert_ne!(secret, AuditKey::generate_secret().unwrap());
+        let path = temp_log("key").with_file_name("audit.key");
+        create_key_file(&path, &secret).unwrap();
+        assert!(create_key_file(&path, &secret).is_err(), "never replaced");
+        read_key_file(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let err = read_key_file(&path).unwrap_err();
+            assert!(err.contains("chmod 600"), "{err}");
         }
     }
 }

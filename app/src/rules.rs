@@ -22,13 +22,19 @@ pub enum Decision {
     Block,
 }
 
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
             Decision::Allow => "allow",
             Decision::Flag => "flag",
             Decision::Block => "block",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -11,6 +11,9 @@
 //!   commits every record waiting for it with one write and one `fsync` (group commit).
 //! - Shutdown (SIGTERM, SIGINT, or the end of stdin when asked): stop accepting, let requests in
 //!   flight finish within a grace period, then make every acknowledged record durable.
+//! - The audit key comes from `JIMINI_AUDIT_KEY` or a key file created (mode 0600) on first
+//!   start; `GET /v1/audit/head` tells a monitor the durable head; `GET /metrics` is for
+//!   Prometheus.
 //!
 //! **Architecture Invariant:** `POST /v1/evaluate` answers with a decision only after the
 //! decision's audit record is durable; if the record cannot be written the client gets a 500.
@@ -20,9 +23,9 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -34,9 +37,12 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::audit::{AuditLog, AuditRecord, Pending, RequestInfo};
+use crate::audit::{self, AuditKey, AuditLog, AuditRecord, Head, Pending, RequestInfo};
 use crate::build_info::BUILD_INFO;
 use crate::rules::RulePack;
+
+mod metrics;
+use metrics::Metrics;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:9000";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -71,10 +77,20 @@ impl Default for Limits {
     }
 }
 
+/// Where the audit key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// The secret itself, from `JIMINI_AUDIT_KEY`.
+    Secret(String),
+    /// A key file; created with a fresh secret (mode 0600) if there is none yet.
+    File(PathBuf),
+}
+
 pub struct Config {
     pub bind: String,
     pub rules: RulePack,
     pub audit_log: PathBuf,
+    pub audit_key: KeySource,
     pub limits: Limits,
     pub api_key: String,
     pub shadow: bool,
@@ -95,12 +111,15 @@ struct State {
     shadow: bool,
     limits: Limits,
     audit: AuditWriter,
+    audit_key: AuditKey,
+    metrics: Arc<Metrics>,
 }
 
 pub struct Server {
     listener: std::net::TcpListener,
     state: Arc<State>,
     writer: std::thread::JoinHandle<()>,
+    notes: Vec<String>,
 }
 
 impl Server {
@@ -111,17 +130,54 @@ impl Server {
                 "{API_KEY_VAR} is empty: set it to the bearer key clients send"
             ));
         }
-        let audit = AuditLog::open(&config.audit_log).map_err(|err| {
+        let mut notes = Vec::new();
+        // A new key file is written only once the log has accepted the new key.
+        let (key, new_key_file) = match &config.audit_key {
+            KeySource::Secret(secret) => (AuditKey::from_secret(secret)?, None),
+            KeySource::File(path) if path.exists() => (audit::read_key_file(path)?, None),
+            KeySource::File(path) => {
+                let secret = AuditKey::generate_secret()
+                    .map_err(|err| format!("cannot make an audit key: {err}"))?;
+                (AuditKey::from_secret(&secret)?, Some((path, secret)))
+            }
+        };
+        let (log, torn) = AuditLog::open(&config.audit_log, key.clone()).map_err(|err| {
+            let fresh_key = match &new_key_file {
+                Some((path, _)) => format!(
+                    "\n(there was no key file at {}, so a new key was tried: restore the key \
+                     file the log was written with)",
+                    path.display()
+                ),
+                None => String::new(),
+            };
             format!(
-                "{err}\nrun `jimini-admin audit verify` on it, or point --audit-log at a new file"
+                "{err}{fresh_key}\nrun `jimini-admin audit verify` on it, or point --audit-log at \
+                 a new file"
             )
         })?;
+        if let Some((path, secret)) = new_key_file {
+            audit::create_key_file(path, &secret)?;
+            notes.push(format!(
+                "created the audit key file {} (mode 0600): keep a copy elsewhere, \
+                 `jimini-admin audit verify --key` needs it",
+                path.display()
+            ));
+        }
+        if let Some(torn) = torn {
+            notes.push(format!(
+                "the audit log ended in a torn line ({} bytes from a crash during a write, never \
+                 acknowledged); moved it to {}",
+                torn.bytes,
+                torn.moved_to.display()
+            ));
+        }
         let listener = std::net::TcpListener::bind(&config.bind)
             .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
         listener
             .set_nonblocking(true)
             .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
-        let (audit, writer) = AuditWriter::start(audit);
+        let metrics = Arc::new(Metrics::default());
+        let (audit, writer) = AuditWriter::start(log, Arc::clone(&metrics));
         Ok(Server {
             listener,
             state: Arc::new(State {
@@ -130,9 +186,17 @@ impl Server {
                 shadow: config.shadow,
                 limits: config.limits,
                 audit,
+                audit_key: key,
+                metrics,
             }),
             writer,
+            notes,
         })
+    }
+
+    /// What the start found worth telling the operator (a new key file, a torn line).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -153,6 +217,7 @@ impl Server {
             listener,
             state,
             writer,
+            ..
         } = self;
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)
@@ -232,7 +297,30 @@ fn error(status: StatusCode, message: impl Into<String>) -> Answer {
     json_response(status, json!({ "error": message.into() }))
 }
 
+/// Every route: its path, the one method it answers, and its name in the metrics.
+const ROUTES: [(&str, Method, &str); 5] = [
+    ("/health", Method::GET, "health"),
+    ("/version", Method::GET, "version"),
+    ("/metrics", Method::GET, "metrics"),
+    ("/v1/evaluate", Method::POST, "evaluate"),
+    ("/v1/audit/head", Method::GET, "audit_head"),
+];
+
 async fn handle(state: &State, request: Request<Incoming>) -> Answer {
+    let route = ROUTES
+        .iter()
+        .find(|(path, _, _)| *path == request.uri().path());
+    let response = route_request(state, request, route).await;
+    let name = route.map_or("other", |(_, _, name)| name);
+    state.metrics.request(name, response.status().as_u16());
+    response
+}
+
+async fn route_request(
+    state: &State,
+    request: Request<Incoming>,
+    route: Option<&(&str, Method, &str)>,
+) -> Answer {
     let limit = state.limits.max_body_bytes;
     let declared = request
         .headers()
@@ -242,15 +330,40 @@ async fn handle(state: &State, request: Request<Incoming>) -> Answer {
     if declared.is_some_and(|length| length > limit as u64) {
         return too_large(limit);
     }
-    match (request.method(), request.uri().path()) {
-        (&Method::GET, "/health") => json_response(StatusCode::OK, json!({ "status": "ok" })),
-        (&Method::GET, "/version") => json_response(StatusCode::OK, json!(BUILD_INFO)),
-        (&Method::POST, "/v1/evaluate") => evaluate(state, request).await,
-        (_, "/health" | "/version" | "/v1/evaluate") => {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+    let Some((_, method, name)) = route else {
+        return error(StatusCode::NOT_FOUND, "not found");
+    };
+    if request.method() != method {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    }
+    match *name {
+        "health" => json_response(StatusCode::OK, json!({ "status": "ok" })),
+        "version" => json_response(StatusCode::OK, json!(BUILD_INFO)),
+        "metrics" => {
+            let mut response = Response::new(Full::new(Bytes::from(state.metrics.encode())));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(metrics::CONTENT_TYPE),
+            );
+            response
         }
+        "evaluate" => evaluate(state, request).await,
+        "audit_head" if !authorized(state, &request) => unauthorized(),
+        "audit_head" => json_response(StatusCode::OK, json!(state.audit.head())),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+fn authorized(state: &State, request: &Request<Incoming>) -> bool {
+    request
+        .headers()
+        .get_all(AUTHORIZATION)
+        .iter()
+        .any(|value| constant_time_eq(value.as_bytes(), &state.expected_authorization))
+}
+
+fn unauthorized() -> Answer {
+    error(StatusCode::UNAUTHORIZED, "missing or wrong bearer API key")
 }
 
 /// 413, and the connection closes: the rest of the body is never read.
@@ -266,13 +379,8 @@ fn too_large(limit: usize) -> Answer {
 }
 
 async fn evaluate(state: &State, request: Request<Incoming>) -> Answer {
-    let authorized = request
-        .headers()
-        .get_all(AUTHORIZATION)
-        .iter()
-        .any(|value| constant_time_eq(value.as_bytes(), &state.expected_authorization));
-    if !authorized {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer API key");
+    if !authorized(state, &request) {
+        return unauthorized();
     }
     let limit = state.limits.max_body_bytes;
     let body = Limited::new(request.into_body(), limit);
@@ -295,18 +403,21 @@ async fn evaluate(state: &State, request: Request<Incoming>) -> Answer {
         endpoint: parsed.endpoint,
         direction: parsed.direction,
     };
-    let pending = Pending::new(info, &parsed.text, evaluation.clone());
+    let pending = Pending::new(&state.audit_key, info, &parsed.text, evaluation.clone());
     match state.audit.append(pending).await {
-        Ok(record) => json_response(
-            StatusCode::OK,
-            json!({
+        Ok(record) => {
+            state.metrics.decision(&evaluation);
+            json_response(
+                StatusCode::OK,
+                json!({
                 "decision": evaluation.decision,
                 "rules_decision": evaluation.rules_decision,
                 "shadow": evaluation.shadow,
                 "matches": evaluation.matches,
                 "audit_seq": record.seq,
-            }),
-        ),
+                }),
+            )
+        }
         Err(message) => {
             eprintln!("jimini-server: {message}");
             error(StatusCode::INTERNAL_SERVER_ERROR, "audit log unavailable")
@@ -320,14 +431,21 @@ type Reply = oneshot::Sender<Result<AuditRecord, String>>;
 /// one write and one `fsync`, and only then answers each request.
 struct AuditWriter {
     queue: std_mpsc::Sender<(Pending, Reply)>,
+    /// The last durable record.
+    head: Arc<Mutex<Head>>,
 }
 
 /// At most this many records share one `fsync`.
 const MAX_BATCH: usize = 256;
 
 impl AuditWriter {
-    fn start(mut log: AuditLog) -> (AuditWriter, std::thread::JoinHandle<()>) {
+    fn start(
+        mut log: AuditLog,
+        metrics: Arc<Metrics>,
+    ) -> (AuditWriter, std::thread::JoinHandle<()>) {
         let (queue, waiting) = std_mpsc::channel::<(Pending, Reply)>();
+        let head = Arc::new(Mutex::new(log.head().clone()));
+        let durable_head = Arc::clone(&head);
         let thread = std::thread::spawn(move || {
             let mut broken: Option<String> = None;
             while let Ok(first) = waiting.recv() {
@@ -339,6 +457,7 @@ impl AuditWriter {
                     }
                 }
                 let (records, replies): (Vec<Pending>, Vec<Reply>) = batch.into_iter().unzip();
+                let started = Instant::now();
                 let result = match &broken {
                     Some(message) => Err(message.clone()),
                     None => log.append_batch(&records).map_err(|err| {
@@ -350,6 +469,9 @@ impl AuditWriter {
                 };
                 match result {
                     Ok(written) => {
+                        metrics.audit_commit(written.len(), started.elapsed());
+                        *durable_head.lock().unwrap_or_else(|e| e.into_inner()) =
+                            log.head().clone();
                         for (reply, record) in replies.into_iter().zip(written) {
                             let _ = reply.send(Ok(record));
                         }
@@ -362,7 +484,11 @@ impl AuditWriter {
                 }
             }
         });
-        (AuditWriter { queue }, thread)
+        (AuditWriter { queue, head }, thread)
+    }
+
+    fn head(&self) -> Head {
+        self.head.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     async fn append(&self, pending: Pending) -> Result<AuditRecord, String> {

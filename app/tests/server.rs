@@ -17,10 +17,16 @@ const KEY: &str = "test-key-123";
 struct RunningServer {
     child: Child,
     addr: String,
+    /// What the server said before its address line (a new key file, a torn line).
+    notes: String,
 }
 
 impl RunningServer {
     fn start(audit_log: &Path, extra: &[&str]) -> RunningServer {
+        RunningServer::start_with(audit_log, extra, &[])
+    }
+
+    fn start_with(audit_log: &Path, extra: &[&str], env: &[(&str, &str)]) -> RunningServer {
         let mut child = common::binary(SERVER)
             .args([
                 "--bind",
@@ -31,13 +37,23 @@ impl RunningServer {
             .arg("--exit-on-stdin-eof")
             .args(extra)
             .env("JIMINI_API_KEY", KEY)
+            .env_remove("JIMINI_AUDIT_KEY")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        // The notes of the start (a new key file, a torn line) come before the address line.
+        let mut notes = String::new();
         let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
+        while !line.contains("http://") {
+            notes.push_str(&line);
+            line.clear();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                panic!("the server ended before listening: {notes}");
+            }
+        }
         let addr = line
             .split("http://")
             .nth(1)
@@ -46,7 +62,7 @@ impl RunningServer {
             .to_owned();
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        RunningServer { child, addr }
+        RunningServer { child, addr, notes }
     }
 
     fn request(
@@ -99,7 +115,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// Runs a server on `log` that must refuse to start; returns how it ended.
-fn start_expecting_failure(log: &Path) -> Output {
+fn start_expecting_failure(log: &Path, env: &[(&str, &str)]) -> Output {
     common::binary(SERVER)
         .args([
             "--bind",
@@ -108,13 +124,21 @@ fn start_expecting_failure(log: &Path) -> Output {
             log.to_str().unwrap(),
         ])
         .env("JIMINI_API_KEY", KEY)
+        .env_remove("JIMINI_AUDIT_KEY")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
 
 fn verify(log: &Path) -> Output {
+    verify_with(log, &[])
+}
+
+fn verify_with(log: &Path, extra: &[&str]) -> Output {
     common::binary(ADMIN)
         .args(["audit", "verify", log.to_str().unwrap()])
+        .args(extra)
+        .env_remove("JIMINI_AUDIT_KEY")
         .output()
         .unwrap()
 }
@@ -223,7 +247,7 @@ fn refuses_to_start_without_api_key_or_on_a_broken_log() {
     let dir = temp_dir("broken");
     let log = dir.join("audit.jsonl");
     std::fs::write(&log, "{\"garbage\": true}\n").unwrap();
-    let output = start_expecting_failure(&log);
+    let output = start_expecting_failure(&log, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
 }
@@ -426,7 +450,7 @@ fn a_second_server_on_the_same_log_refuses_to_start() {
     let dir = temp_dir("locked");
     let log = dir.join("audit.jsonl");
     let first = RunningServer::start(&log, &[]);
-    let second = start_expecting_failure(&log);
+    let second = start_expecting_failure(&log, &[]);
     assert_eq!(second.status.code(), Some(1));
     let text = String::from_utf8_lossy(&second.stderr);
     assert!(
@@ -435,4 +459,418 @@ fn a_second_server_on_the_same_log_refuses_to_start() {
     );
     assert_alive(&first);
     assert!(first.stop().success());
+}
+
+fn stdout_of(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    format!("{stdout}{stderr}")
+}
+
+fn key_file_of(log: &Path) -> PathBuf {
+    log.with_file_name("audit.jsonl.key")
+}
+
+#[test]
+fn the_audit_key_is_created_private_and_catches_an_edit_to_the_last_record() {
+    let dir = temp_dir("mac");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &[]);
+    assert!(
+        server.notes.contains("created the audit key file"),
+        "{}",
+        server.notes
+    );
+    assert_eq!(server.evaluate(r#"{"text":"ssn 123-45-6789"}"#).0, 200);
+    assert_eq!(server.evaluate(r#"{"text":"hello"}"#).0, 200);
+    assert!(server.stop().success());
+    let key_file = key_file_of(&log);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.lines().all(|line| line.starts_with(r#"{"v":2,"#)));
+    // The plain SHA-256 of the text, which 0.2.0 logged and anyone could brute-force.
+    assert!(!text.contains("e9b0d9ad8a7d8ff5d2b2c8ab7c8a4a1fb3a1c5b1ba1fd7ad0b49bd4f74d50e8f"));
+    assert!(text.contains(r#""text_hmac":"#) && !text.contains("text_sha256"));
+
+    let key_arg = ["--key", key_file.to_str().unwrap()];
+    let output = verify_with(&log, &key_arg);
+    assert!(output.status.success(), "{}", stdout_of(&output));
+    assert!(stdout_of(&output).contains("MACs: all verified"));
+
+    // A restart under another key is refused; nothing is appended under it.
+    let other = "x".repeat(40);
+    let refused = start_expecting_failure(&log, &[("JIMINI_AUDIT_KEY", &other)]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stdout_of(&refused).contains("key is not the one"),
+        "{}",
+        stdout_of(&refused)
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), text);
+
+    // Edit the last record, which no later record's chain hash covers.
+    let tampered = text.replacen(r#""text_len":5"#, r#""text_len":6"#, 1);
+    assert_ne!(tampered, text);
+    std::fs::write(&log, &tampered).unwrap();
+    let unkeyed = verify(&log);
+    assert!(unkeyed.status.success(), "{}", stdout_of(&unkeyed));
+    assert!(
+        stdout_of(&unkeyed).contains("MACs: NOT checked"),
+        "{}",
+        stdout_of(&unkeyed)
+    );
+    let keyed = verify_with(&log, &key_arg);
+    assert_eq!(keyed.status.code(), Some(1));
+    assert!(
+        stdout_of(&keyed).contains("line 2: the MAC does not match"),
+        "{}",
+        stdout_of(&keyed)
+    );
+    let output = common::binary(ADMIN)
+        .args(["audit", "verify", log.to_str().unwrap()])
+        .env(
+            "JIMINI_AUDIT_KEY",
+            std::fs::read_to_string(&key_file).unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the key from the environment"
+    );
+}
+
+#[test]
+fn the_served_head_catches_a_log_cut_short() {
+    let dir = temp_dir("head");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &[]);
+    for text in ["a", "b", "c"] {
+        assert_eq!(server.evaluate(&format!(r#"{{"text":"{text}"}}"#)).0, 200);
+    }
+    assert_eq!(server.request("GET", "/v1/audit/head", &[], "").0, 401);
+    let auth = format!("Bearer {KEY}");
+    let (status, body) = server.request("GET", "/v1/audit/head", &[("Authorization", &auth)], "");
+    assert_eq!(status, 200, "{body}");
+    let head: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(head["seq"], 3);
+    let head = format!("{}:{}", head["seq"], head["hash"].as_str().unwrap());
+    assert!(server.stop().success());
+
+    let output = verify_with(&log, &["--expect-head", &head]);
+    assert!(output.status.success(), "{}", stdout_of(&output));
+    assert!(stdout_of(&output).contains(&format!("head: {head}")));
+
+    // Dropping the last record leaves a chain that verifies on its own, but not the head.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let kept: String = text
+        .lines()
+        .take(2)
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&log, kept).unwrap();
+    let key_file = key_file_of(&log);
+    assert!(
+        verify_with(&log, &["--key", key_file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let output = verify_with(&log, &["--expect-head", &head]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout_of(&output).contains("cut off"),
+        "{}",
+        stdout_of(&output)
+    );
+    let output = verify_with(&log, &["--expect-head", "3:nothex"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout_of(&output));
+}
+
+#[test]
+fn a_torn_last_line_is_moved_aside_on_start() {
+    let dir = temp_dir("torn");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &[]);
+    assert_eq!(server.evaluate(r#"{"text":"a"}"#).0, 200);
+    assert!(server.stop().success());
+    let torn = br#"{"v":2,"seq":2,"time_unix"#;
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(torn);
+    std::fs::write(&log, &bytes).unwrap();
+
+    let server = RunningServer::start(&log, &[]);
+    assert!(
+        server.notes.contains("torn line") && server.notes.contains("audit.jsonl.torn"),
+        "{}",
+        server.notes
+    );
+    let (status, body) = server.evaluate(r#"{"text":"b"}"#);
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""audit_seq":2"#), "{body}");
+    assert!(server.stop().success());
+    assert_eq!(std::fs::read(dir.join("audit.jsonl.torn")).unwrap(), torn);
+    let key_file = key_file_of(&log);
+    let output = verify_with(&log, &["--key", key_file.to_str().unwrap()]);
+    assert!(
+        stdout_of(&output).contains("2 records"),
+        "{}",
+        stdout_of(&output)
+    );
+}
+
+#[test]
+fn a_0_2_0_log_is_still_read_and_continued_with_macs() {
+    let dir = temp_dir("legacy");
+    let log = dir.join("audit.jsonl");
+    // Written by jimini-server 0.2.0.
+    let legacy = concat!(
+        r#"{"seq":1,"time_unix_ms":1700000000000,"endpoint":null,"direction":null,"#,
+        r#""decision":"allow","rules_decision":"allow","shadow":false,"rule_ids":[],"#,
+        r#""text_sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","#,
+        r#""text_len":5,"#,
+        r#""prev_sha256":"0000000000000000000000000000000000000000000000000000000000000000"}"#,
+        "\n"
+    );
+    std::fs::write(&log, legacy).unwrap();
+    let output = verify(&log);
+    assert!(
+        stdout_of(&output).contains("1 records"),
+        "{}",
+        stdout_of(&output)
+    );
+    let secret = "s".repeat(32);
+    let server = RunningServer::start_with(&log, &[], &[("JIMINI_AUDIT_KEY", &secret)]);
+    assert!(!server.notes.contains("key file"), "{}", server.notes);
+    let (status, body) = server.evaluate(r#"{"text":"hello"}"#);
+    assert_eq!(status, 200);
+    assert!(body.contains(r#""audit_seq":2"#), "{body}");
+    assert!(server.stop().success());
+    assert!(!key_file_of(&log).exists());
+    let output = common::binary(ADMIN)
+        .args(["audit", "verify", log.to_str().unwrap()])
+        .env("JIMINI_AUDIT_KEY", &secret)
+        .output()
+        .unwrap();
+    let text = stdout_of(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("2 records") && text.contains("first 1 records are from before 0.3"),
+        "{text}"
+    );
+}
+
+/// `name value` of one sample in a Prometheus text exposition.
+fn sample(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {name} in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn metrics_count_requests_decisions_and_audit_commits() {
+    let dir = temp_dir("metrics");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &["--shadow"]);
+    assert_eq!(server.evaluate(r#"{"text":"ssn 123-45-6789"}"#).0, 200);
+    assert_eq!(server.evaluate(r#"{"text":"hello"}"#).0, 200);
+    for n in 0..3 {
+        assert_eq!(
+            server.request("GET", &format!("/random-{n}"), &[], "").0,
+            404
+        );
+    }
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, metrics) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    assert_eq!(
+        sample(
+            metrics,
+            r#"jimini_http_requests_total{route="evaluate",status="200"}"#
+        ),
+        2.0
+    );
+    // Unknown paths share one series: random paths cannot grow the output.
+    assert_eq!(
+        sample(
+            metrics,
+            r#"jimini_http_requests_total{route="other",status="404"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            metrics,
+            r#"jimini_decisions_total{decision="allow",rules_decision="block"}"#
+        ),
+        1.0,
+        "shadow mode: the rules blocked, the gateway allowed"
+    );
+    assert_eq!(sample(metrics, "jimini_audit_records_total"), 2.0);
+    let fsyncs = sample(metrics, "jimini_audit_fsyncs_total");
+    assert!((1.0..=2.0).contains(&fsyncs), "{fsyncs}");
+    assert_eq!(sample(metrics, "jimini_audit_commit_seconds_count"), fsyncs);
+    assert!(metrics.contains("# TYPE jimini_audit_commit_seconds histogram"));
+    assert!(server.stop().success());
+}
+
+/// One HTTP/1.1 connection kept alive across requests, as load generators use them.
+struct KeepAlive {
+    reader: BufReader<TcpStream>,
+}
+
+impl KeepAlive {
+    fn connect(addr: &str) -> std::io::Result<KeepAlive> {
+        Ok(KeepAlive {
+            reader: BufReader::new(TcpStream::connect(addr)?),
+        })
+    }
+
+    /// Evaluates `text`; the audit seq of the answer, or an error once the server is gone.
+    fn evaluate(&mut self, text: &str) -> std::io::Result<u64> {
+        let body = format!(r#"{{"text":"{text}"}}"#);
+        let request = format!(
+            "POST /v1/evaluate HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {KEY}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.reader.get_mut().write_all(request.as_bytes())?;
+        let mut status = String::new();
+        self.reader.read_line(&mut status)?;
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body)?;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        Ok(value["audit_seq"].as_u64().unwrap())
+    }
+}
+
+const CLIENTS: usize = 32;
+
+/// Requests per client: the full load natively; a tenth of it where every instruction of the
+/// server is emulated (qemu, wine), which is there to prove the same code paths, not the volume.
+fn requests_per_client() -> usize {
+    let emulated = std::env::var_os("JIMINI_TEST_RUNNER").is_some() || cfg!(windows);
+    if emulated { 100 } else { 1000 }
+}
+
+/// Starts `CLIENTS` clients that send up to `requests_per_client()` evaluations each over one
+/// connection; each returns the audit seqs it was answered with, until the server went away.
+fn load(server: &RunningServer) -> Vec<std::thread::JoinHandle<Vec<u64>>> {
+    (0..CLIENTS)
+        .map(|client| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                let Ok(mut connection) = KeepAlive::connect(&addr) else {
+                    return acknowledged;
+                };
+                for request in 0..requests_per_client() {
+                    match connection.evaluate(&format!("client {client} request {request}")) {
+                        Ok(seq) => acknowledged.push(seq),
+                        Err(_) => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn thirty_two_clients_times_a_thousand_requests_lose_nothing() {
+    let dir = temp_dir("load");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &[]);
+    let mut seqs: Vec<u64> = load(&server)
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    let total = (CLIENTS * requests_per_client()) as u64;
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<u64>>(),
+        "each answered once"
+    );
+    assert!(server.stop().success());
+    let key_file = key_file_of(&log);
+    let output = verify_with(&log, &["--key", key_file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stdout_of(&output));
+    assert!(stdout_of(&output).contains(&format!("{total} records, chain intact")));
+}
+
+#[test]
+fn stopping_under_load_loses_no_acknowledged_record() {
+    let dir = temp_dir("load-stop");
+    let log = dir.join("audit.jsonl");
+    let server = RunningServer::start(&log, &[]);
+    let clients = load(&server);
+    // Stop once a good part of the run is in the log, while every client is still sending.
+    let records_before_stop = (CLIENTS * requests_per_client() / 16) as u64;
+    while std::fs::metadata(&log).unwrap().len() < records_before_stop * 300 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    #[cfg(unix)]
+    let status = server.terminate();
+    #[cfg(not(unix))]
+    let status = server.stop();
+    assert!(status.success(), "{status}");
+    let mut acknowledged: Vec<u64> = clients
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
+    acknowledged.sort_unstable();
+    let key_file = key_file_of(&log);
+    let output = verify_with(&log, &["--key", key_file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stdout_of(&output));
+    let records: u64 = stdout_of(&output)
+        .split(": ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        acknowledged.len() < CLIENTS * requests_per_client(),
+        "the stop came in the middle of the run"
+    );
+    acknowledged.dedup();
+    assert!(
+        acknowledged.last().is_some_and(|last| *last <= records),
+        "every acknowledged record is in the log: {} acknowledged, {records} records",
+        acknowledged.len()
+    );
+    // The chain has no gaps, so seq ≤ records means the record is there.
+    assert!(acknowledged.len() as u64 <= records);
 }

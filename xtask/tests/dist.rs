@@ -204,6 +204,7 @@ fn sbom_lists_exactly_the_linked_crates_and_validates() {
         let build_only = [
             "serde_derive",
             "tokio-macros",
+            "prometheus-client-derive-encode",
             "proc-macro2",
             "quote",
             "syn",

@@ -3,22 +3,28 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use jimini::audit::AUDIT_KEY_VAR;
 use jimini::build_info::BUILD_INFO;
 use jimini::exit_code;
 use jimini::rules::RulePack;
-use jimini::server::{API_KEY_VAR, Config, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, Limits, Server};
+use jimini::server::{
+    API_KEY_VAR, Config, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, KeySource, Limits, Server,
+};
 
 const HELP: &str = "\
 jimini-server: the jimini policy gateway over HTTP
 
 Usage:
-  jimini-server [--bind ADDR] [--rules FILE] [--audit-log FILE] [--max-body-bytes N] [--shadow]
+  jimini-server [--bind ADDR] [--rules FILE] [--audit-log FILE] [--audit-key-file FILE]
+                [--max-body-bytes N] [--shadow]
   jimini-server --version | --help
 
 Options:
   --bind ADDR          address to listen on (default 127.0.0.1:9000; port 0 picks a free port)
   --rules FILE         rule pack (default: the built-in pack)
   --audit-log FILE     hash-chained JSONL audit log (default: jimini-audit.jsonl)
+  --audit-key-file F   the audit key (default: the log's path + .key); created with mode 0600
+                       and a random key on first start when missing
   --max-body-bytes N   largest accepted request body (default 65536); larger gets 413
   --shadow             report decisions but always allow
   --exit-on-stdin-eof  shut down as on SIGTERM when stdin closes (for supervisors and tests,
@@ -26,15 +32,19 @@ Options:
 
 Environment:
   JIMINI_API_KEY       required; clients send `Authorization: Bearer <key>` to /v1/evaluate
+                       and /v1/audit/head
+  JIMINI_AUDIT_KEY     the audit key itself (at least 32 bytes) instead of a key file
 
-Endpoints: GET /health, GET /version, POST /v1/evaluate {\"text\", \"endpoint\"?, \"direction\"?}.
+Endpoints: GET /health, GET /version, GET /metrics (Prometheus),
+POST /v1/evaluate {\"text\", \"endpoint\"?, \"direction\"?}, GET /v1/audit/head {\"seq\", \"hash\"}.
+Every audit record carries an HMAC-SHA256 under the audit key, and the text's digest is keyed.
 Limits: request head 16 KiB (431) sent within 5 s, body within 10 s (408), 1024 open connections;
 a body over --max-body-bytes gets 413 on every route and the connection is closed.
 The audit log is locked: a second server on the same file refuses to start.
 SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to 10 s) and exits 0.";
 
 enum Command {
-    Serve(Config, Options),
+    Serve(Box<Config>, Options),
     Help,
     Version,
 }
@@ -51,6 +61,7 @@ fn parse_args() -> Result<Command, String> {
     let mut bind = DEFAULT_BIND.to_owned();
     let mut rules_path: Option<PathBuf> = None;
     let mut audit_log = PathBuf::from("jimini-audit.jsonl");
+    let mut audit_key_file: Option<PathBuf> = None;
     let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
     let mut shadow = false;
     let mut options = Options::default();
@@ -62,6 +73,7 @@ fn parse_args() -> Result<Command, String> {
             Long("bind") => bind = parser.value().map_err(usage)?.string().map_err(usage)?,
             Long("rules") => rules_path = Some(parser.value().map_err(usage)?.into()),
             Long("audit-log") => audit_log = parser.value().map_err(usage)?.into(),
+            Long("audit-key-file") => audit_key_file = Some(parser.value().map_err(usage)?.into()),
             Long("max-body-bytes") => {
                 max_body_bytes = parser.value().map_err(usage)?.parse().map_err(usage)?
             }
@@ -73,22 +85,37 @@ fn parse_args() -> Result<Command, String> {
     let api_key = std::env::var(API_KEY_VAR).map_err(|_| {
         format!("{API_KEY_VAR} is not set: export the bearer key clients will send")
     })?;
+    let audit_key = match (std::env::var(AUDIT_KEY_VAR), audit_key_file) {
+        (Ok(_), Some(_)) => {
+            return Err(format!(
+                "both {AUDIT_KEY_VAR} and --audit-key-file are given: use one"
+            ));
+        }
+        (Ok(secret), None) => KeySource::Secret(secret),
+        (Err(_), Some(path)) => KeySource::File(path),
+        (Err(_), None) => {
+            let mut name = audit_log.file_name().unwrap_or_default().to_owned();
+            name.push(".key");
+            KeySource::File(audit_log.with_file_name(name))
+        }
+    };
     let rules = match rules_path {
         Some(path) => RulePack::load(&path).map_err(|err| err.to_string())?,
         None => RulePack::default_pack(),
     };
     Ok(Command::Serve(
-        Config {
+        Box::new(Config {
             bind,
             rules,
             audit_log,
+            audit_key,
             limits: Limits {
                 max_body_bytes,
                 ..Limits::default()
             },
             api_key,
             shadow,
-        },
+        }),
         options,
     ))
 }
@@ -150,13 +177,16 @@ fn main() -> ExitCode {
         }
     };
     let rule_count = config.rules.len();
-    let server = match Server::bind(config) {
+    let server = match Server::bind(*config) {
         Ok(server) => server,
         Err(message) => {
             eprintln!("jimini-server: {message}");
             return ExitCode::from(exit_code::FAILURE as u8);
         }
     };
+    for note in server.notes() {
+        eprintln!("jimini-server: {note}");
+    }
     match server.local_addr() {
         Some(addr) => eprintln!("jimini-server listening on http://{addr} ({rule_count} rules)"),
         None => eprintln!("jimini-server listening ({rule_count} rules)"),
