@@ -1,30 +1,36 @@
 #!/bin/sh
-# jimini installer: downloads a release archive for this platform and the release's SHA256SUMS,
-# verifies the archive's checksum, and only then unpacks it and installs the binaries.
+# jimini installer: downloads the release's SHA256SUMS and checks its minisign signature with
+# the release key embedded below, then downloads the archive for this platform, verifies its
+# checksum, and only then unpacks it and installs the binaries.
 #
-#   curl -fsSLO https://github.com/jimini-dev/jimini/releases/download/vX.Y.Z/install.sh
-#   sh install.sh [--version X.Y.Z] [--to DIR]
+#   curl --proto '=https' -fsSLO https://github.com/jimini-dev/jimini/releases/download/vX.Y.Z/install.sh
+#   sh install.sh [--version X.Y.Z] [--to DIR] [--require-signature]
 #
 # Environment:
 #   JIMINI_INSTALL_BASE_URL  where the release files live (default: the GitHub release of the
-#                            version); file:// URLs work, for mirrors and offline installs
+#                            version, HTTPS only); file:// and explicit http:// URLs work, for
+#                            mirrors and offline installs
 #   JIMINI_INSTALL_TARGET    force a target triple instead of detecting it
 set -eu
 
 # `cargo xtask dist` writes the released version here when it ships this script.
 default_version="__JIMINI_VERSION__"
 repository="https://github.com/jimini-dev/jimini"
+# `cargo xtask dist` writes the release's minisign public key (base64) here.
+public_key="__JIMINI_PUBLIC_KEY__"
 
 usage() {
     cat <<USAGE
-Usage: install.sh [--version X.Y.Z] [--to DIR] [--help]
+Usage: install.sh [--version X.Y.Z] [--to DIR] [--require-signature] [--help]
 
 Installs jimini, jimini-admin and jimini-server for this platform (the release's Linux
-builds) after verifying the archive against the release's SHA256SUMS.
+builds) after checking the signature of the release's SHA256SUMS (with minisign, when it is
+installed) and the archive against SHA256SUMS.
 
-  --version X.Y.Z  release to install (default: ${default_version})
-  --to DIR         where to put the binaries (default: \$HOME/.local/bin)
-  --help           show this help
+  --version X.Y.Z      release to install (default: ${default_version})
+  --to DIR             where to put the binaries (default: \$HOME/.local/bin)
+  --require-signature  install nothing unless SHA256SUMS.minisig verifies (needs minisign)
+  --help               show this help
 USAGE
 }
 
@@ -34,14 +40,20 @@ die() {
     exit 1
 }
 
+warn() {
+    echo "install.sh: warning: $*" >&2
+}
+
 version=$default_version
 to=${HOME:-}/.local/bin
+require_signature=0
 while [ $# -gt 0 ]; do
     case $1 in
         --version) [ $# -ge 2 ] || die "--version needs a value"; version=${2#v}; shift 2 ;;
         --version=*) version=${1#--version=}; version=${version#v}; shift ;;
         --to) [ $# -ge 2 ] || die "--to needs a directory"; to=$2; shift 2 ;;
         --to=*) to=${1#--to=}; shift ;;
+        --require-signature) require_signature=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -79,20 +91,61 @@ detect_target() {
     echo "$found"
 }
 
-fetch() {
-    # fetch URL FILE: never into a pipe, always into a file that is checked before use.
+# download URL FILE: never into a pipe, always into a file that is checked before use. HTTPS
+# only, redirects included, unless the URL itself is an explicit http:// or file:// mirror.
+download() {
     case $1 in
-        file://*) cp "${1#file://}" "$2" 2>/dev/null || die "download failed: $1 does not exist" ;;
-        *)
+        file://*) cp "${1#file://}" "$2" 2>/dev/null ;;
+        https://*)
             if command -v curl >/dev/null 2>&1; then
-                curl --proto '=https,http' -fsSL -o "$2" "$1" || die "download failed: $1"
+                curl --proto '=https' --proto-redir '=https' --tlsv1.2 -fsSL -o "$2" "$1"
             elif command -v wget >/dev/null 2>&1; then
-                wget -q -O "$2" "$1" || die "download failed: $1"
+                wget --https-only -q -O "$2" "$1"
             else
                 die "neither curl nor wget is installed"
             fi
             ;;
+        http://*)
+            if command -v curl >/dev/null 2>&1; then
+                curl --proto '=http' --proto-redir '=http' -fsSL -o "$2" "$1"
+            elif command -v wget >/dev/null 2>&1; then
+                wget -q -O "$2" "$1"
+            else
+                die "neither curl nor wget is installed"
+            fi
+            ;;
+        *) die "unsupported URL $1: use https://, or an http:// or file:// mirror" ;;
     esac
+}
+
+fetch() {
+    download "$1" "$2" || die "download failed: $1"
+}
+
+# Checks SHA256SUMS.minisig with the embedded key before any checksum is trusted.
+verify_signature() {
+    case $public_key in
+        "" | __*__) unsigned_project=1 ;;
+        *) unsigned_project=0 ;;
+    esac
+    if [ "$unsigned_project" = 1 ]; then
+        [ "$require_signature" = 0 ] || die "--require-signature, but this installer carries no public key: the project does not sign its releases"
+        warn "this project publishes no signing key: only the checksums are checked"
+        return 0
+    fi
+    if ! download "$base/SHA256SUMS.minisig" "$work/SHA256SUMS.minisig"; then
+        [ "$require_signature" = 0 ] || die "SHA256SUMS.minisig is missing: the release is not signed (or it was removed)"
+        warn "SHA256SUMS.minisig is missing: the checksums are not signature-checked (pass --require-signature to insist)"
+        return 0
+    fi
+    if ! command -v minisign >/dev/null 2>&1; then
+        [ "$require_signature" = 0 ] || die "minisign is not installed, so the signature cannot be checked: install it (e.g. apt-get install minisign)"
+        warn "minisign is not installed: the signature was not checked (install minisign, or pass --require-signature to insist)"
+        return 0
+    fi
+    minisign -V -q -m "$work/SHA256SUMS" -x "$work/SHA256SUMS.minisig" -P "$public_key" >/dev/null 2>&1 ||
+        die "SHA256SUMS.minisig does not verify with the release key: the release files were altered or signed by someone else"
+    echo "install.sh: the signature of SHA256SUMS is good (release key $public_key)" >&2
 }
 
 sha256_of() {
@@ -114,7 +167,11 @@ archive="jimini-$version-$target.$extension"
 work=$(mktemp -d "${TMPDIR:-/tmp}/jimini-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
+case $base in
+    http://*) warn "$base is plain http: only the signature protects this download" ;;
+esac
 fetch "$base/SHA256SUMS" "$work/SHA256SUMS"
+verify_signature
 expected=$(awk -v f="$archive" '$2 == f { print $1 }' "$work/SHA256SUMS")
 [ -n "$expected" ] || die "release $version has no archive for $target ($archive is not in SHA256SUMS)"
 fetch "$base/$archive" "$work/$archive"

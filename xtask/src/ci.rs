@@ -26,7 +26,14 @@ pub const PYTHON_TOOLS: &[&str] = &[
 ];
 
 /// Debian packages the tests call directly (cross toolchains come from `doctor`).
-pub const APT_TOOLS: &[&str] = &["shellcheck", "podman", "buildah", "runc", "python3-venv"];
+pub const APT_TOOLS: &[&str] = &[
+    "shellcheck",
+    "podman",
+    "buildah",
+    "runc",
+    "python3-venv",
+    "minisign",
+];
 
 /// Where the pinned Python tools live; tests read `JIMINI_CI_TOOLS` or fall back to this.
 pub fn tools_dir(root: &Path) -> PathBuf {

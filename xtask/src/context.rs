@@ -133,6 +133,7 @@ impl ReleaseContext {
         partial: bool,
         out: PathBuf,
         quiet: bool,
+        signing: dist::plan::SigningRequest,
     ) -> anyhow::Result<DistPlan> {
         dist::plan(&PlanInput {
             config: &self.workspace.config,
@@ -147,6 +148,12 @@ impl ReleaseContext {
             partial,
             build: &self.build,
             quiet,
+            public_key_exists: self
+                .workspace
+                .root
+                .join(self.workspace.config.public_key())
+                .is_file(),
+            signing,
         })
     }
 }

@@ -36,17 +36,25 @@ fn musl_archive(manifest: &Manifest) -> anyhow::Result<&Artifact> {
 
 /// Lays out the image's files at `out` from the verified dist in `dist`, replacing `out` only
 /// when it is new, empty or an earlier image root.
-pub fn image_root(dist: &Path, out: &Path) -> anyhow::Result<Manifest> {
+pub fn image_root(
+    dist: &Path,
+    out: &Path,
+    signatures: &crate::verify::SignatureCheck,
+) -> anyhow::Result<Manifest> {
     let mut ours: Vec<&str> = IMAGE_FILES.iter().map(|(_, to, _)| *to).collect();
     ours.push(STATE_DIR);
     crate::dist::output::OutputDir::claim(out, &crate::dist::output::Ownership::Files(&ours))?
-        .publish(|staging| lay_out(dist, staging))
+        .publish(|staging| lay_out(dist, staging, signatures))
 }
 
 /// Writes the image's files into the existing directory `root`.
-fn lay_out(dist: &Path, root: &Path) -> anyhow::Result<Manifest> {
-    let manifest =
-        crate::verify::verify_dir(dist).context("the dist the image is built from must verify")?;
+fn lay_out(
+    dist: &Path,
+    root: &Path,
+    signatures: &crate::verify::SignatureCheck,
+) -> anyhow::Result<Manifest> {
+    let manifest = crate::verify::verify_dir(dist, signatures)
+        .context("the dist the image is built from must verify")?;
     let archive = musl_archive(&manifest)?;
     let unpacked = crate::util::tempdir("image")?;
     crate::util::extract(&dist.join(&archive.name), &unpacked)?;
@@ -150,14 +158,18 @@ impl flags::Docker {
             .as_ref()
             .map(|d| cwd.join(d))
             .unwrap_or_else(|| root.join("dist"));
+        let signatures = crate::verify::SignatureCheck {
+            public_key: crate::verify::workspace_public_key(sh)?,
+            required: false,
+        };
         if let Some(image_root_dir) = &self.image_root {
-            image_root(&dist, &cwd.join(image_root_dir))?;
+            image_root(&dist, &cwd.join(image_root_dir), &signatures)?;
             return Ok(());
         }
         let context = crate::util::tempdir("docker-context")?;
         let image_root = context.join("image-root");
         std::fs::create_dir(&image_root)?;
-        let manifest = lay_out(&dist, &image_root)?;
+        let manifest = lay_out(&dist, &image_root, &signatures)?;
         let dockerfile = std::fs::read_to_string(root.join("Dockerfile"))
             .context("cannot read the Dockerfile")?;
         let file = context.join("Containerfile");

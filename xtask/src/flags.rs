@@ -32,6 +32,22 @@ pub enum Command {
     Docker(Docker),
     /// Run every check CI runs: install what is missing, fmt, clippy, all tests.
     Ci(Ci),
+    /// Make a minisign key pair for signing releases (never replaces a key).
+    Keygen(Keygen),
+}
+
+/// How a dist is signed; shared by `dist` and `dist merge`.
+#[derive(Debug, Args)]
+pub struct Signing {
+    /// The minisign secret key that signs SHA256SUMS (default: the key file's contents in
+    /// $JIMINI_SIGNING_KEY; an encrypted key's password comes from
+    /// $JIMINI_SIGNING_KEY_PASSWORD or the terminal).
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// Fail (before building) when there is no signing key, instead of making an unsigned
+    /// release.
+    #[arg(long)]
+    pub require_signature: bool,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +77,8 @@ pub struct Dist {
     /// a target this machine cannot run is an error unless `--smoke=available`.
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "all", value_name = "SCOPE")]
     pub smoke: Option<crate::dist::smoke::SmokeScope>,
+    #[command(flatten)]
+    pub signing: Signing,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,12 +103,40 @@ pub struct DistMerge {
     pub json: bool,
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub signing: Signing,
 }
 
 #[derive(Debug, Args)]
 pub struct Verify {
     /// The dist directory to check (default: dist/).
     pub dir: Option<PathBuf>,
+    /// The minisign public key to check SHA256SUMS.minisig with (default: the workspace's
+    /// `public-key`).
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// Fail when the dist is not signed.
+    #[arg(long)]
+    pub require_signature: bool,
+}
+
+impl Signing {
+    pub fn request(&self) -> crate::dist::plan::SigningRequest {
+        crate::dist::plan::SigningRequest {
+            key: crate::signing::KeySource::find(self.signing_key.clone()),
+            require: self.require_signature,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Keygen {
+    /// Where to write the secret key: outside the repository, or a path git ignores.
+    #[arg(long, value_name = "FILE")]
+    pub secret_key: PathBuf,
+    /// Do not encrypt the secret key (for a key kept only in a CI secret store).
+    #[arg(long)]
+    pub unencrypted: bool,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Plan(cmd) => cmd.run(&sh),
         Command::Docker(cmd) => cmd.run(&sh),
         Command::Ci(cmd) => cmd.run(&sh),
+        Command::Keygen(cmd) => cmd.run(&sh),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

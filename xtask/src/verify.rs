@@ -3,8 +3,9 @@
 //! Recomputes every checksum; checks the manifest against the files and `SHA256SUMS` against
 //! the manifest; opens every archive and rejects entries outside the top directory, absolute
 //! paths, `..`, links, devices and anything not in the manifest's file list; checks each SBOM
-//! parses as CycloneDX 1.5 and names the manifest's version. Every problem is named; any
-//! problem is a non-zero exit.
+//! parses as CycloneDX 1.5 and names the manifest's version; checks `SHA256SUMS.minisig` with
+//! the public key when the dist is signed (and, when asked, that it is). Every problem is
+//! named; any problem is a non-zero exit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -15,16 +16,31 @@ use anyhow::{Context, bail};
 use crate::dist::archive;
 use crate::dist::manifest::{self, Artifact, ArtifactKind, Manifest};
 use crate::flags;
+use crate::signing::{self, SIGNATURE_FILE};
 
 impl flags::Verify {
     pub fn run(self, sh: &xshell::Shell) -> anyhow::Result<()> {
+        let cwd = std::env::current_dir()?;
         let dir = match self.dir {
-            Some(dir) => std::env::current_dir()?.join(dir),
+            Some(dir) => cwd.join(dir),
             None => sh.current_dir().join("dist"),
         };
-        let manifest = verify_dir(&dir)?;
+        let public_key = match self.public_key {
+            Some(path) => Some(signing::read_public_key(&cwd.join(path))?),
+            None => workspace_public_key(sh)?,
+        };
+        let signatures = SignatureCheck {
+            public_key,
+            required: self.require_signature,
+        };
+        let manifest = verify_dir(&dir, &signatures)?;
+        let signed = if dir.join(SIGNATURE_FILE).is_file() {
+            "signature good"
+        } else {
+            "unsigned"
+        };
         eprintln!(
-            "ok: {} {} — {} artifacts in {} verified",
+            "ok: {} {} — {} artifacts in {} verified, {signed}",
             manifest.app,
             manifest.version,
             manifest.artifacts.len(),
@@ -34,9 +50,34 @@ impl flags::Verify {
     }
 }
 
+/// How `SHA256SUMS.minisig` is checked.
+#[derive(Default)]
+pub struct SignatureCheck {
+    /// The key a present signature must verify with; without one, a present signature is a
+    /// problem (it cannot be checked).
+    pub public_key: Option<minisign::PublicKey>,
+    /// A missing signature is a problem.
+    pub required: bool,
+}
+
+/// The workspace's public key (`public-key`, default `keys/jimini.pub`), if it has one.
+pub fn workspace_public_key(sh: &xshell::Shell) -> anyhow::Result<Option<minisign::PublicKey>> {
+    let root = sh.current_dir();
+    let config = crate::workspace::Workspace::load(sh)?.config;
+    let path = root.join(config.public_key());
+    if !path.is_file() {
+        return Ok(None);
+    }
+    signing::read_public_key(&path).map(Some)
+}
+
 /// Verifies `dir`, failing with every problem found.
-pub fn verify_dir(dir: &Path) -> anyhow::Result<Manifest> {
-    let (manifest, problems) = check(dir)?;
+///
+/// A dist must carry one provenance statement (`kind: provenance`), whose subjects are exactly
+/// its archives, SBOMs and installer.
+pub fn verify_dir(dir: &Path, signatures: &SignatureCheck) -> anyhow::Result<Manifest> {
+    let (manifest, mut problems) = check(dir)?;
+    check_signature(dir, &manifest, signatures, &mut problems);
     if !problems.is_empty() {
         bail!(
             "{} is not a valid dist ({} problem{}):\n  - {}",
@@ -77,7 +118,8 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
     }
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        if name != manifest::FILE_NAME && !names.contains(name.as_str()) {
+        let ours = name == manifest::FILE_NAME || name == SIGNATURE_FILE;
+        if !ours && !names.contains(name.as_str()) {
             problems.push(format!(
                 "unexpected file {name}: not in {}",
                 manifest::FILE_NAME
@@ -85,6 +127,16 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
         }
     }
     check_checksum_file(dir, &manifest, &mut problems);
+    let statements = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Provenance)
+        .count();
+    if statements != 1 {
+        problems.push(format!(
+            "the manifest lists {statements} provenance statements; a dist has exactly one"
+        ));
+    }
     for artifact in &manifest.artifacts {
         if !dir.join(&artifact.name).is_file() {
             continue;
@@ -92,6 +144,12 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
         let result = match artifact.kind {
             ArtifactKind::Archive => check_archive(dir, artifact, &mut problems),
             ArtifactKind::Sbom => check_sbom(dir, artifact, &manifest, &mut problems),
+            ArtifactKind::Provenance => crate::dist::provenance::read(&dir.join(&artifact.name))
+                .map(|statement| {
+                    for problem in crate::dist::provenance::problems(&statement, &manifest) {
+                        problems.push(format!("{}: {problem}", artifact.name));
+                    }
+                }),
             _ => Ok(()),
         };
         if let Err(err) = result {
@@ -124,6 +182,51 @@ fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) {
                 }
             }
         },
+    }
+}
+
+fn check_signature(
+    dir: &Path,
+    manifest: &Manifest,
+    signatures: &SignatureCheck,
+    problems: &mut Vec<String>,
+) {
+    if !dir.join(SIGNATURE_FILE).exists() {
+        if signatures.required {
+            problems.push(format!(
+                "the dist is not signed ({SIGNATURE_FILE} is missing) and a signature is required"
+            ));
+        }
+        return;
+    }
+    if manifest.partial {
+        problems.push(format!("a partial dist must not carry {SIGNATURE_FILE}"));
+        return;
+    }
+    let Some(public_key) = &signatures.public_key else {
+        problems.push(format!(
+            "{SIGNATURE_FILE} cannot be checked: no public key (pass --public-key FILE)"
+        ));
+        return;
+    };
+    match signing::verify_checksums(dir, public_key) {
+        Err(problem) => problems.push(problem),
+        Ok(comment) => {
+            let expected = [
+                format!("version:{}", manifest.version),
+                format!("commit:{}", manifest.commit),
+            ];
+            if !expected
+                .iter()
+                .all(|field| comment.split('\t').any(|f| f == field))
+            {
+                problems.push(format!(
+                    "{SIGNATURE_FILE} signs another release: its trusted comment is {comment:?}, \
+                     but the manifest is version {} commit {}",
+                    manifest.version, manifest.commit
+                ));
+            }
+        }
     }
 }
 

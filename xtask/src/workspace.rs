@@ -27,10 +27,24 @@ pub struct DistConfig {
     /// replaced by the dist version).
     #[serde(default)]
     pub installer: Option<String>,
+    /// The minisign public key that release signatures are checked with, relative to the
+    /// workspace root; shipped in every archive and in install.sh.
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
+
+/// Where `keygen` puts the public key when `public-key` is not set.
+pub const DEFAULT_PUBLIC_KEY: &str = "keys/jimini.pub";
 
 fn default_profile() -> String {
     "dist".to_owned()
+}
+
+impl DistConfig {
+    /// The public key's path: as configured, else the default.
+    pub fn public_key(&self) -> &str {
+        self.public_key.as_deref().unwrap_or(DEFAULT_PUBLIC_KEY)
+    }
 }
 
 pub struct Workspace {

@@ -209,10 +209,14 @@ fn workflows_pass_actionlint_zizmor_and_shellcheck_and_the_matrix_comes_from_pla
     assert!(release.contains("cargo xtask plan --json"));
     assert!(release.contains("matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}"));
     assert!(release.contains("cargo xtask dist --target \"$TARGET\" --partial"));
+    // The release is signed where the partials meet, and must be.
     assert!(
-        release.contains("cargo xtask dist merge partials/*")
-            && release.contains("cargo xtask verify dist")
+        release.contains("cargo xtask dist merge --require-signature partials/*")
+            && release.contains("cargo xtask verify --require-signature dist")
+            && release.contains("JIMINI_SIGNING_KEY: ${{ secrets.JIMINI_SIGNING_KEY }}")
+            && release.contains("minisign -Vm dist/SHA256SUMS -p keys/jimini.pub")
     );
+    assert!(release.contains("uses: actions/attest-build-provenance@"));
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     for triple in [
         "x86_64-unknown-linux-gnu",

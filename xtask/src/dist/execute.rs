@@ -12,10 +12,12 @@ use super::build;
 use super::manifest::{self, Artifact, ArtifactKind, Manifest};
 use super::output::{OutputDir, Ownership};
 use super::smoke::{self, SmokeScope};
-use super::{DistPlan, TargetPlan, inspect, sbom};
+use super::{DistPlan, TargetPlan, inspect, provenance, sbom};
 use crate::context::ReleaseContext;
 use crate::progress::{Progress, human_size};
+use crate::signing::Signer;
 use crate::targets::ArchiveFormat;
+use crate::verify::SignatureCheck;
 
 /// Where an include file goes inside the archive: relative to the shipped package's directory
 /// when it lies inside it (`app/rules/default.toml` → `rules/default.toml`), else to the root.
@@ -36,6 +38,11 @@ pub fn execute(
     let step = progress.step("preflight");
     preflight(sh, root, plan, smoke)?;
     step.done();
+    // Decrypted before the build: a wrong password or key fails in seconds, not minutes.
+    let signer = match plan.partial {
+        true => None,
+        false => Signer::for_plan(&plan.signing, root, progress)?,
+    };
 
     let triples: Vec<&str> = plan.targets().map(|t| t.triple.as_str()).collect();
     let step = progress.step(format!("build {} ({})", triples.join(", "), plan.profile));
@@ -44,11 +51,24 @@ pub fn execute(
         .iter()
         .map(|t| (&t.target.triple, t.artifact_dir.as_path()))
         .collect();
+    let facts = provenance_facts(sh, context, plan)?;
     let built = build::run(root, &plan.build, &context.package_id, &dirs)?;
     step.done();
 
-    let manifest =
-        output.publish(|staging| assemble(context, plan, &built, staging, progress, smoke))?;
+    let manifest = output.publish(|staging| {
+        assemble(
+            context,
+            plan,
+            &built,
+            staging,
+            progress,
+            smoke,
+            &Trust {
+                signer: signer.as_ref(),
+                provenance: &facts,
+            },
+        )
+    })?;
     summary(progress, &manifest, &plan.out);
     Ok(manifest)
 }
@@ -89,6 +109,12 @@ fn preflight(
     Ok(())
 }
 
+/// What vouches for a dist: the signing key and the facts of the build for its provenance.
+struct Trust<'a> {
+    signer: Option<&'a Signer>,
+    provenance: &'a provenance::BuildFacts,
+}
+
 /// What every target's packaging reads.
 struct Shared<'a> {
     context: &'a ReleaseContext,
@@ -108,7 +134,9 @@ fn assemble(
     staging: &Path,
     progress: &Progress,
     smoke: Option<SmokeScope>,
+    trust: &Trust,
 ) -> anyhow::Result<Manifest> {
+    let signer = trust.signer;
     let package = context.workspace.shipped_package()?;
     let shared = Shared {
         context,
@@ -132,12 +160,26 @@ fn assemble(
         artifacts.push(write_installer(context, plan, installer, staging)?);
     }
 
-    let step = progress.step("checksums and manifest");
-    let manifest = write_manifest(plan, artifacts, staging)?;
+    let step = progress.step("provenance, checksums and manifest");
+    let mut manifest = new_manifest(plan, artifacts)?;
+    manifest
+        .artifacts
+        .push(write_provenance(&manifest, trust.provenance, staging)?);
+    manifest::write(&mut manifest, staging)?;
     step.done();
 
+    if let Some(signer) = signer {
+        let step = progress.step(format!("sign {}", manifest::CHECKSUMS_FILE));
+        signer.sign_checksums(staging, &trusted_comment(&manifest))?;
+        step.done();
+    }
+
     let step = progress.step("verify");
-    crate::verify::verify_dir(staging)?;
+    let signatures = SignatureCheck {
+        public_key: signer.map(|s| s.public_key().clone()),
+        required: signer.is_some(),
+    };
+    crate::verify::verify_dir(staging, &signatures)?;
     step.done();
 
     if let Some(scope) = smoke {
@@ -171,12 +213,80 @@ fn pack_targets(shared: &Shared) -> anyhow::Result<Vec<Artifact>> {
     Ok(artifacts)
 }
 
-/// `SHA256SUMS` and `dist-manifest.json` for `artifacts`.
-fn write_manifest(
+/// Everything the provenance statement says about the build, gathered before it runs.
+fn provenance_facts(
+    sh: &xshell::Shell,
+    context: &ReleaseContext,
     plan: &DistPlan,
-    artifacts: Vec<Artifact>,
+) -> anyhow::Result<provenance::BuildFacts> {
+    let workspace = &context.workspace;
+    let package = workspace.shipped_package()?;
+    let repository = package.repository.as_deref().with_context(|| {
+        format!(
+            "package {} has no `repository` in its Cargo.toml: the provenance names the source by it",
+            package.name
+        )
+    })?;
+    let rustc = xshell::cmd!(sh, "rustc -vV")
+        .quiet()
+        .read()
+        .context("`rustc -vV` failed: is the Rust toolchain installed?")?;
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| {
+        std::env::var("HOME")
+            .map(|home| format!("{home}/.cargo"))
+            .unwrap_or_default()
+    });
+    let replacements = [
+        (workspace.root.display().to_string(), "$WORKSPACE"),
+        (
+            context.build.target_dir.display().to_string(),
+            "$CARGO_TARGET_DIR",
+        ),
+        (cargo_home, "$CARGO_HOME"),
+    ];
+    Ok(provenance::BuildFacts {
+        repository: repository.to_owned(),
+        profile: plan.profile.clone(),
+        invocations: provenance::per_target_invocations(
+            &plan.build.argv,
+            &plan.build.env,
+            &plan
+                .targets()
+                .map(|t| t.triple.to_string())
+                .collect::<Vec<_>>(),
+            &replacements,
+        ),
+        cargo_lock_sha256: archive::digest_file(&workspace.root.join("Cargo.lock"))?.sha256,
+        rustc,
+        builder_id: provenance::builder_id(|name| std::env::var(name).ok()),
+    })
+}
+
+/// The statement for `manifest`'s artifacts, written beside them.
+pub fn write_provenance(
+    manifest: &Manifest,
+    facts: &provenance::BuildFacts,
     staging: &Path,
-) -> anyhow::Result<Manifest> {
+) -> anyhow::Result<Artifact> {
+    let statement = provenance::statement(manifest, facts)?;
+    write_statement(manifest, &statement, staging)
+}
+
+/// Writes `statement` as the provenance of `manifest`'s dist.
+pub fn write_statement(
+    manifest: &Manifest,
+    statement: &provenance::Statement,
+    staging: &Path,
+) -> anyhow::Result<Artifact> {
+    let name = provenance::file_name(&manifest.app, &manifest.version);
+    let path = staging.join(&name);
+    fs::write(&path, provenance::to_line(statement))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Artifact::of_file(&name, ArtifactKind::Provenance, None, &path)
+}
+
+/// The manifest of `artifacts`, before the provenance and the checksums join them.
+fn new_manifest(plan: &DistPlan, artifacts: Vec<Artifact>) -> anyhow::Result<Manifest> {
     let source_date = time::OffsetDateTime::from_unix_timestamp(plan.source_date_epoch)?
         .format(&time::format_description::well_known::Rfc3339)?;
     let mut manifest = Manifest {
@@ -191,7 +301,7 @@ fn write_manifest(
         targets: plan.targets().map(|t| t.triple.clone()).collect(),
         artifacts,
     };
-    manifest::write(&mut manifest, staging)?;
+    manifest.sort();
     Ok(manifest)
 }
 
@@ -251,12 +361,19 @@ fn write_installer(
                 installer.template
             )
         })?;
+    let public_key = match &plan.signing.public_key {
+        Some(path) => {
+            crate::signing::read_public_key(&context.workspace.root.join(path))?.to_base64()
+        }
+        None => String::new(),
+    };
     let path = staging.join(super::INSTALLER_NAME);
     fs::write(
         &path,
         template
             .replace(super::INSTALLER_VERSION_PLACEHOLDER, &plan.version)
-            .replace(super::INSTALLER_PLATFORMS_PLACEHOLDER, &installer.platforms),
+            .replace(super::INSTALLER_PLATFORMS_PLACEHOLDER, &installer.platforms)
+            .replace(super::INSTALLER_PUBLIC_KEY_PLACEHOLDER, &public_key),
     )?;
     Artifact::of_file(super::INSTALLER_NAME, ArtifactKind::Installer, None, &path)
 }
@@ -318,6 +435,16 @@ fn package_target(
     artifact.files = files;
     artifact.top_dir = Some(target.stem.clone());
     Ok(artifact)
+}
+
+/// What a release's signature vouches for besides `SHA256SUMS` itself.
+pub fn trusted_comment(manifest: &Manifest) -> String {
+    crate::signing::trusted_comment(
+        &manifest.app,
+        &manifest.version,
+        &manifest.commit,
+        manifest.source_date_epoch,
+    )
 }
 
 pub fn summary(progress: &Progress, manifest: &Manifest, out: &Path) {

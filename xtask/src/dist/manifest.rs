@@ -39,6 +39,8 @@ pub enum ArtifactKind {
     Sbom,
     Checksums,
     Installer,
+    /// The in-toto statement with the SLSA provenance of the other artifacts.
+    Provenance,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

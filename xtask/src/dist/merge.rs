@@ -52,7 +52,13 @@ pub fn merge_manifests(
             }
             merged.targets.push(target.clone());
         }
-        for artifact in &partial.manifest.artifacts {
+        // Each partial's statement covers its own targets; they are joined after the merge.
+        let own = partial
+            .manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.kind != manifest::ArtifactKind::Provenance);
+        for artifact in own {
             match artifacts.get(&artifact.name) {
                 Some(existing)
                     if existing.target.is_none() && existing.sha256 == artifact.sha256 => {}
@@ -151,15 +157,19 @@ impl flags::DistMerge {
             Some(out) => cwd.join(out),
             None => context.workspace.root.join("dist"),
         };
-        let plan = context.dist_plan(&requested, false, out.clone(), true)?;
+        let plan =
+            context.dist_plan(&requested, false, out.clone(), true, self.signing.request())?;
 
         // Refuse a foreign --out before any work; claimed (and checked again) below.
         output::ensure_replaceable(&out, &output::Ownership::Dist)?;
+        let root = &context.workspace.root;
+        let signer = crate::signing::Signer::for_plan(&plan.signing, root, &progress)?;
         let step = progress.step(format!("verify {} partial dists", self.dirs.len()));
         let mut partials = Vec::new();
         for dir in &self.dirs {
             let dir = cwd.join(dir);
-            let manifest = crate::verify::verify_dir(&dir)
+            let unsigned = crate::verify::SignatureCheck::default();
+            let manifest = crate::verify::verify_dir(&dir, &unsigned)
                 .with_context(|| format!("partial dist {} is rejected", dir.display()))?;
             partials.push(Partial { dir, manifest });
         }
@@ -179,10 +189,30 @@ impl flags::DistMerge {
                 std::fs::copy(&source, staging.join(&artifact.name))
                     .with_context(|| format!("cannot copy {}", source.display()))?;
             }
+            let statements = partials
+                .iter()
+                .map(|p| {
+                    let name = super::provenance::file_name(&p.manifest.app, &p.manifest.version);
+                    super::provenance::read(&p.dir.join(name))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let statement = super::provenance::merge(&statements, &merged)?;
+            merged.artifacts.push(super::execute::write_statement(
+                &merged, &statement, staging,
+            )?);
             manifest::write(&mut merged, staging)?;
             step.done();
+            if let Some(signer) = &signer {
+                let step = progress.step(format!("sign {}", manifest::CHECKSUMS_FILE));
+                signer.sign_checksums(staging, &super::execute::trusted_comment(&merged))?;
+                step.done();
+            }
             let step = progress.step("verify");
-            crate::verify::verify_dir(staging)?;
+            let signatures = crate::verify::SignatureCheck {
+                public_key: signer.as_ref().map(|s| s.public_key().clone()),
+                required: signer.is_some(),
+            };
+            crate::verify::verify_dir(staging, &signatures)?;
             step.done();
             Ok(())
         })?;

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod merge;
 pub mod output;
 pub mod plan;
+pub mod provenance;
 pub mod rustflags;
 pub mod sbom;
 pub mod smoke;
@@ -40,6 +41,8 @@ pub const INSTALLER_NAME: &str = "install.sh";
 pub const INSTALLER_VERSION_PLACEHOLDER: &str = "__JIMINI_VERSION__";
 /// Replaced by the release's platform table ([`crate::targets::install_table`]).
 pub const INSTALLER_PLATFORMS_PLACEHOLDER: &str = "__JIMINI_PLATFORMS__";
+/// Replaced by the release's minisign public key (base64), empty for an unsigned project.
+pub const INSTALLER_PUBLIC_KEY_PLACEHOLDER: &str = "__JIMINI_PUBLIC_KEY__";
 
 impl flags::Dist {
     pub fn run(self, sh: &xshell::Shell) -> anyhow::Result<()> {
@@ -49,7 +52,14 @@ impl flags::Dist {
             Some(out) => std::env::current_dir()?.join(out),
             None => context.workspace.root.join("dist"),
         };
-        let plan = context.dist_plan(&self.targets, self.partial, out, !progress.is_loud())?;
+        let signing = self.signing.request();
+        let plan = context.dist_plan(
+            &self.targets,
+            self.partial,
+            out,
+            !progress.is_loud(),
+            signing,
+        )?;
         if self.dry_run {
             if self.json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::build::{self, BuildInputs, BuildStep};
 use super::{INSTALLER_NAME, manifest};
+use crate::signing::{KeySource, SIGNATURE_FILE, SIGNING_KEY_VAR};
 use crate::targets::{Target, Triple};
 use crate::workspace::DistConfig;
 
@@ -30,6 +31,25 @@ pub struct PlanInput<'a> {
     pub build: &'a BuildInputs,
     /// No cargo progress on stderr.
     pub quiet: bool,
+    /// Whether the configured (or default) public key file exists.
+    pub public_key_exists: bool,
+    pub signing: SigningRequest,
+}
+
+/// What the flags and the environment ask of signing.
+#[derive(Debug, Clone, Default)]
+pub struct SigningRequest {
+    pub key: Option<KeySource>,
+    pub require: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SigningPlan {
+    /// The public key (workspace-relative), shipped in every archive and embedded in
+    /// install.sh; `None` before `cargo xtask keygen` made one.
+    pub public_key: Option<String>,
+    /// Where the secret key that signs `SHA256SUMS` comes from; `None`: an unsigned release.
+    pub key: Option<KeySource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +65,7 @@ pub struct DistPlan {
     pub installer: Option<InstallerPlan>,
     pub out: PathBuf,
     pub partial: bool,
+    pub signing: SigningPlan,
     /// The one cargo build of every target: run from the workspace root.
     pub build: BuildStep,
     pub targets: Vec<TargetPlan>,
@@ -125,6 +146,13 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         bail!("package {} has no binaries to ship", input.config.package);
     }
     let app = &input.config.package;
+    let signing = signing_plan(input)?;
+    let mut include = include_files(input.config)?;
+    if let Some(public_key) = &signing.public_key {
+        include.push(public_key.clone());
+        include.sort();
+        include.dedup();
+    }
     let build = build::step(
         &build::BuildRequest {
             package: app,
@@ -144,7 +172,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         short_commit: input.short_commit.clone(),
         source_date_epoch: input.source_date_epoch,
         profile: input.config.profile.clone(),
-        include: include_files(input.config)?,
+        include,
         installer: match &input.config.installer {
             Some(template) => Some(InstallerPlan {
                 template: template.clone(),
@@ -154,8 +182,45 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         },
         out: input.out.clone(),
         partial: input.partial,
+        signing,
         build,
         targets: triples.iter().map(|t| plan_target(input, t)).collect(),
+    })
+}
+
+/// Signing follows the flags, the key files and whether the dist is partial; every mismatch is
+/// found here, before anything is built.
+fn signing_plan(input: &PlanInput) -> anyhow::Result<SigningPlan> {
+    let config = input.config;
+    let public_key = config.public_key();
+    if config.public_key.is_some() && !input.public_key_exists {
+        bail!(
+            "[workspace.metadata.xtask-dist] public-key = {public_key:?} does not exist: make a \
+             key pair with `cargo xtask keygen --secret-key FILE`, or remove the setting"
+        );
+    }
+    let request = &input.signing;
+    if input.partial && (request.key.is_some() || request.require) {
+        bail!(
+            "a partial dist is not signed (it has no SHA256SUMS): sign the merged dist with \
+             `cargo xtask dist merge --signing-key FILE --require-signature`"
+        );
+    }
+    if request.require && request.key.is_none() {
+        bail!(
+            "--require-signature, but there is no signing key: pass --signing-key FILE or set \
+             {SIGNING_KEY_VAR} to the secret key's contents"
+        );
+    }
+    if request.key.is_some() && !input.public_key_exists {
+        bail!(
+            "there is no public key at {public_key} to sign for: make a key pair with `cargo \
+             xtask keygen --secret-key FILE` and commit the public key"
+        );
+    }
+    Ok(SigningPlan {
+        public_key: input.public_key_exists.then(|| public_key.to_owned()),
+        key: request.key.clone(),
     })
 }
 
@@ -232,6 +297,13 @@ impl DistPlan {
         }
         if !self.partial {
             text.push_str(&format!("  {}\n", manifest::CHECKSUMS_FILE));
+            match &self.signing.key {
+                Some(key) => text.push_str(&format!(
+                    "  {SIGNATURE_FILE} (signed with {})\n",
+                    key.describe()
+                )),
+                None => text.push_str("  unsigned: no signing key\n"),
+            }
         }
         text.push_str(&format!(
             "  {}\n  into {}\n",

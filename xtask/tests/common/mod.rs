@@ -118,9 +118,25 @@ fn copy_workspace_into(dir: &Path) {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(source.join(&file), &to).unwrap();
     }
+    // The project's release key pair is not ours to use: each copy gets its own, made by the
+    // real `keygen`, with the secret key beside the copy (see `release_key`).
+    std::fs::remove_file(dir.join("keys/jimini.pub")).unwrap();
+    let secret = release_key(dir);
+    let _ = std::fs::remove_file(&secret);
+    checked(
+        Command::new(XTASK)
+            .current_dir(dir)
+            .args(["keygen", "--unencrypted", "--secret-key"])
+            .arg(&secret),
+    );
     git(dir, &["init", "-q", "-b", "main"]);
     git(dir, &["add", "-A"]);
     commit(dir, "initial", "2026-01-02T03:04:05Z");
+}
+
+/// The unencrypted secret key of the release key pair of a workspace copy.
+pub fn release_key(workspace: &Path) -> PathBuf {
+    workspace.with_extension("release-key")
 }
 
 /// One copy of this workspace at a fixed path, shared by every test binary that only reads

@@ -13,6 +13,7 @@ fn config() -> DistConfig {
         ],
         include: vec!["README.md".into(), "LICENSE".into(), "README.md".into()],
         installer: Some("install.sh".into()),
+        public_key: None,
     }
 }
 
@@ -49,6 +50,8 @@ fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> 
         partial: false,
         build: &build,
         quiet: false,
+        public_key_exists: false,
+        signing: Default::default(),
     })
 }
 
@@ -157,4 +160,80 @@ fn describe_shows_the_exact_command_and_every_artifact() {
     );
     assert!(text.contains("JIMINI_BUILD_VERSION=0.2.0"), "{text}");
     assert!(text.contains("SHA256SUMS") && text.contains("dist-manifest.json"));
+}
+
+fn planned_signing(
+    config: &DistConfig,
+    public_key_exists: bool,
+    signing: SigningRequest,
+    partial: bool,
+) -> anyhow::Result<DistPlan> {
+    let host = host();
+    let build = inputs();
+    plan(&PlanInput {
+        config,
+        binaries: vec!["jimini".into()],
+        host: &host,
+        version: "0.2.0".into(),
+        commit: "c".repeat(40),
+        short_commit: "ccccccc".into(),
+        source_date_epoch: 1_700_000_000,
+        requested_targets: &[],
+        out: PathBuf::from("/w/dist"),
+        partial,
+        build: &build,
+        quiet: false,
+        public_key_exists,
+        signing,
+    })
+}
+
+fn with_key(require: bool) -> SigningRequest {
+    SigningRequest {
+        key: Some(KeySource::File("/secrets/release.key".into())),
+        require,
+    }
+}
+
+#[test]
+fn a_signed_plan_ships_the_public_key_and_names_the_signature() {
+    let plan = planned_signing(&config(), true, with_key(true), false).unwrap();
+    assert_eq!(plan.signing.public_key.as_deref(), Some("keys/jimini.pub"));
+    assert!(plan.include.contains(&"keys/jimini.pub".to_owned()));
+    assert!(
+        plan.describe()
+            .contains("SHA256SUMS.minisig (signed with /secrets/release.key)"),
+        "{}",
+        plan.describe()
+    );
+    let unsigned = planned_signing(&config(), true, SigningRequest::default(), false).unwrap();
+    assert_eq!(unsigned.signing.key, None);
+    assert!(unsigned.include.contains(&"keys/jimini.pub".to_owned()));
+    assert!(unsigned.describe().contains("unsigned"));
+    let no_key_yet = planned_signing(&config(), false, SigningRequest::default(), false).unwrap();
+    assert_eq!(no_key_yet.signing.public_key, None);
+}
+
+#[test]
+fn signing_mismatches_are_refused_before_anything_runs() {
+    let error = |result: anyhow::Result<DistPlan>| result.unwrap_err().to_string();
+    let required = SigningRequest {
+        key: None,
+        require: true,
+    };
+    assert!(error(planned_signing(&config(), true, required, false)).contains("--signing-key"));
+    assert!(error(planned_signing(&config(), false, with_key(false), false)).contains("keygen"));
+    assert!(error(planned_signing(&config(), true, with_key(false), true)).contains("dist merge"));
+    let mut configured = config();
+    configured.public_key = Some("keys/other.pub".into());
+    let missing = error(planned_signing(
+        &configured,
+        false,
+        SigningRequest::default(),
+        false,
+    ));
+    assert!(
+        missing.contains("keys/other.pub") && missing.contains("keygen"),
+        "{missing}"
+    );
 }

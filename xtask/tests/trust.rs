@@ -1,0 +1,447 @@
+//! Trust: `keygen`, signed dists checked by Debian's `minisign` and by `verify`, install.sh
+//! refusing what does not verify, and the provenance statement checked by PyPI's
+//! `in-toto-attestation`, for a dist and for a merge of partial dists.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+
+const MUSL: &str = "x86_64-unknown-linux-musl";
+
+/// The shared workspace copy and a signed dist of its host target (fast profile, as
+/// delivery.rs builds it, so the build is shared).
+fn signed() -> &'static (PathBuf, PathBuf) {
+    static SIGNED: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    SIGNED.get_or_init(|| {
+        let copy = shared_workspace();
+        let dist = temp_dir("signed").join("dist");
+        checked(
+            xtask_fast(&copy)
+                .args(["dist", "--quiet", "--require-signature", "--signing-key"])
+                .arg(release_key(&copy))
+                .arg("--out")
+                .arg(&dist),
+        );
+        (copy, dist)
+    })
+}
+
+fn minisign_verify(dist: &Path, public_key: &Path) -> std::process::Output {
+    run(Command::new("minisign")
+        .current_dir(dist)
+        .args(["-V", "-m", "SHA256SUMS", "-p"])
+        .arg(public_key))
+}
+
+fn version(dist: &Path) -> String {
+    read_manifest(dist)["version"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_signed_dist_verifies_with_debian_minisign_and_with_verify() {
+    let (copy, dist) = signed();
+    let output = minisign_verify(dist, &copy.join("keys/jimini.pub"));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{said}{}", stderr(&output));
+    let commit = read_manifest(dist)["commit"].as_str().unwrap().to_owned();
+    assert!(
+        said.contains(&format!("version:{}", version(dist))) && said.contains(&commit),
+        "the trusted comment names the release: {said}"
+    );
+    let ok = checked(
+        xtask(copy)
+            .args(["verify", "--require-signature"])
+            .arg(dist),
+    );
+    let _ = ok;
+    // The public key ships in every archive.
+    let archive = artifact_name(&read_manifest(dist), "archive");
+    let listing = checked(Command::new("tar").arg("-tzf").arg(dist.join(archive)));
+    assert!(
+        listing.lines().any(|l| l.ends_with("/keys/jimini.pub")),
+        "{listing}"
+    );
+}
+
+/// A second key pair, made by Debian's minisign.
+fn foreign_key_pair(label: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(label);
+    let (public, secret) = (dir.join("other.pub"), dir.join("other.key"));
+    checked(
+        Command::new("minisign")
+            .args(["-G", "-W", "-p"])
+            .arg(&public)
+            .arg("-s")
+            .arg(&secret),
+    );
+    (public, secret)
+}
+
+#[test]
+fn tampered_foreign_and_missing_signatures_fail_verify_and_install_nothing() {
+    let (copy, dist) = signed();
+    let verify = |dir: &Path, needle: &str| {
+        expect_failure(
+            xtask(copy).args(["verify", "--require-signature"]).arg(dir),
+            needle,
+        );
+    };
+    let install_refused = |dir: &Path, needle: &str| {
+        let to = temp_dir("install-refused").join("bin");
+        let output = run(Command::new("sh")
+            .arg(dist.join("install.sh"))
+            .args(["--require-signature", "--to"])
+            .arg(&to)
+            .env(
+                "JIMINI_INSTALL_BASE_URL",
+                format!("file://{}", dir.display()),
+            ));
+        let text = stderr(&output);
+        assert!(!output.status.success(), "installed from {}", dir.display());
+        assert!(
+            text.contains(needle) && text.contains("nothing was installed"),
+            "expected {needle:?}:\n{text}"
+        );
+        assert!(!to.exists(), "something was installed ({needle})");
+    };
+
+    // The real thing installs, and says the signature was good.
+    let to = temp_dir("install-signed").join("bin");
+    let output = run(Command::new("sh")
+        .arg(dist.join("install.sh"))
+        .args(["--require-signature", "--to"])
+        .arg(&to)
+        .env(
+            "JIMINI_INSTALL_BASE_URL",
+            format!("file://{}", dist.display()),
+        ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("the signature of SHA256SUMS is good"));
+    assert!(to.join("jimini").is_file());
+
+    // One flipped byte in SHA256SUMS.
+    let flipped = copy_dist(dist, "flipped-sums");
+    let mut sums = std::fs::read(flipped.join("SHA256SUMS")).unwrap();
+    sums[3] ^= 0x01;
+    std::fs::write(flipped.join("SHA256SUMS"), &sums).unwrap();
+    verify(&flipped, "SHA256SUMS.minisig does not verify SHA256SUMS");
+    assert!(
+        !minisign_verify(&flipped, &copy.join("keys/jimini.pub"))
+            .status
+            .success()
+    );
+    install_refused(&flipped, "does not verify with the release key");
+
+    // A signature by another key over the genuine SHA256SUMS.
+    let foreign = copy_dist(dist, "foreign-signature");
+    let (_, other_secret) = foreign_key_pair("other-key");
+    std::fs::remove_file(foreign.join("SHA256SUMS.minisig")).unwrap();
+    checked(
+        Command::new("minisign")
+            .current_dir(&foreign)
+            .args(["-S", "-m", "SHA256SUMS", "-s"])
+            .arg(&other_secret),
+    );
+    verify(&foreign, "SHA256SUMS.minisig does not verify SHA256SUMS");
+    install_refused(&foreign, "does not verify with the release key");
+
+    // No signature at all: fine for plain verify, refused when a signature is required.
+    let unsigned = copy_dist(dist, "unsigned");
+    std::fs::remove_file(unsigned.join("SHA256SUMS.minisig")).unwrap();
+    checked(xtask(copy).arg("verify").arg(&unsigned));
+    verify(&unsigned, "the dist is not signed");
+    install_refused(&unsigned, "SHA256SUMS.minisig is missing");
+
+    // Without minisign on the PATH, --require-signature cannot be met.
+    let bin = temp_dir("no-minisign");
+    for tool in [
+        "sh",
+        "cp",
+        "awk",
+        "sha256sum",
+        "cut",
+        "tar",
+        "mkdir",
+        "mktemp",
+        "rm",
+        "chmod",
+        "mv",
+        "uname",
+        "ls",
+        "grep",
+        "gzip",
+    ] {
+        if let Ok(path) = which(tool) {
+            std::os::unix::fs::symlink(path, bin.join(tool)).unwrap();
+        }
+    }
+    let to = temp_dir("install-no-minisign").join("bin");
+    let output = run(Command::new(bin.join("sh"))
+        .arg(dist.join("install.sh"))
+        .args(["--require-signature", "--to"])
+        .arg(&to)
+        .env("PATH", &bin)
+        .env(
+            "JIMINI_INSTALL_BASE_URL",
+            format!("file://{}", dist.display()),
+        ));
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("minisign is not installed"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!to.exists());
+}
+
+fn which(tool: &str) -> Result<PathBuf, ()> {
+    std::env::var("PATH")
+        .unwrap()
+        .split(':')
+        .map(|dir| Path::new(dir).join(tool))
+        .find(|path| path.is_file())
+        .ok_or(())
+}
+
+/// Validates with PyPI's in-toto-attestation (Statement v1 and the SLSA Provenance v1 proto)
+/// and returns the subjects as `sha256sum` lines.
+fn validated_subjects(statement: &Path) -> String {
+    let validator = r#"
+import json, sys
+from google.protobuf import json_format
+from in_toto_attestation.v1 import statement_pb2
+from in_toto_attestation.v1.statement import Statement
+from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+text = open(sys.argv[1]).read()
+assert text.endswith("\n") and text.count("\n") == 1, "one statement, one line"
+statement = json_format.Parse(text, statement_pb2.Statement())
+Statement.copy_from_pb(statement).validate()
+assert statement.predicate_type == "https://slsa.dev/provenance/v1", statement.predicate_type
+predicate = json_format.ParseDict(json.loads(text)["predicate"], provenance_pb2.Provenance())
+assert predicate.build_definition.build_type.startswith("https://")
+assert predicate.run_details.builder.id
+for subject in statement.subject:
+    print(subject.digest["sha256"] + "  " + subject.name)
+"#;
+    checked(
+        Command::new(ci_tool("python"))
+            .args(["-c", validator])
+            .arg(statement),
+    )
+}
+
+/// SHA256SUMS without the lines a statement does not cover (itself).
+fn sums_of_subjects(dist: &Path) -> String {
+    std::fs::read_to_string(dist.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .filter(|line| !line.ends_with(".intoto.jsonl"))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn the_provenance_statement_validates_and_its_subjects_match_the_checksums() {
+    let (copy, dist) = signed();
+    let name = artifact_name(&read_manifest(dist), "provenance");
+    assert_eq!(name, format!("jimini-{}.intoto.jsonl", version(dist)));
+    assert!(
+        std::fs::read_to_string(dist.join("SHA256SUMS"))
+            .unwrap()
+            .contains(&name)
+    );
+    assert_eq!(
+        validated_subjects(&dist.join(&name)),
+        sums_of_subjects(dist)
+    );
+    let text = std::fs::read_to_string(dist.join(&name)).unwrap();
+    assert!(
+        !text.contains(copy.to_str().unwrap()),
+        "no machine paths: {text}"
+    );
+    assert!(text.contains(r#""builder":{"id":"local"}"#), "{text}");
+
+    // A statement whose subjects no longer match the files fails verify, even when the
+    // manifest is made to agree with the edited statement.
+    let edited = copy_dist(dist, "edited-provenance");
+    let archive = artifact_name(&read_manifest(dist), "archive");
+    let manifest = read_manifest(dist);
+    let archive_sha = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == archive.as_str())
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = text.replace(&archive_sha, &"0".repeat(64));
+    assert_ne!(forged, text);
+    std::fs::write(edited.join(&name), &forged).unwrap();
+    let manifest_text = std::fs::read_to_string(edited.join("dist-manifest.json")).unwrap();
+    let old_sha = checked(Command::new("sha256sum").arg(dist.join(&name)));
+    let new_sha = checked(Command::new("sha256sum").arg(edited.join(&name)));
+    let (old_sha, new_sha) = (&old_sha[..64], &new_sha[..64]);
+    std::fs::write(
+        edited.join("dist-manifest.json"),
+        manifest_text.replace(old_sha, new_sha),
+    )
+    .unwrap();
+    expect_failure(
+        xtask(copy).arg("verify").arg(&edited),
+        "digest differs from the file's",
+    );
+}
+
+#[test]
+fn merge_signs_the_merged_checksums_and_joins_the_provenance() {
+    let copy = shared_workspace();
+    let base = temp_dir("merge-signed");
+    for (target, dir) in [(host(), "host"), (MUSL.to_owned(), "musl")] {
+        checked(
+            xtask_fast(&copy)
+                .args(["dist", "--quiet", "--partial", "--target", &target, "--out"])
+                .arg(base.join(dir)),
+        );
+        assert!(!base.join(dir).join("SHA256SUMS.minisig").exists());
+    }
+    expect_failure(
+        xtask_fast(&copy)
+            .args(["dist", "--partial", "--signing-key"])
+            .arg(release_key(&copy))
+            .arg("--out")
+            .arg(base.join("signed-partial")),
+        "a partial dist is not signed",
+    );
+    let merged = base.join("merged");
+    checked(
+        xtask(&copy)
+            .args([
+                "dist",
+                "merge",
+                "--quiet",
+                "--require-signature",
+                "--signing-key",
+            ])
+            .arg(release_key(&copy))
+            .args(["--target", &host(), "--target", MUSL, "--out"])
+            .arg(&merged)
+            .arg(base.join("host"))
+            .arg(base.join("musl")),
+    );
+    assert!(
+        minisign_verify(&merged, &copy.join("keys/jimini.pub"))
+            .status
+            .success()
+    );
+    let name = artifact_name(&read_manifest(&merged), "provenance");
+    assert_eq!(
+        validated_subjects(&merged.join(&name)),
+        sums_of_subjects(&merged)
+    );
+    let statement: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(merged.join(&name)).unwrap()).unwrap();
+    let definition = &statement["predicate"]["buildDefinition"];
+    assert_eq!(
+        definition["externalParameters"]["targets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        definition["internalParameters"]["cargo"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn keygen_never_replaces_a_key_and_keeps_secrets_out_of_git() {
+    let dir = copy_workspace("keygen");
+    let outside = temp_dir("keygen-secret");
+    // The copy has a key pair already (common::copy_workspace_into made it with keygen).
+    expect_failure(
+        xtask(&dir)
+            .args(["keygen", "--unencrypted", "--secret-key"])
+            .arg(outside.join("new.key")),
+        "exists already",
+    );
+    assert!(!outside.join("new.key").exists());
+    std::fs::remove_file(dir.join("keys/jimini.pub")).unwrap();
+    expect_failure(
+        xtask(&dir).args(["keygen", "--unencrypted", "--secret-key", "release.key"]),
+        "git would track it",
+    );
+    assert!(!dir.join("release.key").exists() && !dir.join("keys/jimini.pub").exists());
+    // An encrypted key: the password from the environment.
+    let secret = outside.join("encrypted.key");
+    checked(
+        xtask(&dir)
+            .args(["keygen", "--secret-key"])
+            .arg(&secret)
+            .env("JIMINI_SIGNING_KEY_PASSWORD", "correct horse"),
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    // Debian's minisign signs with it (password on stdin) and checks with the public key.
+    let file = outside.join("message");
+    std::fs::write(&file, "hello").unwrap();
+    let mut sign = Command::new("minisign")
+        .args(["-S", "-s"])
+        .arg(&secret)
+        .arg("-m")
+        .arg(&file)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut sign.stdin.take().unwrap(), b"correct horse\n").unwrap();
+    assert!(sign.wait().unwrap().success());
+    checked(
+        Command::new("minisign")
+            .args(["-V", "-m"])
+            .arg(&file)
+            .arg("-p")
+            .arg(dir.join("keys/jimini.pub")),
+    );
+    // Signing with it needs the right password, and fails before anything is built.
+    let out = outside.join("dist");
+    expect_failure(
+        xtask(&dir)
+            .args(["dist", "--signing-key"])
+            .arg(&secret)
+            .arg("--out")
+            .arg(&out)
+            .env("JIMINI_SIGNING_KEY_PASSWORD", "wrong")
+            .stdin(std::process::Stdio::null()),
+        "cannot decrypt the signing key",
+    );
+    // A key of another pair (the shared workspace's), given as the variable CI uses.
+    let other = release_key(&shared_workspace());
+    expect_failure(
+        xtask(&dir)
+            .args(["dist", "--out"])
+            .arg(&out)
+            .env(
+                "JIMINI_SIGNING_KEY",
+                std::fs::read_to_string(&other).unwrap(),
+            )
+            .env_remove("JIMINI_SIGNING_KEY_PASSWORD"),
+        "does not belong to the public key",
+    );
+    expect_failure(
+        xtask(&dir)
+            .args(["dist", "--require-signature", "--out"])
+            .arg(&out)
+            .env_remove("JIMINI_SIGNING_KEY"),
+        "--require-signature, but there is no signing key",
+    );
+    assert!(!out.exists(), "refused runs leave no output");
+}
