@@ -26,6 +26,73 @@ pub const PYTHON_TOOLS: &[&str] = &[
     "in-toto-attestation==0.9.3",
 ];
 
+/// Tools from crates.io, each installed with `cargo install --locked` into its own versioned
+/// directory (see [`CargoTool::root`]): cargo-auditable embeds the dependency list in every
+/// shipped binary (`dist` installs it on first use), cargo-audit reads it back in the tests.
+pub const CARGO_AUDITABLE: CargoTool = CargoTool {
+    name: "cargo-auditable",
+    version: "0.7.7",
+};
+pub const CARGO_AUDIT: CargoTool = CargoTool {
+    name: "cargo-audit",
+    version: "0.22.2",
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CargoTool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl CargoTool {
+    /// `<cache>/jimini-xtask/tools/<name>-<version>`, the cache being `$XDG_CACHE_HOME` or
+    /// `~/.cache` (else `<target dir>/xtask-tools`): shared by every checkout on the machine, as
+    /// rustup's targets are, and never the user's own `~/.cargo/bin`. A new pin installs beside
+    /// the old one.
+    pub fn root(&self, target_dir: &Path) -> PathBuf {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
+        let tools = match cache {
+            Some(cache) => cache.join("jimini-xtask").join("tools"),
+            None => target_dir.join("xtask-tools"),
+        };
+        tools.join(format!("{}-{}", self.name, self.version))
+    }
+
+    pub fn binary(&self, target_dir: &Path) -> PathBuf {
+        self.root(target_dir).join("bin").join(self.name)
+    }
+
+    pub fn is_installed(&self, target_dir: &Path) -> bool {
+        self.binary(target_dir).is_file()
+    }
+
+    /// Installs the pinned version unless it is there; returns the binary.
+    pub fn install(&self, sh: &Shell, target_dir: &Path) -> anyhow::Result<PathBuf> {
+        let binary = self.binary(target_dir);
+        if binary.is_file() {
+            return Ok(binary);
+        }
+        let (cargo, root) = (crate::cargo(), self.root(target_dir));
+        let (name, version) = (self.name, self.version);
+        // cargo install builds in a temporary directory of its own, never the workspace's.
+        cmd!(
+            sh,
+            "{cargo} install --quiet --locked --root {root} --version {version} {name}"
+        )
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .run()
+        .with_context(|| {
+            format!("cannot install {name} {version} from crates.io: check the network")
+        })?;
+        Ok(binary)
+    }
+}
+
 /// Debian packages the tests call directly (cross toolchains come from `doctor`).
 pub const APT_TOOLS: &[&str] = &[
     "shellcheck",
@@ -49,7 +116,7 @@ impl flags::Ci {
         let workspace = crate::workspace::Workspace::load(sh)?;
         let targets = release_targets(sh, &workspace)?;
         if !self.no_install {
-            install(sh, &root, &targets)?;
+            install(sh, &root, &targets, &workspace.target_dir)?;
         }
         let bin = tools_dir(&root).join("venv/bin");
         cmd!(sh, "{cargo} fmt --all --check")
@@ -83,8 +150,11 @@ impl flags::Ci {
     }
 }
 
-fn install(sh: &Shell, root: &Path, targets: &[Target]) -> anyhow::Result<()> {
+fn install(sh: &Shell, root: &Path, targets: &[Target], target_dir: &Path) -> anyhow::Result<()> {
     install_components(sh)?;
+    for tool in [CARGO_AUDITABLE, CARGO_AUDIT] {
+        tool.install(sh, target_dir)?;
+    }
     install_apt_tools(sh)?;
     install_release_toolchains(sh, root, targets)?;
     install_python_tools(sh, root)

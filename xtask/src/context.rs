@@ -108,6 +108,10 @@ impl ReleaseContext {
         let cargo_home = cargo_home()?;
         let build = BuildInputs {
             cargo: crate::cargo().to_string_lossy().into_owned(),
+            auditable: crate::ci::CARGO_AUDITABLE
+                .binary(&workspace.target_dir)
+                .to_string_lossy()
+                .into_owned(),
             remaps: rustflags::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
             user: rustflags::user_rustflags(&workspace.root, &cargo_home)?,
             target_dir: workspace.target_dir.clone(),

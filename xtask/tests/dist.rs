@@ -680,7 +680,10 @@ fn the_planned_build_step_run_by_hand_gives_the_shipped_binaries() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert!(argv[0].ends_with("cargo"), "argv[0] is cargo: {argv:?}");
+    assert!(
+        argv[0].ends_with("/cargo-auditable") && argv[1..3] == ["auditable", "build"],
+        "cargo-auditable runs the build: {argv:?}"
+    );
     assert!(argv.contains(&"--message-format=json-render-diagnostics"));
     assert!(
         argv.iter().any(|a| a.starts_with("build.rustflags=")),
@@ -692,6 +695,7 @@ fn the_planned_build_step_run_by_hand_gives_the_shipped_binaries() {
     assert_eq!(
         keys,
         [
+            "CARGO",
             "JIMINI_BUILD_COMMIT",
             "JIMINI_BUILD_VERSION",
             "SOURCE_DATE_EPOCH"

@@ -445,3 +445,84 @@ fn keygen_never_replaces_a_key_and_keeps_secrets_out_of_git() {
     );
     assert!(!out.exists(), "refused runs leave no output");
 }
+
+/// The pinned cargo-audit that `cargo xtask ci` installs (see xtask/src/ci.rs).
+fn cargo_audit() -> PathBuf {
+    let tool = xtask::ci::CARGO_AUDIT;
+    let binary = tool.binary(&source_root().join("target"));
+    assert!(
+        binary.is_file(),
+        "{} {} is not installed at {}: run `cargo xtask ci`, which installs it",
+        tool.name,
+        tool.version,
+        binary.display()
+    );
+    binary
+}
+
+/// An advisory database with one made-up advisory against `crate_name` (or none), in the
+/// RustSec layout.
+fn advisory_db(label: &str, advisory_for: Option<&str>) -> PathBuf {
+    let db = temp_dir(label);
+    std::fs::create_dir_all(db.join("crates")).unwrap();
+    if let Some(name) = advisory_for {
+        let dir = db.join("crates").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("RUSTSEC-2099-0001.md"),
+            format!(
+                "```toml\n[advisory]\nid = \"RUSTSEC-2099-0001\"\npackage = \"{name}\"\n\
+                 date = \"2026-01-01\"\nurl = \"https://example.invalid/RUSTSEC-2099-0001\"\n\n\
+                 [versions]\npatched = [\">= 999.0.0\"]\n```\n\n\
+                 # A made-up advisory for jimini's tests\n\nNothing is wrong with {name}.\n"
+            ),
+        )
+        .unwrap();
+    }
+    checked(Command::new("git").arg("init").arg("-q").arg(&db));
+    git(&db, &["add", "-A"]);
+    commit(&db, "advisories", "2026-01-01T00:00:00Z");
+    db
+}
+
+#[test]
+fn cargo_audit_bin_reads_the_dependency_list_inside_a_shipped_binary() {
+    let (_, dist) = signed();
+    let archive = artifact_name(&read_manifest(dist), "archive");
+    let unpacked = temp_dir("audit-bin");
+    checked(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(dist.join(&archive))
+            .arg("-C")
+            .arg(&unpacked),
+    );
+    let binary = unpacked
+        .join(archive.trim_end_matches(".tar.gz"))
+        .join("jimini");
+    let audit = |db: &Path| {
+        run(Command::new(cargo_audit())
+            .args(["audit", "--no-fetch", "--stale", "--db"])
+            .arg(db)
+            .arg("bin")
+            .arg(&binary))
+    };
+    let found = audit(&advisory_db("advisories-regex", Some("regex")));
+    let said = String::from_utf8_lossy(&found.stdout);
+    assert!(
+        !found.status.success(),
+        "the advisory must fail the audit:\n{said}"
+    );
+    assert!(
+        said.contains("RUSTSEC-2099-0001") && said.contains("regex"),
+        "{said}{}",
+        stderr(&found)
+    );
+    let clean = audit(&advisory_db("advisories-none", None));
+    assert!(
+        clean.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&clean.stdout),
+        stderr(&clean)
+    );
+}

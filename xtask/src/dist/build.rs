@@ -43,6 +43,8 @@ pub struct BuildOutput {
 pub struct BuildInputs {
     /// `$CARGO`, or `cargo`.
     pub cargo: String,
+    /// The pinned cargo-auditable, which runs the build (see [`step`]).
+    pub auditable: String,
     /// cargo's target directory for this workspace (from `cargo metadata`).
     pub target_dir: PathBuf,
     /// `--remap-path-prefix` flags for paths that must not appear in shipped binaries.
@@ -62,8 +64,8 @@ pub struct BuildRequest<'a> {
     pub quiet: bool,
 }
 
-/// The exact command of the build: `argv[0]` is cargo; `env` holds only what dist sets or
-/// changes. Running it from the workspace root gives the binaries `dist` ships.
+/// The exact command of the build: `argv[0]` is cargo-auditable; `env` holds only what dist
+/// sets or changes. Running it from the workspace root gives the binaries `dist` ships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BuildStep {
     pub argv: Vec<String>,
@@ -84,9 +86,14 @@ impl BuildStep {
 }
 
 /// The build's argv and environment. Pure.
+///
+/// The build runs through cargo-auditable (`cargo auditable build`, called directly with
+/// `$CARGO` naming the cargo it runs), which embeds the dependency tree in every binary as the
+/// `.dep-v0` section, so `cargo audit bin` and other scanners can check an installed binary.
 pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
     let mut argv: Vec<String> = [
-        inputs.cargo.as_str(),
+        inputs.auditable.as_str(),
+        "auditable",
         "build",
         "--locked",
         "--profile",
@@ -113,6 +120,7 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
         ),
         (VERSION_VAR.to_owned(), request.version.to_owned()),
         (COMMIT_VAR.to_owned(), request.short_commit.to_owned()),
+        ("CARGO".to_owned(), inputs.cargo.clone()),
     ]);
     rustflags::extend(
         &inputs.remaps,

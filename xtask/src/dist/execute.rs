@@ -36,7 +36,7 @@ pub fn execute(
     let root = &context.workspace.root;
     let output = OutputDir::claim(&plan.out, &Ownership::Dist)?;
     let step = progress.step("preflight");
-    preflight(sh, root, plan, smoke)?;
+    preflight(sh, context, plan, smoke, progress)?;
     step.done();
     // Decrypted before the build: a wrong password or key fails in seconds, not minutes.
     let signer = match plan.partial {
@@ -76,10 +76,12 @@ pub fn execute(
 /// Everything that can be known to fail before the build: missing files, toolchains, runners.
 fn preflight(
     sh: &xshell::Shell,
-    root: &Path,
+    context: &ReleaseContext,
     plan: &DistPlan,
     smoke: Option<SmokeScope>,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
+    let root = &context.workspace.root;
     for include in &plan.include {
         if !root.join(include).is_file() {
             bail!(
@@ -99,6 +101,16 @@ fn preflight(
         smoke::check_runners(&plan.targets, scope)?;
     }
     let targets: Vec<_> = plan.targets().cloned().collect();
+    let auditable = crate::ci::CARGO_AUDITABLE;
+    let target_dir = &context.build.target_dir;
+    if !auditable.is_installed(target_dir) {
+        let step = progress.step(format!(
+            "install {} {} (once per target directory)",
+            auditable.name, auditable.version
+        ));
+        auditable.install(sh, target_dir)?;
+        step.done();
+    }
     let problems = crate::doctor::build_problems(sh, &targets, root)?;
     if !problems.is_empty() {
         bail!(
@@ -335,6 +347,7 @@ fn pack_target(shared: &Shared, target: &TargetPlan) -> anyhow::Result<[Artifact
         target: target.target.triple.as_str(),
         source_date_epoch: plan.source_date_epoch,
     })?;
+    check_dependency_lists(target, &entries, &json)?;
     let path = staging.join(&target.sbom);
     fs::write(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     let sbom = Artifact::of_file(
@@ -345,6 +358,25 @@ fn pack_target(shared: &Shared, target: &TargetPlan) -> anyhow::Result<[Artifact
     )?;
     step.done();
     Ok([archive, sbom])
+}
+
+/// Every binary's embedded dependency list (cargo-auditable) must agree with the SBOM.
+fn check_dependency_lists(
+    target: &TargetPlan,
+    entries: &[Entry],
+    sbom: &[u8],
+) -> anyhow::Result<()> {
+    let sbom: serde_json::Value = serde_json::from_slice(sbom)?;
+    let (required, excluded) = super::auditable::sbom_components(&sbom);
+    for entry in entries.iter().filter(|e| e.executable) {
+        let data = fs::read(&entry.source)?;
+        let embedded = super::auditable::embedded_runtime(&data)
+            .with_context(|| format!("{} for {}", entry.name, target.target.triple))?;
+        if let Some(problem) = super::auditable::mismatch(&embedded, &required, &excluded) {
+            bail!("{} for {}: {problem}", entry.name, target.target.triple);
+        }
+    }
+    Ok(())
 }
 
 /// install.sh with the version and the release's platform table filled in.

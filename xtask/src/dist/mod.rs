@@ -13,6 +13,7 @@
 //! the binaries through the environment.
 
 pub mod archive;
+pub mod auditable;
 pub mod build;
 pub mod execute;
 pub mod inspect;

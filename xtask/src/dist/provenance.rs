@@ -184,7 +184,8 @@ pub fn per_target_invocations(
 }
 
 /// `build` with this machine's paths replaced by names, so the statement is the same on every
-/// checkout: `replacements` are (path, name), longest path first.
+/// checkout: `replacements` are (path, name), longest path first. `argv[0]` (cargo, or the
+/// cargo-auditable that runs it) is written `cargo`: `cargo auditable build …`.
 pub fn portable_invocation(
     argv: &[String],
     env: &BTreeMap<String, String>,
@@ -204,7 +205,12 @@ pub fn portable_invocation(
     }
     Invocation {
         argv,
-        env: env.iter().map(|(k, v)| (k.clone(), portable(v))).collect(),
+        // `CARGO` names this machine's cargo binary, as argv[0] did.
+        env: env
+            .iter()
+            .filter(|(k, _)| k.as_str() != "CARGO")
+            .map(|(k, v)| (k.clone(), portable(v)))
+            .collect(),
     }
 }
 

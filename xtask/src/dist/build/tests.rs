@@ -7,6 +7,7 @@ fn triple(text: &str) -> Triple {
 fn inputs(user: UserRustflags, remaps: &[&str]) -> BuildInputs {
     BuildInputs {
         cargo: "cargo".into(),
+        auditable: "cargo-auditable".into(),
         target_dir: PathBuf::from("/w/target"),
         remaps: remaps.iter().map(|r| r.to_string()).collect(),
         user,
@@ -35,14 +36,17 @@ fn one_invocation_for_all_targets_with_build_info_env() {
     let step = step_for(UserRustflags::default(), &["--remap-path-prefix=/h=/cargo"]);
     let joined = step.argv.join(" ");
     assert!(
-        joined.starts_with("cargo build --locked --profile dist -p jimini --bins"),
+        joined.starts_with(
+            "cargo-auditable auditable build --locked --profile dist -p jimini --bins"
+        ),
         "{joined}"
     );
     assert!(joined.contains("--target x86_64-unknown-linux-gnu --target x86_64-pc-windows-gnu"));
     assert_eq!(step.env["SOURCE_DATE_EPOCH"], "1700000000");
     assert_eq!(step.env[VERSION_VAR], "0.2.1-dev.3+g3f2a9c1");
     assert_eq!(step.env[COMMIT_VAR], "3f2a9c1");
-    assert_eq!(step.env.len(), 3, "only what dist sets: {:?}", step.env);
+    assert_eq!(step.env["CARGO"], "cargo", "the cargo cargo-auditable runs");
+    assert_eq!(step.env.len(), 4, "only what dist sets: {:?}", step.env);
     assert!(
         step.argv
             .contains(&r#"build.rustflags=["--remap-path-prefix=/h=/cargo"]"#.to_owned())

@@ -24,6 +24,7 @@ fn host() -> Triple {
 fn inputs() -> BuildInputs {
     BuildInputs {
         cargo: "/home/u/.cargo/bin/cargo".into(),
+        auditable: "/w/target/xtask-tools/cargo-auditable-0.7.7/bin/cargo-auditable".into(),
         target_dir: PathBuf::from("/w/target"),
         remaps: vec!["--remap-path-prefix=/w=/build".into()],
         user: Default::default(),
@@ -154,11 +155,12 @@ fn describe_shows_the_exact_command_and_every_artifact() {
     let text = plan.describe();
     assert!(
         text.contains(
-            "/home/u/.cargo/bin/cargo build --locked --profile dist -p jimini --bins --target x86_64-unknown-linux-gnu --message-format=json-render-diagnostics"
+            "/w/target/xtask-tools/cargo-auditable-0.7.7/bin/cargo-auditable auditable build --locked --profile dist -p jimini --bins --target x86_64-unknown-linux-gnu --message-format=json-render-diagnostics"
         ),
         "{text}"
     );
     assert!(text.contains("JIMINI_BUILD_VERSION=0.2.0"), "{text}");
+    assert!(text.contains("CARGO=/home/u/.cargo/bin/cargo"), "{text}");
     assert!(text.contains("SHA256SUMS") && text.contains("dist-manifest.json"));
 }
 
