@@ -84,7 +84,9 @@ fn foreign_in_dist(dir: &Path) -> anyhow::Result<Option<String>> {
     Ok(names
         .iter()
         .find(|name| {
-            name.as_str() != manifest::FILE_NAME
+            // The manifest and the signature are ours without being listed in the manifest.
+            let unlisted_ours = [manifest::FILE_NAME, crate::signing::SIGNATURE_FILE];
+            !unlisted_ours.contains(&name.as_str())
                 && !manifest.artifacts.iter().any(|a| &a.name == *name)
         })
         .map(|name| format!("{name} is not listed in its {}", manifest::FILE_NAME)))
@@ -368,6 +370,11 @@ mod tests {
         };
         manifest::write(&mut manifest, &dist).unwrap();
         assert!(ok(&dist, &Ownership::Dist).is_ok());
+        fs::write(dist.join(crate::signing::SIGNATURE_FILE), "signed").unwrap();
+        assert!(
+            ok(&dist, &Ownership::Dist).is_ok(),
+            "a signed dist is ours too"
+        );
         fs::write(dist.join("notes.txt"), "mine").unwrap();
         let err = ok(&dist, &Ownership::Dist).unwrap_err();
         assert!(err.contains("notes.txt is not listed"), "{err}");
