@@ -63,7 +63,7 @@ case $version in
 esac
 
 # `cargo xtask dist` fills in the release's platforms from xtask/src/targets.rs, one line each:
-# <uname -s> <uname -m> <libc> <target triple> <archive extension>.
+# <uname -s> <uname -m> <libc> <target triple> <archive extension> <newest glibc it needs, or ->.
 platforms="__JIMINI_PLATFORMS__"
 case $platforms in
     __*__) die "this is the install script's template: use the install.sh of a release" ;;
@@ -73,6 +73,27 @@ esac
 platform_field() {
     printf '%s\n' "$platforms" | awk -v field="$1" -v os="$2" -v machine="$3" -v libc="$4" \
         '$1 == os && $2 == machine && $3 == libc { print $field; exit }'
+}
+
+# The machine's glibc version (e.g. 2.31), or nothing when it cannot be told.
+machine_glibc() {
+    found=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')
+    [ -n "$found" ] || found=$(ldd --version 2>&1 | awk 'NR == 1 { print $NF }')
+    case $found in
+        [0-9]*.[0-9]*) echo "$found" ;;
+    esac
+}
+
+# at_least HAVE NEED: whether version HAVE >= NEED, number by number.
+at_least() {
+    awk -v have="$1" -v need="$2" 'BEGIN {
+        n = split(have, h, "."); m = split(need, w, ".")
+        for (i = 1; i <= (n > m ? n : m); i++) {
+            if (h[i] + 0 > w[i] + 0) exit 0
+            if (h[i] + 0 < w[i] + 0) exit 1
+        }
+        exit 0
+    }'
 }
 
 detect_target() {
@@ -88,6 +109,16 @@ detect_target() {
     fi
     found=$(platform_field 4 "$os" "$machine" "$libc")
     [ -n "$found" ] || die "unsupported platform: no $os $machine ($libc) build in this release; the archives are at $repository/releases"
+    floor=$(platform_field 6 "$os" "$machine" "$libc")
+    if [ "$libc" = gnu ] && [ -n "$floor" ] && [ "$floor" != - ]; then
+        have=$(machine_glibc)
+        if [ -z "$have" ] || ! at_least "$have" "$floor"; then
+            musl=$(platform_field 4 "$os" "$machine" musl)
+            [ -n "$musl" ] || die "this machine's glibc (${have:-unknown}) is older than $floor, which the $found build needs, and this release has no musl build for $os $machine"
+            echo "install.sh: this machine's glibc (${have:-unknown}) is older than $floor, which the $found build needs: installing the static musl build $musl instead" >&2
+            found=$musl
+        fi
+    fi
     echo "$found"
 }
 
@@ -187,13 +218,41 @@ top="$work/unpacked/jimini-$version-$target"
 [ -d "$top" ] || die "$archive does not hold jimini-$version-$target/"
 
 mkdir -p "$to" || die "cannot create $to"
-installed=""
+# All or nothing: stage every binary beside its destination first, then swap them in, keeping
+# what was there; if the new jimini does not run, put the old files back.
+binaries=""
 for binary in jimini jimini-admin jimini-server; do
-    [ -f "$top/$binary" ] || continue
-    cp "$top/$binary" "$to/.$binary.new.$$"
-    chmod 0755 "$to/.$binary.new.$$"
-    mv -f "$to/.$binary.new.$$" "$to/$binary"
-    installed="$installed $binary"
+    [ -f "$top/$binary" ] && binaries="$binaries $binary"
 done
-[ -n "$installed" ] || die "$archive holds no jimini binary"
-echo "installed jimini $version ($target) into $to:$installed"
+[ -n "$binaries" ] || die "$archive holds no jimini binary"
+discard_staged() {
+    for binary in $binaries; do rm -f "$to/.$binary.new.$$"; done
+}
+for binary in $binaries; do
+    if ! cp "$top/$binary" "$to/.$binary.new.$$" || ! chmod 0755 "$to/.$binary.new.$$"; then
+        discard_staged
+        die "cannot write into $to"
+    fi
+done
+for binary in $binaries; do
+    if [ -e "$to/$binary" ]; then
+        mv -f "$to/$binary" "$to/.$binary.old.$$"
+    fi
+    mv -f "$to/.$binary.new.$$" "$to/$binary"
+done
+roll_back() {
+    for binary in $binaries; do
+        if [ -e "$to/.$binary.old.$$" ]; then
+            mv -f "$to/.$binary.old.$$" "$to/$binary"
+        else
+            rm -f "$to/$binary"
+        fi
+    done
+}
+if ! "$to/jimini" --version >/dev/null 2>&1; then
+    roll_back
+    echo "install.sh: the new $to/jimini does not run here (\`jimini --version\` failed): put back what was there before" >&2
+    die "jimini $version ($target) cannot run on this machine"
+fi
+for binary in $binaries; do rm -f "$to/.$binary.old.$$"; done
+echo "installed jimini $version ($target) into $to:$binaries"

@@ -281,13 +281,19 @@ impl Target {
 
 /// install.sh's platform table: one line per machine kind, `<uname -s> <uname -m> <libc>
 /// <triple> <archive extension>`, for every target install.sh can install.
-pub fn install_table(targets: &[Target]) -> String {
+/// One line per (machine, target): `<uname -s> <uname -m> <libc> <triple> <archive extension>
+/// <glibc floor or ->`; glibc targets carry `glibc_floor`, the others `-`.
+pub fn install_table(targets: &[Target], glibc_floor: Option<&str>) -> String {
     let mut lines = Vec::new();
     for target in targets {
         if let Some(uname) = target.uname {
+            let floor = match (target.libc, glibc_floor) {
+                (Libc::Glibc, Some(floor)) => floor,
+                _ => "-",
+            };
             for machine in uname.machines {
                 lines.push(format!(
-                    "{} {machine} {} {} {}",
+                    "{} {machine} {} {} {} {floor}",
                     uname.os,
                     uname.libc,
                     target.triple,

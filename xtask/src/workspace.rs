@@ -31,6 +31,10 @@ pub struct DistConfig {
     /// workspace root; shipped in every archive and in install.sh.
     #[serde(default)]
     pub public_key: Option<String>,
+    /// The newest glibc the Linux glibc builds may require (`"2.34"`): a binary that needs more
+    /// is refused, and install.sh falls back to the musl build on older machines.
+    #[serde(default)]
+    pub glibc: Option<String>,
 }
 
 /// Where `keygen` puts the public key when `public-key` is not set.

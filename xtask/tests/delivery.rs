@@ -415,3 +415,120 @@ fn docker_refuses_a_dist_that_does_not_verify() {
         stderr(&output)
     );
 }
+
+/// A directory of stand-ins for system tools, put first on the PATH.
+fn fake_tools(label: &str, tools: &[(&str, &str)]) -> String {
+    let dir = temp_dir(label);
+    for (name, script) in tools {
+        std::fs::write(dir.join(name), format!("#!/bin/sh\n{script}\n")).unwrap();
+        checked(Command::new("chmod").args(["755", dir.join(name).to_str().unwrap()]));
+    }
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap())
+}
+
+#[test]
+fn an_old_glibc_gets_the_musl_build_or_nothing() {
+    let (_, dist) = built();
+    let url = format!("file://{}", dist.display());
+    // Debian 11's glibc, as getconf and ldd report it there.
+    let glibc_2_31 = [
+        ("getconf", "echo glibc 2.31"),
+        ("ldd", "echo 'ldd (Debian GLIBC 2.31-13+deb11u11) 2.31'"),
+    ];
+    let path = fake_tools("glibc-2.31", &glibc_2_31);
+    let to = temp_dir("install-old-glibc").join("bin");
+    let output = install(&url, &to, &[("PATH", path.as_str())]);
+    let said = stderr(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("glibc (2.31) is older than 2.34")
+            && said.contains(&format!("installing the static musl build {MUSL}")),
+        "{said}"
+    );
+    let line = checked(Command::new(to.join("jimini")).arg("--version"));
+    assert!(line.contains(MUSL), "{line}");
+
+    // An aarch64 machine with that glibc: the release has no aarch64 musl build.
+    let mut tools = glibc_2_31.to_vec();
+    tools.push((
+        "uname",
+        "case $1 in -s) echo Linux ;; -m) echo aarch64 ;; esac",
+    ));
+    let path = fake_tools("glibc-2.31-arm", &tools);
+    let to = temp_dir("install-old-glibc-arm").join("bin");
+    let output = install(&url, &to, &[("PATH", path.as_str())]);
+    let said = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        said.contains("no musl build for Linux aarch64") && said.contains("nothing was installed"),
+        "{said}"
+    );
+    assert!(!to.exists());
+
+    // A new enough glibc keeps the gnu build.
+    let path = fake_tools("glibc-2.36", &[("getconf", "echo glibc 2.36")]);
+    let to = temp_dir("install-new-glibc").join("bin");
+    let output = install(&url, &to, &[("PATH", path.as_str())]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line = checked(Command::new(to.join("jimini")).arg("--version"));
+    assert!(line.contains(&host()), "{line}");
+}
+
+#[test]
+fn a_new_jimini_that_cannot_run_is_rolled_back_to_the_previous_one() {
+    let (_, dist) = built();
+    let to = temp_dir("install-rollback").join("bin");
+    let good = install(&format!("file://{}", dist.display()), &to, &[]);
+    assert!(good.status.success(), "{}", stderr(&good));
+    let before = snapshot(&to);
+
+    // The same release, but its jimini cannot start here; SHA256SUMS agrees with it.
+    let broken = copy_dist(dist, "broken-jimini");
+    let archive = format!("jimini-{}-{}.tar.gz", version(dist), host());
+    let repack = r##"
+import io, sys, tarfile
+path = sys.argv[1]
+with tarfile.open(path) as old:
+    members = [(m, old.extractfile(m).read() if m.isfile() else None) for m in old.getmembers()]
+with tarfile.open(path, "w:gz") as new:
+    for member, data in members:
+        if member.name.endswith("/jimini"):
+            data = b"#!/bin/sh\nexit 3\n"
+            member.size = len(data)
+        new.addfile(member, io.BytesIO(data) if data is not None else None)
+"##;
+    checked(
+        Command::new("python3")
+            .args(["-c", repack])
+            .arg(broken.join(&archive)),
+    );
+    let sums = checked(Command::new("sha256sum").current_dir(&broken).arg(&archive));
+    let old_sums = std::fs::read_to_string(broken.join("SHA256SUMS")).unwrap();
+    let new_sums: String = old_sums
+        .lines()
+        .map(|line| match line.ends_with(&format!("  {archive}")) {
+            true => sums.trim_end().to_owned(),
+            false => line.to_owned(),
+        })
+        .map(|line| line + "\n")
+        .collect();
+    assert_ne!(new_sums, old_sums);
+    std::fs::write(broken.join("SHA256SUMS"), new_sums).unwrap();
+
+    let output = install(
+        &format!("file://{}", broken.display()),
+        &to,
+        &[("JIMINI_INSTALL_TARGET", host().as_str())],
+    );
+    let said = stderr(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("does not run here") && said.contains("put back what was there before"),
+        "{said}"
+    );
+    assert_eq!(
+        snapshot(&to),
+        before,
+        "the previous binaries, and nothing else, are back"
+    );
+}

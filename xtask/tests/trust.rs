@@ -100,16 +100,20 @@ fn tampered_foreign_and_missing_signatures_fail_verify_and_install_nothing() {
             needle,
         );
     };
-    let install_refused = |dir: &Path, needle: &str| {
-        let to = temp_dir("install-refused").join("bin");
-        let output = run(Command::new("sh")
+    // The dist's own install.sh, insisting on a signature, installing from `from` into `to`.
+    let install = |from: &Path, to: &Path| {
+        run(Command::new("sh")
             .arg(dist.join("install.sh"))
             .args(["--require-signature", "--to"])
-            .arg(&to)
+            .arg(to)
             .env(
                 "JIMINI_INSTALL_BASE_URL",
-                format!("file://{}", dir.display()),
-            ));
+                format!("file://{}", from.display()),
+            ))
+    };
+    let install_refused = |dir: &Path, needle: &str| {
+        let to = temp_dir("install-refused").join("bin");
+        let output = install(dir, &to);
         let text = stderr(&output);
         assert!(!output.status.success(), "installed from {}", dir.display());
         assert!(
@@ -121,14 +125,7 @@ fn tampered_foreign_and_missing_signatures_fail_verify_and_install_nothing() {
 
     // The real thing installs, and says the signature was good.
     let to = temp_dir("install-signed").join("bin");
-    let output = run(Command::new("sh")
-        .arg(dist.join("install.sh"))
-        .args(["--require-signature", "--to"])
-        .arg(&to)
-        .env(
-            "JIMINI_INSTALL_BASE_URL",
-            format!("file://{}", dist.display()),
-        ));
+    let output = install(dist, &to);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains("the signature of SHA256SUMS is good"));
     assert!(to.join("jimini").is_file());

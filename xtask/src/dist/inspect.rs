@@ -14,6 +14,28 @@ use object::read::elf::{Dyn, ElfFile64, ProgramHeader};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct GlibcVersion(pub Vec<u32>);
 
+impl serde::Serialize for GlibcVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl std::str::FromStr for GlibcVersion {
+    type Err = String;
+
+    /// `2.17`, `2.2.5`: two or three numbers.
+    fn from_str(text: &str) -> Result<GlibcVersion, String> {
+        let parts = text
+            .split('.')
+            .map(str::parse)
+            .collect::<Result<Vec<u32>, _>>();
+        match parts {
+            Ok(parts) if (2..=3).contains(&parts.len()) => Ok(GlibcVersion(parts)),
+            _ => Err(format!("{text:?} is not a glibc version such as 2.17")),
+        }
+    }
+}
+
 impl std::fmt::Display for GlibcVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
@@ -93,6 +115,17 @@ pub fn check_binaries(
                 let data = std::fs::read(&entry.source)?;
                 let needed = glibc_floor(&data)
                     .with_context(|| format!("cannot read {}", entry.source.display()))?;
+                if let (Some(needed), Some(allowed)) = (&needed, &target.glibc_floor)
+                    && needed > allowed
+                {
+                    bail!(
+                        "{} for {} needs glibc {needed}, above the configured floor {allowed}: \
+                         build against an older glibc, or raise `glibc` in \
+                         [workspace.metadata.xtask-dist]",
+                        entry.name,
+                        target.target.triple
+                    );
+                }
                 floor = floor.max(needed);
             }
             artifact.glibc_min = floor.map(|v| v.to_string());
@@ -138,8 +171,58 @@ mod tests {
     }
 
     #[test]
+    fn a_binary_above_the_configured_glibc_floor_is_refused() {
+        if !cfg!(all(
+            target_os = "linux",
+            target_env = "gnu",
+            target_arch = "x86_64"
+        )) {
+            return;
+        }
+        let host = crate::targets::Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let plan = |floor: &str| TargetPlan {
+            target: crate::targets::Target::new(&host, &host),
+            artifact_dir: "/w/target".into(),
+            stem: "jimini".into(),
+            archive: "jimini.tar.gz".into(),
+            sbom: "jimini.cdx.json".into(),
+            binaries: vec!["tool".into()],
+            glibc_floor: Some(floor.parse().unwrap()),
+        };
+        let entries = [Entry {
+            name: "tool".into(),
+            source: exe.clone(),
+            executable: true,
+        }];
+        let mut artifact = Artifact::new(
+            "jimini.tar.gz",
+            crate::dist::manifest::ArtifactKind::Archive,
+            Some(&host),
+            crate::dist::archive::digest_file(&exe).unwrap(),
+        );
+        let needed = glibc_floor(&std::fs::read(&exe).unwrap()).unwrap().unwrap();
+        check_binaries(&plan(&needed.to_string()), &entries, &mut artifact).unwrap();
+        assert_eq!(artifact.glibc_min, Some(needed.to_string()));
+        let err = check_binaries(&plan("2.2"), &entries, &mut artifact)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "needs glibc {needed}, above the configured floor 2.2"
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn glibc_versions_order_numerically() {
         assert!(GlibcVersion(vec![2, 34]) > GlibcVersion(vec![2, 9]));
+        assert_eq!(
+            "2.17".parse::<GlibcVersion>(),
+            Ok(GlibcVersion(vec![2, 17]))
+        );
+        assert!("2".parse::<GlibcVersion>().is_err() && "2.x".parse::<GlibcVersion>().is_err());
         assert_eq!(GlibcVersion(vec![2, 2, 5]).to_string(), "2.2.5");
     }
 

@@ -9,6 +9,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 use super::build::{self, BuildInputs, BuildStep};
+use super::inspect::GlibcVersion;
 use super::{INSTALLER_NAME, manifest};
 use crate::signing::{KeySource, SIGNATURE_FILE, SIGNING_KEY_VAR};
 use crate::targets::{Target, Triple};
@@ -91,6 +92,8 @@ pub struct TargetPlan {
     pub sbom: String,
     /// Binary file names inside the archive (with `.exe` on Windows).
     pub binaries: Vec<String>,
+    /// Glibc targets: the newest glibc their binaries may need (`glibc` in the config).
+    pub glibc_floor: Option<GlibcVersion>,
 }
 
 /// Resolves `--target` values: none → the host, `all` → the release list, `host` → the host.
@@ -147,6 +150,15 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
     }
     let app = &input.config.package;
     let signing = signing_plan(input)?;
+    let glibc_floor = match &input.config.glibc {
+        Some(text) => Some(text.parse::<GlibcVersion>().map_err(|_| {
+            anyhow::anyhow!(
+                "[workspace.metadata.xtask-dist] glibc = {text:?} is not a glibc version: write \
+                 it like \"2.17\""
+            )
+        })?),
+        None => None,
+    };
     let mut include = include_files(input.config)?;
     if let Some(public_key) = &signing.public_key {
         include.push(public_key.clone());
@@ -184,7 +196,10 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         partial: input.partial,
         signing,
         build,
-        targets: triples.iter().map(|t| plan_target(input, t)).collect(),
+        targets: triples
+            .iter()
+            .map(|t| plan_target(input, t, glibc_floor.as_ref()))
+            .collect(),
     })
 }
 
@@ -241,7 +256,11 @@ fn include_files(config: &DistConfig) -> anyhow::Result<Vec<String>> {
     Ok(include)
 }
 
-fn plan_target(input: &PlanInput, triple: &Triple) -> TargetPlan {
+fn plan_target(
+    input: &PlanInput,
+    triple: &Triple,
+    glibc_floor: Option<&GlibcVersion>,
+) -> TargetPlan {
     let target = Target::new(triple, input.host);
     let stem = format!("{}-{}-{triple}", input.config.package, input.version);
     let mut binaries: Vec<String> = input
@@ -251,6 +270,9 @@ fn plan_target(input: &PlanInput, triple: &Triple) -> TargetPlan {
         .collect();
     binaries.sort();
     TargetPlan {
+        glibc_floor: glibc_floor
+            .filter(|_| target.libc == crate::targets::Libc::Glibc)
+            .cloned(),
         artifact_dir: input.build.target_dir.join(triple.as_str()),
         archive: format!("{stem}.{}", target.archive.extension()),
         sbom: format!("{stem}.cdx.json"),
@@ -264,7 +286,10 @@ fn plan_target(input: &PlanInput, triple: &Triple) -> TargetPlan {
 fn release_platforms(input: &PlanInput) -> anyhow::Result<String> {
     let all = resolve_targets(&["all".to_owned()], input.config, input.host)?;
     let targets: Vec<Target> = all.iter().map(|t| Target::new(t, input.host)).collect();
-    Ok(crate::targets::install_table(&targets))
+    Ok(crate::targets::install_table(
+        &targets,
+        input.config.glibc.as_deref(),
+    ))
 }
 
 impl DistPlan {

@@ -145,6 +145,7 @@ mod tests {
             archive: format!("jimini-0.2.0-{triple}.tar.gz"),
             sbom: format!("jimini-0.2.0-{triple}.cdx.json"),
             binaries: vec!["jimini".into()],
+            glibc_floor: None,
             target,
         }
     }

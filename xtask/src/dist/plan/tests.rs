@@ -14,6 +14,7 @@ fn config() -> DistConfig {
         include: vec!["README.md".into(), "LICENSE".into(), "README.md".into()],
         installer: Some("install.sh".into()),
         public_key: None,
+        glibc: Some("2.34".into()),
     }
 }
 
@@ -142,10 +143,23 @@ fn the_installer_gets_the_platforms_of_the_whole_release_list() {
     assert_eq!(installer.template, "install.sh");
     assert_eq!(
         installer.platforms,
-        "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.gz\n\
-         Linux arm64 gnu aarch64-unknown-linux-gnu tar.gz\n\
-         Linux x86_64 gnu x86_64-unknown-linux-gnu tar.gz\n\
-         Linux amd64 gnu x86_64-unknown-linux-gnu tar.gz"
+        "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.gz 2.34\n\
+         Linux arm64 gnu aarch64-unknown-linux-gnu tar.gz 2.34\n\
+         Linux x86_64 gnu x86_64-unknown-linux-gnu tar.gz 2.34\n\
+         Linux amd64 gnu x86_64-unknown-linux-gnu tar.gz 2.34"
+    );
+    let floors: Vec<_> = plan.targets.iter().map(|t| &t.glibc_floor).collect();
+    assert_eq!(
+        floors,
+        [&Some(GlibcVersion(vec![2, 34]))],
+        "the host is a glibc target"
+    );
+    let mut config = config();
+    config.glibc = Some("two".into());
+    let err = planned(&config, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("glibc = \"two\"") && err.contains("2.17"),
+        "{err}"
     );
 }
 
