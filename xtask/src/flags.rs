@@ -205,10 +205,11 @@ Levels (pre-release semantics follow cargo-release):
   X.Y.Z     any SemVer 2.0 version greater than the current one
 
 Without --execute: prints the diff of every file and the git commands, changes nothing.
-With --execute: writes the files, checks Cargo.lock offline, runs `cargo test --workspace
---locked` (unless --no-verify), commits `release: vX.Y.Z` and tags `vX.Y.Z` (annotated, with the
+With --execute: writes the files, checks Cargo.lock offline, checks that crates.io would take
+the packages (`cargo publish --dry-run --locked --workspace`; with --no-verify without building
+them), runs `cargo test --workspace --locked` (unless --no-verify), commits `release: vX.Y.Z` and tags `vX.Y.Z` (annotated, with the
 version's CHANGELOG section). It never pushes: `git push --follow-tags` when you are ready.
 
 Refuses (and changes nothing) on: a dirty tree, a branch not matching --allow-branch (default
 main), an existing tag, a version not greater than the current one, an empty [Unreleased]
-section, an out-of-date Cargo.lock, failing tests.";
+section, an out-of-date Cargo.lock, a package crates.io would refuse, failing tests.";

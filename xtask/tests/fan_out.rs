@@ -217,6 +217,12 @@ fn workflows_pass_actionlint_zizmor_and_shellcheck_and_the_matrix_comes_from_pla
             && release.contains("minisign -Vm dist/SHA256SUMS -p keys/jimini.pub")
     );
     assert!(release.contains("uses: actions/attest-build-provenance@"));
+    // The crate is published after the GitHub release; a re-run finds it there and is done.
+    assert!(
+        release.contains("cargo publish --locked -p jimini")
+            && release.contains("CARGO_REGISTRY_TOKEN: ${{ steps.auth.outputs.token }}")
+            && release.contains("is already on crates.io")
+    );
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     for triple in [
         "x86_64-unknown-linux-gnu",

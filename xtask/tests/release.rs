@@ -312,6 +312,24 @@ fn refusals_name_the_fix_and_change_nothing() {
 }
 
 #[test]
+fn a_package_crates_io_would_refuse_is_refused_before_the_commit() {
+    let dir = fixture("publish-check");
+    let manifest = read(&dir, "core/Cargo.toml");
+    std::fs::write(
+        dir.join("core/Cargo.toml"),
+        manifest.replace("[package]\n", "[package]\nreadme = \"MISSING.md\"\n"),
+    )
+    .unwrap();
+    git(&dir, &["commit", "-qam", "a readme that is not there"]);
+    refused(
+        &dir,
+        &["minor", "--execute", "--no-verify"],
+        "`cargo publish --dry-run` failed",
+    );
+    assert!(git(&dir, &["tag", "-l", "v0.2.0"]).is_empty());
+}
+
+#[test]
 fn a_rejected_commit_restores_every_file_and_leaves_no_tag() {
     let dir = fixture("hook");
     let hook = dir.join(".git/hooks/commit-msg");

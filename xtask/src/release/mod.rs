@@ -211,6 +211,11 @@ impl flags::Release {
             print!("{}", unified_diff(edit));
         }
         println!();
+        println!(
+            "{} {}",
+            cargo.to_string_lossy(),
+            publish_check_args(self.no_verify).join(" ")
+        );
         if !self.no_verify {
             println!(
                 "{cargo} test --workspace --locked",
@@ -310,6 +315,13 @@ fn execute(sh: &Shell, root: &Path, plan: &ReleasePlan, no_verify: bool) -> anyh
         .ignore_stdout()
         .run()
         .context("Cargo.lock does not match the bumped manifests")?;
+    // crates.io must be able to take the bumped packages: a refusal there is found before the
+    // commit, not after the tag is pushed.
+    let publish = publish_check_args(no_verify);
+    cmd!(sh, "{cargo} {publish...}").run().context(
+        "`cargo publish --dry-run` failed: fix what it reports in the package manifests (crates.io \
+         would refuse it), then release again",
+    )?;
     if !no_verify {
         cmd!(sh, "{cargo} test --workspace --locked")
             .run()
@@ -327,6 +339,22 @@ fn execute(sh: &Shell, root: &Path, plan: &ReleasePlan, no_verify: bool) -> anyh
         .run()
         .context("git tag failed")?;
     Ok(())
+}
+
+/// `cargo publish --dry-run` of every publishable member, as bumped (so with the edited,
+/// uncommitted manifests); `--no-verify` skips its build, as it skips the tests.
+fn publish_check_args(no_verify: bool) -> Vec<&'static str> {
+    let mut args = vec![
+        "publish",
+        "--dry-run",
+        "--locked",
+        "--workspace",
+        "--allow-dirty",
+    ];
+    if no_verify {
+        args.push("--no-verify");
+    }
+    args
 }
 
 /// Puts back every planned file, HEAD and the index, and removes the tag if we made it.
