@@ -25,13 +25,21 @@ pub struct UserRustflags {
 
 /// Paths that must not appear in shipped binaries, remapped to fixed names.
 pub fn remap_flags(workspace: &Path, target_dir: &Path, cargo_home: &Path) -> Vec<String> {
-    // Most specific first: rustc applies the last matching remap, so list the broad ones first.
+    // rustc applies the last matching remap, so a path inside another one comes after it (the
+    // target directory inside the workspace). Otherwise the order is fixed, not by path, so the
+    // flags read the same wherever the checkout lives (the provenance records them).
     let mut pairs = vec![
         (cargo_home, "/cargo"),
         (workspace, "/build"),
         (target_dir, "/target"),
     ];
-    pairs.sort_by_key(|(path, _)| path.as_os_str().len());
+    let paths: Vec<&Path> = pairs.iter().map(|(path, _)| *path).collect();
+    pairs.sort_by_key(|(path, _)| {
+        paths
+            .iter()
+            .filter(|other| *other != path && path.starts_with(other))
+            .count()
+    });
     pairs
         .into_iter()
         .map(|(path, to)| format!("--remap-path-prefix={}={to}", path.display()))
@@ -129,7 +137,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remaps_put_the_longest_prefix_last() {
+    fn a_remap_inside_another_comes_after_it() {
         let flags = remap_flags(Path::new("/w"), Path::new("/w/target"), Path::new("/c"));
         let position = |flag: &str| flags.iter().position(|f| f == flag).unwrap();
         assert!(
@@ -137,5 +145,37 @@ mod tests {
                 > position("--remap-path-prefix=/w=/build")
         );
         assert_eq!(flags.len(), 3);
+        // A cargo home inside the workspace comes after it too.
+        let flags = remap_flags(Path::new("/w"), Path::new("/t"), Path::new("/w/.cargo"));
+        assert_eq!(
+            flags,
+            [
+                "--remap-path-prefix=/w=/build",
+                "--remap-path-prefix=/t=/target",
+                "--remap-path-prefix=/w/.cargo=/cargo"
+            ]
+        );
+    }
+
+    #[test]
+    fn unrelated_paths_keep_one_order_whatever_their_lengths() {
+        let short = remap_flags(
+            Path::new("/a"),
+            Path::new("/long/target/dir"),
+            Path::new("/c"),
+        );
+        let long = remap_flags(
+            Path::new("/long/workspace"),
+            Path::new("/t"),
+            Path::new("/c"),
+        );
+        let roles = |flags: &[String]| -> Vec<String> {
+            flags
+                .iter()
+                .map(|f| f.rsplit('=').next().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(roles(&short), ["/cargo", "/build", "/target"]);
+        assert_eq!(roles(&long), roles(&short));
     }
 }
