@@ -211,7 +211,11 @@ actual=$(sha256_of "$work/$archive")
 
 mkdir "$work/unpacked"
 case $extension in
-    tar.gz) tar -xzf "$work/$archive" -C "$work/unpacked" ;;
+    tar.gz) tar -xzf "$work/$archive" -C "$work/unpacked" || die "cannot unpack $archive" ;;
+    tar.xz)
+        command -v xz >/dev/null 2>&1 || die "$archive needs xz to unpack: install it (e.g. apt-get install xz-utils)"
+        xz -dc "$work/$archive" | tar -xf - -C "$work/unpacked" || die "cannot unpack $archive"
+        ;;
     *) die "$archive: install.sh cannot unpack .$extension archives" ;;
 esac
 top="$work/unpacked/jimini-$version-$target"

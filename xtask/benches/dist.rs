@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use xtask::dist::archive::{Entry, write_tar_gz};
+use xtask::dist::archive::{Entry, write_tar_gz, write_tar_xz};
 use xtask::dist::manifest::{Artifact, ArtifactKind, Manifest};
 
 fn main() {
@@ -211,6 +211,48 @@ fn packaging(mb: u64) {
         "  peak RSS during packaging:     {:7.1} MiB (process before: {:.1} MiB)  goal < 64 MiB",
         peak as f64 / 1024.0,
         rss_before as f64 / 1024.0
+    );
+
+    // The xz row: the same payload as .tar.xz, against `tar -cJf` + sha256sum.
+    let start = Instant::now();
+    let baseline_xz = dir.join("baseline.tar.xz");
+    let status = Command::new("tar")
+        .arg("-cJf")
+        .arg(&baseline_xz)
+        .arg("-C")
+        .arg(&payload)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new("sha256sum")
+        .arg(&baseline_xz)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let baseline_xz_s = start.elapsed().as_secs_f64();
+    reset_peak_rss();
+    let start = Instant::now();
+    let xz = write_tar_xz(
+        &out.join("bench.tar.xz"),
+        "bench-1.0.0",
+        &entries,
+        1_700_000_000,
+    )
+    .unwrap();
+    let ours_xz = start.elapsed().as_secs_f64();
+    let peak_xz = peak_rss_kib();
+    let xz_mb = xz.size as f64 / 1048576.0;
+    let baseline_xz_mb = std::fs::metadata(&baseline_xz).unwrap().len() as f64 / 1048576.0;
+    println!(
+        "  baseline tar -cJf + sha256sum: {baseline_xz_s:7.2} s  ({baseline_xz_mb:.1} MiB archive)"
+    );
+    println!("  xtask .tar.xz archive:         {ours_xz:7.2} s  ({xz_mb:.1} MiB archive)");
+    println!(
+        "  ratio (xtask xz / tar -cJf):   {:7.3}   peak RSS {:.1} MiB (bounded: 8 MiB dictionary)",
+        ours_xz / baseline_xz_s,
+        peak_xz as f64 / 1024.0
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -56,6 +56,7 @@ impl AsRef<std::ffi::OsStr> for Triple {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArchiveFormat {
+    TarXz,
     TarGz,
     Zip,
 }
@@ -63,9 +64,21 @@ pub enum ArchiveFormat {
 impl ArchiveFormat {
     pub fn extension(self) -> &'static str {
         match self {
+            ArchiveFormat::TarXz => "tar.xz",
             ArchiveFormat::TarGz => "tar.gz",
             ArchiveFormat::Zip => "zip",
         }
+    }
+
+    /// A format by its extension, as the settings write it.
+    pub fn from_extension(text: &str) -> Option<ArchiveFormat> {
+        [
+            ArchiveFormat::TarXz,
+            ArchiveFormat::TarGz,
+            ArchiveFormat::Zip,
+        ]
+        .into_iter()
+        .find(|format| format.extension() == text)
     }
 }
 
@@ -245,10 +258,12 @@ impl Target {
             BuildHost::Any
         };
         Target {
+            // The defaults; `unix-archive`/`windows-archive` in the config override them (see
+            // ARCHITECTURE.md, "Archive formats", for the measurements behind them).
             archive: if windows {
                 ArchiveFormat::Zip
             } else {
-                ArchiveFormat::TarGz
+                ArchiveFormat::TarXz
             },
             exe_suffix: if windows { ".exe" } else { "" },
             github_runner: row.github_runner,

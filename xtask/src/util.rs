@@ -19,14 +19,15 @@ fn nanos() -> u128 {
         .unwrap_or(0)
 }
 
-/// Unpacks a verified archive (tar.gz or zip) into `into`.
+/// Unpacks a verified archive (tar.xz, tar.gz or zip) into `into`.
 pub fn extract(archive: &Path, into: &Path) -> anyhow::Result<()> {
     let file = std::fs::File::open(archive)
         .with_context(|| format!("cannot open {}", archive.display()))?;
     if archive.extension().is_some_and(|e| e == "zip") {
         zip::ZipArchive::new(file)?.extract(into)?;
     } else {
-        tar::Archive::new(flate2::read::GzDecoder::new(file)).unpack(into)?;
+        drop(file);
+        tar::Archive::new(crate::dist::archive::tar_stream(archive)?).unpack(into)?;
     }
     Ok(())
 }

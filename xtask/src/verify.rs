@@ -368,7 +368,7 @@ fn check_archive(
             }
         }
     } else {
-        archive::read_tar_gz(&path, |name, mode, kind, _| {
+        archive::read_tar(&path, |name, mode, kind, _| {
             if !(kind.is_file() || kind.is_dir()) {
                 problems.push(format!(
                     "{}: entry {name:?} is a {kind:?}, not a regular file",
@@ -442,7 +442,7 @@ fn check_dependency_lists(
                 check(name, &data);
             }
         } else {
-            archive::read_tar_gz(&path, |name, _, _, reader| {
+            archive::read_tar(&path, |name, _, _, reader| {
                 if wanted.contains(name) {
                     let mut data = Vec::new();
                     reader.read_to_end(&mut data)?;

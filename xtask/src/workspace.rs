@@ -35,6 +35,12 @@ pub struct DistConfig {
     /// is refused, and install.sh falls back to the musl build on older machines.
     #[serde(default)]
     pub glibc: Option<String>,
+    /// The archive format of the Linux and macOS targets: `tar.xz` (default), `tar.gz`, `zip`.
+    #[serde(default)]
+    pub unix_archive: Option<String>,
+    /// The archive format of the Windows targets: `zip` (default), `tar.xz`, `tar.gz`.
+    #[serde(default)]
+    pub windows_archive: Option<String>,
 }
 
 /// Where `keygen` puts the public key when `public-key` is not set.

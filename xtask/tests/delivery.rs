@@ -78,11 +78,11 @@ fn install_script_is_shellcheck_clean_and_shipped_in_the_dist() {
         "install.sh must not carry its own platform table"
     );
     for line in [
-        "Linux x86_64 gnu x86_64-unknown-linux-gnu tar.gz",
-        "Linux amd64 gnu x86_64-unknown-linux-gnu tar.gz",
-        "Linux x86_64 musl x86_64-unknown-linux-musl tar.gz",
-        "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.gz",
-        "Linux arm64 gnu aarch64-unknown-linux-gnu tar.gz",
+        "Linux x86_64 gnu x86_64-unknown-linux-gnu tar.xz",
+        "Linux amd64 gnu x86_64-unknown-linux-gnu tar.xz",
+        "Linux x86_64 musl x86_64-unknown-linux-musl tar.xz",
+        "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.xz",
+        "Linux arm64 gnu aarch64-unknown-linux-gnu tar.xz",
     ] {
         assert!(
             shipped.contains(line),
@@ -171,7 +171,7 @@ fn install_refuses_tampering_missing_platforms_and_failed_downloads() {
         assert!(!to.exists(), "something was installed ({needle})");
     };
     let tampered = copy_dist(dist, "tampered-dist");
-    let archive = format!("jimini-{}-{}.tar.gz", version(dist), host());
+    let archive = format!("jimini-{}-{}.tar.xz", version(dist), host());
     let mut bytes = std::fs::read(tampered.join(&archive)).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;
@@ -335,8 +335,8 @@ fn image_from_the_dist_runs_has_only_the_expected_files_and_the_released_binary(
     let archive = format!("jimini-{}-{MUSL}", manifest["version"].as_str().unwrap());
     let released = temp_dir("released");
     checked(Command::new("tar").args([
-        "-xzf",
-        dist.join(format!("{archive}.tar.gz")).to_str().unwrap(),
+        "-xf",
+        dist.join(format!("{archive}.tar.xz")).to_str().unwrap(),
         "-C",
         released.to_str().unwrap(),
     ]));
@@ -484,13 +484,13 @@ fn a_new_jimini_that_cannot_run_is_rolled_back_to_the_previous_one() {
 
     // The same release, but its jimini cannot start here; SHA256SUMS agrees with it.
     let broken = copy_dist(dist, "broken-jimini");
-    let archive = format!("jimini-{}-{}.tar.gz", version(dist), host());
+    let archive = format!("jimini-{}-{}.tar.xz", version(dist), host());
     let repack = r##"
 import io, sys, tarfile
 path = sys.argv[1]
 with tarfile.open(path) as old:
     members = [(m, old.extractfile(m).read() if m.isfile() else None) for m in old.getmembers()]
-with tarfile.open(path, "w:gz") as new:
+with tarfile.open(path, "w:xz") as new:
     for member, data in members:
         if member.name.endswith("/jimini"):
             data = b"#!/bin/sh\nexit 3\n"

@@ -50,7 +50,7 @@ fn dist_output_passes_sha256sum_verify_and_runs() {
     );
     assert_eq!(manifest["targets"], serde_json::json!([host()]));
     let archive = archive_name(&manifest);
-    assert_eq!(archive, format!("jimini-{version}-{}.tar.gz", host()));
+    assert_eq!(archive, format!("jimini-{version}-{}.tar.xz", host()));
 
     let listing = checked(
         Command::new("tar")
@@ -80,7 +80,7 @@ fn dist_output_passes_sha256sum_verify_and_runs() {
 
     let unpacked = temp_dir("unpacked");
     checked(Command::new("tar").args([
-        "-xzf",
+        "-xf",
         dist.join(&archive).to_str().unwrap(),
         "-C",
         unpacked.to_str().unwrap(),
@@ -354,7 +354,7 @@ fn verify_catches_flipped_byte_missing_extra_and_escaping_entries() {
     verify_fails(copy, &flipped, &format!("{archive}: sha256 is"));
 
     let missing = copy_dist(dist, "missing");
-    let sbom = archive.replace(".tar.gz", ".cdx.json");
+    let sbom = archive.replace(".tar.xz", ".cdx.json");
     std::fs::remove_file(missing.join(&sbom)).unwrap();
     verify_fails(copy, &missing, &format!("{sbom} is missing"));
 
@@ -364,11 +364,11 @@ fn verify_catches_flipped_byte_missing_extra_and_escaping_entries() {
 
     // An archive with a `../` entry, re-checksummed so that only the entry check can catch it.
     let escaping = copy_dist(dist, "escaping");
-    let top = archive.trim_end_matches(".tar.gz");
+    let top = archive.trim_end_matches(".tar.xz");
     let script = r#"
 import io, sys, tarfile
 path, top = sys.argv[1], sys.argv[2]
-with tarfile.open(path, "w:gz") as tar:
+with tarfile.open(path, "w:xz") as tar:
     for name in [top + "/", top + "/../evil"]:
         info = tarfile.TarInfo(name)
         data = b"" if name.endswith("/") else b"boom"
@@ -508,14 +508,14 @@ fn shipped_binary(out: &Path, name: &str) -> Vec<u8> {
     let archive = archive_name(&manifest);
     let unpacked = temp_dir("flags-unpacked");
     checked(Command::new("tar").args([
-        "-xzf",
+        "-xf",
         out.join(&archive).to_str().unwrap(),
         "-C",
         unpacked.to_str().unwrap(),
     ]));
     std::fs::read(
         unpacked
-            .join(archive.trim_end_matches(".tar.gz"))
+            .join(archive.trim_end_matches(".tar.xz"))
             .join(name),
     )
     .unwrap()

@@ -30,10 +30,10 @@ fn plan_json_has_the_documented_shape() {
         "tag": format!("v{version}"),
         "commit": commit,
         "include": [
-            { "target": "aarch64-unknown-linux-gnu", "runner": "ubuntu-24.04-arm", "packages": "", "artifacts": artifacts("aarch64-unknown-linux-gnu", "tar.gz") },
+            { "target": "aarch64-unknown-linux-gnu", "runner": "ubuntu-24.04-arm", "packages": "", "artifacts": artifacts("aarch64-unknown-linux-gnu", "tar.xz") },
             { "target": "x86_64-pc-windows-gnu", "runner": "ubuntu-24.04", "packages": "gcc-mingw-w64-x86-64 wine64 wine", "artifacts": artifacts("x86_64-pc-windows-gnu", "zip") },
-            { "target": "x86_64-unknown-linux-gnu", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("x86_64-unknown-linux-gnu", "tar.gz") },
-            { "target": MUSL, "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts(MUSL, "tar.gz") },
+            { "target": "x86_64-unknown-linux-gnu", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("x86_64-unknown-linux-gnu", "tar.xz") },
+            { "target": MUSL, "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts(MUSL, "tar.xz") },
         ]
     });
     assert_eq!(plan, expected);

@@ -1,10 +1,12 @@
-//! Deterministic `.tar.gz` and `.zip` writers that stream their inputs.
+//! Deterministic `.tar.xz`, `.tar.gz` and `.zip` writers that stream their inputs.
 //!
 //! **Architecture Invariant:** the bytes of an archive depend only on the entries' contents,
 //! names and executable bits and on `mtime`: entries sorted, owner 0:0 with empty names, modes
-//! 0755/0644, gzip header without a timestamp or file name, deflate by zlib-rs (the backend
-//! changes the bytes, so it is pinned in the workspace manifest and by a test here). Files are
-//! streamed, never read whole, so memory stays flat whatever the payload.
+//! 0755/0644, gzip header without a timestamp or file name, deflate by zlib-rs, xz by
+//! lzma-rust2 at preset 6 (one block, CRC64) — the encoders change the bytes, so they are pinned
+//! in the workspace manifest and by the golden-hash tests here. Files are streamed, never read
+//! whole, so memory stays flat whatever the payload (xz preset 6: an 8 MiB dictionary, under
+//! 100 MiB for the encoder).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -87,19 +89,70 @@ fn sorted(entries: &[Entry]) -> Vec<&Entry> {
     sorted
 }
 
+/// The xz preset: liblzma's default, the size/time balance `xz` itself picks.
+pub const XZ_PRESET: u32 = 6;
+
+fn xz_options() -> lzma_rust2::XzOptions {
+    lzma_rust2::XzOptions::with_preset(XZ_PRESET)
+}
+
 pub fn write_tar_gz(
     out: &Path,
     top_dir: &str,
     entries: &[Entry],
     mtime: u64,
 ) -> anyhow::Result<Digest256> {
+    write_tar(out, |hashing| {
+        let gz = GzBuilder::new()
+            .mtime(0)
+            .operating_system(255)
+            .write(hashing, Compression::default());
+        let gz = append_tar(gz, top_dir, entries, mtime)?;
+        Ok(gz.finish()?)
+    })
+}
+
+pub fn write_tar_xz(
+    out: &Path,
+    top_dir: &str,
+    entries: &[Entry],
+    mtime: u64,
+) -> anyhow::Result<Digest256> {
+    write_tar(out, |hashing| {
+        let xz = lzma_rust2::XzWriter::new(hashing, xz_options())?;
+        let xz = append_tar(xz, top_dir, entries, mtime)?;
+        Ok(xz.finish()?)
+    })
+}
+
+type Hashing = HashingWriter<BufWriter<File>>;
+
+/// Creates `out`, runs `compress` over its hashing writer, and makes the file durable.
+fn write_tar(
+    out: &Path,
+    compress: impl FnOnce(Hashing) -> anyhow::Result<Hashing>,
+) -> anyhow::Result<Digest256> {
     let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let hashing = HashingWriter::new(BufWriter::with_capacity(256 * 1024, file));
-    let gz = GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(hashing, Compression::default());
-    let mut tar = tar::Builder::new(gz);
+    let hashing = compress(HashingWriter::new(BufWriter::with_capacity(
+        256 * 1024,
+        file,
+    )))?;
+    let (writer, digest) = hashing.finish()?;
+    writer
+        .into_inner()
+        .map_err(|err| err.into_error())?
+        .sync_all()?;
+    Ok(digest)
+}
+
+/// The normalised tar stream of the entries below `top_dir`, written into `writer`.
+fn append_tar<W: Write>(
+    writer: W,
+    top_dir: &str,
+    entries: &[Entry],
+    mtime: u64,
+) -> anyhow::Result<W> {
+    let mut tar = tar::Builder::new(writer);
     tar.mode(tar::HeaderMode::Deterministic);
 
     let mut dir = tar::Header::new_gnu();
@@ -117,14 +170,7 @@ pub fn write_tar_gz(
         tar.append_data(&mut header, format!("{top_dir}/{}", entry.name), source)
             .with_context(|| format!("cannot archive {}", entry.source.display()))?;
     }
-    let gz = tar.into_inner()?;
-    let hashing = gz.finish()?;
-    let (writer, digest) = hashing.finish()?;
-    writer
-        .into_inner()
-        .map_err(|err| err.into_error())?
-        .sync_all()?;
-    Ok(digest)
+    Ok(tar.into_inner()?)
 }
 
 fn set_common(header: &mut tar::Header, mode: u32, mtime: u64, size: u64) {
@@ -190,13 +236,26 @@ fn zip_time(mtime: u64) -> anyhow::Result<zip::DateTime> {
     .map_err(|err| anyhow::anyhow!("cannot express {mtime} as a zip time: {err}"))
 }
 
-/// Streams every regular file of a `.tar.gz` through `visit` (name, mode, kind, reader).
-pub fn read_tar_gz(
+/// The decompressed tar stream of a `.tar.gz` or `.tar.xz` file, by its name.
+pub fn tar_stream(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = io::BufReader::new(file);
+    let name = path.to_string_lossy();
+    if name.ends_with(".tar.xz") {
+        Ok(Box::new(lzma_rust2::XzReader::new(file, false)))
+    } else if name.ends_with(".tar.gz") {
+        Ok(Box::new(flate2::read::GzDecoder::new(file)))
+    } else {
+        anyhow::bail!("{} is neither a .tar.gz nor a .tar.xz", path.display())
+    }
+}
+
+/// Streams every entry of a `.tar.gz` or `.tar.xz` through `visit` (name, mode, kind, reader).
+pub fn read_tar(
     path: &Path,
     mut visit: impl FnMut(&str, u32, tar::EntryType, &mut dyn Read) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
+    let mut archive = tar::Archive::new(tar_stream(path)?);
     for entry in archive.entries()? {
         let mut entry = entry?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -247,7 +306,7 @@ mod tests {
         assert_eq!(bytes[9], 255, "gzip header names no OS");
 
         let mut seen = Vec::new();
-        read_tar_gz(&dir.join("a.tar.gz"), |name, mode, _, _| {
+        read_tar(&dir.join("a.tar.gz"), |name, mode, _, _| {
             seen.push((name.to_owned(), mode));
             Ok(())
         })
@@ -309,6 +368,53 @@ mod tests {
             bytes.len()
         );
     }
+
+    #[test]
+    fn tar_xz_is_deterministic_readable_and_holds_the_same_tar() {
+        let (dir, entries) = fixture("xz");
+        let a = write_tar_xz(&dir.join("a.tar.xz"), "top", &entries, 1_700_000_000).unwrap();
+        let mut reversed = entries.clone();
+        reversed.reverse();
+        let b = write_tar_xz(&dir.join("b.tar.xz"), "top", &reversed, 1_700_000_000).unwrap();
+        assert_eq!(a, b, "entry order must not matter");
+        write_tar_gz(&dir.join("a.tar.gz"), "top", &entries, 1_700_000_000).unwrap();
+        let tar_of = |name: &str| {
+            let mut bytes = Vec::new();
+            tar_stream(&dir.join(name))
+                .unwrap()
+                .read_to_end(&mut bytes)
+                .unwrap();
+            bytes
+        };
+        assert_eq!(
+            tar_of("a.tar.xz"),
+            tar_of("a.tar.gz"),
+            "one tar, two compressors"
+        );
+        let bytes = std::fs::read(dir.join("a.tar.xz")).unwrap();
+        assert_eq!(&bytes[..6], b"\xfd7zXZ\0", "an xz stream");
+    }
+
+    /// Like the deflate backend, the xz encoder and its settings are part of the
+    /// reproducibility contract.
+    #[test]
+    fn xz_encoder_is_pinned() {
+        let input: Vec<u8> = (0u32..200_000)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 7)
+            .collect();
+        let mut xz = lzma_rust2::XzWriter::new(Vec::new(), xz_options()).unwrap();
+        xz.write_all(&input).unwrap();
+        let bytes = xz.finish().unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            GOLDEN_XZ_SHA256,
+            "{} bytes",
+            bytes.len()
+        );
+    }
+
+    const GOLDEN_XZ_SHA256: &str =
+        "9c63129af8a798bd0845f1d2023a0f101ecc0af2e0c8afd8996a5c862cd26581";
 
     const GOLDEN_GZ_SHA256: &str =
         "349db4cf6baa4c6adfbd93d11a732cf71d37b748778af39d9469a7f58645f30b";

@@ -452,6 +452,7 @@ fn package_target(
 ) -> anyhow::Result<Artifact> {
     let path = staging.join(&target.archive);
     let digest = match target.target.archive {
+        ArchiveFormat::TarXz => archive::write_tar_xz(&path, &target.stem, entries, mtime)?,
         ArchiveFormat::TarGz => archive::write_tar_gz(&path, &target.stem, entries, mtime)?,
         ArchiveFormat::Zip => archive::write_zip(&path, &target.stem, entries, mtime)?,
     };

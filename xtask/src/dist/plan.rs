@@ -12,7 +12,7 @@ use super::build::{self, BuildInputs, BuildStep};
 use super::inspect::GlibcVersion;
 use super::{INSTALLER_NAME, manifest};
 use crate::signing::{KeySource, SIGNATURE_FILE, SIGNING_KEY_VAR};
-use crate::targets::{Target, Triple};
+use crate::targets::{ArchiveFormat, Target, Triple};
 use crate::workspace::DistConfig;
 
 /// Everything the plan depends on, gathered from metadata, git, environment, config and flags.
@@ -199,7 +199,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         targets: triples
             .iter()
             .map(|t| plan_target(input, t, glibc_floor.as_ref()))
-            .collect(),
+            .collect::<anyhow::Result<_>>()?,
     })
 }
 
@@ -256,12 +256,30 @@ fn include_files(config: &DistConfig) -> anyhow::Result<Vec<String>> {
     Ok(include)
 }
 
+/// The target's facts with the configured archive format.
+fn configured_target(input: &PlanInput, triple: &Triple) -> anyhow::Result<Target> {
+    let mut target = Target::new(triple, input.host);
+    let (key, setting) = match target.exe_suffix {
+        ".exe" => ("windows-archive", &input.config.windows_archive),
+        _ => ("unix-archive", &input.config.unix_archive),
+    };
+    if let Some(text) = setting {
+        target.archive = ArchiveFormat::from_extension(text).ok_or_else(|| {
+            anyhow::anyhow!(
+                "[workspace.metadata.xtask-dist] {key} = {text:?}: use \"tar.xz\", \"tar.gz\" \
+                 or \"zip\""
+            )
+        })?;
+    }
+    Ok(target)
+}
+
 fn plan_target(
     input: &PlanInput,
     triple: &Triple,
     glibc_floor: Option<&GlibcVersion>,
-) -> TargetPlan {
-    let target = Target::new(triple, input.host);
+) -> anyhow::Result<TargetPlan> {
+    let target = configured_target(input, triple)?;
     let stem = format!("{}-{}-{triple}", input.config.package, input.version);
     let mut binaries: Vec<String> = input
         .binaries
@@ -269,7 +287,7 @@ fn plan_target(
         .map(|name| format!("{name}{}", target.exe_suffix))
         .collect();
     binaries.sort();
-    TargetPlan {
+    Ok(TargetPlan {
         glibc_floor: glibc_floor
             .filter(|_| target.libc == crate::targets::Libc::Glibc)
             .cloned(),
@@ -279,13 +297,16 @@ fn plan_target(
         stem,
         binaries,
         target,
-    }
+    })
 }
 
 /// install.sh's platform table for the configured release list.
 fn release_platforms(input: &PlanInput) -> anyhow::Result<String> {
     let all = resolve_targets(&["all".to_owned()], input.config, input.host)?;
-    let targets: Vec<Target> = all.iter().map(|t| Target::new(t, input.host)).collect();
+    let targets = all
+        .iter()
+        .map(|t| configured_target(input, t))
+        .collect::<anyhow::Result<Vec<Target>>>()?;
     Ok(crate::targets::install_table(
         &targets,
         input.config.glibc.as_deref(),

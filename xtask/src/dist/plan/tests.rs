@@ -15,6 +15,8 @@ fn config() -> DistConfig {
         installer: Some("install.sh".into()),
         public_key: None,
         glibc: Some("2.34".into()),
+        unix_archive: None,
+        windows_archive: None,
     }
 }
 
@@ -68,7 +70,7 @@ fn default_is_the_host_only() {
     let target = &plan.targets[0];
     assert_eq!(
         target.archive,
-        "jimini-0.2.0-x86_64-unknown-linux-gnu.tar.gz"
+        "jimini-0.2.0-x86_64-unknown-linux-gnu.tar.xz"
     );
     assert_eq!(
         target.sbom,
@@ -143,10 +145,10 @@ fn the_installer_gets_the_platforms_of_the_whole_release_list() {
     assert_eq!(installer.template, "install.sh");
     assert_eq!(
         installer.platforms,
-        "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.gz 2.34\n\
-         Linux arm64 gnu aarch64-unknown-linux-gnu tar.gz 2.34\n\
-         Linux x86_64 gnu x86_64-unknown-linux-gnu tar.gz 2.34\n\
-         Linux amd64 gnu x86_64-unknown-linux-gnu tar.gz 2.34"
+        "Linux aarch64 gnu aarch64-unknown-linux-gnu tar.xz 2.34\n\
+         Linux arm64 gnu aarch64-unknown-linux-gnu tar.xz 2.34\n\
+         Linux x86_64 gnu x86_64-unknown-linux-gnu tar.xz 2.34\n\
+         Linux amd64 gnu x86_64-unknown-linux-gnu tar.xz 2.34"
     );
     let floors: Vec<_> = plan.targets.iter().map(|t| &t.glibc_floor).collect();
     assert_eq!(
@@ -154,7 +156,28 @@ fn the_installer_gets_the_platforms_of_the_whole_release_list() {
         [&Some(GlibcVersion(vec![2, 34]))],
         "the host is a glibc target"
     );
+    // The archive format is a setting per platform class.
     let mut config = config();
+    config.unix_archive = Some("tar.gz".into());
+    let all = vec!["all".to_owned()];
+    let plan = planned(&config, &all).unwrap();
+    let archives: Vec<&str> = plan.targets.iter().map(|t| t.archive.as_str()).collect();
+    assert!(
+        archives
+            .iter()
+            .all(|a| a.ends_with(".tar.gz") || a.ends_with("windows-gnu.zip")),
+        "{archives:?}"
+    );
+    assert!(
+        plan.installer
+            .unwrap()
+            .platforms
+            .contains("aarch64-unknown-linux-gnu tar.gz")
+    );
+    config.windows_archive = Some("rar".into());
+    let err = planned(&config, &all).unwrap_err().to_string();
+    assert!(err.contains("windows-archive = \"rar\""), "{err}");
+    let mut config = self::config();
     config.glibc = Some("two".into());
     let err = planned(&config, &[]).unwrap_err().to_string();
     assert!(
