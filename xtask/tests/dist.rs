@@ -55,7 +55,7 @@ fn dist_output_passes_sha256sum_verify_and_runs() {
     let listing = checked(
         Command::new("tar")
             .current_dir(dist)
-            .args(["-tvzf", &archive]),
+            .args(["-tvJf", &archive]),
     );
     let top = format!("jimini-{version}-{}", host());
     for name in [
