@@ -38,7 +38,7 @@ pub const CARGO_AUDIT: CargoTool = CargoTool {
     version: "0.22.2",
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CargoTool {
     pub name: &'static str,
     pub version: &'static str,

@@ -33,6 +33,9 @@ pub(super) fn apply(sh: &Shell, problems: &[Problem], root: &Path) -> anyhow::Re
                 .run()
                 .with_context(|| format!("`rustup target add {target}` failed"))?,
             Fix::WinePrng => install_wine_prng(sh, root)?,
+            Fix::CargoInstall(tool) => {
+                tool.install(sh, &root.join("target"))?;
+            }
             Fix::Manual(_) | Fix::Apt(_) => {}
         }
     }

@@ -37,6 +37,8 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Fix {
     RustupTarget(String),
+    /// `cargo install --locked` of a pinned tool into its own directory.
+    CargoInstall(crate::ci::CargoTool),
     Apt(Vec<String>),
     WinePrng,
     Manual(String),
@@ -51,6 +53,12 @@ impl Fix {
     pub fn command(&self) -> String {
         match self {
             Fix::RustupTarget(target) => format!("rustup target add {target}"),
+            Fix::CargoInstall(tool) => format!(
+                "cargo install --locked --version {} {} (into {})",
+                tool.version,
+                tool.name,
+                tool.root(Path::new("target")).display()
+            ),
             Fix::Apt(packages) => format!("apt-get install -y {}", packages.join(" ")),
             Fix::WinePrng => {
                 "cargo xtask doctor --fix (builds bcryptprimitives.dll into the wine prefix)"
@@ -81,6 +89,8 @@ pub struct Facts {
     pub sysroots: BTreeSet<String>,
     /// The wine prefix holds the ProcessPrng shim.
     pub wine_prng: bool,
+    /// The pinned cargo-auditable, which every dist build runs through, is installed.
+    pub cargo_auditable: bool,
 }
 
 /// Which checks apply: building only (what `dist` needs), or running the binaries here too.
@@ -94,6 +104,16 @@ pub enum Scope {
 pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem> {
     let mut problems = Vec::new();
     let host = &facts.host;
+    if !facts.cargo_auditable {
+        let tool = crate::ci::CARGO_AUDITABLE;
+        problems.push(Problem {
+            what: format!(
+                "{} {} (embeds the dependency list in every binary) is not installed",
+                tool.name, tool.version
+            ),
+            fix: Fix::CargoInstall(tool),
+        });
+    }
     for info in targets {
         if !info.buildable_on(host) {
             problems.push(Problem {

@@ -38,6 +38,7 @@ pub fn probe(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Fact
             .map(str::to_owned)
             .collect(),
         wine_prng: wine_prng_dll(&wine_prefix(root)).is_file(),
+        cargo_auditable: crate::ci::CARGO_AUDITABLE.is_installed(&root.join("target")),
         host,
     })
 }

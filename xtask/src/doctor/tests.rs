@@ -27,6 +27,7 @@ fn fresh() -> Facts {
         programs: BTreeSet::new(),
         sysroots: BTreeSet::new(),
         wine_prng: false,
+        cargo_auditable: false,
     }
 }
 
@@ -37,6 +38,7 @@ fn simulate(facts: &mut Facts, fix: &Fix) {
         Fix::RustupTarget(t) => {
             facts.rust_targets.insert(t.clone());
         }
+        Fix::CargoInstall(_) => facts.cargo_auditable = true,
         Fix::Apt(packages) => {
             for package in packages {
                 let programs: &[&str] = match package.as_str() {
@@ -90,6 +92,13 @@ fn converge_simulated(targets: &[Target], mut facts: Facts) -> (usize, Round) {
 fn nothing_installed_converges_to_everything_installed() {
     let targets = infos(&RELEASE);
     let first = problems(&targets, &fresh(), Scope::BuildAndRun);
+    // Every build runs through the pinned cargo-auditable: a fresh machine installs it first.
+    assert!(
+        first
+            .iter()
+            .any(|p| p.fix == Fix::CargoInstall(crate::ci::CARGO_AUDITABLE)),
+        "{first:?}"
+    );
     // The shim problem cannot be seen before wine exists: that is why one pass was not enough.
     assert!(!first.iter().any(|p| p.fix == Fix::WinePrng), "{first:?}");
     assert!(
@@ -105,6 +114,7 @@ fn nothing_installed_converges_to_everything_installed() {
 #[test]
 fn a_wine_without_the_shim_needs_one_round() {
     let mut facts = fresh();
+    facts.cargo_auditable = true;
     facts.rust_targets.insert(RELEASE[3].into());
     facts.programs = ["wine", "x86_64-w64-mingw32-gcc"].map(String::from).into();
     let targets = infos(&RELEASE[3..]);
@@ -123,6 +133,7 @@ fn a_wine_without_the_shim_needs_one_round() {
 fn a_fix_that_changes_nothing_stops_and_names_what_is_left() {
     // apt "succeeds" but the shim cannot be built: mingw is missing from the package list.
     let mut facts = fresh();
+    facts.cargo_auditable = true;
     facts.rust_targets.insert(RELEASE[3].into());
     facts.programs.insert("wine".into());
     let mut targets = infos(&RELEASE[3..]);
@@ -141,11 +152,13 @@ fn a_fix_that_changes_nothing_stops_and_names_what_is_left() {
 #[test]
 fn foreign_platforms_are_named_with_their_runner_and_never_retried() {
     let targets = infos(&["aarch64-apple-darwin", "x86_64-pc-windows-msvc"]);
-    let found = problems(&targets, &fresh(), Scope::Build);
+    let mut facts = fresh();
+    facts.cargo_auditable = true;
+    let found = problems(&targets, &facts, Scope::Build);
     assert_eq!(found.len(), 2);
     assert!(describe(&found).contains("build it on a macos-14 runner"));
     assert!(describe(&found).contains("build it on a windows-2022 runner"));
-    assert_eq!(converge_simulated(&targets, fresh()).0, 1);
+    assert_eq!(converge_simulated(&targets, facts).0, 1);
 }
 
 #[test]
