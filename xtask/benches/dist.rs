@@ -107,24 +107,8 @@ fn packaging(mb: u64) {
     eprintln!("payload: {mb} MiB in {}", payload.display());
 
     // Baseline: what a shell script would do.
-    let start = Instant::now();
     let baseline_archive = dir.join("baseline.tar.gz");
-    let status = Command::new("tar")
-        .arg("-czf")
-        .arg(&baseline_archive)
-        .arg("-C")
-        .arg(&payload)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = Command::new("sha256sum")
-        .arg(&baseline_archive)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let baseline = start.elapsed().as_secs_f64();
+    let baseline = shell_baseline("-czf", &baseline_archive, &payload);
 
     // Ours: archive (hashed while written), SBOM of this workspace, checksums and manifest.
     let metadata = cargo_metadata::MetadataCommand::new()
@@ -214,24 +198,8 @@ fn packaging(mb: u64) {
     );
 
     // The xz row: the same payload as .tar.xz, against `tar -cJf` + sha256sum.
-    let start = Instant::now();
     let baseline_xz = dir.join("baseline.tar.xz");
-    let status = Command::new("tar")
-        .arg("-cJf")
-        .arg(&baseline_xz)
-        .arg("-C")
-        .arg(&payload)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = Command::new("sha256sum")
-        .arg(&baseline_xz)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let baseline_xz_s = start.elapsed().as_secs_f64();
+    let baseline_xz_s = shell_baseline("-cJf", &baseline_xz, &payload);
     reset_peak_rss();
     let start = Instant::now();
     let xz = write_tar_xz(
@@ -255,6 +223,27 @@ fn packaging(mb: u64) {
         peak_xz as f64 / 1024.0
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Seconds for `tar <create_flag> archive -C payload .` and `sha256sum archive`.
+fn shell_baseline(create_flag: &str, archive: &Path, payload: &Path) -> f64 {
+    let start = Instant::now();
+    let status = Command::new("tar")
+        .arg(create_flag)
+        .arg(archive)
+        .arg("-C")
+        .arg(payload)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new("sha256sum")
+        .arg(archive)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    start.elapsed().as_secs_f64()
 }
 
 /// A fresh git copy of this workspace (tracked files), so builds start cold in their own target dir.

@@ -293,14 +293,27 @@ mod tests {
         (dir, entries)
     }
 
+    type Writer = fn(&Path, &str, &[Entry], u64) -> anyhow::Result<Digest256>;
+
+    /// Writes the entries as `a.<ext>` and, reversed, as `b.<ext>`: the same bytes either way.
+    fn assert_order_free(dir: &Path, entries: &[Entry], write: Writer, ext: &str) {
+        let a = write(&dir.join(format!("a.{ext}")), "top", entries, 1_700_000_000).unwrap();
+        let mut reversed = entries.to_vec();
+        reversed.reverse();
+        let b = write(
+            &dir.join(format!("b.{ext}")),
+            "top",
+            &reversed,
+            1_700_000_000,
+        )
+        .unwrap();
+        assert_eq!(a, b, "entry order must not matter");
+    }
+
     #[test]
     fn tar_gz_is_deterministic_and_normalised() {
         let (dir, entries) = fixture("tar");
-        let a = write_tar_gz(&dir.join("a.tar.gz"), "top", &entries, 1_700_000_000).unwrap();
-        let mut reversed = entries.clone();
-        reversed.reverse();
-        let b = write_tar_gz(&dir.join("b.tar.gz"), "top", &reversed, 1_700_000_000).unwrap();
-        assert_eq!(a, b, "entry order must not matter");
+        assert_order_free(&dir, &entries, write_tar_gz, "tar.gz");
         let bytes = std::fs::read(dir.join("a.tar.gz")).unwrap();
         assert_eq!(&bytes[4..8], &[0, 0, 0, 0], "gzip header has no timestamp");
         assert_eq!(bytes[9], 255, "gzip header names no OS");
@@ -347,36 +360,36 @@ mod tests {
         assert_eq!(tool.last_modified().unwrap().year(), 2023);
     }
 
+    /// 200,000 bytes that compress, the same for every golden-hash test.
+    fn golden_input() -> Vec<u8> {
+        (0u32..200_000)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 7)
+            .collect()
+    }
+
     /// The deflate backend is part of the reproducibility contract: a different backend (or a
     /// different zlib-rs version or level mapping) changes every archive's bytes. If this fails after a
     /// dependency update, the release archives of the same commit changed: decide consciously.
     #[test]
     fn deflate_backend_is_pinned() {
-        let input: Vec<u8> = (0u32..200_000)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 7)
-            .collect();
+        let input = golden_input();
         let mut gz = GzBuilder::new()
             .mtime(0)
             .operating_system(255)
             .write(Vec::new(), Compression::default());
         gz.write_all(&input).unwrap();
-        let bytes = gz.finish().unwrap();
-        assert_eq!(
-            hex::encode(Sha256::digest(&bytes)),
-            GOLDEN_GZ_SHA256,
-            "{} bytes",
-            bytes.len()
-        );
+        assert_golden(&gz.finish().unwrap(), GOLDEN_GZ_SHA256);
+    }
+
+    fn assert_golden(compressed: &[u8], golden: &str) {
+        let found = hex::encode(Sha256::digest(compressed));
+        assert_eq!(found, golden, "{} bytes", compressed.len());
     }
 
     #[test]
     fn tar_xz_is_deterministic_readable_and_holds_the_same_tar() {
         let (dir, entries) = fixture("xz");
-        let a = write_tar_xz(&dir.join("a.tar.xz"), "top", &entries, 1_700_000_000).unwrap();
-        let mut reversed = entries.clone();
-        reversed.reverse();
-        let b = write_tar_xz(&dir.join("b.tar.xz"), "top", &reversed, 1_700_000_000).unwrap();
-        assert_eq!(a, b, "entry order must not matter");
+        assert_order_free(&dir, &entries, write_tar_xz, "tar.xz");
         write_tar_gz(&dir.join("a.tar.gz"), "top", &entries, 1_700_000_000).unwrap();
         let tar_of = |name: &str| {
             let mut bytes = Vec::new();
@@ -399,18 +412,10 @@ mod tests {
     /// reproducibility contract.
     #[test]
     fn xz_encoder_is_pinned() {
-        let input: Vec<u8> = (0u32..200_000)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 7)
-            .collect();
+        let input = golden_input();
         let mut xz = lzma_rust2::XzWriter::new(Vec::new(), xz_options()).unwrap();
         xz.write_all(&input).unwrap();
-        let bytes = xz.finish().unwrap();
-        assert_eq!(
-            hex::encode(Sha256::digest(&bytes)),
-            GOLDEN_XZ_SHA256,
-            "{} bytes",
-            bytes.len()
-        );
+        assert_golden(&xz.finish().unwrap(), GOLDEN_XZ_SHA256);
     }
 
     const GOLDEN_XZ_SHA256: &str =
