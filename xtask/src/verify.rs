@@ -127,7 +127,7 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
         }
     }
     check_checksum_file(dir, &manifest, &mut problems);
-    if let Err(err) = check_dependency_lists(dir, &manifest, &mut problems) {
+    if let Err(err) = crate::dist::auditable::check_archives(dir, &manifest, &mut problems) {
         problems.push(format!(
             "the embedded dependency lists cannot be read: {err:#}"
         ));
@@ -387,71 +387,6 @@ fn check_archive(
         })?;
     }
     compare_listing(artifact, &files, problems);
-    Ok(())
-}
-
-/// Each archive's binaries carry a dependency list (cargo-auditable) that agrees with the
-/// SBOM of their target.
-fn check_dependency_lists(
-    dir: &Path,
-    manifest: &Manifest,
-    problems: &mut Vec<String>,
-) -> anyhow::Result<()> {
-    use crate::dist::auditable;
-    for archive in manifest
-        .artifacts
-        .iter()
-        .filter(|a| a.kind == ArtifactKind::Archive)
-    {
-        let sbom = manifest
-            .artifacts
-            .iter()
-            .find(|a| a.kind == ArtifactKind::Sbom && a.target == archive.target);
-        let (Some(sbom), true) = (sbom, dir.join(&archive.name).is_file()) else {
-            continue; // reported by the other checks
-        };
-        let Ok(sbom_json) = std::fs::read(dir.join(&sbom.name)) else {
-            continue;
-        };
-        let (required, excluded) =
-            auditable::sbom_components(&serde_json::from_slice(&sbom_json).unwrap_or_default());
-        let top = archive.top_dir.as_deref().unwrap_or_default();
-        let wanted: BTreeSet<String> = archive
-            .binaries
-            .iter()
-            .map(|b| format!("{top}/{b}"))
-            .collect();
-        let mut check = |name: &str, data: &[u8]| {
-            let result = auditable::embedded_runtime(data)
-                .map(|embedded| auditable::mismatch(&embedded, &required, &excluded));
-            match result {
-                Ok(None) => {}
-                Ok(Some(problem)) => problems.push(format!("{}: {name}: {problem}", archive.name)),
-                Err(err) => problems.push(format!("{}: {name}: {err:#}", archive.name)),
-            }
-        };
-        let path = dir.join(&archive.name);
-        if archive.name.ends_with(".zip") {
-            let mut zip = zip::ZipArchive::new(File::open(&path)?)?;
-            for name in &wanted {
-                let Ok(mut entry) = zip.by_name(name) else {
-                    continue;
-                };
-                let mut data = Vec::new();
-                std::io::Read::read_to_end(&mut entry, &mut data)?;
-                check(name, &data);
-            }
-        } else {
-            archive::read_tar(&path, |name, _, _, reader| {
-                if wanted.contains(name) {
-                    let mut data = Vec::new();
-                    reader.read_to_end(&mut data)?;
-                    check(name, &data);
-                }
-                Ok(())
-            })?;
-        }
-    }
     Ok(())
 }
 

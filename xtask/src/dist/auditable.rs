@@ -9,10 +9,15 @@
 //! required components.
 
 use std::collections::BTreeSet;
+use std::fs::File;
 use std::io::Read;
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use object::{Object, ObjectSection};
+
+use super::archive;
+use super::manifest::{ArtifactKind, Manifest};
 
 pub const SECTION: &str = ".dep-v0";
 /// More than any dependency list needs; a bound on what a hostile binary can make us inflate.
@@ -67,6 +72,70 @@ pub fn sbom_components(sbom: &serde_json::Value) -> (Packages, Packages) {
         set.insert((name.to_owned(), version.to_owned()));
     }
     (required, excluded)
+}
+
+/// Each archive's binaries carry a dependency list (cargo-auditable) that agrees with the
+/// SBOM of their target.
+pub fn check_archives(
+    dir: &Path,
+    manifest: &Manifest,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    for archive in manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Archive)
+    {
+        let sbom = manifest
+            .artifacts
+            .iter()
+            .find(|a| a.kind == ArtifactKind::Sbom && a.target == archive.target);
+        let (Some(sbom), true) = (sbom, dir.join(&archive.name).is_file()) else {
+            continue; // reported by the other checks
+        };
+        let Ok(sbom_json) = std::fs::read(dir.join(&sbom.name)) else {
+            continue;
+        };
+        let (required, excluded) =
+            sbom_components(&serde_json::from_slice(&sbom_json).unwrap_or_default());
+        let top = archive.top_dir.as_deref().unwrap_or_default();
+        let wanted: BTreeSet<String> = archive
+            .binaries
+            .iter()
+            .map(|b| format!("{top}/{b}"))
+            .collect();
+        let mut check = |name: &str, data: &[u8]| {
+            let result =
+                embedded_runtime(data).map(|embedded| mismatch(&embedded, &required, &excluded));
+            match result {
+                Ok(None) => {}
+                Ok(Some(problem)) => problems.push(format!("{}: {name}: {problem}", archive.name)),
+                Err(err) => problems.push(format!("{}: {name}: {err:#}", archive.name)),
+            }
+        };
+        let path = dir.join(&archive.name);
+        if archive.name.ends_with(".zip") {
+            let mut zip = zip::ZipArchive::new(File::open(&path)?)?;
+            for name in &wanted {
+                let Ok(mut entry) = zip.by_name(name) else {
+                    continue;
+                };
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut data)?;
+                check(name, &data);
+            }
+        } else {
+            archive::read_tar(&path, |name, _, _, reader| {
+                if wanted.contains(name) {
+                    let mut data = Vec::new();
+                    reader.read_to_end(&mut data)?;
+                    check(name, &data);
+                }
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// What differs between a binary's embedded list and its SBOM; `None` when they agree.
