@@ -45,20 +45,10 @@ pub struct CargoTool {
 }
 
 impl CargoTool {
-    /// `<cache>/jimini-xtask/tools/<name>-<version>`, the cache being `$XDG_CACHE_HOME` or
-    /// `~/.cache` (else `<target dir>/xtask-tools`): shared by every checkout on the machine, as
-    /// rustup's targets are, and never the user's own `~/.cargo/bin`. A new pin installs beside
-    /// the old one.
+    /// `<tools cache>/<name>-<version>` (see [`tools_cache`]): a new pin installs beside the old
+    /// one.
     pub fn root(&self, target_dir: &Path) -> PathBuf {
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .filter(|dir| !dir.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
-        let tools = match cache {
-            Some(cache) => cache.join("jimini-xtask").join("tools"),
-            None => target_dir.join("xtask-tools"),
-        };
-        tools.join(format!("{}-{}", self.name, self.version))
+        tools_cache(target_dir).join(format!("{}-{}", self.name, self.version))
     }
 
     pub fn binary(&self, target_dir: &Path) -> PathBuf {
@@ -93,6 +83,147 @@ impl CargoTool {
     }
 }
 
+/// `<cache>/jimini-xtask/tools`, the cache being `$XDG_CACHE_HOME` or `~/.cache` (else
+/// `<target dir>/xtask-tools`): shared by every checkout on the machine, as rustup's targets
+/// are, and never the user's own `~/.cargo/bin`.
+pub fn tools_cache(target_dir: &Path) -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
+    match cache {
+        Some(cache) => cache.join("jimini-xtask").join("tools"),
+        None => target_dir.join("xtask-tools"),
+    }
+}
+
+/// zig (PyPI's `ziglang`, the Zig project's own builds) and cargo-zigbuild, which links the gnu
+/// targets against the configured glibc floor instead of the build machine's glibc. Installed
+/// together into one virtualenv of the tools cache; `dist` installs them on first use.
+pub const ZIG: PipTool = PipTool {
+    name: "zig",
+    packages: &["ziglang==0.15.2", "cargo-zigbuild==0.24.1"],
+};
+
+/// Python packages installed together into their own virtualenv of the tools cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PipTool {
+    pub name: &'static str,
+    pub packages: &'static [&'static str],
+}
+
+impl PipTool {
+    /// `<tools cache>/<name>-<pin>-<pin>…`: a new pin installs beside the old one.
+    pub fn root(&self, target_dir: &Path) -> PathBuf {
+        let pins: Vec<String> = self
+            .packages
+            .iter()
+            .map(|package| package.replace("==", "-"))
+            .collect();
+        tools_cache(target_dir).join(format!("{}-{}", self.name, pins.join("+")))
+    }
+
+    /// A program the packages installed.
+    pub fn program(&self, target_dir: &Path, name: &str) -> PathBuf {
+        self.root(target_dir).join("bin").join(name)
+    }
+
+    /// The virtualenv's interpreter, which runs the packages' modules (`python -m ziglang`).
+    pub fn python(&self, target_dir: &Path) -> PathBuf {
+        self.program(target_dir, "python3")
+    }
+
+    fn stamp(&self, target_dir: &Path) -> PathBuf {
+        self.root(target_dir).join("installed.txt")
+    }
+
+    /// Written last by [`PipTool::install`]: an interrupted install is not mistaken for one.
+    pub fn is_installed(&self, target_dir: &Path) -> bool {
+        self.stamp(target_dir).is_file()
+    }
+
+    /// Installs the pinned packages unless they are there.
+    pub fn install(&self, sh: &Shell, target_dir: &Path) -> anyhow::Result<()> {
+        if self.is_installed(target_dir) {
+            return Ok(());
+        }
+        let root = self.root(target_dir);
+        let packages = self.packages;
+        cmd!(sh, "python3 -m venv --clear {root}").run().with_context(|| {
+            format!(
+                "cannot create a Python virtualenv for {}: install python3-venv                  (`apt-get install python3-venv`, or `cargo xtask doctor --fix`)",
+                packages.join(" ")
+            )
+        })?;
+        let pip = root.join("bin/pip");
+        cmd!(
+            sh,
+            "{pip} install --quiet --disable-pip-version-check {packages...}"
+        )
+        .run()
+        .with_context(|| {
+            format!(
+                "pip could not install {}: check the network to PyPI",
+                packages.join(" ")
+            )
+        })?;
+        std::fs::write(self.stamp(target_dir), packages.join("\n"))?;
+        Ok(())
+    }
+}
+
+/// The oldest Linux the tests run the gnu binaries, install.sh and the `.deb` on: a minimal
+/// Debian 11 (glibc 2.31) made by debootstrap under `target/ci-tools` (root only).
+pub const DEBIAN_CHROOT: DebianChroot = DebianChroot {
+    suite: "bullseye",
+    mirror: "http://deb.debian.org/debian",
+    // install.sh unpacks .tar.xz.
+    include: "xz-utils",
+};
+
+#[derive(Debug, Clone, Copy)]
+pub struct DebianChroot {
+    pub suite: &'static str,
+    pub mirror: &'static str,
+    pub include: &'static str,
+}
+
+impl DebianChroot {
+    /// Where the chroot lives; tests read `JIMINI_DEBIAN_CHROOT` or fall back to this.
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        tools_dir(root).join(format!("debian-{}", self.suite))
+    }
+
+    /// debootstraps the chroot unless it is there: into a scratch directory of its own first,
+    /// renamed into place when complete, so an interrupted run is never taken for a chroot.
+    pub fn install(&self, sh: &Shell, root: &Path) -> anyhow::Result<PathBuf> {
+        let dir = self.dir(root);
+        if dir.join("etc/debian_version").is_file() {
+            return Ok(dir);
+        }
+        let scratch = dir.with_extension("partial");
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch)
+                .with_context(|| format!("cannot remove {}", scratch.display()))?;
+        }
+        let (suite, mirror, include) = (self.suite, self.mirror, self.include);
+        let include = format!("--include={include}");
+        cmd!(
+            sh,
+            "debootstrap --variant=minbase {include} {suite} {scratch} {mirror}"
+        )
+        .run()
+        .with_context(|| {
+            format!(
+                "debootstrap of Debian {suite} failed: it needs root and the Debian mirror                  {mirror}; see {}/debootstrap/debootstrap.log",
+                scratch.display()
+            )
+        })?;
+        std::fs::rename(&scratch, &dir)?;
+        Ok(dir)
+    }
+}
+
 /// Debian packages the tests call directly (cross toolchains come from `doctor`).
 pub const APT_TOOLS: &[&str] = &[
     "shellcheck",
@@ -101,6 +232,8 @@ pub const APT_TOOLS: &[&str] = &[
     "runc",
     "python3-venv",
     "minisign",
+    "debootstrap",
+    "lintian",
 ];
 
 /// Where the pinned Python tools live; tests read `JIMINI_CI_TOOLS` or fall back to this.
@@ -116,7 +249,7 @@ impl flags::Ci {
         let workspace = crate::workspace::Workspace::load(sh)?;
         let targets = release_targets(sh, &workspace)?;
         if !self.no_install {
-            install(sh, &root, &targets, &workspace.target_dir)?;
+            install(sh, &root, &targets, &workspace)?;
         }
         let bin = tools_dir(&root).join("venv/bin");
         cmd!(sh, "{cargo} fmt --all --check")
@@ -130,6 +263,7 @@ impl flags::Ci {
         .context("clippy found problems: fix the warnings above")?;
         cmd!(sh, "{cargo} test --workspace --locked")
             .env("JIMINI_CI_TOOLS", &bin)
+            .env("JIMINI_DEBIAN_CHROOT", DEBIAN_CHROOT.dir(&root))
             .run()
             .context("tests failed: see the failures above")?;
         // The shipped package's own tests on every release target this machine emulates,
@@ -150,14 +284,26 @@ impl flags::Ci {
     }
 }
 
-fn install(sh: &Shell, root: &Path, targets: &[Target], target_dir: &Path) -> anyhow::Result<()> {
+fn install(
+    sh: &Shell,
+    root: &Path,
+    targets: &[Target],
+    workspace: &crate::workspace::Workspace,
+) -> anyhow::Result<()> {
+    let target_dir = &workspace.target_dir;
     install_components(sh)?;
     for tool in [CARGO_AUDITABLE, CARGO_AUDIT] {
         tool.install(sh, target_dir)?;
     }
     install_apt_tools(sh)?;
-    install_release_toolchains(sh, root, targets)?;
-    install_python_tools(sh, root)
+    let needs = crate::doctor::Needs {
+        scope: crate::doctor::Scope::BuildAndRun,
+        zig: crate::dist::links_through_zig(&workspace.config, targets),
+    };
+    install_release_toolchains(sh, root, targets, needs)?;
+    install_python_tools(sh, root)?;
+    DEBIAN_CHROOT.install(sh, root)?;
+    Ok(())
 }
 
 fn install_components(sh: &Shell) -> anyhow::Result<()> {
@@ -192,8 +338,13 @@ fn install_apt_tools(sh: &Shell) -> anyhow::Result<()> {
 }
 
 /// The release targets' toolchains and runners, until nothing is missing.
-fn install_release_toolchains(sh: &Shell, root: &Path, targets: &[Target]) -> anyhow::Result<()> {
-    let left = crate::doctor::converge(sh, targets, root, crate::doctor::Scope::BuildAndRun)?;
+fn install_release_toolchains(
+    sh: &Shell,
+    root: &Path,
+    targets: &[Target],
+    needs: crate::doctor::Needs,
+) -> anyhow::Result<()> {
+    let left = crate::doctor::converge(sh, targets, root, needs)?;
     if !left.is_empty() {
         bail!(
             "the release targets' toolchains could not all be installed:\n{}",

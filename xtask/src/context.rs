@@ -112,6 +112,12 @@ impl ReleaseContext {
                 .binary(&workspace.target_dir)
                 .to_string_lossy()
                 .into_owned(),
+            zig: crate::dist::build::ZigInputs {
+                cargo_zigbuild: path_text(
+                    crate::ci::ZIG.program(&workspace.target_dir, "cargo-zigbuild"),
+                ),
+                python: path_text(crate::ci::ZIG.python(&workspace.target_dir)),
+            },
             remaps: rustflags::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
             user: rustflags::user_rustflags(&workspace.root, &cargo_home)?,
             target_dir: workspace.target_dir.clone(),
@@ -160,4 +166,8 @@ impl ReleaseContext {
             signing,
         })
     }
+}
+
+fn path_text(path: std::path::PathBuf) -> String {
+    path.to_string_lossy().into_owned()
 }

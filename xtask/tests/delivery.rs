@@ -430,18 +430,18 @@ fn fake_tools(label: &str, tools: &[(&str, &str)]) -> String {
 fn an_old_glibc_gets_the_musl_build_or_nothing() {
     let (_, dist) = built();
     let url = format!("file://{}", dist.display());
-    // Debian 11's glibc, as getconf and ldd report it there.
-    let glibc_2_31 = [
-        ("getconf", "echo glibc 2.31"),
-        ("ldd", "echo 'ldd (Debian GLIBC 2.31-13+deb11u11) 2.31'"),
+    // CentOS 6's glibc 2.12, below the 2.17 floor, as getconf and ldd report it.
+    let glibc_2_12 = [
+        ("getconf", "echo glibc 2.12"),
+        ("ldd", "echo 'ldd (GNU libc) 2.12'"),
     ];
-    let path = fake_tools("glibc-2.31", &glibc_2_31);
+    let path = fake_tools("glibc-2.12", &glibc_2_12);
     let to = temp_dir("install-old-glibc").join("bin");
     let output = install(&url, &to, &[("PATH", path.as_str())]);
     let said = stderr(&output);
     assert!(output.status.success(), "{said}");
     assert!(
-        said.contains("glibc (2.31) is older than 2.34")
+        said.contains("glibc (2.12) is older than 2.17")
             && said.contains(&format!("installing the static musl build {MUSL}")),
         "{said}"
     );
@@ -449,12 +449,12 @@ fn an_old_glibc_gets_the_musl_build_or_nothing() {
     assert!(line.contains(MUSL), "{line}");
 
     // An aarch64 machine with that glibc: the release has no aarch64 musl build.
-    let mut tools = glibc_2_31.to_vec();
+    let mut tools = glibc_2_12.to_vec();
     tools.push((
         "uname",
         "case $1 in -s) echo Linux ;; -m) echo aarch64 ;; esac",
     ));
-    let path = fake_tools("glibc-2.31-arm", &tools);
+    let path = fake_tools("glibc-2.12-arm", &tools);
     let to = temp_dir("install-old-glibc-arm").join("bin");
     let output = install(&url, &to, &[("PATH", path.as_str())]);
     let said = stderr(&output);
@@ -465,8 +465,8 @@ fn an_old_glibc_gets_the_musl_build_or_nothing() {
     );
     assert!(!to.exists());
 
-    // A new enough glibc keeps the gnu build.
-    let path = fake_tools("glibc-2.36", &[("getconf", "echo glibc 2.36")]);
+    // Debian 11's glibc 2.31 meets the floor: it keeps the gnu build.
+    let path = fake_tools("glibc-2.31", &[("getconf", "echo glibc 2.31")]);
     let to = temp_dir("install-new-glibc").join("bin");
     let output = install(&url, &to, &[("PATH", path.as_str())]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -474,18 +474,15 @@ fn an_old_glibc_gets_the_musl_build_or_nothing() {
     assert!(line.contains(&host()), "{line}");
 }
 
-#[test]
-fn a_new_jimini_that_cannot_run_is_rolled_back_to_the_previous_one() {
-    let (_, dist) = built();
-    let to = temp_dir("install-rollback").join("bin");
-    let good = install(&format!("file://{}", dist.display()), &to, &[]);
-    assert!(good.status.success(), "{}", stderr(&good));
-    let before = snapshot(&to);
-
-    // The same release, but its jimini cannot start here; SHA256SUMS agrees with it.
-    let broken = copy_dist(dist, "broken-jimini");
-    let archive = format!("jimini-{}-{}.tar.xz", version(dist), host());
-    let repack = r##"
+/// The delivery dist, but its host `jimini` cannot start (a script that exits 3), with
+/// SHA256SUMS agreeing with the changed archive.
+fn broken_dist() -> &'static PathBuf {
+    static BROKEN: OnceLock<PathBuf> = OnceLock::new();
+    BROKEN.get_or_init(|| {
+        let (_, dist) = built();
+        let broken = copy_dist(dist, "broken-jimini");
+        let archive = format!("jimini-{}-{}.tar.xz", version(dist), host());
+        let repack = r##"
 import io, sys, tarfile
 path = sys.argv[1]
 with tarfile.open(path) as old:
@@ -497,24 +494,36 @@ with tarfile.open(path, "w:xz") as new:
             member.size = len(data)
         new.addfile(member, io.BytesIO(data) if data is not None else None)
 "##;
-    checked(
-        Command::new("python3")
-            .args(["-c", repack])
-            .arg(broken.join(&archive)),
-    );
-    let sums = checked(Command::new("sha256sum").current_dir(&broken).arg(&archive));
-    let old_sums = std::fs::read_to_string(broken.join("SHA256SUMS")).unwrap();
-    let new_sums: String = old_sums
-        .lines()
-        .map(|line| match line.ends_with(&format!("  {archive}")) {
-            true => sums.trim_end().to_owned(),
-            false => line.to_owned(),
-        })
-        .map(|line| line + "\n")
-        .collect();
-    assert_ne!(new_sums, old_sums);
-    std::fs::write(broken.join("SHA256SUMS"), new_sums).unwrap();
+        checked(
+            Command::new("python3")
+                .args(["-c", repack])
+                .arg(broken.join(&archive)),
+        );
+        let sums = checked(Command::new("sha256sum").current_dir(&broken).arg(&archive));
+        let old_sums = std::fs::read_to_string(broken.join("SHA256SUMS")).unwrap();
+        let new_sums: String = old_sums
+            .lines()
+            .map(|line| match line.ends_with(&format!("  {archive}")) {
+                true => sums.trim_end().to_owned(),
+                false => line.to_owned(),
+            })
+            .map(|line| line + "\n")
+            .collect();
+        assert_ne!(new_sums, old_sums);
+        std::fs::write(broken.join("SHA256SUMS"), new_sums).unwrap();
+        broken
+    })
+}
 
+#[test]
+fn a_new_jimini_that_cannot_run_is_rolled_back_to_the_previous_one() {
+    let (_, dist) = built();
+    let to = temp_dir("install-rollback").join("bin");
+    let good = install(&format!("file://{}", dist.display()), &to, &[]);
+    assert!(good.status.success(), "{}", stderr(&good));
+    let before = snapshot(&to);
+
+    let broken = broken_dist();
     let output = install(
         &format!("file://{}", broken.display()),
         &to,
@@ -531,4 +540,148 @@ with tarfile.open(path, "w:xz") as new:
         before,
         "the previous binaries, and nothing else, are back"
     );
+}
+
+/// The newest `GLIBC_x.y` symbol version a binary needs, as `readelf -V` shows it.
+fn newest_glibc(binary: &Path) -> (u32, u32) {
+    let text = checked(Command::new("readelf").arg("-V").arg(binary));
+    text.split("GLIBC_")
+        .skip(1)
+        .filter_map(|rest| {
+            let version: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+            Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+        })
+        .max()
+        .expect("a glibc binary needs some GLIBC_ version")
+}
+
+/// The delivery dist copied into the Debian 11 chroot: (the chroot, the dist's path inside it).
+fn dist_in_chroot(dist: &Path, label: &str) -> (PathBuf, String) {
+    let chroot = debian_chroot();
+    let (outside, inside) = chroot_dir(&chroot, label);
+    for (name, bytes) in snapshot(dist) {
+        std::fs::write(outside.join(name), bytes).unwrap();
+    }
+    (chroot, inside)
+}
+
+/// install.sh of the dist at `inside` (a path in the chroot), run there.
+fn install_in_chroot(chroot: &Path, inside: &str, to: &str) -> std::process::Output {
+    let url = format!("file://{inside}");
+    run(&mut in_chroot(
+        chroot,
+        &["sh", &format!("{inside}/install.sh"), "--to", to],
+        &[("JIMINI_INSTALL_BASE_URL", url.as_str())],
+    ))
+}
+
+#[test]
+fn debian_11_runs_what_install_sh_installs_and_nothing_needs_more_than_the_floor() {
+    let (_, dist) = built();
+    let chroot = debian_chroot();
+    let glibc = checked(&mut in_chroot(
+        &chroot,
+        &["getconf", "GNU_LIBC_VERSION"],
+        &[],
+    ));
+    assert_eq!(glibc.trim(), "glibc 2.31", "the chroot is Debian 11");
+
+    let (_, inside) = dist_in_chroot(dist, "debian-11-install");
+    let to = format!("{inside}/bin");
+    let output = install_in_chroot(&chroot, &inside, &to);
+    let said = format!(
+        "{}{}",
+        stderr(&output),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("({})", host())),
+        "the gnu build: {said}"
+    );
+
+    let installed = chroot.join(to.trim_start_matches('/'));
+    for binary in ["jimini", "jimini-server", "jimini-admin"] {
+        let path = installed.join(binary);
+        assert!(
+            newest_glibc(&path) <= (2, 17),
+            "{binary} needs more than glibc 2.17"
+        );
+        let line = checked(&mut in_chroot(
+            &chroot,
+            &[&format!("{to}/{binary}"), "--version"],
+            &[],
+        ));
+        assert!(
+            line.starts_with(&format!("{binary} {} (", version(dist))),
+            "{line}"
+        );
+    }
+    // The rule engine works there: an SSN is blocked (exit 3), a greeting allowed.
+    let jimini = format!("{to}/jimini");
+    let blocked = run(&mut in_chroot(
+        &chroot,
+        &[&jimini, "check", "my ssn is 123-45-6789"],
+        &[],
+    ));
+    assert_eq!(blocked.status.code(), Some(3), "{blocked:?}");
+    assert!(String::from_utf8_lossy(&blocked.stdout).contains("decision: block"));
+    let allowed = checked(&mut in_chroot(&chroot, &[&jimini, "check", "hello"], &[]));
+    assert!(allowed.contains("decision: allow"), "{allowed}");
+}
+
+#[test]
+fn debian_11_gets_the_musl_build_when_the_floor_is_above_its_glibc() {
+    let (_, dist) = built();
+    let (chroot, inside) = dist_in_chroot(dist, "debian-11-floor");
+    // The same release, had it been built with a floor of 2.34 (what the host toolchain links):
+    // only the installer's platform table says so.
+    let script = chroot
+        .join(inside.trim_start_matches('/'))
+        .join("install.sh");
+    let text = std::fs::read_to_string(&script).unwrap();
+    let raised = text.replace(" tar.xz 2.17\n", " tar.xz 2.34\n");
+    assert_ne!(raised, text, "the installer carries the floor per platform");
+    std::fs::write(&script, raised).unwrap();
+
+    let to = format!("{inside}/bin");
+    let output = install_in_chroot(&chroot, &inside, &to);
+    let said = stderr(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("glibc (2.31) is older than 2.34")
+            && said.contains(&format!("installing the static musl build {MUSL}")),
+        "{said}"
+    );
+    let version = checked(&mut in_chroot(
+        &chroot,
+        &[&format!("{to}/jimini"), "--version"],
+        &[],
+    ));
+    assert!(version.contains(MUSL), "{version}");
+}
+
+#[test]
+fn debian_11_puts_the_previous_binaries_back_when_the_new_jimini_cannot_run() {
+    let (_, dist) = built();
+    let (chroot, good) = dist_in_chroot(dist, "debian-11-good");
+    let (_, broken) = dist_in_chroot(broken_dist(), "debian-11-broken");
+    let (installed, to) = chroot_dir(&chroot, "debian-11-rollback");
+    let first = install_in_chroot(&chroot, &good, &to);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = snapshot(&installed);
+    assert_eq!(before.len(), 3, "three binaries installed");
+
+    let output = install_in_chroot(&chroot, &broken, &to);
+    let said = stderr(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("does not run here") && said.contains("put back what was there before"),
+        "{said}"
+    );
+    assert_eq!(snapshot(&installed), before);
 }

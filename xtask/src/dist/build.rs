@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use cargo_metadata::{Message, PackageId, TargetKind};
 use serde::Serialize;
 
+use super::inspect::GlibcVersion;
 use super::rustflags::{self, UserRustflags};
 use crate::targets::Triple;
 
@@ -45,6 +46,9 @@ pub struct BuildInputs {
     pub cargo: String,
     /// The pinned cargo-auditable, which runs the build (see [`step`]).
     pub auditable: String,
+    /// The pinned cargo-zigbuild and the Python that runs its zig, for builds against a glibc
+    /// floor.
+    pub zig: ZigInputs,
     /// cargo's target directory for this workspace (from `cargo metadata`).
     pub target_dir: PathBuf,
     /// `--remap-path-prefix` flags for paths that must not appear in shipped binaries.
@@ -52,27 +56,45 @@ pub struct BuildInputs {
     pub user: UserRustflags,
 }
 
-/// What the plan decides about the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZigInputs {
+    pub cargo_zigbuild: String,
+    pub python: String,
+}
+
+/// What the plan decides about one build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildRequest<'a> {
     pub package: &'a str,
     pub profile: &'a str,
     pub targets: &'a [Triple],
+    /// Link against this glibc (through cargo-zigbuild) instead of the build machine's.
+    pub glibc: Option<&'a GlibcVersion>,
     pub version: &'a str,
     pub short_commit: &'a str,
     pub source_date_epoch: i64,
     pub quiet: bool,
 }
 
-/// The exact command of the build: `argv[0]` is cargo-auditable; `env` holds only what dist
+/// The exact command of one build: `argv[0]` is cargo-auditable; `env` holds only what dist
 /// sets or changes. Running it from the workspace root gives the binaries `dist` ships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BuildStep {
+    /// The planned targets it builds.
+    pub targets: Vec<Triple>,
+    /// The glibc it links against through zig; `None`: the build machine's toolchain.
+    pub glibc: Option<GlibcVersion>,
+    /// Each target as `--target` names it (`x86_64-unknown-linux-gnu.2.17` for a glibc floor).
+    pub target_args: Vec<String>,
     pub argv: Vec<String>,
     pub env: BTreeMap<String, String>,
 }
 
 impl BuildStep {
+    pub fn links_through_zig(&self) -> bool {
+        self.glibc.is_some()
+    }
+
     /// `VAR=value ... cargo build ...`, for people.
     pub fn describe(&self) -> String {
         let env = self
@@ -90,7 +112,17 @@ impl BuildStep {
 /// The build runs through cargo-auditable (`cargo auditable build`, called directly with
 /// `$CARGO` naming the cargo it runs), which embeds the dependency tree in every binary as the
 /// `.dep-v0` section, so `cargo audit bin` and other scanners can check an installed binary.
+/// With a glibc floor, `$CARGO` is cargo-zigbuild instead, which runs cargo with `zig cc` as
+/// the linker against zig's glibc stubs of that version (`--target <triple>.<glibc>`).
 pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
+    let target_args: Vec<String> = request
+        .targets
+        .iter()
+        .map(|target| match request.glibc {
+            Some(glibc) => format!("{target}.{glibc}"),
+            None => target.to_string(),
+        })
+        .collect();
     let mut argv: Vec<String> = [
         inputs.auditable.as_str(),
         "auditable",
@@ -105,9 +137,9 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for target in request.targets {
+    for target in &target_args {
         argv.push("--target".into());
-        argv.push(target.to_string());
+        argv.push(target.clone());
     }
     argv.push("--message-format=json-render-diagnostics".into());
     if request.quiet {
@@ -120,8 +152,19 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
         ),
         (VERSION_VAR.to_owned(), request.version.to_owned()),
         (COMMIT_VAR.to_owned(), request.short_commit.to_owned()),
-        ("CARGO".to_owned(), inputs.cargo.clone()),
     ]);
+    match request.glibc {
+        None => {
+            env.insert("CARGO".to_owned(), inputs.cargo.clone());
+        }
+        Some(_) => {
+            env.insert("CARGO".to_owned(), inputs.zig.cargo_zigbuild.clone());
+            env.insert(
+                "CARGO_ZIGBUILD_PYTHON_PATH".to_owned(),
+                inputs.zig.python.clone(),
+            );
+        }
+    }
     rustflags::extend(
         &inputs.remaps,
         &inputs.user,
@@ -129,10 +172,39 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
         &mut argv,
         &mut env,
     );
-    BuildStep { argv, env }
+    BuildStep {
+        targets: request.targets.to_vec(),
+        glibc: request.glibc.cloned(),
+        target_args,
+        argv,
+        env,
+    }
 }
 
-/// Runs the planned build from `cwd`, streaming cargo's human output to stderr, and sorts
+/// Runs the planned builds one after the other (they share the target directory) and joins
+/// what they built.
+pub fn run_all(
+    cwd: &Path,
+    steps: &[BuildStep],
+    package: &PackageId,
+    targets: &[(&Triple, &Path)],
+) -> anyhow::Result<BuildOutput> {
+    let mut all = BuildOutput::default();
+    for step in steps {
+        let dirs: Vec<(&Triple, &Path)> = targets
+            .iter()
+            .filter(|(triple, _)| step.targets.contains(triple))
+            .copied()
+            .collect();
+        let output = run(cwd, step, package, &dirs)?;
+        all.targets.extend(output.targets);
+        all.proc_macros.extend(output.proc_macros);
+        all.host_libraries.extend(output.host_libraries);
+    }
+    Ok(all)
+}
+
+/// Runs one planned build from `cwd`, streaming cargo's human output to stderr, and sorts
 /// what it built into the planned targets (each with the directory cargo puts its artifacts in).
 pub fn run(
     cwd: &Path,

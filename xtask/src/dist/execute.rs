@@ -52,7 +52,7 @@ pub fn execute(
         .map(|t| (&t.target.triple, t.artifact_dir.as_path()))
         .collect();
     let facts = provenance_facts(sh, context, plan)?;
-    let built = build::run(root, &plan.build, &context.package_id, &dirs)?;
+    let built = build::run_all(root, &plan.builds, &context.package_id, &dirs)?;
     step.done();
 
     let manifest = output.publish(|staging| {
@@ -111,7 +111,17 @@ fn preflight(
         auditable.install(sh, target_dir)?;
         step.done();
     }
-    let problems = crate::doctor::build_problems(sh, &targets, root)?;
+    let zig = plan.builds.iter().any(|build| build.links_through_zig());
+    let zig_tools = crate::ci::ZIG;
+    if zig && !zig_tools.is_installed(target_dir) {
+        let step = progress.step(format!(
+            "install {} (once per machine)",
+            zig_tools.packages.join(" ")
+        ));
+        zig_tools.install(sh, target_dir)?;
+        step.done();
+    }
+    let problems = crate::doctor::build_problems(sh, &targets, root, zig)?;
     if !problems.is_empty() {
         bail!(
             "{}\nrun `cargo xtask doctor --fix` to install what is missing",
@@ -259,15 +269,22 @@ fn provenance_facts(
     Ok(provenance::BuildFacts {
         repository: repository.to_owned(),
         profile: plan.profile.clone(),
-        invocations: provenance::per_target_invocations(
-            &plan.build.argv,
-            &plan.build.env,
-            &plan
-                .targets()
-                .map(|t| t.triple.to_string())
-                .collect::<Vec<_>>(),
-            &replacements,
-        ),
+        invocations: {
+            let mut invocations: Vec<provenance::Invocation> = plan
+                .builds
+                .iter()
+                .flat_map(|build| {
+                    provenance::per_target_invocations(
+                        &build.argv,
+                        &build.env,
+                        &build.target_args,
+                        &replacements,
+                    )
+                })
+                .collect();
+            invocations.sort();
+            invocations
+        },
         cargo_lock_sha256: archive::digest_file(&workspace.root.join("Cargo.lock"))?.sha256,
         rustc,
         builder_id: provenance::builder_id(|name| std::env::var(name).ok()),

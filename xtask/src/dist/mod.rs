@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-pub use plan::{DistPlan, PlanInput, TargetPlan, plan, resolve_targets};
+pub use plan::{DistPlan, PlanInput, TargetPlan, links_through_zig, plan, resolve_targets};
 
 use crate::flags;
 use crate::progress::Progress;

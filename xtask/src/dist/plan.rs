@@ -67,8 +67,9 @@ pub struct DistPlan {
     pub out: PathBuf,
     pub partial: bool,
     pub signing: SigningPlan,
-    /// The one cargo build of every target: run from the workspace root.
-    pub build: BuildStep,
+    /// The cargo builds of the targets, run in order from the workspace root: one for the
+    /// targets linked against a glibc floor (through cargo-zigbuild), one for the rest.
+    pub builds: Vec<BuildStep>,
     pub targets: Vec<TargetPlan>,
 }
 
@@ -165,18 +166,28 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         include.sort();
         include.dedup();
     }
-    let build = build::step(
-        &build::BuildRequest {
-            package: app,
-            profile: &input.config.profile,
-            targets: &triples,
-            version: &input.version,
-            short_commit: &input.short_commit,
-            source_date_epoch: input.source_date_epoch,
-            quiet: input.quiet,
-        },
-        input.build,
-    );
+    let targets = triples
+        .iter()
+        .map(|t| plan_target(input, t, glibc_floor.as_ref()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let builds = build_groups(&targets)
+        .into_iter()
+        .map(|(glibc, group)| {
+            build::step(
+                &build::BuildRequest {
+                    package: app,
+                    profile: &input.config.profile,
+                    targets: &group,
+                    glibc,
+                    version: &input.version,
+                    short_commit: &input.short_commit,
+                    source_date_epoch: input.source_date_epoch,
+                    quiet: input.quiet,
+                },
+                input.build,
+            )
+        })
+        .collect();
     Ok(DistPlan {
         app: app.clone(),
         version: input.version.clone(),
@@ -195,12 +206,32 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         out: input.out.clone(),
         partial: input.partial,
         signing,
-        build,
-        targets: triples
-            .iter()
-            .map(|t| plan_target(input, t, glibc_floor.as_ref()))
-            .collect::<anyhow::Result<_>>()?,
+        builds,
+        targets,
     })
+}
+
+/// Whether building `targets` under `config` links any of them through zig (a glibc floor is
+/// configured and a target uses glibc).
+pub fn links_through_zig(config: &DistConfig, targets: &[Target]) -> bool {
+    config.glibc.is_some()
+        && targets
+            .iter()
+            .any(|target| target.libc == crate::targets::Libc::Glibc)
+}
+
+/// The targets of each build: those with a glibc floor link through zig, so they build
+/// together and apart from the rest. Groups keep plan order; none is empty.
+fn build_groups(targets: &[TargetPlan]) -> Vec<(Option<&GlibcVersion>, Vec<Triple>)> {
+    let mut groups: Vec<(Option<&GlibcVersion>, Vec<Triple>)> = Vec::new();
+    for target in targets {
+        let floor = target.glibc_floor.as_ref();
+        match groups.iter_mut().find(|(glibc, _)| *glibc == floor) {
+            Some((_, group)) => group.push(target.target.triple.clone()),
+            None => groups.push((floor, vec![target.target.triple.clone()])),
+        }
+    }
+    groups
 }
 
 /// Signing follows the flags, the key files and whether the dist is partial; every mismatch is
@@ -322,13 +353,12 @@ impl DistPlan {
     /// The human form of `--dry-run`.
     pub fn describe(&self) -> String {
         let mut text = format!(
-            "dist plan: {} {} (commit {}, SOURCE_DATE_EPOCH {})\n  build: {}\n",
-            self.app,
-            self.version,
-            self.short_commit,
-            self.source_date_epoch,
-            self.build.describe(),
+            "dist plan: {} {} (commit {}, SOURCE_DATE_EPOCH {})\n",
+            self.app, self.version, self.short_commit, self.source_date_epoch,
         );
+        for build in &self.builds {
+            text.push_str(&format!("  build: {}\n", build.describe()));
+        }
         for target in &self.targets {
             text.push_str(&format!(
                 "  {}: {} ({}) + {}\n",

@@ -205,11 +205,19 @@ pub fn portable_invocation(
     }
     Invocation {
         argv,
-        // `CARGO` names this machine's cargo binary, as argv[0] did.
         env: env
             .iter()
-            .filter(|(k, _)| k.as_str() != "CARGO")
-            .map(|(k, v)| (k.clone(), portable(v)))
+            .filter_map(|(k, v)| match k.as_str() {
+                // `CARGO` names this machine's cargo binary, as argv[0] did; only which tool
+                // runs cargo is a fact of the build (cargo-zigbuild, for a glibc floor).
+                "CARGO" => {
+                    let name = Path::new(v).file_name()?.to_str()?;
+                    (name != "cargo").then(|| (k.clone(), name.to_owned()))
+                }
+                // Where zig's Python lives on this machine.
+                "CARGO_ZIGBUILD_PYTHON_PATH" => None,
+                _ => Some((k.clone(), portable(v))),
+            })
             .collect(),
     }
 }

@@ -39,6 +39,8 @@ pub enum Fix {
     RustupTarget(String),
     /// `cargo install --locked` of a pinned tool into its own directory.
     CargoInstall(crate::ci::CargoTool),
+    /// `pip install` of pinned Python packages into their own virtualenv.
+    PipInstall(crate::ci::PipTool),
     Apt(Vec<String>),
     WinePrng,
     Manual(String),
@@ -57,6 +59,11 @@ impl Fix {
                 "cargo install --locked --version {} {} (into {})",
                 tool.version,
                 tool.name,
+                tool.root(Path::new("target")).display()
+            ),
+            Fix::PipInstall(tool) => format!(
+                "pip install {} (into a virtualenv at {})",
+                tool.packages.join(" "),
                 tool.root(Path::new("target")).display()
             ),
             Fix::Apt(packages) => format!("apt-get install -y {}", packages.join(" ")),
@@ -91,6 +98,18 @@ pub struct Facts {
     pub wine_prng: bool,
     /// The pinned cargo-auditable, which every dist build runs through, is installed.
     pub cargo_auditable: bool,
+    /// The pinned zig and cargo-zigbuild are installed.
+    pub zig: bool,
+    /// `python3 -m venv` can make a virtualenv with pip (Debian: python3-venv).
+    pub python_venv: bool,
+}
+
+/// Which checks apply beyond the targets' own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    pub scope: Scope,
+    /// A glibc floor is configured: the gnu targets link through zig.
+    pub zig: bool,
 }
 
 /// Which checks apply: building only (what `dist` needs), or running the binaries here too.
@@ -101,9 +120,27 @@ pub enum Scope {
 }
 
 /// What is missing to build `targets` (and, with [`Scope::BuildAndRun`], to run their binaries).
-pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem> {
+pub fn problems(targets: &[Target], facts: &Facts, needs: Needs) -> Vec<Problem> {
     let mut problems = Vec::new();
     let host = &facts.host;
+    let scope = needs.scope;
+    if needs.zig && !facts.zig {
+        let tool = crate::ci::ZIG;
+        if !facts.python_venv {
+            problems.push(Problem {
+                what: "python3 cannot make a virtualenv (for zig, which links against the glibc floor)"
+                    .to_owned(),
+                fix: Fix::Apt(vec!["python3-venv".to_owned()]),
+            });
+        }
+        problems.push(Problem {
+            what: format!(
+                "{} (links the gnu targets against the configured glibc floor) is not installed",
+                tool.packages.join(" ")
+            ),
+            fix: Fix::PipInstall(tool),
+        });
+    }
     if !facts.cargo_auditable {
         let tool = crate::ci::CARGO_AUDITABLE;
         problems.push(Problem {
@@ -180,8 +217,17 @@ fn runner_problem(info: &Target, facts: &Facts) -> Option<Problem> {
 }
 
 /// The build-side checks `dist` runs before building.
-pub fn build_problems(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Vec<Problem>> {
-    Ok(problems(targets, &probe(sh, targets, root)?, Scope::Build))
+pub fn build_problems(
+    sh: &Shell,
+    targets: &[Target],
+    root: &Path,
+    zig: bool,
+) -> anyhow::Result<Vec<Problem>> {
+    let needs = Needs {
+        scope: Scope::Build,
+        zig,
+    };
+    Ok(problems(targets, &probe(sh, targets, root)?, needs))
 }
 
 /// At most this many rounds of fixes; each round can only uncover what the last one installed.
@@ -215,11 +261,11 @@ pub fn converge(
     sh: &Shell,
     targets: &[Target],
     root: &Path,
-    scope: Scope,
+    needs: Needs,
 ) -> anyhow::Result<Vec<Problem>> {
     let mut previous: Option<Vec<Problem>> = None;
     for round in 1..=MAX_ROUNDS {
-        let current = problems(targets, &probe(sh, targets, root)?, scope);
+        let current = problems(targets, &probe(sh, targets, root)?, needs);
         match next_round(current, previous.as_deref()) {
             Round::Done => return Ok(Vec::new()),
             Round::Stuck(left) => return Ok(left),
@@ -230,7 +276,7 @@ pub fn converge(
             }
         }
     }
-    Ok(problems(targets, &probe(sh, targets, root)?, scope))
+    Ok(problems(targets, &probe(sh, targets, root)?, needs))
 }
 
 impl flags::Doctor {
@@ -246,10 +292,14 @@ impl flags::Doctor {
         let infos: Vec<Target> = triples.iter().map(|t| Target::new(t, &host)).collect();
         check_rust_version(sh, &workspace)?;
         let root = &workspace.root;
+        let needs = Needs {
+            scope: Scope::BuildAndRun,
+            zig: crate::dist::links_through_zig(&workspace.config, &infos),
+        };
         let left = if self.fix {
-            converge(sh, &infos, root, Scope::BuildAndRun)?
+            converge(sh, &infos, root, needs)?
         } else {
-            problems(&infos, &probe(sh, &infos, root)?, Scope::BuildAndRun)
+            problems(&infos, &probe(sh, &infos, root)?, needs)
         };
         for info in &infos {
             let missing = left.iter().any(|p| p.what.contains(info.triple.as_str()));

@@ -28,8 +28,20 @@ fn fresh() -> Facts {
         sysroots: BTreeSet::new(),
         wine_prng: false,
         cargo_auditable: false,
+        zig: false,
+        python_venv: false,
     }
 }
+
+/// The release list's needs: a glibc floor is configured, so the gnu targets link through zig.
+const ALL: Needs = Needs {
+    scope: Scope::BuildAndRun,
+    zig: true,
+};
+const BUILD: Needs = Needs {
+    scope: Scope::Build,
+    zig: true,
+};
 
 /// What running a fix does to the machine, as far as the facts go. A package installs the
 /// programs and files it ships; the shim only installs where wine and mingw are present.
@@ -39,6 +51,8 @@ fn simulate(facts: &mut Facts, fix: &Fix) {
             facts.rust_targets.insert(t.clone());
         }
         Fix::CargoInstall(_) => facts.cargo_auditable = true,
+        // pip needs a virtualenv: without python3-venv the install fails and changes nothing.
+        Fix::PipInstall(_) => facts.zig = facts.python_venv,
         Fix::Apt(packages) => {
             for package in packages {
                 let programs: &[&str] = match package.as_str() {
@@ -51,6 +65,9 @@ fn simulate(facts: &mut Facts, fix: &Fix) {
                 facts
                     .programs
                     .extend(programs.iter().map(|p| p.to_string()));
+                if package == "python3-venv" {
+                    facts.python_venv = true;
+                }
                 if package == "libc6-dev-arm64-cross" {
                     facts
                         .sysroots
@@ -72,10 +89,7 @@ fn simulate(facts: &mut Facts, fix: &Fix) {
 fn converge_simulated(targets: &[Target], mut facts: Facts) -> (usize, Round) {
     let mut previous: Option<Vec<Problem>> = None;
     for round in 1..=MAX_ROUNDS {
-        match next_round(
-            problems(targets, &facts, Scope::BuildAndRun),
-            previous.as_deref(),
-        ) {
+        match next_round(problems(targets, &facts, ALL), previous.as_deref()) {
             Round::Fix(todo) => {
                 for p in &todo {
                     simulate(&mut facts, &p.fix);
@@ -91,7 +105,7 @@ fn converge_simulated(targets: &[Target], mut facts: Facts) -> (usize, Round) {
 #[test]
 fn nothing_installed_converges_to_everything_installed() {
     let targets = infos(&RELEASE);
-    let first = problems(&targets, &fresh(), Scope::BuildAndRun);
+    let first = problems(&targets, &fresh(), ALL);
     // Every build runs through the pinned cargo-auditable: a fresh machine installs it first.
     assert!(
         first
@@ -115,17 +129,18 @@ fn nothing_installed_converges_to_everything_installed() {
 fn a_wine_without_the_shim_needs_one_round() {
     let mut facts = fresh();
     facts.cargo_auditable = true;
+    facts.zig = true;
     facts.rust_targets.insert(RELEASE[3].into());
     facts.programs = ["wine", "x86_64-w64-mingw32-gcc"].map(String::from).into();
     let targets = infos(&RELEASE[3..]);
     assert_eq!(
-        problems(&targets, &facts, Scope::BuildAndRun)
+        problems(&targets, &facts, ALL)
             .iter()
             .map(|p| &p.fix)
             .collect::<Vec<_>>(),
         [&Fix::WinePrng]
     );
-    assert!(problems(&targets, &facts, Scope::Build).is_empty());
+    assert!(problems(&targets, &facts, BUILD).is_empty());
     assert_eq!(converge_simulated(&targets, facts), (2, Round::Done));
 }
 
@@ -134,6 +149,7 @@ fn a_fix_that_changes_nothing_stops_and_names_what_is_left() {
     // apt "succeeds" but the shim cannot be built: mingw is missing from the package list.
     let mut facts = fresh();
     facts.cargo_auditable = true;
+    facts.zig = true;
     facts.rust_targets.insert(RELEASE[3].into());
     facts.programs.insert("wine".into());
     let mut targets = infos(&RELEASE[3..]);
@@ -154,7 +170,8 @@ fn foreign_platforms_are_named_with_their_runner_and_never_retried() {
     let targets = infos(&["aarch64-apple-darwin", "x86_64-pc-windows-msvc"]);
     let mut facts = fresh();
     facts.cargo_auditable = true;
-    let found = problems(&targets, &facts, Scope::Build);
+    facts.zig = true;
+    let found = problems(&targets, &facts, BUILD);
     assert_eq!(found.len(), 2);
     assert!(describe(&found).contains("build it on a macos-14 runner"));
     assert!(describe(&found).contains("build it on a windows-2022 runner"));
@@ -166,10 +183,38 @@ fn everything_installed_is_done_at_once() {
     let mut facts = fresh();
     let targets = infos(&RELEASE);
     for _ in 0..3 {
-        for p in problems(&targets, &facts, Scope::BuildAndRun) {
+        for p in problems(&targets, &facts, ALL) {
             simulate(&mut facts, &p.fix);
         }
     }
-    assert!(problems(&targets, &facts, Scope::BuildAndRun).is_empty());
+    assert!(problems(&targets, &facts, ALL).is_empty());
     assert_eq!(converge_simulated(&targets, facts), (1, Round::Done));
+}
+
+#[test]
+fn a_glibc_floor_needs_zig_and_a_python_that_makes_virtualenvs() {
+    let targets = infos(&[HOST]);
+    let mut facts = fresh();
+    facts.cargo_auditable = true;
+    let found = problems(&targets, &facts, ALL);
+    let fixes: Vec<&Fix> = found.iter().map(|p| &p.fix).collect();
+    assert_eq!(
+        fixes,
+        [
+            &Fix::Apt(vec!["python3-venv".into()]),
+            &Fix::PipInstall(crate::ci::ZIG)
+        ]
+    );
+    assert!(describe(&found).contains("ziglang==0.15.2"), "{found:?}");
+    // One round: apt runs before pip within a round.
+    assert_eq!(
+        converge_simulated(&targets, facts.clone()),
+        (2, Round::Done)
+    );
+    // Without a floor nothing of this is needed.
+    let plain = Needs {
+        scope: Scope::BuildAndRun,
+        zig: false,
+    };
+    assert!(problems(&targets, &facts, plain).is_empty());
 }

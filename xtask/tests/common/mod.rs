@@ -43,6 +43,47 @@ pub fn ci_tool(name: &str) -> PathBuf {
     tool
 }
 
+/// The Debian 11 chroot (`cargo xtask ci` makes it with debootstrap).
+pub fn debian_chroot() -> PathBuf {
+    let dir = std::env::var_os("JIMINI_DEBIAN_CHROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| source_root().join("target/ci-tools/debian-bullseye"));
+    assert!(
+        dir.join("etc/debian_version").is_file(),
+        "the Debian 11 chroot {} is missing: run `cargo xtask ci` once (as root) to make it",
+        dir.display()
+    );
+    dir
+}
+
+/// A directory of its own inside the chroot: (its path on this machine, its path inside).
+pub fn chroot_dir(chroot: &Path, label: &str) -> (PathBuf, String) {
+    let inside = format!(
+        "/tmp/jimini-test-{label}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let outside = chroot.join(inside.trim_start_matches('/'));
+    let _ = std::fs::remove_dir_all(&outside);
+    std::fs::create_dir_all(&outside).unwrap();
+    (outside, inside)
+}
+
+/// `program args…` inside the chroot, with a clean environment plus `env`.
+pub fn in_chroot(chroot: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new("chroot");
+    cmd.arg(chroot)
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("HOME", "/root")
+        .env("LC_ALL", "C");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn temp_dir(label: &str) -> PathBuf {

@@ -8,6 +8,10 @@ fn inputs(user: UserRustflags, remaps: &[&str]) -> BuildInputs {
     BuildInputs {
         cargo: "cargo".into(),
         auditable: "cargo-auditable".into(),
+        zig: ZigInputs {
+            cargo_zigbuild: "/c/zig/bin/cargo-zigbuild".into(),
+            python: "/c/zig/bin/python3".into(),
+        },
         target_dir: PathBuf::from("/w/target"),
         remaps: remaps.iter().map(|r| r.to_string()).collect(),
         user,
@@ -23,6 +27,7 @@ fn step_for(user: UserRustflags, remaps: &[&str]) -> BuildStep {
         package: "jimini",
         profile: "dist",
         targets: &targets,
+        glibc: None,
         version: "0.2.1-dev.3+g3f2a9c1",
         short_commit: "3f2a9c1",
         source_date_epoch: 1_700_000_000,
@@ -179,4 +184,44 @@ fn a_planned_target_that_built_nothing_is_an_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("aarch64-unknown-linux-gnu"), "{err}");
+}
+
+#[test]
+fn a_glibc_floor_builds_through_cargo_zigbuild_with_the_floor_in_the_target() {
+    let targets = [
+        triple("aarch64-unknown-linux-gnu"),
+        triple("x86_64-unknown-linux-gnu"),
+    ];
+    let floor: GlibcVersion = "2.17".parse().unwrap();
+    let request = BuildRequest {
+        package: "jimini",
+        profile: "dist",
+        targets: &targets,
+        glibc: Some(&floor),
+        version: "0.3.0",
+        short_commit: "3f2a9c1",
+        source_date_epoch: 1_700_000_000,
+        quiet: false,
+    };
+    let step = step(&request, &inputs(UserRustflags::default(), &[]));
+    let joined = step.argv.join(" ");
+    assert!(
+        joined.starts_with("cargo-auditable auditable build "),
+        "{joined}"
+    );
+    assert!(
+        joined.contains(
+            "--target aarch64-unknown-linux-gnu.2.17 --target x86_64-unknown-linux-gnu.2.17"
+        ),
+        "{joined}"
+    );
+    assert_eq!(step.env["CARGO"], "/c/zig/bin/cargo-zigbuild");
+    assert_eq!(step.env["CARGO_ZIGBUILD_PYTHON_PATH"], "/c/zig/bin/python3");
+    assert_eq!(step.targets, targets);
+    assert!(step.links_through_zig());
+    // The rustflags are keyed by the plain triple, as cargo reads them.
+    assert!(
+        !joined.contains("target.x86_64-unknown-linux-gnu.2.17"),
+        "{joined}"
+    );
 }

@@ -28,6 +28,10 @@ fn inputs() -> BuildInputs {
     BuildInputs {
         cargo: "/home/u/.cargo/bin/cargo".into(),
         auditable: "/w/target/xtask-tools/cargo-auditable-0.7.7/bin/cargo-auditable".into(),
+        zig: crate::dist::build::ZigInputs {
+            cargo_zigbuild: "/c/zig/bin/cargo-zigbuild".into(),
+            python: "/c/zig/bin/python3".into(),
+        },
         target_dir: PathBuf::from("/w/target"),
         remaps: vec!["--remap-path-prefix=/w=/build".into()],
         user: Default::default(),
@@ -102,7 +106,29 @@ fn all_expands_the_release_list_sorted_and_windows_gets_zip_and_exe() {
         windows.binaries,
         ["jimini-admin.exe", "jimini-server.exe", "jimini.exe"]
     );
-    let argv = plan.build.argv.join(" ");
+    // The gnu targets link against the glibc floor through zig: one build for them, one for
+    // the rest, each with its own targets.
+    assert_eq!(plan.builds.len(), 2);
+    let zig = plan.builds[0].argv.join(" ");
+    assert!(
+        zig.contains(
+            "--target aarch64-unknown-linux-gnu.2.34 --target x86_64-unknown-linux-gnu.2.34"
+        ),
+        "{zig}"
+    );
+    assert_eq!(plan.builds[0].env["CARGO"], "/c/zig/bin/cargo-zigbuild");
+    let plain = plan.builds[1].argv.join(" ");
+    assert!(
+        plain.contains("--target x86_64-pc-windows-gnu --message-format"),
+        "{plain}"
+    );
+    assert_eq!(plan.builds[1].env["CARGO"], "/home/u/.cargo/bin/cargo");
+    // Without a floor, one build of everything.
+    let mut config = config();
+    config.glibc = None;
+    let plan = planned(&config, &requested).unwrap();
+    assert_eq!(plan.builds.len(), 1);
+    let argv = plan.builds[0].argv.join(" ");
     assert!(
         argv.contains(
             "--target aarch64-unknown-linux-gnu --target x86_64-pc-windows-gnu --target x86_64-unknown-linux-gnu"
@@ -192,12 +218,12 @@ fn describe_shows_the_exact_command_and_every_artifact() {
     let text = plan.describe();
     assert!(
         text.contains(
-            "/w/target/xtask-tools/cargo-auditable-0.7.7/bin/cargo-auditable auditable build --locked --profile dist -p jimini --bins --target x86_64-unknown-linux-gnu --message-format=json-render-diagnostics"
+            "/w/target/xtask-tools/cargo-auditable-0.7.7/bin/cargo-auditable auditable build --locked --profile dist -p jimini --bins --target x86_64-unknown-linux-gnu.2.34 --message-format=json-render-diagnostics"
         ),
         "{text}"
     );
     assert!(text.contains("JIMINI_BUILD_VERSION=0.2.0"), "{text}");
-    assert!(text.contains("CARGO=/home/u/.cargo/bin/cargo"), "{text}");
+    assert!(text.contains("CARGO=/c/zig/bin/cargo-zigbuild"), "{text}");
     assert!(text.contains("SHA256SUMS") && text.contains("dist-manifest.json"));
 }
 

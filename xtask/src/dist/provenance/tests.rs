@@ -199,3 +199,34 @@ fn the_builder_is_the_workflow_on_github_and_local_elsewhere() {
         "https://github.com/jimini-dev/jimini/.github/workflows/release.yml@refs/tags/v0.3.0"
     );
 }
+
+#[test]
+fn the_tool_running_cargo_is_recorded_by_name_and_machine_paths_are_not() {
+    let argv: Vec<String> = [
+        "/c/cargo-auditable",
+        "auditable",
+        "build",
+        "--target",
+        "x86_64-unknown-linux-gnu.2.17",
+    ]
+    .map(String::from)
+    .to_vec();
+    let zig = BTreeMap::from([
+        (
+            "CARGO".to_owned(),
+            "/home/u/.cache/jimini-xtask/tools/zig/bin/cargo-zigbuild".to_owned(),
+        ),
+        (
+            "CARGO_ZIGBUILD_PYTHON_PATH".to_owned(),
+            "/home/u/.cache/zig/bin/python3".to_owned(),
+        ),
+    ]);
+    let invocation = portable_invocation(&argv, &zig, &[]);
+    assert_eq!(invocation.argv[0], "cargo");
+    assert_eq!(
+        invocation.env,
+        BTreeMap::from([("CARGO".to_owned(), "cargo-zigbuild".to_owned())])
+    );
+    let plain = BTreeMap::from([("CARGO".to_owned(), "/home/u/.cargo/bin/cargo".to_owned())]);
+    assert!(portable_invocation(&argv, &plain, &[]).env.is_empty());
+}
