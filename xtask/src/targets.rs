@@ -151,6 +151,8 @@ pub struct Target {
     pub build_host: BuildHost,
     /// Machines install.sh installs this target on (Linux only).
     pub uname: Option<Uname>,
+    /// Debian's name for the architecture, for targets that get a `.deb` (Linux glibc).
+    pub deb_arch: Option<&'static str>,
 }
 
 pub const QEMU_AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
@@ -280,6 +282,11 @@ impl Target {
             libc,
             build_host,
             uname: uname(triple),
+            deb_arch: match name {
+                "x86_64-unknown-linux-gnu" => Some("amd64"),
+                "aarch64-unknown-linux-gnu" => Some("arm64"),
+                _ => None,
+            },
             triple: triple.clone(),
         }
     }

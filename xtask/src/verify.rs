@@ -149,6 +149,8 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
         let result = match artifact.kind {
             ArtifactKind::Archive => check_archive(dir, artifact, &mut problems),
             ArtifactKind::Sbom => check_sbom(dir, artifact, &manifest, &mut problems),
+            ArtifactKind::Deb => crate::dist::deb::check(&dir.join(&artifact.name), artifact)
+                .map(|found| problems.extend(found)),
             ArtifactKind::Provenance => crate::dist::provenance::read(&dir.join(&artifact.name))
                 .map(|statement| {
                     for problem in crate::dist::provenance::problems(&statement, &manifest) {

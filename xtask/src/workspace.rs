@@ -41,6 +41,28 @@ pub struct DistConfig {
     /// The archive format of the Windows targets: `zip` (default), `tar.xz`, `tar.gz`.
     #[serde(default)]
     pub windows_archive: Option<String>,
+    /// `.deb` packages of the Linux glibc targets, when present.
+    #[serde(default)]
+    pub deb: Option<DebConfig>,
+}
+
+/// `[workspace.metadata.xtask-dist.deb]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DebConfig {
+    /// `Name <email>`: Debian requires an address.
+    pub maintainer: String,
+    /// The archive section (`net`, `utils`, …).
+    #[serde(default = "default_section")]
+    pub section: String,
+    /// Files besides the binaries and docs: `[source, absolute destination, octal mode]`; those
+    /// under `/etc` are conffiles.
+    #[serde(default)]
+    pub assets: Vec<[String; 3]>,
+}
+
+fn default_section() -> String {
+    "utils".to_owned()
 }
 
 /// Where `keygen` puts the public key when `public-key` is not set.

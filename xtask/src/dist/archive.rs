@@ -92,7 +92,7 @@ fn sorted(entries: &[Entry]) -> Vec<&Entry> {
 /// The xz preset: liblzma's default, the size/time balance `xz` itself picks.
 pub const XZ_PRESET: u32 = 6;
 
-fn xz_options() -> lzma_rust2::XzOptions {
+pub(crate) fn xz_options() -> lzma_rust2::XzOptions {
     lzma_rust2::XzOptions::with_preset(XZ_PRESET)
 }
 
@@ -173,7 +173,7 @@ fn append_tar<W: Write>(
     Ok(tar.into_inner()?)
 }
 
-fn set_common(header: &mut tar::Header, mode: u32, mtime: u64, size: u64) {
+pub(crate) fn set_common(header: &mut tar::Header, mode: u32, mtime: u64, size: u64) {
     header.set_mode(mode);
     header.set_mtime(mtime);
     header.set_uid(0);

@@ -189,6 +189,7 @@ mod tests {
             sbom: "jimini.cdx.json".into(),
             binaries: vec!["tool".into()],
             glibc_floor: Some(floor.parse().unwrap()),
+            deb: None,
         };
         let entries = [Entry {
             name: "tool".into(),

@@ -41,6 +41,8 @@ pub enum ArtifactKind {
     Installer,
     /// The in-toto statement with the SLSA provenance of the other artifacts.
     Provenance,
+    /// A Debian package of a Linux glibc target.
+    Deb,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

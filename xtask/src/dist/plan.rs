@@ -95,6 +95,8 @@ pub struct TargetPlan {
     pub binaries: Vec<String>,
     /// Glibc targets: the newest glibc their binaries may need (`glibc` in the config).
     pub glibc_floor: Option<GlibcVersion>,
+    /// The Debian package's file name, for Linux glibc targets when `deb` is configured.
+    pub deb: Option<String>,
 }
 
 /// Resolves `--target` values: none → the host, `all` → the release list, `host` → the host.
@@ -220,15 +222,21 @@ pub fn links_through_zig(config: &DistConfig, targets: &[Target]) -> bool {
             .any(|target| target.libc == crate::targets::Libc::Glibc)
 }
 
-/// The targets of each build: those with a glibc floor link through zig, so they build
-/// together and apart from the rest. Groups keep plan order; none is empty.
+/// The targets of each build. Those with a glibc floor link through zig, each in a build of
+/// its own: cargo-zigbuild changes how cargo treats the host when the host triple is among its
+/// targets (`target-applies-to-host`), which changed the code of the other targets built with
+/// it, so a target's binaries would depend on which targets a dist builds. The rest build
+/// together. Plan order; no group is empty.
 fn build_groups(targets: &[TargetPlan]) -> Vec<(Option<&GlibcVersion>, Vec<Triple>)> {
     let mut groups: Vec<(Option<&GlibcVersion>, Vec<Triple>)> = Vec::new();
     for target in targets {
-        let floor = target.glibc_floor.as_ref();
-        match groups.iter_mut().find(|(glibc, _)| *glibc == floor) {
-            Some((_, group)) => group.push(target.target.triple.clone()),
-            None => groups.push((floor, vec![target.target.triple.clone()])),
+        let triple = target.target.triple.clone();
+        match target.glibc_floor.as_ref() {
+            Some(floor) => groups.push((Some(floor), vec![triple])),
+            None => match groups.iter_mut().find(|(glibc, _)| glibc.is_none()) {
+                Some((_, group)) => group.push(triple),
+                None => groups.push((None, vec![triple])),
+            },
         }
     }
     groups
@@ -318,7 +326,15 @@ fn plan_target(
         .map(|name| format!("{name}{}", target.exe_suffix))
         .collect();
     binaries.sort();
+    let deb = match (&input.config.deb, target.deb_arch) {
+        (Some(_), Some(arch)) => {
+            let version = semver::Version::parse(&input.version)?;
+            Some(super::deb::file_name(&input.config.package, &version, arch))
+        }
+        _ => None,
+    };
     Ok(TargetPlan {
+        deb,
         glibc_floor: glibc_floor
             .filter(|_| target.libc == crate::targets::Libc::Glibc)
             .cloned(),
@@ -361,11 +377,16 @@ impl DistPlan {
         }
         for target in &self.targets {
             text.push_str(&format!(
-                "  {}: {} ({}) + {}\n",
+                "  {}: {} ({}) + {}{}\n",
                 target.target.triple,
                 target.archive,
                 target.binaries.join(", "),
-                target.sbom
+                target.sbom,
+                target
+                    .deb
+                    .as_ref()
+                    .map(|deb| format!(" + {deb}"))
+                    .unwrap_or_default()
             ));
         }
         if self.installer.is_some() {

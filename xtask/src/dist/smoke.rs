@@ -146,6 +146,7 @@ mod tests {
             sbom: format!("jimini-0.2.0-{triple}.cdx.json"),
             binaries: vec!["jimini".into()],
             glibc_floor: None,
+            deb: None,
             target,
         }
     }
