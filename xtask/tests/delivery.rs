@@ -685,3 +685,130 @@ fn debian_11_puts_the_previous_binaries_back_when_the_new_jimini_cannot_run() {
     );
     assert_eq!(snapshot(&installed), before);
 }
+
+#[test]
+fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_debian_11() {
+    let (_, dist) = built();
+    let manifest = read_manifest(dist);
+    let deb = artifact_name(&manifest, "deb");
+    assert_eq!(
+        deb,
+        format!("jimini_{}_amd64.deb", version(dist).replacen('-', "~", 1))
+    );
+    let path = dist.join(&deb);
+    let info = checked(Command::new("dpkg-deb").arg("--info").arg(&path));
+    for field in [
+        "Package: jimini",
+        "Architecture: amd64",
+        "Depends: libc6 (>= 2.17)",
+        "Maintainer: The jimini developers <",
+    ] {
+        assert!(info.contains(field), "{field} missing:\n{info}");
+    }
+    let contents = checked(Command::new("dpkg-deb").arg("--contents").arg(&path));
+    for line in contents.lines() {
+        assert!(line.contains(" 0/0 "), "owned by root: {line}");
+    }
+    let files: Vec<String> = contents
+        .lines()
+        .filter(|l| l.starts_with('-'))
+        .map(|l| {
+            format!(
+                "/{}",
+                l.rsplit(' ').next().unwrap().trim_start_matches("./")
+            )
+        })
+        .collect();
+    for wanted in [
+        "/usr/bin/jimini",
+        "/usr/bin/jimini-server",
+        "/usr/bin/jimini-admin",
+        "/etc/jimini/rules.toml",
+        "/lib/systemd/system/jimini-server.service",
+        "/usr/share/doc/jimini/copyright",
+        "/usr/share/doc/jimini/changelog.gz",
+    ] {
+        assert!(
+            files.iter().any(|f| f == wanted),
+            "{wanted} not in {files:?}"
+        );
+    }
+    let conffiles = checked(
+        Command::new("dpkg-deb")
+            .args(["--field"])
+            .arg(&path)
+            .arg("Version"),
+    );
+    assert!(!conffiles.trim().is_empty());
+    // Debian's own checker: no errors (warnings are the missing man pages and the 0600
+    // environment file that holds the API key).
+    let lintian = run(Command::new("lintian").arg(&path));
+    let said = String::from_utf8_lossy(&lintian.stdout).into_owned();
+    assert!(
+        !said.lines().any(|l| l.starts_with("E:")),
+        "lintian errors:\n{said}"
+    );
+
+    // Install, run, remove, purge on Debian 11.
+    let chroot = debian_chroot();
+    let (outside, inside) = chroot_dir(&chroot, "deb");
+    std::fs::copy(&path, outside.join(&deb)).unwrap();
+    let in_root = |args: &[&str]| run(&mut in_chroot(&chroot, args, &[]));
+    let dpkg = |args: &[&str]| {
+        let output = in_root(args);
+        assert!(
+            output.status.success(),
+            "dpkg {args:?}: {}",
+            stderr(&output)
+        );
+    };
+    dpkg(&["dpkg", "-i", &format!("{inside}/{deb}")]);
+    let status = checked(&mut in_chroot(&chroot, &["dpkg", "-s", "jimini"], &[]));
+    assert!(status.contains("Status: install ok installed"), "{status}");
+    let line = checked(&mut in_chroot(&chroot, &["jimini", "--version"], &[]));
+    assert!(
+        line.starts_with(&format!("jimini {} (", version(dist))),
+        "{line}"
+    );
+    let blocked = in_root(&[
+        "jimini",
+        "check",
+        "--rules",
+        "/etc/jimini/rules.toml",
+        "ssn 123-45-6789",
+    ]);
+    assert_eq!(blocked.status.code(), Some(3), "{blocked:?}");
+    let env_mode = std::fs::metadata(chroot.join("etc/jimini/server.env")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&env_mode.permissions()) & 0o777,
+        0o600
+    );
+    let listed = checked(&mut in_chroot(
+        &chroot,
+        &["dpkg-query", "-W", "-f=${Conffiles}", "jimini"],
+        &[],
+    ));
+    assert!(
+        listed.contains("/etc/jimini/rules.toml") && listed.contains("/etc/jimini/server.env"),
+        "{listed}"
+    );
+
+    // remove keeps the conffiles (the administrator's edits), purge takes them too.
+    dpkg(&["dpkg", "-r", "jimini"]);
+    assert!(!chroot.join("usr/bin/jimini").exists());
+    assert!(
+        chroot.join("etc/jimini/rules.toml").exists(),
+        "conffiles survive remove"
+    );
+    dpkg(&["dpkg", "-P", "jimini"]);
+    for file in &files {
+        assert!(
+            !chroot.join(file.trim_start_matches('/')).exists(),
+            "{file} left behind"
+        );
+    }
+    assert!(
+        !chroot.join("etc/jimini").exists(),
+        "/etc/jimini left behind"
+    );
+}

@@ -148,8 +148,7 @@ fn debian_changelog(input: &DebInput) -> anyhow::Result<String> {
     let date = time::OffsetDateTime::from_unix_timestamp(input.mtime as i64)?
         .format(&time::format_description::well_known::Rfc2822)?;
     Ok(format!(
-        "{} ({}) unstable; urgency=medium\n\n  * Release {}: see the project's changelog beside \
-         this file.\n\n -- {}  {date}\n",
+        "{} ({}) unstable; urgency=medium\n\n  * Upstream release {}.\n\n -- {}  {date}\n",
         input.package, input.version, input.version, input.maintainer
     ))
 }
