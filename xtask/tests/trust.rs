@@ -453,20 +453,6 @@ fn keygen_never_replaces_a_key_and_keeps_secrets_out_of_git() {
     assert!(!out.exists(), "refused runs leave no output");
 }
 
-/// The pinned cargo-audit that `cargo xtask ci` installs (see xtask/src/ci.rs).
-fn cargo_audit() -> PathBuf {
-    let tool = xtask::ci::CARGO_AUDIT;
-    let binary = tool.binary(&source_root().join("target"));
-    assert!(
-        binary.is_file(),
-        "{} {} is not installed at {}: run `cargo xtask ci`, which installs it",
-        tool.name,
-        tool.version,
-        binary.display()
-    );
-    binary
-}
-
 /// An advisory database with one made-up advisory against `crate_name` (or none), in the
 /// RustSec layout.
 fn advisory_db(label: &str, advisory_for: Option<&str>) -> PathBuf {
@@ -508,7 +494,7 @@ fn cargo_audit_bin_reads_the_dependency_list_inside_a_shipped_binary() {
         .join(archive.trim_end_matches(".tar.xz"))
         .join("jimini");
     let audit = |db: &Path| {
-        run(Command::new(cargo_audit())
+        run(Command::new(cargo_tool(xtask::ci::CARGO_AUDIT))
             .args(["audit", "--no-fetch", "--stale", "--db"])
             .arg(db)
             .arg("bin")

@@ -46,8 +46,7 @@ pub struct BuildInputs {
     pub cargo: String,
     /// The pinned cargo-auditable, which runs the build (see [`step`]).
     pub auditable: String,
-    /// The pinned cargo-zigbuild and the Python that runs its zig, for builds against a glibc
-    /// floor.
+    /// The pinned cargo-zigbuild and zig, for builds against a glibc floor.
     pub zig: ZigInputs,
     /// cargo's target directory for this workspace (from `cargo metadata`).
     pub target_dir: PathBuf,
@@ -59,7 +58,7 @@ pub struct BuildInputs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZigInputs {
     pub cargo_zigbuild: String,
-    pub python: String,
+    pub zig: String,
 }
 
 /// What the plan decides about one build.
@@ -159,9 +158,12 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
         }
         Some(_) => {
             env.insert("CARGO".to_owned(), inputs.zig.cargo_zigbuild.clone());
+            env.insert("CARGO_ZIGBUILD_ZIG_PATH".to_owned(), inputs.zig.zig.clone());
+            // cargo-zigbuild prefers `python3 -m ziglang` over the zig path; a Python that
+            // does not exist makes it take the pinned zig whatever this machine's python3 has.
             env.insert(
                 "CARGO_ZIGBUILD_PYTHON_PATH".to_owned(),
-                inputs.zig.python.clone(),
+                format!("{}.no-python", inputs.zig.zig),
             );
         }
     }

@@ -116,7 +116,7 @@ fn preflight(
     if zig && !zig_tools.is_installed(target_dir) {
         let step = progress.step(format!(
             "install {} (once per machine)",
-            zig_tools.packages.join(" ")
+            zig_tools.describe()
         ));
         zig_tools.install(sh, target_dir)?;
         step.done();
@@ -362,6 +362,9 @@ fn pack_target(shared: &Shared, target: &TargetPlan) -> anyhow::Result<Vec<Artif
         checksums: &shared.checksums,
         app_version: &plan.version,
         target: target.target.triple.as_str(),
+        artifacts: &std::iter::once(target.archive.as_str())
+            .chain(target.deb.as_deref())
+            .collect::<Vec<_>>(),
         source_date_epoch: plan.source_date_epoch,
     })?;
     check_dependency_lists(target, &entries, &json)?;

@@ -14,6 +14,7 @@
 
 pub mod archive;
 pub mod auditable;
+pub mod binstall;
 pub mod build;
 pub mod deb;
 pub mod execute;

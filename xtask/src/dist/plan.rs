@@ -35,6 +35,8 @@ pub struct PlanInput<'a> {
     /// Whether the configured (or default) public key file exists.
     pub public_key_exists: bool,
     pub signing: SigningRequest,
+    /// The shipped package's `[package.metadata.binstall]`, checked against the plan.
+    pub binstall: Option<&'a super::binstall::Binstall>,
 }
 
 /// What the flags and the environment ask of signing.
@@ -172,6 +174,9 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         .iter()
         .map(|t| plan_target(input, t, glibc_floor.as_ref()))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(binstall) = input.binstall {
+        super::binstall::check(binstall, app, &input.version, &targets)?;
+    }
     let builds = build_groups(&targets)
         .into_iter()
         .map(|(glibc, group)| {

@@ -214,8 +214,8 @@ pub fn portable_invocation(
                     let name = Path::new(v).file_name()?.to_str()?;
                     (name != "cargo").then(|| (k.clone(), name.to_owned()))
                 }
-                // Where zig's Python lives on this machine.
-                "CARGO_ZIGBUILD_PYTHON_PATH" => None,
+                // Where this machine keeps zig (its version is pinned by the source).
+                "CARGO_ZIGBUILD_PYTHON_PATH" | "CARGO_ZIGBUILD_ZIG_PATH" => None,
                 _ => Some((k.clone(), portable(v))),
             })
             .collect(),

@@ -35,6 +35,9 @@ pub struct SbomInput<'a> {
     /// The dist version (a snapshot version off the release tag).
     pub app_version: &'a str,
     pub target: &'a str,
+    /// The dist's files that carry these binaries (the archive, the `.deb`): listed as
+    /// `jimini:dist:artifact` properties, so the SBOM names what it describes.
+    pub artifacts: &'a [&'a str],
     pub source_date_epoch: i64,
 }
 
@@ -223,10 +226,16 @@ fn serialize(
                 env!("CARGO_PKG_VERSION"),
             )])),
             component: Some(root),
-            properties: Some(Properties(vec![Property::new(
-                "cdx:rust:target",
-                input.target,
-            )])),
+            properties: Some(Properties(
+                std::iter::once(Property::new("cdx:rust:target", input.target))
+                    .chain(
+                        input
+                            .artifacts
+                            .iter()
+                            .map(|name| Property::new("jimini:dist:artifact", name)),
+                    )
+                    .collect(),
+            )),
             ..BomMetadata::default()
         }),
         components: Some(Components(components)),

@@ -36,7 +36,7 @@ pub(super) fn apply(sh: &Shell, problems: &[Problem], root: &Path) -> anyhow::Re
             Fix::CargoInstall(tool) => {
                 tool.install(sh, &root.join("target"))?;
             }
-            Fix::PipInstall(tool) => tool.install(sh, &root.join("target"))?,
+            Fix::ZigInstall(tool) => tool.install(sh, &root.join("target"))?,
             Fix::Manual(_) | Fix::Apt(_) => {}
         }
     }

@@ -39,8 +39,8 @@ pub enum Fix {
     RustupTarget(String),
     /// `cargo install --locked` of a pinned tool into its own directory.
     CargoInstall(crate::ci::CargoTool),
-    /// `pip install` of pinned Python packages into their own virtualenv.
-    PipInstall(crate::ci::PipTool),
+    /// The pinned zig and cargo-zigbuild wheels, downloaded and unpacked.
+    ZigInstall(crate::ci::ZigToolchain),
     Apt(Vec<String>),
     WinePrng,
     Manual(String),
@@ -61,9 +61,9 @@ impl Fix {
                 tool.name,
                 tool.root(Path::new("target")).display()
             ),
-            Fix::PipInstall(tool) => format!(
-                "pip install {} (into a virtualenv at {})",
-                tool.packages.join(" "),
+            Fix::ZigInstall(tool) => format!(
+                "cargo xtask doctor --fix (downloads {} from PyPI into {})",
+                tool.describe(),
                 tool.root(Path::new("target")).display()
             ),
             Fix::Apt(packages) => format!("apt-get install -y {}", packages.join(" ")),
@@ -100,8 +100,6 @@ pub struct Facts {
     pub cargo_auditable: bool,
     /// The pinned zig and cargo-zigbuild are installed.
     pub zig: bool,
-    /// `python3 -m venv` can make a virtualenv with pip (Debian: python3-venv).
-    pub python_venv: bool,
 }
 
 /// Which checks apply beyond the targets' own.
@@ -126,19 +124,12 @@ pub fn problems(targets: &[Target], facts: &Facts, needs: Needs) -> Vec<Problem>
     let scope = needs.scope;
     if needs.zig && !facts.zig {
         let tool = crate::ci::ZIG;
-        if !facts.python_venv {
-            problems.push(Problem {
-                what: "python3 cannot make a virtualenv (for zig, which links against the glibc floor)"
-                    .to_owned(),
-                fix: Fix::Apt(vec!["python3-venv".to_owned()]),
-            });
-        }
         problems.push(Problem {
             what: format!(
-                "{} (links the gnu targets against the configured glibc floor) is not installed",
-                tool.packages.join(" ")
+                "{} (link the gnu targets against the configured glibc floor) are not installed",
+                tool.describe()
             ),
-            fix: Fix::PipInstall(tool),
+            fix: Fix::ZigInstall(tool),
         });
     }
     if !facts.cargo_auditable {

@@ -40,11 +40,6 @@ pub fn probe(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Fact
         wine_prng: wine_prng_dll(&wine_prefix(root)).is_file(),
         cargo_auditable: crate::ci::CARGO_AUDITABLE.is_installed(&root.join("target")),
         zig: crate::ci::ZIG.is_installed(&root.join("target")),
-        python_venv: cmd!(sh, "python3 -c 'import ensurepip, venv'")
-            .quiet()
-            .ignore_stderr()
-            .run()
-            .is_ok(),
         host,
     })
 }

@@ -29,7 +29,6 @@ fn fresh() -> Facts {
         wine_prng: false,
         cargo_auditable: false,
         zig: false,
-        python_venv: false,
     }
 }
 
@@ -51,8 +50,7 @@ fn simulate(facts: &mut Facts, fix: &Fix) {
             facts.rust_targets.insert(t.clone());
         }
         Fix::CargoInstall(_) => facts.cargo_auditable = true,
-        // pip needs a virtualenv: without python3-venv the install fails and changes nothing.
-        Fix::PipInstall(_) => facts.zig = facts.python_venv,
+        Fix::ZigInstall(_) => facts.zig = true,
         Fix::Apt(packages) => {
             for package in packages {
                 let programs: &[&str] = match package.as_str() {
@@ -65,9 +63,6 @@ fn simulate(facts: &mut Facts, fix: &Fix) {
                 facts
                     .programs
                     .extend(programs.iter().map(|p| p.to_string()));
-                if package == "python3-venv" {
-                    facts.python_venv = true;
-                }
                 if package == "libc6-dev-arm64-cross" {
                     facts
                         .sysroots
@@ -192,26 +187,22 @@ fn everything_installed_is_done_at_once() {
 }
 
 #[test]
-fn a_glibc_floor_needs_zig_and_a_python_that_makes_virtualenvs() {
+fn a_glibc_floor_needs_the_pinned_zig() {
     let targets = infos(&[HOST]);
     let mut facts = fresh();
     facts.cargo_auditable = true;
     let found = problems(&targets, &facts, ALL);
     let fixes: Vec<&Fix> = found.iter().map(|p| &p.fix).collect();
-    assert_eq!(
-        fixes,
-        [
-            &Fix::Apt(vec!["python3-venv".into()]),
-            &Fix::PipInstall(crate::ci::ZIG)
-        ]
+    assert_eq!(fixes, [&Fix::ZigInstall(crate::ci::ZIG)]);
+    assert!(
+        describe(&found).contains("zig 0.15.2 and cargo-zigbuild 0.24.1"),
+        "{found:?}"
     );
-    assert!(describe(&found).contains("ziglang==0.15.2"), "{found:?}");
-    // One round: apt runs before pip within a round.
     assert_eq!(
         converge_simulated(&targets, facts.clone()),
         (2, Round::Done)
     );
-    // Without a floor nothing of this is needed.
+    // Without a floor it is not needed.
     let plain = Needs {
         scope: Scope::BuildAndRun,
         zig: false,

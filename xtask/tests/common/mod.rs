@@ -43,6 +43,19 @@ pub fn ci_tool(name: &str) -> PathBuf {
     tool
 }
 
+/// A pinned tool from crates.io that `cargo xtask ci` installs (see xtask/src/ci.rs).
+pub fn cargo_tool(tool: xtask::ci::CargoTool) -> PathBuf {
+    let binary = tool.binary(&source_root().join("target"));
+    assert!(
+        binary.is_file(),
+        "{} {} is not installed at {}: run `cargo xtask ci`, which installs it",
+        tool.name,
+        tool.version,
+        binary.display()
+    );
+    binary
+}
+
 /// The Debian 11 chroot (`cargo xtask ci` makes it with debootstrap).
 pub fn debian_chroot() -> PathBuf {
     let dir = std::env::var_os("JIMINI_DEBIAN_CHROOT")

@@ -10,7 +10,7 @@ fn inputs(user: UserRustflags, remaps: &[&str]) -> BuildInputs {
         auditable: "cargo-auditable".into(),
         zig: ZigInputs {
             cargo_zigbuild: "/c/zig/bin/cargo-zigbuild".into(),
-            python: "/c/zig/bin/python3".into(),
+            zig: "/c/zig/ziglang/zig".into(),
         },
         target_dir: PathBuf::from("/w/target"),
         remaps: remaps.iter().map(|r| r.to_string()).collect(),
@@ -216,7 +216,9 @@ fn a_glibc_floor_builds_through_cargo_zigbuild_with_the_floor_in_the_target() {
         "{joined}"
     );
     assert_eq!(step.env["CARGO"], "/c/zig/bin/cargo-zigbuild");
-    assert_eq!(step.env["CARGO_ZIGBUILD_PYTHON_PATH"], "/c/zig/bin/python3");
+    assert_eq!(step.env["CARGO_ZIGBUILD_ZIG_PATH"], "/c/zig/ziglang/zig");
+    // Never a machine's own `python3 -m ziglang`.
+    assert!(!Path::new(&step.env["CARGO_ZIGBUILD_PYTHON_PATH"]).exists());
     assert_eq!(step.targets, targets);
     assert!(step.links_through_zig());
     // The rustflags are keyed by the plain triple, as cargo reads them.

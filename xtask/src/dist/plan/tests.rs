@@ -31,7 +31,7 @@ fn inputs() -> BuildInputs {
         auditable: "/w/target/xtask-tools/cargo-auditable-0.7.7/bin/cargo-auditable".into(),
         zig: crate::dist::build::ZigInputs {
             cargo_zigbuild: "/c/zig/bin/cargo-zigbuild".into(),
-            python: "/c/zig/bin/python3".into(),
+            zig: "/c/zig/ziglang/zig".into(),
         },
         target_dir: PathBuf::from("/w/target"),
         remaps: vec!["--remap-path-prefix=/w=/build".into()],
@@ -61,6 +61,7 @@ fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> 
         quiet: false,
         public_key_exists: false,
         signing: Default::default(),
+        binstall: None,
     })
 }
 
@@ -261,6 +262,7 @@ fn planned_signing(
         quiet: false,
         public_key_exists,
         signing,
+        binstall: None,
     })
 }
 

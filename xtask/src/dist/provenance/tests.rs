@@ -218,7 +218,11 @@ fn the_tool_running_cargo_is_recorded_by_name_and_machine_paths_are_not() {
         ),
         (
             "CARGO_ZIGBUILD_PYTHON_PATH".to_owned(),
-            "/home/u/.cache/zig/bin/python3".to_owned(),
+            "/home/u/.cache/zig/ziglang/zig.no-python".to_owned(),
+        ),
+        (
+            "CARGO_ZIGBUILD_ZIG_PATH".to_owned(),
+            "/home/u/.cache/zig/ziglang/zig".to_owned(),
         ),
     ]);
     let invocation = portable_invocation(&argv, &zig, &[]);

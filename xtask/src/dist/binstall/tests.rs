@@ -1,0 +1,90 @@
+use super::*;
+use crate::targets::{Target, Triple};
+
+fn planned(triple: &str) -> TargetPlan {
+    let triple = Triple::parse(triple).unwrap();
+    let target = Target::new(&triple, &Triple::parse("x86_64-unknown-linux-gnu").unwrap());
+    let stem = format!("jimini-0.3.0-{triple}");
+    TargetPlan {
+        archive: format!("{stem}.{}", target.archive.extension()),
+        sbom: format!("{stem}.cdx.json"),
+        binaries: ["jimini", "jimini-server"]
+            .iter()
+            .map(|b| format!("{b}{}", target.exe_suffix))
+            .collect(),
+        stem,
+        artifact_dir: "/t".into(),
+        glibc_floor: None,
+        deb: None,
+        target,
+    }
+}
+
+fn ours() -> Binstall {
+    Binstall::from_metadata(&serde_json::json!({
+        "binstall": {
+            "pkg-url": "{ repo }/releases/download/v{ version }/{ name }-{ version }-{ target }{ archive-suffix }",
+            "bin-dir": "{ name }-{ version }-{ target }/{ bin }{ binary-ext }",
+            "pkg-fmt": "txz",
+            "overrides": { "x86_64-pc-windows-gnu": { "pkg-fmt": "zip" } }
+        }
+    }))
+    .unwrap()
+    .unwrap()
+}
+
+#[test]
+fn the_metadata_names_exactly_what_dist_writes_on_every_platform() {
+    let targets: Vec<TargetPlan> = [
+        "x86_64-unknown-linux-gnu",
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-gnu",
+        "x86_64-pc-windows-gnu",
+    ]
+    .iter()
+    .map(|t| planned(t))
+    .collect();
+    check(&ours(), "jimini", "0.3.0", &targets).unwrap();
+    assert_eq!(
+        Binstall::from_metadata(&serde_json::json!({})).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_rename_or_a_wrong_format_is_refused_naming_both_sides() {
+    let targets = vec![
+        planned("x86_64-unknown-linux-gnu"),
+        planned("x86_64-pc-windows-gnu"),
+    ];
+    let mut renamed = ours();
+    renamed.pkg_url = Some("{ repo }/releases/download/v{ version }/{ name }-{ target }-v{ version }{ archive-suffix }".into());
+    let err = check(&renamed, "jimini", "0.3.0", &targets)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pkg-url gives jimini-x86_64-unknown-linux-gnu-v0.3.0.tar.xz")
+            && err.contains("dist writes jimini-0.3.0-x86_64-unknown-linux-gnu.tar.xz")
+            && err.contains("[package.metadata.binstall]"),
+        "{err}"
+    );
+    let mut no_override = ours();
+    no_override.overrides.clear();
+    let err = check(&no_override, "jimini", "0.3.0", &targets)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pkg-fmt is \"txz\" for x86_64-pc-windows-gnu"),
+        "{err}"
+    );
+    let mut flat = ours();
+    flat.bin_dir = Some("{ bin }{ binary-ext }".into());
+    let err = check(&flat, "jimini", "0.3.0", &targets)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bin-dir gives jimini.exe for x86_64-pc-windows-gnu")
+            && err.contains("jimini-0.3.0-x86_64-pc-windows-gnu/jimini.exe"),
+        "{err}"
+    );
+}
