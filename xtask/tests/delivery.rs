@@ -849,7 +849,56 @@ fn cargo_binstall_installs_the_release_archive_named_by_the_crate_metadata() {
     for (name, bytes) in snapshot(dist) {
         std::fs::write(release.join(name), bytes).unwrap();
     }
-    let (mut server, port) = serve(&site);
+    // cargo-binstall downloads over HTTPS only: a certificate for 127.0.0.1 that it trusts
+    // through SSL_CERT_FILE, and Python's server wrapped in TLS.
+    let tls = temp_dir("binstall-tls");
+    checked(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            // A server certificate, not a CA: rustls refuses a CA as the end entity.
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(tls.join("key.pem"))
+            .arg("-out")
+            .arg(tls.join("cert.pem")),
+    );
+    let https = r#"
+import functools, http.server, ssl, sys
+directory, cert, key = sys.argv[1:4]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print("port", server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+    let mut server = Command::new("python3")
+        .args(["-c", https])
+        .arg(&site)
+        .arg(tls.join("cert.pem"))
+        .arg(tls.join("key.pem"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("port ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
     // The crate's own manifests, with `repository` pointing at that server.
     let manifests = temp_dir("binstall-manifests");
     let root = std::fs::read_to_string(copy.join("Cargo.toml")).unwrap();
@@ -857,7 +906,7 @@ fn cargo_binstall_installs_the_release_archive_named_by_the_crate_metadata() {
     assert!(root.contains(&format!("repository = \"{repository}\"")));
     let local = root.replace(
         &format!("repository = \"{repository}\""),
-        &format!("repository = \"http://127.0.0.1:{port}/jimini-dev/jimini\""),
+        &format!("repository = \"https://127.0.0.1:{port}/jimini-dev/jimini\""),
     );
     std::fs::write(manifests.join("Cargo.toml"), local).unwrap();
     std::fs::create_dir_all(manifests.join("app")).unwrap();
@@ -878,12 +927,15 @@ fn cargo_binstall_installs_the_release_archive_named_by_the_crate_metadata() {
         .args(["--targets", &host()])
         .arg("jimini")
         .env("CARGO_HOME", temp_dir("binstall-cargo-home"))
+        .env("SSL_CERT_FILE", tls.join("cert.pem"))
         .env("BINSTALL_DISABLE_TELEMETRY", "true"));
     server.kill().unwrap();
     server.wait().unwrap();
     assert!(
         output.status.success(),
-        "cargo binstall failed:\n{}",
+        "cargo binstall failed ({:?}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
         stderr(&output)
     );
     for binary in ["jimini", "jimini-admin", "jimini-server"] {

@@ -652,10 +652,7 @@ fn settings_in_cargo_dists_table_name_the_move() {
     let manifest = std::fs::read_to_string(copy.join("Cargo.toml")).unwrap();
     std::fs::write(
         copy.join("Cargo.toml"),
-        manifest.replace(
-            "[workspace.metadata.xtask-dist]",
-            "[workspace.metadata.dist]",
-        ),
+        manifest.replace("[workspace.metadata.xtask-dist", "[workspace.metadata.dist"),
     )
     .unwrap();
     let output = run(xtask(&copy).args(["dist", "--dry-run"]));
@@ -674,7 +671,11 @@ fn the_planned_build_step_run_by_hand_gives_the_shipped_binaries() {
     let (copy, dist) = built();
     let plan: serde_json::Value =
         serde_json::from_str(&checked(xtask(copy).args(["dist", "--dry-run", "--json"]))).unwrap();
-    let argv: Vec<&str> = plan["build"]["argv"]
+    // The host target is a glibc target with a floor: one build, through cargo-zigbuild.
+    let builds = plan["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    let build = &builds[0];
+    let argv: Vec<&str> = build["argv"]
         .as_array()
         .unwrap()
         .iter()
@@ -689,13 +690,16 @@ fn the_planned_build_step_run_by_hand_gives_the_shipped_binaries() {
         argv.iter().any(|a| a.starts_with("build.rustflags=")),
         "{argv:?}"
     );
-    let env = plan["build"]["env"].as_object().unwrap();
+    let env = build["env"].as_object().unwrap();
+    assert!(env["CARGO"].as_str().unwrap().ends_with("/cargo-zigbuild"));
     let mut keys: Vec<&str> = env.keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(
         keys,
         [
             "CARGO",
+            "CARGO_ZIGBUILD_PYTHON_PATH",
+            "CARGO_ZIGBUILD_ZIG_PATH",
             "JIMINI_BUILD_COMMIT",
             "JIMINI_BUILD_VERSION",
             "SOURCE_DATE_EPOCH"
