@@ -117,7 +117,8 @@ fn installs_from_a_file_url_and_runs() {
 
 /// A loopback HTTP server of `dir` (Python's http.server): the child and its port.
 fn serve(dir: &Path) -> (std::process::Child, String) {
-    let mut server = Command::new("python3")
+    let mut python = Command::new("python3");
+    python
         .args([
             "-u",
             "-m",
@@ -127,7 +128,13 @@ fn serve(dir: &Path) -> (std::process::Child, String) {
             "127.0.0.1",
             "--directory",
         ])
-        .arg(dir)
+        .arg(dir);
+    start_server(python)
+}
+
+/// Starts a server that prints `… port N …` first; the child and N.
+fn start_server(mut command: Command) -> (std::process::Child, String) {
+    let mut server = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -878,27 +885,16 @@ server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
 server.socket = context.wrap_socket(server.socket, server_side=True)
-print("port", server.server_address[1], flush=True)
+print("Serving HTTPS on 127.0.0.1 port", server.server_address[1], flush=True)
 server.serve_forever()
 "#;
-    let mut server = Command::new("python3")
+    let mut python = Command::new("python3");
+    python
         .args(["-c", https])
         .arg(&site)
         .arg(tls.join("cert.pem"))
-        .arg(tls.join("key.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("port ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
+        .arg(tls.join("key.pem"));
+    let (mut server, port) = start_server(python);
     // The crate's own manifests, with `repository` pointing at that server.
     let manifests = temp_dir("binstall-manifests");
     let root = std::fs::read_to_string(copy.join("Cargo.toml")).unwrap();
