@@ -99,7 +99,13 @@ pub fn in_chroot(chroot: &Path, args: &[&str], env: &[(&str, &str)]) -> Command 
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A fresh directory `jimini-e2e-<pid>-<n>-<label>` in the system's temporary directory. The
+/// first call of a test process removes the directories of earlier test processes that have
+/// exited (a failed run's are kept until then, for a look): a dist test leaves gigabytes of
+/// workspace copies and target directories, and CI machines run the suite again and again.
 pub fn temp_dir(label: &str) -> PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(sweep_exited_runs);
     let dir = std::env::temp_dir().join(format!(
         "jimini-e2e-{}-{}-{label}",
         std::process::id(),
@@ -108,6 +114,25 @@ pub fn temp_dir(label: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+fn sweep_exited_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("jimini-e2e-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 pub fn run(cmd: &mut Command) -> Output {
