@@ -126,6 +126,13 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
             .context(
                 "`wineboot --init` failed: is wine installed (apt-get install wine wine64)?",
             )?;
+        // wineboot returns while its wineserver still writes the new prefix; a program started
+        // in that window printed nothing (seen on a fresh machine). Wait until it is done.
+        cmd!(sh, "wineserver -w")
+            .env("WINEPREFIX", &prefix)
+            .quiet()
+            .run()
+            .context("`wineserver -w` failed: is wine installed (apt-get install wine wine64)?")?;
     }
     let work = crate::util::tempdir("wine-prng")?;
     let source = work.join("prng.c");
