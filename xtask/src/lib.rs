@@ -17,6 +17,7 @@ pub mod progress;
 pub mod release;
 pub mod signing;
 pub mod targets;
+pub mod tools;
 pub mod util;
 pub mod verify;
 pub mod version;

@@ -39,7 +39,8 @@ pub fn release_anchor(
         && tagged.commit != commit.commit
     {
         bail!(
-            "the tag {tag} points at {} but the commit `release: {tag}` is {}: move the tag              (`git tag -f -a {tag} {}`) or delete the stray one, so that both name the release",
+            "the tag {tag} points at {} but the commit `release: {tag}` is {}: move the tag \
+             (`git tag -f -a {tag} {}`) or delete the stray one, so that both name the release",
             tagged.commit,
             commit.commit,
             commit.commit

@@ -412,5 +412,6 @@ pub fn check(path: &Path, artifact: &super::manifest::Artifact) -> anyhow::Resul
     Ok(problems)
 }
 
+pub mod input;
 #[cfg(test)]
 mod tests;

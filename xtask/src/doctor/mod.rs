@@ -38,9 +38,9 @@ pub struct Problem {
 pub enum Fix {
     RustupTarget(String),
     /// `cargo install --locked` of a pinned tool into its own directory.
-    CargoInstall(crate::ci::CargoTool),
+    CargoInstall(crate::tools::CargoTool),
     /// The pinned zig and cargo-zigbuild wheels, downloaded and unpacked.
-    ZigInstall(crate::ci::ZigToolchain),
+    ZigInstall(crate::tools::ZigToolchain),
     Apt(Vec<String>),
     WinePrng,
     Manual(String),

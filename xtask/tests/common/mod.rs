@@ -44,7 +44,7 @@ pub fn ci_tool(name: &str) -> PathBuf {
 }
 
 /// A pinned tool from crates.io that `cargo xtask ci` installs (see xtask/src/ci.rs).
-pub fn cargo_tool(tool: xtask::ci::CargoTool) -> PathBuf {
+pub fn cargo_tool(tool: xtask::tools::CargoTool) -> PathBuf {
     let binary = tool.binary(&source_root().join("target"));
     assert!(
         binary.is_file(),
