@@ -314,7 +314,7 @@ fn build() {
     // The same build through cargo-auditable, which dist uses to embed the dependency list:
     // what that feature costs, apart from what dist itself adds.
     let auditable_ws = workspace_copy("auditable");
-    let auditable_tool = xtask::ci::CARGO_AUDITABLE
+    let auditable_tool = xtask::pins::CARGO_AUDITABLE
         .install(&xshell::Shell::new().unwrap(), &auditable_ws.join("target"));
     let plain_args = plain_build(&auditable_ws, &[&host], auditable_ws.join("target"));
     let auditable_args: Vec<_> = plain_args.get_args().map(|a| a.to_owned()).collect();
@@ -463,29 +463,45 @@ fn formats() {
             .unwrap_or_default();
         println!("  {ext:<7} {:>10} B  {ours:6.2} s{baseline}", digest.size);
     }
-    let deb = xtask::dist::deb::DebInput {
-        package: "bench".into(),
-        version: "1.0.0".into(),
-        arch: "amd64",
-        maintainer: "Bench <bench@example.org>".into(),
-        section: "utils".into(),
-        homepage: None,
-        summary: "bench".into(),
-        depends: "libc6 (>= 2.17)".into(),
-        binaries: entries
+    use xtask::dist::deb::plan::{Copyright, DebControl, DebPlan, Depends};
+    use xtask::dist::plan::entry::{PackageEntry, Source};
+    let deb = DebPlan {
+        file: "bench.deb".into(),
+        control: DebControl {
+            package: "bench".into(),
+            version: "1.0.0".into(),
+            architecture: "amd64",
+            maintainer: "Bench <bench@example.org>".into(),
+            section: "utils".into(),
+            priority: "optional",
+            homepage: None,
+            depends: Depends::Libc6AtLeast("2.17".parse().unwrap()),
+            synopsis: "bench".into(),
+            description: "bench.".into(),
+        },
+        entries: entries
             .iter()
-            .map(|e| (e.name.clone(), e.source.clone()))
+            .map(|e| PackageEntry::binary(format!("/usr/bin/{}", e.name), &e.name))
             .collect(),
-        assets: vec![],
-        readme: None,
-        changelog: None,
-        license: ("MIT".into(), "MIT".into()),
-        copyright_holder: "bench".into(),
-        source: None,
-        mtime: 1_700_000_000,
+        copyright: Copyright {
+            upstream_name: "bench".into(),
+            upstream_contact: "Bench <bench@example.org>".into(),
+            source: None,
+            holder: "bench".into(),
+            license: "MIT".into(),
+            license_file: "LICENSE".into(),
+        },
+    };
+    let read = |source: &Source| -> anyhow::Result<Vec<u8>> {
+        let Source::Binary { name } = source else {
+            return Ok(b"MIT".to_vec());
+        };
+        let entry = entries.iter().find(|e| &e.name == name).unwrap();
+        Ok(std::fs::read(&entry.source)?)
     };
     let start = Instant::now();
-    let digest = xtask::dist::deb::write(&dir.join("bench.deb"), &deb).unwrap();
+    let digest =
+        xtask::dist::deb::write(&dir.join("bench.deb"), &deb, 1_700_000_000, None, &read).unwrap();
     let ours = start.elapsed().as_secs_f64();
     // dpkg-deb over the same files (xz, its default), from a tree laid out by hand.
     let tree = dir.join("tree");

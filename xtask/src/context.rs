@@ -8,6 +8,7 @@ use semver::Version;
 use xshell::{Shell, cmd};
 
 use crate::dist::build::BuildInputs;
+use crate::dist::deb::plan::PackageMeta;
 use crate::dist::rustflags;
 use crate::dist::{self, DistPlan, PlanInput};
 use crate::targets::Triple;
@@ -29,6 +30,10 @@ pub struct ReleaseContext {
     pub package_id: cargo_metadata::PackageId,
     /// The environment and config files that decide the build's flags.
     pub build: BuildInputs,
+    /// The shipped package's directory relative to the workspace root.
+    pub package_dir: String,
+    /// The shipped package's metadata that the packages' control data read.
+    pub meta: PackageMeta,
 }
 
 pub fn host_triple(sh: &Shell) -> anyhow::Result<Triple> {
@@ -73,7 +78,9 @@ fn commit_ids(git: Option<&git::GitState>) -> (String, String) {
     (commit, short)
 }
 
-fn cargo_home() -> anyhow::Result<PathBuf> {
+/// `$CARGO_HOME`, else `~/.cargo`: where cargo keeps the registry sources that the binaries'
+/// paths are remapped from.
+pub fn cargo_home() -> anyhow::Result<PathBuf> {
     if let Some(home) = std::env::var_os("CARGO_HOME") {
         return Ok(PathBuf::from(home));
     }
@@ -111,22 +118,42 @@ impl ReleaseContext {
         let cargo_home = cargo_home()?;
         let build = BuildInputs {
             cargo: crate::cargo().to_string_lossy().into_owned(),
-            auditable: crate::ci::CARGO_AUDITABLE
+            auditable: crate::pins::CARGO_AUDITABLE
                 .binary(&workspace.target_dir)
                 .to_string_lossy()
                 .into_owned(),
             zig: crate::dist::build::ZigInputs {
                 cargo_zigbuild: path_text(
-                    crate::ci::ZIG.cargo_zigbuild_binary(&workspace.target_dir),
+                    crate::pins::ZIG.cargo_zigbuild_binary(&workspace.target_dir),
                 ),
-                zig: path_text(crate::ci::ZIG.zig_binary(&workspace.target_dir)),
+                zig: path_text(crate::pins::ZIG.zig_binary(&workspace.target_dir)),
             },
             remaps: rustflags::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
             user: rustflags::user_rustflags(&workspace.root, &cargo_home)?,
             target_dir: workspace.target_dir.clone(),
+            cargo_home,
+        };
+        let package_dir = package
+            .manifest_path
+            .parent()
+            .and_then(|dir| dir.strip_prefix(&workspace.metadata.workspace_root).ok())
+            .map(|dir| dir.to_string())
+            .unwrap_or_default();
+        let license_holder = dist::deb::plan::license_file(&workspace.config.include)
+            .and_then(|file| std::fs::read_to_string(workspace.root.join(file)).ok())
+            .and_then(|text| dist::deb::plan::copyright_holder(&text));
+        let meta = PackageMeta {
+            description: package.description.clone(),
+            homepage: package.homepage.clone(),
+            license: package.license.clone(),
+            repository: package.repository.clone(),
+            authors: package.authors.clone(),
+            license_holder,
         };
         Ok(ReleaseContext {
             build,
+            package_dir,
+            meta,
             workspace,
             host,
             workspace_version,
@@ -146,14 +173,13 @@ impl ReleaseContext {
         targets: &[String],
         partial: bool,
         out: PathBuf,
-        quiet: bool,
         signing: dist::plan::SigningRequest,
     ) -> anyhow::Result<DistPlan> {
         dist::plan(&PlanInput {
             config: &self.workspace.config,
             binaries: self.binaries.clone(),
             host: &self.host,
-            version: self.version.to_string(),
+            version: &self.version,
             commit: self.commit.clone(),
             short_commit: self.short_commit.clone(),
             source_date_epoch: self.source_date_epoch,
@@ -161,7 +187,8 @@ impl ReleaseContext {
             out,
             partial,
             build: &self.build,
-            quiet,
+            package_dir: self.package_dir.clone(),
+            meta: self.meta.clone(),
             public_key_exists: self
                 .workspace
                 .root

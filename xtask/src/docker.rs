@@ -14,7 +14,8 @@ use xshell::{Shell, cmd};
 use crate::dist::manifest::{Artifact, ArtifactKind, Manifest};
 use crate::flags;
 
-pub const IMAGE_TARGET: &str = "x86_64-unknown-linux-musl";
+/// The image's platform; its binaries are the static build of that platform's target.
+pub const IMAGE_PLATFORM: &str = "linux/amd64";
 const RUNTIME_STAGE: &str = "FROM scratch AS runtime";
 
 /// The files of the image, relative to its root: (path in the archive, path in the image, mode).
@@ -27,11 +28,18 @@ pub const IMAGE_FILES: [(&str, &str, u32); 3] = [
 pub const STATE_DIR: &str = "var/lib/jimini";
 
 fn musl_archive(manifest: &Manifest) -> anyhow::Result<&Artifact> {
+    let target = crate::targets::scratch_image_target(IMAGE_PLATFORM)
+        .context("no target is known to run in a FROM scratch image")?;
     manifest
         .artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::Archive && a.target.as_ref().is_some_and(|t| t.as_str() == IMAGE_TARGET))
-        .with_context(|| format!("the dist has no {IMAGE_TARGET} archive: run `cargo xtask dist --target {IMAGE_TARGET}` first"))
+        .find(|a| a.kind == ArtifactKind::Archive && a.target.as_ref() == Some(&target))
+        .with_context(|| {
+            format!(
+                "the dist has no {target} archive (the image's {IMAGE_PLATFORM} binaries): run \
+                 `cargo xtask dist --target {target}` first"
+            )
+        })
 }
 
 /// Lays out the image's files at `out` from the verified dist in `dist`, replacing `out` only

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod flags;
 pub mod git;
 pub mod keygen;
+pub mod pins;
 pub mod plan;
 pub mod progress;
 pub mod release;

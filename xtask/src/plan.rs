@@ -58,7 +58,7 @@ impl flags::Plan {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let context = ReleaseContext::load(sh)?;
         let out = context.workspace.root.join("dist");
-        let dist = context.dist_plan(&["all".to_owned()], true, out, true, Default::default())?;
+        let dist = context.dist_plan(&["all".to_owned()], true, out, Default::default())?;
         let plan = build_matrix(&dist);
         if self.json {
             println!("{}", serde_json::to_string(&plan)?);

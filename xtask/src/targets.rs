@@ -1,16 +1,24 @@
-//! What the tooling knows about each target triple: archive format, executable suffix, the CI
-//! runner that builds it, the host packages, linker and C library it needs, how to run its
-//! binaries here, and how install.sh recognises its machines.
+//! What the tooling knows about each target triple: its OS, how it links (the host's linker
+//! or zig against a glibc floor), its archive format and executable names, the CI runner that
+//! builds it, the host packages and C library it needs, how to run its binaries here, and how
+//! install.sh recognises its machines.
 //!
-//! **Architecture Invariant:** this table is the only place that knows about platforms. A
-//! [`Triple`] is parsed once from a flag or the config and a [`Target`] is built once from it;
-//! both are carried from there on, never re-derived from strings or paths. Adding a target to
-//! `[workspace.metadata.xtask-dist] targets` needs no code as long as its triple is below or
-//! follows the usual `<arch>-<vendor>-<os>[-<env>]` shape.
+//! **Architecture Invariant:** this module is the only place that knows about platforms. A
+//! [`Triple`] is parsed once from a flag or the config and a [`Target`] is built once from it
+//! and the [`Settings`]; both are carried from there on, never re-derived from strings, file
+//! names or paths. Adding a target to `[workspace.metadata.xtask-dist] targets` needs no code as
+//! long as its triple is in `table.rs` or follows the usual `<arch>-<vendor>-<os>[-<env>]` shape.
+
+mod table;
 
 use std::fmt;
 
+use anyhow::bail;
 use serde::{Deserialize, Serialize};
+
+pub use table::QEMU_AARCH64_SYSROOT;
+
+use crate::workspace::DistConfig;
 
 /// A target triple as rustc names it (`x86_64-unknown-linux-gnu`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -18,13 +26,14 @@ use serde::{Deserialize, Serialize};
 pub struct Triple(String);
 
 impl Triple {
-    /// `<arch>-<vendor>-<os>[-<env>]`; anything else is a typo worth naming.
+    /// `<arch>-<vendor>-<os>[-<env>]`; anything else is a typo worth naming. A glibc suffix
+    /// (`x86_64-unknown-linux-gnu.2.17`) is not part of a triple: the floor is a setting.
     pub fn parse(text: &str) -> Option<Triple> {
         let parts = text.split('-').count();
         let shaped = (3..=4).contains(&parts)
             && text
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         shaped.then(|| Triple(text.to_owned()))
     }
 
@@ -32,12 +41,28 @@ impl Triple {
         &self.0
     }
 
-    fn is_windows(&self) -> bool {
-        self.0.contains("-windows-")
+    fn os(&self) -> Os {
+        let name = self.0.as_str();
+        if name.contains("-windows") {
+            Os::Windows
+        } else if name.contains("-apple-darwin") {
+            Os::MacOs
+        } else if name.contains("-linux") {
+            Os::Linux
+        } else {
+            Os::Other
+        }
     }
 
-    fn is_apple(&self) -> bool {
-        self.0.contains("-apple-")
+    fn libc(&self) -> Libc {
+        let name = self.0.as_str();
+        if name.ends_with("-linux-gnu") {
+            Libc::Glibc
+        } else if name.ends_with("-linux-musl") {
+            Libc::MuslStatic
+        } else {
+            Libc::Other
+        }
     }
 }
 
@@ -51,6 +76,15 @@ impl AsRef<std::ffi::OsStr> for Triple {
     fn as_ref(&self) -> &std::ffi::OsStr {
         self.0.as_ref()
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Os {
+    Linux,
+    Windows,
+    MacOs,
+    Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,6 +114,61 @@ impl ArchiveFormat {
         .into_iter()
         .find(|format| format.extension() == text)
     }
+
+    /// The format of a file that this tool wrote, by its name (a dist's manifest names them).
+    pub fn of_file_name(name: &str) -> Option<ArchiveFormat> {
+        [
+            ArchiveFormat::TarXz,
+            ArchiveFormat::TarGz,
+            ArchiveFormat::Zip,
+        ]
+        .into_iter()
+        .find(|format| name.ends_with(&format!(".{}", format.extension())))
+    }
+}
+
+/// A `GLIBC_x.y[.z]` symbol version, ordered numerically.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GlibcVersion(pub Vec<u32>);
+
+impl Serialize for GlibcVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl std::str::FromStr for GlibcVersion {
+    type Err = String;
+
+    /// `2.17`, `2.2.5`: two or three numbers.
+    fn from_str(text: &str) -> Result<GlibcVersion, String> {
+        let parts = text
+            .split('.')
+            .map(str::parse)
+            .collect::<Result<Vec<u32>, _>>();
+        match parts {
+            Ok(parts) if (2..=3).contains(&parts.len()) => Ok(GlibcVersion(parts)),
+            _ => Err(format!("{text:?} is not a glibc version such as 2.17")),
+        }
+    }
+}
+
+impl fmt::Display for GlibcVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        write!(f, "{}", parts.join("."))
+    }
+}
+
+/// How a target's binaries are linked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Linkage {
+    /// The host's toolchain; `linker` when the target needs one beyond the host's `cc`.
+    Native { linker: Option<&'static str> },
+    /// `zig cc` through cargo-zigbuild, against zig's stubs of this glibc
+    /// (`--target <triple>.<glibc>`).
+    Zig { glibc: GlibcVersion },
 }
 
 /// How this machine runs a target's binaries, if at all.
@@ -130,21 +219,75 @@ pub struct Uname {
     pub libc: &'static str,
 }
 
-/// Everything known about one target, as planned for this host.
+/// What the workspace's settings decide about every target: read once from the config, with
+/// errors that name the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `glibc`: the Linux glibc targets link through zig against this glibc.
+    pub glibc: Option<GlibcVersion>,
+    pub unix_archive: ArchiveFormat,
+    pub windows_archive: ArchiveFormat,
+}
+
+impl Default for Settings {
+    /// The defaults; see ARCHITECTURE.md, "Archive formats", for the measurements behind them.
+    fn default() -> Settings {
+        Settings {
+            glibc: None,
+            unix_archive: ArchiveFormat::TarXz,
+            windows_archive: ArchiveFormat::Zip,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_config(config: &DistConfig) -> anyhow::Result<Settings> {
+        let defaults = Settings::default();
+        let archive = |key: &str, setting: &Option<String>, default| match setting {
+            None => Ok(default),
+            Some(text) => ArchiveFormat::from_extension(text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[workspace.metadata.xtask-dist] {key} = {text:?}: use \"tar.xz\", \
+                     \"tar.gz\" or \"zip\""
+                )
+            }),
+        };
+        let glibc = match &config.glibc {
+            None => None,
+            Some(text) => Some(text.parse::<GlibcVersion>().map_err(|_| {
+                anyhow::anyhow!(
+                    "[workspace.metadata.xtask-dist] glibc = {text:?} is not a glibc version: \
+                     write it like \"2.17\""
+                )
+            })?),
+        };
+        Ok(Settings {
+            glibc,
+            unix_archive: archive("unix-archive", &config.unix_archive, defaults.unix_archive)?,
+            windows_archive: archive(
+                "windows-archive",
+                &config.windows_archive,
+                defaults.windows_archive,
+            )?,
+        })
+    }
+}
+
+/// Everything known about one target, as planned for this host under the workspace's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Target {
     pub triple: Triple,
+    pub os: Os,
     pub archive: ArchiveFormat,
     pub exe_suffix: &'static str,
+    pub linkage: Linkage,
     /// GitHub Actions runner label that builds and runs this target natively (or cross).
     pub github_runner: &'static str,
-    /// Debian packages a Linux x86_64 host needs to build and run it.
+    /// Debian packages a Linux x86_64 host needs to build and run it (as it is linked).
     pub apt_packages: Vec<&'static str>,
     /// Whether the CI runner cross-builds it (and so needs `apt_packages` there too).
     pub cross_on_ci: bool,
-    /// The linker program, when the target needs one beyond the host's `cc`.
-    pub linker: Option<&'static str>,
-    /// The target's C library on this host, which the linker and qemu need.
+    /// The target's C library on this host, which qemu needs to run its binaries.
     pub sysroot: Option<&'static str>,
     pub runner: Runner,
     pub libc: Libc,
@@ -153,95 +296,32 @@ pub struct Target {
     pub uname: Option<Uname>,
     /// Debian's name for the architecture, for targets that get a `.deb` (Linux glibc).
     pub deb_arch: Option<&'static str>,
+    /// The OCI platform (`linux/amd64`) of a `FROM scratch` image of its static binaries.
+    pub scratch_image_platform: Option<&'static str>,
 }
 
-pub const QEMU_AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
-
-/// What a row of the table says, before the host decides what applies.
-struct Row {
-    github_runner: &'static str,
-    apt_packages: Vec<&'static str>,
-    linker: Option<&'static str>,
-    sysroot: Option<&'static str>,
-    emulation: Option<(Emulator, Vec<&'static str>)>,
-}
-
-fn row(triple: &Triple) -> Row {
-    let plain = |github_runner| Row {
-        github_runner,
-        apt_packages: vec![],
-        linker: None,
-        sysroot: None,
-        emulation: None,
-    };
-    match triple.as_str() {
-        "x86_64-unknown-linux-gnu" | "x86_64-unknown-linux-musl" => plain("ubuntu-24.04"),
-        "aarch64-unknown-linux-gnu" => Row {
-            github_runner: "ubuntu-24.04-arm",
-            apt_packages: vec![
-                "gcc-aarch64-linux-gnu",
-                "libc6-dev-arm64-cross",
-                "qemu-user",
-            ],
-            linker: Some("aarch64-linux-gnu-gcc"),
-            sysroot: Some(QEMU_AARCH64_SYSROOT),
-            emulation: Some((
-                Emulator::Qemu,
-                vec!["qemu-aarch64", "-L", QEMU_AARCH64_SYSROOT],
-            )),
-        },
-        "aarch64-unknown-linux-musl" => Row {
-            apt_packages: vec!["qemu-user"],
-            emulation: Some((Emulator::Qemu, vec!["qemu-aarch64"])),
-            ..plain("ubuntu-24.04-arm")
-        },
-        "x86_64-pc-windows-gnu" => Row {
-            apt_packages: vec!["gcc-mingw-w64-x86-64", "wine64", "wine"],
-            linker: Some("x86_64-w64-mingw32-gcc"),
-            emulation: Some((Emulator::Wine, vec!["wine"])),
-            ..plain("ubuntu-24.04")
-        },
-        "x86_64-apple-darwin" => plain("macos-13"),
-        _ if triple.is_windows() => plain("windows-2022"),
-        _ if triple.is_apple() => plain("macos-14"),
-        _ => plain("ubuntu-24.04"),
-    }
-}
-
-fn uname(triple: &Triple) -> Option<Uname> {
-    let (arch, rest) = triple.as_str().split_once('-')?;
-    let libc = rest.strip_prefix("unknown-linux-")?;
-    let machines: &'static [&'static str] = match arch {
-        "x86_64" => &["x86_64", "amd64"],
-        "aarch64" => &["aarch64", "arm64"],
-        _ => return None,
-    };
-    let libc = match libc {
-        "gnu" => "gnu",
-        "musl" => "musl",
-        _ => return None,
-    };
-    Some(Uname {
-        os: "Linux",
-        machines,
-        libc,
-    })
+/// The target whose static binaries a `FROM scratch` image of `platform` (`linux/amd64`) runs.
+pub fn scratch_image_target(platform: &str) -> Option<Triple> {
+    table::SCRATCH_IMAGE_TARGETS
+        .iter()
+        .find(|(p, _)| *p == platform)
+        .and_then(|(_, triple)| Triple::parse(triple))
 }
 
 impl Target {
-    /// The target `triple` as planned on a machine whose own triple is `host`.
+    /// The target `triple` as planned on a machine whose own triple is `host`, with the
+    /// default settings (no glibc floor).
     pub fn new(triple: &Triple, host: &Triple) -> Target {
-        let windows = triple.is_windows();
+        Target::configured(triple, host, &Settings::default())
+    }
+
+    /// The target `triple` as planned on `host` under `settings`.
+    pub fn configured(triple: &Triple, host: &Triple, settings: &Settings) -> Target {
+        let os = triple.os();
+        let libc = triple.libc();
         let linux_x86_64_host = host.as_str() == "x86_64-unknown-linux-gnu";
         let name = triple.as_str();
-        let libc = if name.ends_with("-linux-gnu") {
-            Libc::Glibc
-        } else if name.ends_with("-linux-musl") {
-            Libc::MuslStatic
-        } else {
-            Libc::Other
-        };
-        let row = row(triple);
+        let row = table::row(triple, os);
         let same_machine =
             triple == host || (linux_x86_64_host && name == "x86_64-unknown-linux-musl");
         let runner = match row.emulation {
@@ -254,39 +334,44 @@ impl Target {
         };
         let build_host = if name.ends_with("-msvc") {
             BuildHost::Windows
-        } else if triple.is_apple() {
+        } else if os == Os::MacOs {
             BuildHost::Apple
         } else {
             BuildHost::Any
         };
-        Target {
-            // The defaults; `unix-archive`/`windows-archive` in the config override them (see
-            // ARCHITECTURE.md, "Archive formats", for the measurements behind them).
-            archive: if windows {
-                ArchiveFormat::Zip
-            } else {
-                ArchiveFormat::TarXz
+        let linkage = match (&settings.glibc, libc) {
+            (Some(glibc), Libc::Glibc) => Linkage::Zig {
+                glibc: glibc.clone(),
             },
-            exe_suffix: if windows { ".exe" } else { "" },
+            _ => Linkage::Native { linker: row.linker },
+        };
+        let apt_packages = match (&linkage, linux_x86_64_host) {
+            (_, false) => vec![],
+            (Linkage::Zig { .. }, true) => row.zig_apt_packages,
+            (Linkage::Native { .. }, true) => row.apt_packages,
+        };
+        Target {
+            archive: match os {
+                Os::Windows => settings.windows_archive,
+                _ => settings.unix_archive,
+            },
+            exe_suffix: if os == Os::Windows { ".exe" } else { "" },
             github_runner: row.github_runner,
             cross_on_ci: row.github_runner == "ubuntu-24.04"
                 && !name.starts_with("x86_64-unknown-linux"),
-            apt_packages: if linux_x86_64_host {
-                row.apt_packages
-            } else {
-                vec![]
-            },
-            linker: row.linker,
+            apt_packages,
+            linkage,
             sysroot: row.sysroot,
             runner,
             libc,
             build_host,
-            uname: uname(triple),
-            deb_arch: match name {
-                "x86_64-unknown-linux-gnu" => Some("amd64"),
-                "aarch64-unknown-linux-gnu" => Some("arm64"),
-                _ => None,
-            },
+            uname: table::uname(triple),
+            deb_arch: table::deb_arch(triple),
+            scratch_image_platform: table::SCRATCH_IMAGE_TARGETS
+                .iter()
+                .find(|(_, t)| *t == name)
+                .map(|(platform, _)| *platform),
+            os,
             triple: triple.clone(),
         }
     }
@@ -295,23 +380,124 @@ impl Target {
     pub fn buildable_on(&self, host: &Triple) -> bool {
         match self.build_host {
             BuildHost::Any => true,
-            BuildHost::Apple => host.is_apple(),
-            BuildHost::Windows => host.is_windows(),
+            BuildHost::Apple => host.os() == Os::MacOs,
+            BuildHost::Windows => host.os() == Os::Windows,
         }
+    }
+
+    /// The linker program beyond the host's `cc` that building this target needs, if any.
+    pub fn linker(&self) -> Option<&'static str> {
+        match self.linkage {
+            Linkage::Native { linker } => linker,
+            Linkage::Zig { .. } => None,
+        }
+    }
+
+    pub fn links_through_zig(&self) -> bool {
+        matches!(self.linkage, Linkage::Zig { .. })
+    }
+
+    /// The glibc this target's binaries may need at most, when it links against a floor.
+    pub fn glibc_floor(&self) -> Option<&GlibcVersion> {
+        match &self.linkage {
+            Linkage::Zig { glibc } => Some(glibc),
+            Linkage::Native { .. } => None,
+        }
+    }
+
+    /// `--target` as cargo is given it: `x86_64-unknown-linux-gnu.2.17` through zig.
+    pub fn cargo_target_arg(&self) -> String {
+        match &self.linkage {
+            Linkage::Zig { glibc } => format!("{}.{glibc}", self.triple),
+            Linkage::Native { .. } => self.triple.to_string(),
+        }
+    }
+
+    /// The file name of the binary `name` on this target (`jimini.exe` on Windows).
+    pub fn binary_file(&self, name: &str) -> String {
+        format!("{name}{}", self.exe_suffix)
     }
 }
 
-/// install.sh's platform table: one line per machine kind, `<uname -s> <uname -m> <libc>
-/// <triple> <archive extension>`, for every target install.sh can install.
+/// The triples of `requested` (`--target` values: none → the host, `all` → the release list,
+/// `host` → the host) as targets under the workspace's settings, sorted by triple.
+pub fn resolve(
+    requested: &[String],
+    config: &DistConfig,
+    host: &Triple,
+) -> anyhow::Result<Vec<Target>> {
+    let settings = Settings::from_config(config)?;
+    Ok(resolve_triples(requested, config, host)?
+        .iter()
+        .map(|triple| Target::configured(triple, host, &settings))
+        .collect())
+}
+
+/// `--target` values as triples, sorted and deduplicated (see [`resolve`]).
+pub fn resolve_triples(
+    requested: &[String],
+    config: &DistConfig,
+    host: &Triple,
+) -> anyhow::Result<Vec<Triple>> {
+    let mut triples = std::collections::BTreeSet::new();
+    if requested.is_empty() {
+        triples.insert(host.clone());
+    }
+    for text in requested {
+        match text.as_str() {
+            "all" => {
+                if config.targets.is_empty() {
+                    bail!(
+                        "--target all: [workspace.metadata.xtask-dist] targets is empty; list \
+                         the release targets there"
+                    );
+                }
+                for listed in &config.targets {
+                    triples.insert(parse_triple(
+                        listed,
+                        "[workspace.metadata.xtask-dist] targets",
+                    )?);
+                }
+            }
+            "host" => {
+                triples.insert(host.clone());
+            }
+            other => {
+                triples.insert(parse_triple(other, "--target")?);
+            }
+        }
+    }
+    Ok(triples.into_iter().collect())
+}
+
+fn parse_triple(text: &str, origin: &str) -> anyhow::Result<Triple> {
+    if let Some((triple, suffix)) = text.split_once('.')
+        && Triple::parse(triple).is_some()
+    {
+        bail!(
+            "{text:?} in {origin} is not a target triple: the glibc version ({suffix}) is set once \
+             for every glibc target by `glibc = \"{suffix}\"` in [workspace.metadata.xtask-dist]; \
+             name the target as {triple}"
+        );
+    }
+    Triple::parse(text).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown target {text:?} in {origin}: use a target triple of the form \
+             <arch>-<vendor>-<os>[-<env>] (such as x86_64-unknown-linux-gnu), `host`, or `all` \
+             (the release list)"
+        )
+    })
+}
+
 /// One line per (machine, target): `<uname -s> <uname -m> <libc> <triple> <archive extension>
 /// <glibc floor or ->`; glibc targets carry `glibc_floor`, the others `-`.
-pub fn install_table(targets: &[Target], glibc_floor: Option<&str>) -> String {
+pub fn install_table(targets: &[Target]) -> String {
     let mut lines = Vec::new();
     for target in targets {
         if let Some(uname) = target.uname {
-            let floor = match (target.libc, glibc_floor) {
-                (Libc::Glibc, Some(floor)) => floor,
-                _ => "-",
+            let floor = match target.glibc_floor() {
+                Some(floor) => floor.to_string(),
+                None => "-".to_owned(),
             };
             for machine in uname.machines {
                 lines.push(format!(
@@ -328,80 +514,4 @@ pub fn install_table(targets: &[Target], glibc_floor: Option<&str>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(text: &str) -> Triple {
-        Triple::parse(text).unwrap()
-    }
-
-    fn target(text: &str) -> Target {
-        Target::new(&t(text), &t("x86_64-unknown-linux-gnu"))
-    }
-
-    #[test]
-    fn windows_ships_zip_and_exe_and_runs_under_wine() {
-        let windows = target("x86_64-pc-windows-gnu");
-        assert_eq!(windows.archive, ArchiveFormat::Zip);
-        assert_eq!(windows.exe_suffix, ".exe");
-        assert_eq!(
-            windows.runner,
-            Runner::Emulated {
-                command: vec!["wine".to_owned()],
-                emulator: Emulator::Wine,
-            }
-        );
-        assert_eq!(windows.linker, Some("x86_64-w64-mingw32-gcc"));
-        assert!(windows.cross_on_ci);
-        assert_eq!(windows.uname, None, "install.sh is for Linux");
-    }
-
-    #[test]
-    fn linux_targets_on_a_linux_host() {
-        assert_eq!(target("x86_64-unknown-linux-gnu").runner, Runner::Native);
-        let musl = target("x86_64-unknown-linux-musl");
-        assert_eq!(
-            (musl.runner, musl.libc, musl.linker, musl.cross_on_ci),
-            (Runner::Native, Libc::MuslStatic, None, false)
-        );
-        let arm = target("aarch64-unknown-linux-gnu");
-        assert_eq!(arm.libc, Libc::Glibc);
-        assert!(matches!(
-            arm.runner,
-            Runner::Emulated { ref command, emulator: Emulator::Qemu } if command[0] == "qemu-aarch64"
-        ));
-        assert!(arm.apt_packages.contains(&"gcc-aarch64-linux-gnu"));
-        assert_eq!(arm.sysroot, Some(QEMU_AARCH64_SYSROOT));
-        assert!(!arm.cross_on_ci, "built natively on an arm runner");
-        let uname = arm.uname.unwrap();
-        assert_eq!((uname.os, uname.libc), ("Linux", "gnu"));
-        assert!(uname.machines.contains(&"arm64"));
-    }
-
-    #[test]
-    fn platforms_this_machine_cannot_run_are_configurable() {
-        let linux = t("x86_64-unknown-linux-gnu");
-        for (triple, runner) in [
-            ("aarch64-apple-darwin", "macos-14"),
-            ("x86_64-apple-darwin", "macos-13"),
-            ("x86_64-pc-windows-msvc", "windows-2022"),
-        ] {
-            let target = target(triple);
-            assert_eq!(target.runner, Runner::Unavailable, "{triple}");
-            assert_eq!(target.github_runner, runner);
-            assert!(!target.buildable_on(&linux), "{triple}");
-            assert!(target.buildable_on(&t(triple)), "{triple}");
-        }
-        let mac = t("aarch64-apple-darwin");
-        assert_eq!(Target::new(&mac, &mac).runner, Runner::Native);
-        assert!(target("x86_64-pc-windows-gnu").buildable_on(&linux));
-    }
-
-    #[test]
-    fn triple_shape() {
-        assert!(Triple::parse("x86_64-unknown-linux-gnu").is_some());
-        assert!(Triple::parse("aarch64-apple-darwin").is_some());
-        assert!(Triple::parse("linux").is_none());
-        assert!(Triple::parse("x86_64 unknown").is_none());
-    }
-}
+mod tests;

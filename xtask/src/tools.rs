@@ -1,6 +1,6 @@
 //! The kinds of pinned tools and how each is installed: crates.io tools (`cargo install`),
 //! the zig wheels, the Debian chroot. Which versions, mirrors and hashes: the constants in
-//! `ci.rs`, the one place every pin lives.
+//! `pins.rs`, the one place every pin lives.
 
 use std::path::{Path, PathBuf};
 
@@ -182,7 +182,7 @@ pub struct DebianChroot {
 impl DebianChroot {
     /// Where the chroot lives; tests read `JIMINI_DEBIAN_CHROOT` or fall back to this.
     pub fn dir(&self, root: &Path) -> PathBuf {
-        crate::ci::tools_dir(root).join(format!("debian-{}", self.suite))
+        tools_dir(root).join(format!("debian-{}", self.suite))
     }
 
     /// debootstraps the chroot unless it is there: into a scratch directory of its own first,
@@ -214,4 +214,9 @@ impl DebianChroot {
         std::fs::rename(&scratch, &dir)?;
         Ok(dir)
     }
+}
+
+/// Where the pinned Python tools live; tests read `JIMINI_CI_TOOLS` or fall back to this.
+pub fn tools_dir(root: &Path) -> PathBuf {
+    root.join("target/ci-tools")
 }

@@ -23,7 +23,8 @@ fn nanos() -> u128 {
 pub fn extract(archive: &Path, into: &Path) -> anyhow::Result<()> {
     let file = std::fs::File::open(archive)
         .with_context(|| format!("cannot open {}", archive.display()))?;
-    if archive.extension().is_some_and(|e| e == "zip") {
+    let format = crate::targets::ArchiveFormat::of_file_name(&archive.to_string_lossy());
+    if format == Some(crate::targets::ArchiveFormat::Zip) {
         zip::ZipArchive::new(file)?.extract(into)?;
     } else {
         drop(file);

@@ -17,6 +17,7 @@ use crate::dist::archive;
 use crate::dist::manifest::{self, Artifact, ArtifactKind, Manifest};
 use crate::flags;
 use crate::signing::{self, SIGNATURE_FILE};
+use crate::targets::ArchiveFormat;
 
 impl flags::Verify {
     pub fn run(self, sh: &xshell::Shell) -> anyhow::Result<()> {
@@ -149,8 +150,10 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
         let result = match artifact.kind {
             ArtifactKind::Archive => check_archive(dir, artifact, &mut problems),
             ArtifactKind::Sbom => check_sbom(dir, artifact, &manifest, &mut problems),
-            ArtifactKind::Deb => crate::dist::deb::check(&dir.join(&artifact.name), artifact)
-                .map(|found| problems.extend(found)),
+            ArtifactKind::Deb => {
+                crate::dist::deb::check::check(&dir.join(&artifact.name), artifact)
+                    .map(|found| problems.extend(found))
+            }
             ArtifactKind::Provenance => crate::dist::provenance::read(&dir.join(&artifact.name))
                 .map(|statement| {
                     for problem in crate::dist::provenance::problems(&statement, &manifest) {
@@ -351,7 +354,7 @@ fn check_archive(
 ) -> anyhow::Result<()> {
     let path = dir.join(&artifact.name);
     let mut files = BTreeMap::new();
-    if artifact.name.ends_with(".zip") {
+    if ArchiveFormat::of_file_name(&artifact.name) == Some(ArchiveFormat::Zip) {
         let mut zip = zip::ZipArchive::new(File::open(&path)?)?;
         for index in 0..zip.len() {
             let entry = zip.by_index_raw(index)?;

@@ -913,7 +913,7 @@ server.serve_forever()
     .unwrap();
 
     let root_dir = temp_dir("binstall-root");
-    let output = run(Command::new(cargo_tool(xtask::ci::CARGO_BINSTALL))
+    let output = run(Command::new(cargo_tool(xtask::pins::CARGO_BINSTALL))
         .args(["binstall", "--no-confirm", "--no-track", "--force"])
         .args(["--disable-strategies", "quick-install,compile"])
         .arg("--manifest-path")

@@ -494,7 +494,7 @@ fn cargo_audit_bin_reads_the_dependency_list_inside_a_shipped_binary() {
         .join(archive.trim_end_matches(".tar.xz"))
         .join("jimini");
     let audit = |db: &Path| {
-        run(Command::new(cargo_tool(xtask::ci::CARGO_AUDIT))
+        run(Command::new(cargo_tool(xtask::pins::CARGO_AUDIT))
             .args(["audit", "--no-fetch", "--stale", "--db"])
             .arg(db)
             .arg("bin")

@@ -16,6 +16,8 @@ use anyhow::Context;
 use flate2::{Compression, GzBuilder};
 use sha2::{Digest, Sha256};
 
+use crate::targets::ArchiveFormat;
+
 /// One file to put in an archive, below the archive's top directory.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Entry {
@@ -240,13 +242,10 @@ fn zip_time(mtime: u64) -> anyhow::Result<zip::DateTime> {
 pub fn tar_stream(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let file = io::BufReader::new(file);
-    let name = path.to_string_lossy();
-    if name.ends_with(".tar.xz") {
-        Ok(Box::new(lzma_rust2::XzReader::new(file, false)))
-    } else if name.ends_with(".tar.gz") {
-        Ok(Box::new(flate2::read::GzDecoder::new(file)))
-    } else {
-        anyhow::bail!("{} is neither a .tar.gz nor a .tar.xz", path.display())
+    match ArchiveFormat::of_file_name(&path.to_string_lossy()) {
+        Some(ArchiveFormat::TarXz) => Ok(Box::new(lzma_rust2::XzReader::new(file, false))),
+        Some(ArchiveFormat::TarGz) => Ok(Box::new(flate2::read::GzDecoder::new(file))),
+        _ => anyhow::bail!("{} is neither a .tar.gz nor a .tar.xz", path.display()),
     }
 }
 

@@ -18,6 +18,7 @@ use object::{Object, ObjectSection};
 
 use super::archive;
 use super::manifest::{ArtifactKind, Manifest};
+use crate::targets::ArchiveFormat;
 
 pub const SECTION: &str = ".dep-v0";
 /// More than any dependency list needs; a bound on what a hostile binary can make us inflate.
@@ -114,7 +115,7 @@ pub fn check_archives(
             }
         };
         let path = dir.join(&archive.name);
-        if archive.name.ends_with(".zip") {
+        if ArchiveFormat::of_file_name(&archive.name) == Some(ArchiveFormat::Zip) {
             let mut zip = zip::ZipArchive::new(File::open(&path)?)?;
             for name in &wanted {
                 let Ok(mut entry) = zip.by_name(name) else {

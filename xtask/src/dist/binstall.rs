@@ -106,13 +106,10 @@ pub fn check(
         }
         if let Some(bin_dir) = &settings.bin_dir {
             for binary in &target.binaries {
-                let bin = binary
-                    .strip_suffix(target.target.exe_suffix)
-                    .unwrap_or(binary);
                 let mut vars = vars.to_vec();
-                vars.push(("bin", bin));
+                vars.push(("bin", &binary.name));
                 let rendered = render(bin_dir, &vars);
-                let expected = format!("{}/{binary}", target.stem);
+                let expected = format!("{}/{}", target.stem, binary.file);
                 if rendered != expected {
                     problems.push(format!(
                         "bin-dir gives {rendered} for {triple}, but the archive holds {expected}"

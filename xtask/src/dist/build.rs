@@ -13,9 +13,8 @@ use anyhow::{Context, bail};
 use cargo_metadata::{Message, PackageId, TargetKind};
 use serde::Serialize;
 
-use super::inspect::GlibcVersion;
 use super::rustflags::{self, UserRustflags};
-use crate::targets::Triple;
+use crate::targets::{GlibcVersion, Target, Triple};
 
 /// Environment variables the app's `build.rs` reads (see app/build.rs).
 pub const VERSION_VAR: &str = "JIMINI_BUILD_VERSION";
@@ -50,6 +49,8 @@ pub struct BuildInputs {
     pub zig: ZigInputs,
     /// cargo's target directory for this workspace (from `cargo metadata`).
     pub target_dir: PathBuf,
+    /// `$CARGO_HOME` (see [`crate::context::cargo_home`]).
+    pub cargo_home: PathBuf,
     /// `--remap-path-prefix` flags for paths that must not appear in shipped binaries.
     pub remaps: Vec<String>,
     pub user: UserRustflags,
@@ -66,13 +67,11 @@ pub struct ZigInputs {
 pub struct BuildRequest<'a> {
     pub package: &'a str,
     pub profile: &'a str,
-    pub targets: &'a [Triple],
-    /// Link against this glibc (through cargo-zigbuild) instead of the build machine's.
-    pub glibc: Option<&'a GlibcVersion>,
+    /// Targets of one linkage: all linked by the host's toolchain, or one through zig.
+    pub targets: &'a [&'a Target],
     pub version: &'a str,
     pub short_commit: &'a str,
     pub source_date_epoch: i64,
-    pub quiet: bool,
 }
 
 /// The exact command of one build: `argv[0]` is cargo-auditable; `env` holds only what dist
@@ -85,6 +84,17 @@ pub struct BuildStep {
     pub glibc: Option<GlibcVersion>,
     /// Each target as `--target` names it (`x86_64-unknown-linux-gnu.2.17` for a glibc floor).
     pub target_args: Vec<String>,
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// The same build of each target alone, as the provenance records it: a target's record
+    /// must not depend on which other targets one cargo run built with it.
+    pub per_target: Vec<TargetCommand>,
+}
+
+/// One target's build command, computed by the same function as the step's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetCommand {
+    pub target: Triple,
     pub argv: Vec<String>,
     pub env: BTreeMap<String, String>,
 }
@@ -114,14 +124,43 @@ impl BuildStep {
 /// With a glibc floor, `$CARGO` is cargo-zigbuild instead, which runs cargo with `zig cc` as
 /// the linker against zig's glibc stubs of that version (`--target <triple>.<glibc>`).
 pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
-    let target_args: Vec<String> = request
+    let glibc = request.targets.first().and_then(|t| t.glibc_floor());
+    debug_assert!(
+        request.targets.iter().all(|t| t.glibc_floor() == glibc),
+        "one build, one linkage"
+    );
+    let (argv, env) = command(request, inputs, request.targets);
+    let per_target = request
         .targets
         .iter()
-        .map(|target| match request.glibc {
-            Some(glibc) => format!("{target}.{glibc}"),
-            None => target.to_string(),
+        .map(|target| {
+            let (argv, env) = command(request, inputs, std::slice::from_ref(target));
+            TargetCommand {
+                target: target.triple.clone(),
+                argv,
+                env,
+            }
         })
         .collect();
+    BuildStep {
+        targets: request.targets.iter().map(|t| t.triple.clone()).collect(),
+        glibc: glibc.cloned(),
+        target_args: request
+            .targets
+            .iter()
+            .map(|t| t.cargo_target_arg())
+            .collect(),
+        argv,
+        env,
+        per_target,
+    }
+}
+
+fn command(
+    request: &BuildRequest,
+    inputs: &BuildInputs,
+    targets: &[&Target],
+) -> (Vec<String>, BTreeMap<String, String>) {
     let mut argv: Vec<String> = [
         inputs.auditable.as_str(),
         "auditable",
@@ -136,14 +175,11 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for target in &target_args {
+    for target in targets {
         argv.push("--target".into());
-        argv.push(target.clone());
+        argv.push(target.cargo_target_arg());
     }
     argv.push("--message-format=json-render-diagnostics".into());
-    if request.quiet {
-        argv.push("--quiet".into());
-    }
     let mut env = BTreeMap::from([
         (
             "SOURCE_DATE_EPOCH".to_owned(),
@@ -152,35 +188,21 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
         (VERSION_VAR.to_owned(), request.version.to_owned()),
         (COMMIT_VAR.to_owned(), request.short_commit.to_owned()),
     ]);
-    match request.glibc {
-        None => {
-            env.insert("CARGO".to_owned(), inputs.cargo.clone());
-        }
-        Some(_) => {
-            env.insert("CARGO".to_owned(), inputs.zig.cargo_zigbuild.clone());
-            env.insert("CARGO_ZIGBUILD_ZIG_PATH".to_owned(), inputs.zig.zig.clone());
-            // cargo-zigbuild prefers `python3 -m ziglang` over the zig path; a Python that
-            // does not exist makes it take the pinned zig whatever this machine's python3 has.
-            env.insert(
-                "CARGO_ZIGBUILD_PYTHON_PATH".to_owned(),
-                format!("{}.no-python", inputs.zig.zig),
-            );
-        }
+    if targets.iter().any(|t| t.links_through_zig()) {
+        env.insert("CARGO".to_owned(), inputs.zig.cargo_zigbuild.clone());
+        env.insert("CARGO_ZIGBUILD_ZIG_PATH".to_owned(), inputs.zig.zig.clone());
+        // cargo-zigbuild prefers `python3 -m ziglang` over the zig path; a Python that does
+        // not exist makes it take the pinned zig whatever this machine's python3 has.
+        env.insert(
+            "CARGO_ZIGBUILD_PYTHON_PATH".to_owned(),
+            format!("{}.no-python", inputs.zig.zig),
+        );
+    } else {
+        env.insert("CARGO".to_owned(), inputs.cargo.clone());
     }
-    rustflags::extend(
-        &inputs.remaps,
-        &inputs.user,
-        request.targets,
-        &mut argv,
-        &mut env,
-    );
-    BuildStep {
-        targets: request.targets.to_vec(),
-        glibc: request.glibc.cloned(),
-        target_args,
-        argv,
-        env,
-    }
+    let triples: Vec<Triple> = targets.iter().map(|t| t.triple.clone()).collect();
+    rustflags::extend(&inputs.remaps, &inputs.user, &triples, &mut argv, &mut env);
+    (argv, env)
 }
 
 /// Runs the planned builds one after the other (they share the target directory) and joins
@@ -190,6 +212,7 @@ pub fn run_all(
     steps: &[BuildStep],
     package: &PackageId,
     targets: &[(&Triple, &Path)],
+    quiet: bool,
 ) -> anyhow::Result<BuildOutput> {
     let mut all = BuildOutput::default();
     for step in steps {
@@ -198,7 +221,7 @@ pub fn run_all(
             .filter(|(triple, _)| step.targets.contains(triple))
             .copied()
             .collect();
-        let output = run(cwd, step, package, &dirs)?;
+        let output = run(cwd, step, package, &dirs, quiet)?;
         all.targets.extend(output.targets);
         all.proc_macros.extend(output.proc_macros);
         all.host_libraries.extend(output.host_libraries);
@@ -208,11 +231,14 @@ pub fn run_all(
 
 /// Runs one planned build from `cwd`, streaming cargo's human output to stderr, and sorts
 /// what it built into the planned targets (each with the directory cargo puts its artifacts in).
+/// `quiet` silences cargo's progress through its config, so the planned argv (which the
+/// provenance records) stays the same.
 pub fn run(
     cwd: &Path,
     step: &BuildStep,
     package: &PackageId,
     targets: &[(&Triple, &Path)],
+    quiet: bool,
 ) -> anyhow::Result<BuildOutput> {
     let (program, args) = step
         .argv
@@ -222,6 +248,7 @@ pub fn run(
         .current_dir(cwd)
         .args(args)
         .envs(&step.env)
+        .envs(quiet.then_some(("CARGO_TERM_QUIET", "true")))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -5,43 +5,11 @@ use anyhow::{Context, bail};
 use super::TargetPlan;
 use super::archive::Entry;
 use super::manifest::Artifact;
+pub use crate::targets::GlibcVersion;
 use crate::targets::Libc;
 use object::Endianness;
 use object::elf::{DT_NEEDED, PT_INTERP};
 use object::read::elf::{Dyn, ElfFile64, ProgramHeader};
-
-/// A `GLIBC_x.y[.z]` symbol version, ordered numerically.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GlibcVersion(pub Vec<u32>);
-
-impl serde::Serialize for GlibcVersion {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl std::str::FromStr for GlibcVersion {
-    type Err = String;
-
-    /// `2.17`, `2.2.5`: two or three numbers.
-    fn from_str(text: &str) -> Result<GlibcVersion, String> {
-        let parts = text
-            .split('.')
-            .map(str::parse)
-            .collect::<Result<Vec<u32>, _>>();
-        match parts {
-            Ok(parts) if (2..=3).contains(&parts.len()) => Ok(GlibcVersion(parts)),
-            _ => Err(format!("{text:?} is not a glibc version such as 2.17")),
-        }
-    }
-}
-
-impl std::fmt::Display for GlibcVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
-        write!(f, "{}", parts.join("."))
-    }
-}
 
 fn parse(data: &[u8]) -> anyhow::Result<ElfFile64<'_, Endianness>> {
     ElfFile64::parse(data).context("not a 64-bit ELF file")
@@ -100,22 +68,39 @@ pub fn is_static(data: &[u8]) -> anyhow::Result<bool> {
     Ok(!needs_library)
 }
 
-/// Records the archive's glibc floor (glibc targets) or checks that every binary is static
-/// (musl targets), as the target's libc says.
-pub fn check_binaries(
-    target: &TargetPlan,
-    entries: &[Entry],
-    artifact: &mut Artifact,
-) -> anyhow::Result<()> {
+/// What the archive's manifest entry records about its binaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BinaryFacts {
+    /// Glibc targets: the newest glibc any binary needs.
+    pub glibc_min: Option<String>,
+    /// Musl targets: every binary is static (checked).
+    pub static_binaries: Option<bool>,
+}
+
+impl BinaryFacts {
+    pub fn record(&self, artifact: &mut Artifact) {
+        artifact.glibc_min = self.glibc_min.clone();
+        artifact.static_binaries = self.static_binaries;
+    }
+}
+
+/// Measures the binaries' glibc floor (glibc targets, refusing one above the configured floor)
+/// or checks that every binary is static (musl targets), as the target's libc says.
+pub fn check_binaries(target: &TargetPlan, entries: &[Entry]) -> anyhow::Result<BinaryFacts> {
+    let mut facts = BinaryFacts::default();
+    let read = |entry: &Entry| {
+        std::fs::read(&entry.source)
+            .with_context(|| format!("cannot read {}", entry.source.display()))
+    };
     let binaries = entries.iter().filter(|e| e.executable);
     match target.target.libc {
         Libc::Glibc => {
             let mut floor = None;
             for entry in binaries {
-                let data = std::fs::read(&entry.source)?;
+                let data = read(entry)?;
                 let needed = glibc_floor(&data)
                     .with_context(|| format!("cannot read {}", entry.source.display()))?;
-                if let (Some(needed), Some(allowed)) = (&needed, &target.glibc_floor)
+                if let (Some(needed), Some(allowed)) = (&needed, target.target.glibc_floor())
                     && needed > allowed
                 {
                     bail!(
@@ -128,11 +113,11 @@ pub fn check_binaries(
                 }
                 floor = floor.max(needed);
             }
-            artifact.glibc_min = floor.map(|v| v.to_string());
+            facts.glibc_min = floor.map(|v| v.to_string());
         }
         Libc::MuslStatic => {
             for entry in binaries {
-                let data = std::fs::read(&entry.source)?;
+                let data = read(entry)?;
                 if !is_static(&data)? {
                     bail!(
                         "{} for {} is dynamically linked; musl builds must be static: remove any \
@@ -142,11 +127,11 @@ pub fn check_binaries(
                     );
                 }
             }
-            artifact.static_binaries = Some(true);
+            facts.static_binaries = Some(true);
         }
         Libc::Other => {}
     }
-    Ok(())
+    Ok(facts)
 }
 
 #[cfg(test)]
@@ -182,13 +167,20 @@ mod tests {
         let host = crate::targets::Triple::parse("x86_64-unknown-linux-gnu").unwrap();
         let exe = std::env::current_exe().unwrap();
         let plan = |floor: &str| TargetPlan {
-            target: crate::targets::Target::new(&host, &host),
+            target: crate::targets::Target::configured(
+                &host,
+                &host,
+                &crate::targets::Settings {
+                    glibc: Some(floor.parse().unwrap()),
+                    ..Default::default()
+                },
+            ),
             artifact_dir: "/w/target".into(),
             stem: "jimini".into(),
             archive: "jimini.tar.gz".into(),
             sbom: "jimini.cdx.json".into(),
-            binaries: vec!["tool".into()],
-            glibc_floor: Some(floor.parse().unwrap()),
+            binaries: vec![],
+            archive_entries: vec![],
             deb: None,
         };
         let entries = [Entry {
@@ -196,16 +188,10 @@ mod tests {
             source: exe.clone(),
             executable: true,
         }];
-        let mut artifact = Artifact::new(
-            "jimini.tar.gz",
-            crate::dist::manifest::ArtifactKind::Archive,
-            Some(&host),
-            crate::dist::archive::digest_file(&exe).unwrap(),
-        );
         let needed = glibc_floor(&std::fs::read(&exe).unwrap()).unwrap().unwrap();
-        check_binaries(&plan(&needed.to_string()), &entries, &mut artifact).unwrap();
-        assert_eq!(artifact.glibc_min, Some(needed.to_string()));
-        let err = check_binaries(&plan("2.2"), &entries, &mut artifact)
+        let facts = check_binaries(&plan(&needed.to_string()), &entries).unwrap();
+        assert_eq!(facts.glibc_min, Some(needed.to_string()));
+        let err = check_binaries(&plan("2.2"), &entries)
             .unwrap_err()
             .to_string();
         assert!(

@@ -157,8 +157,7 @@ impl flags::DistMerge {
             Some(out) => cwd.join(out),
             None => context.workspace.root.join("dist"),
         };
-        let plan =
-            context.dist_plan(&requested, false, out.clone(), true, self.signing.request())?;
+        let plan = context.dist_plan(&requested, false, out.clone(), self.signing.request())?;
 
         // Refuse a foreign --out before any work; claimed (and checked again) below.
         output::ensure_replaceable(&out, &output::Ownership::Dist)?;
@@ -197,26 +196,11 @@ impl flags::DistMerge {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let statement = super::provenance::merge(&statements, &merged)?;
-            merged.artifacts.push(super::execute::write_statement(
-                &merged, &statement, staging,
-            )?);
-            manifest::write(&mut merged, staging)?;
             step.done();
-            if let Some(signer) = &signer {
-                let step = progress.step(format!("sign {}", manifest::CHECKSUMS_FILE));
-                signer.sign_checksums(staging, &super::execute::trusted_comment(&merged))?;
-                step.done();
-            }
-            let step = progress.step("verify");
-            let signatures = crate::verify::SignatureCheck {
-                public_key: signer.as_ref().map(|s| s.public_key().clone()),
-                required: signer.is_some(),
-            };
-            crate::verify::verify_dir(staging, &signatures)?;
-            step.done();
+            super::seal::seal(&mut merged, &statement, staging, signer.as_ref(), &progress)?;
             Ok(())
         })?;
-        super::execute::summary(&progress, &merged, &out);
+        super::seal::summary(&progress, &merged, &out);
         if self.json {
             print!("{}", String::from_utf8(merged.to_json())?);
         }

@@ -1,8 +1,8 @@
 //! `cargo xtask dist`: build the shipped package for each target and package it.
 //!
-//! Steps: plan (pure) → preflight (targets installed, include files present) → one
-//! `cargo build` for all targets → per target an archive and an SBOM → `SHA256SUMS` and
-//! `dist-manifest.json` → `verify` → atomic swap into the output directory.
+//! Steps: plan (pure, [`plan`]) → preflight → the planned cargo builds → per target the
+//! archive, SBOM and `.deb` → seal (provenance, manifest, `SHA256SUMS`, signature, `verify`)
+//! → atomic swap into the output directory. [`execute`] lists them in order.
 //!
 //! **Architecture Invariant:** output is assembled in a staging directory beside the output
 //! directory and swapped in with one rename, only after `verify` passed; a killed run leaves
@@ -22,10 +22,13 @@ pub mod inspect;
 pub mod manifest;
 pub mod merge;
 pub mod output;
+pub mod package;
 pub mod plan;
+pub mod preflight;
 pub mod provenance;
 pub mod rustflags;
 pub mod sbom;
+pub mod seal;
 pub mod smoke;
 
 use std::collections::BTreeSet;
@@ -33,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-pub use plan::{DistPlan, PlanInput, TargetPlan, links_through_zig, plan, resolve_targets};
+pub use plan::{DistPlan, PlanInput, TargetPlan, plan};
 
 use crate::flags;
 use crate::progress::Progress;
@@ -56,18 +59,13 @@ impl flags::Dist {
             None => context.workspace.root.join("dist"),
         };
         let signing = self.signing.request();
-        let plan = context.dist_plan(
-            &self.targets,
-            self.partial,
-            out,
-            !progress.is_loud(),
-            signing,
-        )?;
+        let plan = context.dist_plan(&self.targets, self.partial, out, signing)?;
         if self.dry_run {
+            // The plan is the command's output, like `plan` and `release`: on stdout.
             if self.json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {
-                eprint!("{}", plan.describe());
+                print!("{}", plan.describe());
             }
             return Ok(());
         }

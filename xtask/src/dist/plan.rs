@@ -2,18 +2,20 @@
 //! the exact cargo argv and environment, every target and every artifact with its contents.
 //! `dist --dry-run [--json]` prints it; `execute` follows it.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use serde::Serialize;
 
+pub mod entry;
+
 use super::build::{self, BuildInputs, BuildStep};
-use super::inspect::GlibcVersion;
+use super::deb::plan::{DebPlan, DebRequest, PackageMeta};
 use super::{INSTALLER_NAME, manifest};
 use crate::signing::{KeySource, SIGNATURE_FILE, SIGNING_KEY_VAR};
-use crate::targets::{ArchiveFormat, Target, Triple};
+use crate::targets::{Linkage, Target, Triple};
 use crate::workspace::DistConfig;
+use entry::{Mode, PackageEntry};
 
 /// Everything the plan depends on, gathered from metadata, git, environment, config and flags.
 #[derive(Debug, Clone)]
@@ -22,7 +24,7 @@ pub struct PlanInput<'a> {
     /// Binary names of the shipped package (default features).
     pub binaries: Vec<String>,
     pub host: &'a Triple,
-    pub version: String,
+    pub version: &'a semver::Version,
     pub commit: String,
     pub short_commit: String,
     pub source_date_epoch: i64,
@@ -30,8 +32,11 @@ pub struct PlanInput<'a> {
     pub out: PathBuf,
     pub partial: bool,
     pub build: &'a BuildInputs,
-    /// No cargo progress on stderr.
-    pub quiet: bool,
+    /// The shipped package's directory relative to the workspace root (`app`): include files
+    /// inside it lose that prefix in the archives.
+    pub package_dir: String,
+    /// The shipped package's metadata, for the packages' control data.
+    pub meta: PackageMeta,
     /// Whether the configured (or default) public key file exists.
     pub public_key_exists: bool,
     pub signing: SigningRequest,
@@ -69,8 +74,8 @@ pub struct DistPlan {
     pub out: PathBuf,
     pub partial: bool,
     pub signing: SigningPlan,
-    /// The cargo builds of the targets, run in order from the workspace root: one for the
-    /// targets linked against a glibc floor (through cargo-zigbuild), one for the rest.
+    /// The cargo builds of the targets, run in order from the workspace root: one for each
+    /// target linked against a glibc floor (through cargo-zigbuild), one for the rest.
     pub builds: Vec<BuildStep>,
     pub targets: Vec<TargetPlan>,
 }
@@ -93,103 +98,52 @@ pub struct TargetPlan {
     pub stem: String,
     pub archive: String,
     pub sbom: String,
-    /// Binary file names inside the archive (with `.exe` on Windows).
-    pub binaries: Vec<String>,
-    /// Glibc targets: the newest glibc their binaries may need (`glibc` in the config).
-    pub glibc_floor: Option<GlibcVersion>,
-    /// The Debian package's file name, for Linux glibc targets when `deb` is configured.
-    pub deb: Option<String>,
+    /// The shipped binaries, sorted by file name.
+    pub binaries: Vec<Binary>,
+    /// Every file of the archive, below its top directory, sorted by path.
+    pub archive_entries: Vec<PackageEntry>,
+    /// The Debian package, for Linux glibc targets when `deb` is configured.
+    pub deb: Option<DebPlan>,
 }
 
-/// Resolves `--target` values: none → the host, `all` → the release list, `host` → the host.
-pub fn resolve_targets(
-    requested: &[String],
-    config: &DistConfig,
-    host: &Triple,
-) -> anyhow::Result<Vec<Triple>> {
-    let mut targets = BTreeSet::new();
-    if requested.is_empty() {
-        targets.insert(host.clone());
-    }
-    let release_list = || config.targets.join(", ");
-    for target in requested {
-        match target.as_str() {
-            "all" => {
-                if config.targets.is_empty() {
-                    bail!(
-                        "--target all: [workspace.metadata.xtask-dist] targets is empty; list the release targets there"
-                    );
-                }
-                for listed in &config.targets {
-                    let Some(triple) = Triple::parse(listed) else {
-                        bail!(
-                            "[workspace.metadata.xtask-dist] targets: {listed:?} is not a target \
-                             triple; use the form <arch>-<vendor>-<os>[-<env>]"
-                        );
-                    };
-                    targets.insert(triple);
-                }
-            }
-            "host" => {
-                targets.insert(host.clone());
-            }
-            other => match Triple::parse(other) {
-                Some(triple) => {
-                    targets.insert(triple);
-                }
-                None => bail!(
-                    "unknown target {other:?}: use a target triple such as {host}, `host`, or \
-                     `all` (the release list: {})",
-                    release_list()
-                ),
-            },
-        }
-    }
-    Ok(targets.into_iter().collect())
+/// One shipped binary: cargo's name and its file name on the target (`jimini.exe`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Binary {
+    pub file: String,
+    pub name: String,
 }
 
 pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
-    let triples = resolve_targets(input.requested_targets, input.config, input.host)?;
+    let targets = crate::targets::resolve(input.requested_targets, input.config, input.host)?;
     if input.binaries.is_empty() {
         bail!("package {} has no binaries to ship", input.config.package);
     }
     let app = &input.config.package;
     let signing = signing_plan(input)?;
-    let glibc_floor = match &input.config.glibc {
-        Some(text) => Some(text.parse::<GlibcVersion>().map_err(|_| {
-            anyhow::anyhow!(
-                "[workspace.metadata.xtask-dist] glibc = {text:?} is not a glibc version: write \
-                 it like \"2.17\""
-            )
-        })?),
-        None => None,
-    };
     let mut include = include_files(input.config)?;
     if let Some(public_key) = &signing.public_key {
         include.push(public_key.clone());
         include.sort();
         include.dedup();
     }
-    let targets = triples
-        .iter()
-        .map(|t| plan_target(input, t, glibc_floor.as_ref()))
+    let targets = targets
+        .into_iter()
+        .map(|target| plan_target(input, target, &include))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(binstall) = input.binstall {
-        super::binstall::check(binstall, app, &input.version, &targets)?;
+        super::binstall::check(binstall, app, &input.version.to_string(), &targets)?;
     }
     let builds = build_groups(&targets)
         .into_iter()
-        .map(|(glibc, group)| {
+        .map(|group| {
             build::step(
                 &build::BuildRequest {
                     package: app,
                     profile: &input.config.profile,
                     targets: &group,
-                    glibc,
-                    version: &input.version,
+                    version: &input.version.to_string(),
                     short_commit: &input.short_commit,
                     source_date_epoch: input.source_date_epoch,
-                    quiet: input.quiet,
                 },
                 input.build,
             )
@@ -197,7 +151,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         .collect();
     Ok(DistPlan {
         app: app.clone(),
-        version: input.version.clone(),
+        version: input.version.to_string(),
         commit: input.commit.clone(),
         short_commit: input.short_commit.clone(),
         source_date_epoch: input.source_date_epoch,
@@ -218,30 +172,22 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
     })
 }
 
-/// Whether building `targets` under `config` links any of them through zig (a glibc floor is
-/// configured and a target uses glibc).
-pub fn links_through_zig(config: &DistConfig, targets: &[Target]) -> bool {
-    config.glibc.is_some()
-        && targets
-            .iter()
-            .any(|target| target.libc == crate::targets::Libc::Glibc)
-}
-
-/// The targets of each build. Those with a glibc floor link through zig, each in a build of
-/// its own: cargo-zigbuild changes how cargo treats the host when the host triple is among its
-/// targets (`target-applies-to-host`), which changed the code of the other targets built with
-/// it, so a target's binaries would depend on which targets a dist builds. The rest build
-/// together. Plan order; no group is empty.
-fn build_groups(targets: &[TargetPlan]) -> Vec<(Option<&GlibcVersion>, Vec<Triple>)> {
-    let mut groups: Vec<(Option<&GlibcVersion>, Vec<Triple>)> = Vec::new();
-    for target in targets {
-        let triple = target.target.triple.clone();
-        match target.glibc_floor.as_ref() {
-            Some(floor) => groups.push((Some(floor), vec![triple])),
-            None => match groups.iter_mut().find(|(glibc, _)| glibc.is_none()) {
-                Some((_, group)) => group.push(triple),
-                None => groups.push((None, vec![triple])),
-            },
+/// The targets of each build. Those linked through zig build each in a cargo run of its own:
+/// cargo-zigbuild changes how cargo treats the host when the host triple is among its targets
+/// (`target-applies-to-host`), which changed the code of the other targets built with it, so
+/// a target's binaries would depend on which targets a dist builds. The rest build together.
+/// Plan order; no group is empty.
+fn build_groups(targets: &[TargetPlan]) -> Vec<Vec<&Target>> {
+    let mut groups: Vec<Vec<&Target>> = Vec::new();
+    let mut native: Option<usize> = None;
+    for target in targets.iter().map(|t| &t.target) {
+        match (&target.linkage, native) {
+            (Linkage::Zig { .. }, _) => groups.push(vec![target]),
+            (Linkage::Native { .. }, Some(at)) => groups[at].push(target),
+            (Linkage::Native { .. }, None) => {
+                native = Some(groups.len());
+                groups.push(vec![target]);
+            }
         }
     }
     groups
@@ -300,69 +246,78 @@ fn include_files(config: &DistConfig) -> anyhow::Result<Vec<String>> {
     Ok(include)
 }
 
-/// The target's facts with the configured archive format.
-fn configured_target(input: &PlanInput, triple: &Triple) -> anyhow::Result<Target> {
-    let mut target = Target::new(triple, input.host);
-    let (key, setting) = match target.exe_suffix {
-        ".exe" => ("windows-archive", &input.config.windows_archive),
-        _ => ("unix-archive", &input.config.unix_archive),
-    };
-    if let Some(text) = setting {
-        target.archive = ArchiveFormat::from_extension(text).ok_or_else(|| {
-            anyhow::anyhow!(
-                "[workspace.metadata.xtask-dist] {key} = {text:?}: use \"tar.xz\", \"tar.gz\" \
-                 or \"zip\""
-            )
-        })?;
-    }
-    Ok(target)
-}
-
 fn plan_target(
     input: &PlanInput,
-    triple: &Triple,
-    glibc_floor: Option<&GlibcVersion>,
+    target: Target,
+    include: &[String],
 ) -> anyhow::Result<TargetPlan> {
-    let target = configured_target(input, triple)?;
+    let triple = &target.triple;
     let stem = format!("{}-{}-{triple}", input.config.package, input.version);
-    let mut binaries: Vec<String> = input
+    let mut binaries: Vec<Binary> = input
         .binaries
         .iter()
-        .map(|name| format!("{name}{}", target.exe_suffix))
+        .map(|name| Binary {
+            file: target.binary_file(name),
+            name: name.clone(),
+        })
         .collect();
     binaries.sort();
-    let deb = match (&input.config.deb, target.deb_arch) {
-        (Some(_), Some(arch)) => {
-            let version = semver::Version::parse(&input.version)?;
-            Some(super::deb::file_name(&input.config.package, &version, arch))
-        }
-        _ => None,
+    let mut archive_entries: Vec<PackageEntry> = binaries
+        .iter()
+        .map(|binary| PackageEntry::binary(binary.file.clone(), &binary.name))
+        .collect();
+    for file in include {
+        archive_entries.push(PackageEntry::file(
+            include_archive_name(file, &input.package_dir),
+            file,
+            Mode::FILE,
+        ));
+    }
+    archive_entries.sort();
+    if let Some(pair) = archive_entries
+        .windows(2)
+        .find(|pair| pair[0].path == pair[1].path)
+    {
+        bail!(
+            "two files of the {triple} archive would be {}: rename one of the include files",
+            pair[0].path
+        );
+    }
+    let deb = match &input.config.deb {
+        Some(config) => super::deb::plan::plan(&DebRequest {
+            config,
+            app: &input.config.package,
+            version: input.version,
+            target: &target,
+            binaries: &input.binaries,
+            include,
+            meta: &input.meta,
+        })?,
+        None => None,
     };
     Ok(TargetPlan {
         deb,
-        glibc_floor: glibc_floor
-            .filter(|_| target.libc == crate::targets::Libc::Glibc)
-            .cloned(),
         artifact_dir: input.build.target_dir.join(triple.as_str()),
         archive: format!("{stem}.{}", target.archive.extension()),
         sbom: format!("{stem}.cdx.json"),
         stem,
         binaries,
+        archive_entries,
         target,
     })
 }
 
+/// Where an include file goes inside the archive: relative to the shipped package's directory
+/// when it lies inside it (`app/rules/default.toml` → `rules/default.toml`), else to the root.
+pub fn include_archive_name(include: &str, package_dir: &str) -> String {
+    let prefix = format!("{package_dir}/");
+    include.strip_prefix(&prefix).unwrap_or(include).to_owned()
+}
+
 /// install.sh's platform table for the configured release list.
 fn release_platforms(input: &PlanInput) -> anyhow::Result<String> {
-    let all = resolve_targets(&["all".to_owned()], input.config, input.host)?;
-    let targets = all
-        .iter()
-        .map(|t| configured_target(input, t))
-        .collect::<anyhow::Result<Vec<Target>>>()?;
-    Ok(crate::targets::install_table(
-        &targets,
-        input.config.glibc.as_deref(),
-    ))
+    let all = crate::targets::resolve(&["all".to_owned()], input.config, input.host)?;
+    Ok(crate::targets::install_table(&all))
 }
 
 impl DistPlan {
@@ -385,12 +340,17 @@ impl DistPlan {
                 "  {}: {} ({}) + {}{}\n",
                 target.target.triple,
                 target.archive,
-                target.binaries.join(", "),
+                target
+                    .binaries
+                    .iter()
+                    .map(|b| b.file.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 target.sbom,
                 target
                     .deb
                     .as_ref()
-                    .map(|deb| format!(" + {deb}"))
+                    .map(|deb| format!(" + {}", deb.file))
                     .unwrap_or_default()
             ));
         }

@@ -148,41 +148,6 @@ pub fn builder_id(env: impl Fn(&str) -> Option<String>) -> String {
     }
 }
 
-/// The build of each of `targets` alone, from the one `argv` that builds them all: its
-/// `--target` flags are replaced by the one target's, where the first stood. `--quiet` is left
-/// out: it changes what cargo prints, not what it builds.
-pub fn per_target_invocations(
-    argv: &[String],
-    env: &BTreeMap<String, String>,
-    targets: &[String],
-    replacements: &[(String, &str)],
-) -> Vec<Invocation> {
-    let mut without_targets = Vec::new();
-    let mut first_target_at = None;
-    let mut words = argv.iter();
-    while let Some(word) = words.next() {
-        if word == "--target" {
-            first_target_at.get_or_insert(without_targets.len());
-            words.next();
-        } else if word == "--quiet" {
-            continue;
-        } else {
-            without_targets.push(word.clone());
-        }
-    }
-    let at = first_target_at.unwrap_or(without_targets.len());
-    let mut invocations: Vec<Invocation> = targets
-        .iter()
-        .map(|target| {
-            let mut argv = without_targets.clone();
-            argv.splice(at..at, ["--target".to_owned(), target.clone()]);
-            portable_invocation(&argv, env, replacements)
-        })
-        .collect();
-    invocations.sort();
-    invocations
-}
-
 /// `build` with this machine's paths replaced by names, so the statement is the same on every
 /// checkout: `replacements` are (path, name), longest path first. `argv[0]` (cargo, or the
 /// cargo-auditable that runs it) is written `cargo`: `cargo auditable build …`.

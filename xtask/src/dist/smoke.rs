@@ -74,23 +74,27 @@ pub fn run(
         extract(&dir.join(&target.archive), &work)?;
         let top = work.join(&target.stem);
         for binary in &target.binaries {
-            let name = binary.trim_end_matches(target.target.exe_suffix);
-            let output = run_binary(&prefix, wine, &top.join(binary), &["--version"], root)?;
+            let name = &binary.name;
+            let exe = top.join(&binary.file);
+            let output = run_binary(&prefix, wine, &exe, &["--version"], root)?;
             let expected = format!("{name} {version} (");
             if !output.0.starts_with(&expected) {
                 bail!(
-                    "smoke: {binary} for {} printed {:?} for --version, expected it to start with {expected:?}",
+                    "smoke: {} for {} printed {:?} for --version, expected it to start with \
+                     {expected:?}",
+                    binary.file,
                     target.target.triple,
                     output.0
                 );
             }
             progress.note(format!("{}: {}", target.target.triple, output.0.trim()));
             if name == SMOKE_BINARY {
-                let (stdout, code) =
-                    run_binary(&prefix, wine, &top.join(binary), &SMOKE_ARGS, root)?;
+                let (stdout, code) = run_binary(&prefix, wine, &exe, &SMOKE_ARGS, root)?;
                 if code != Some(SMOKE_EXIT) || !stdout.starts_with(SMOKE_STDOUT) {
                     bail!(
-                        "smoke: `{binary} check` on {} gave exit {code:?} and {stdout:?}; expected {SMOKE_EXIT} and {SMOKE_STDOUT:?}",
+                        "smoke: `{} check` on {} gave exit {code:?} and {stdout:?}; expected \
+                         {SMOKE_EXIT} and {SMOKE_STDOUT:?}",
+                        binary.file,
                         target.target.triple
                     );
                 }
@@ -144,8 +148,11 @@ mod tests {
             stem: format!("jimini-0.2.0-{triple}"),
             archive: format!("jimini-0.2.0-{triple}.tar.gz"),
             sbom: format!("jimini-0.2.0-{triple}.cdx.json"),
-            binaries: vec!["jimini".into()],
-            glibc_floor: None,
+            binaries: vec![crate::dist::plan::Binary {
+                file: target.binary_file("jimini"),
+                name: "jimini".into(),
+            }],
+            archive_entries: vec![],
             deb: None,
             target,
         }

@@ -102,14 +102,6 @@ pub struct Facts {
     pub zig: bool,
 }
 
-/// Which checks apply beyond the targets' own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Needs {
-    pub scope: Scope,
-    /// A glibc floor is configured: the gnu targets link through zig.
-    pub zig: bool,
-}
-
 /// Which checks apply: building only (what `dist` needs), or running the binaries here too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -118,12 +110,11 @@ pub enum Scope {
 }
 
 /// What is missing to build `targets` (and, with [`Scope::BuildAndRun`], to run their binaries).
-pub fn problems(targets: &[Target], facts: &Facts, needs: Needs) -> Vec<Problem> {
+pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem> {
     let mut problems = Vec::new();
     let host = &facts.host;
-    let scope = needs.scope;
-    if needs.zig && !facts.zig {
-        let tool = crate::ci::ZIG;
+    if targets.iter().any(Target::links_through_zig) && !facts.zig {
+        let tool = crate::pins::ZIG;
         problems.push(Problem {
             what: format!(
                 "{} (link the gnu targets against the configured glibc floor) are not installed",
@@ -133,7 +124,7 @@ pub fn problems(targets: &[Target], facts: &Facts, needs: Needs) -> Vec<Problem>
         });
     }
     if !facts.cargo_auditable {
-        let tool = crate::ci::CARGO_AUDITABLE;
+        let tool = crate::pins::CARGO_AUDITABLE;
         problems.push(Problem {
             what: format!(
                 "{} {} (embeds the dependency list in every binary) is not installed",
@@ -163,7 +154,7 @@ pub fn problems(targets: &[Target], facts: &Facts, needs: Needs) -> Vec<Problem>
             });
         }
         let apt = || Fix::apt_for(info);
-        if let Some(linker) = info.linker
+        if let Some(linker) = info.linker()
             && !facts.programs.contains(linker)
         {
             problems.push(Problem {
@@ -171,7 +162,10 @@ pub fn problems(targets: &[Target], facts: &Facts, needs: Needs) -> Vec<Problem>
                 fix: apt(),
             });
         }
-        if let Some(sysroot) = info.sysroot
+        // A cross gcc links against the sysroot; zig brings its own glibc stubs, and then
+        // only qemu needs the sysroot, to run the binaries.
+        let sysroot_needed = scope == Scope::BuildAndRun || !info.links_through_zig();
+        if let Some(sysroot) = info.sysroot.filter(|_| sysroot_needed)
             && !facts.sysroots.contains(sysroot)
         {
             problems.push(Problem {
@@ -208,17 +202,8 @@ fn runner_problem(info: &Target, facts: &Facts) -> Option<Problem> {
 }
 
 /// The build-side checks `dist` runs before building.
-pub fn build_problems(
-    sh: &Shell,
-    targets: &[Target],
-    root: &Path,
-    zig: bool,
-) -> anyhow::Result<Vec<Problem>> {
-    let needs = Needs {
-        scope: Scope::Build,
-        zig,
-    };
-    Ok(problems(targets, &probe(sh, targets, root)?, needs))
+pub fn build_problems(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Vec<Problem>> {
+    Ok(problems(targets, &probe(sh, targets, root)?, Scope::Build))
 }
 
 /// At most this many rounds of fixes; each round can only uncover what the last one installed.
@@ -252,11 +237,11 @@ pub fn converge(
     sh: &Shell,
     targets: &[Target],
     root: &Path,
-    needs: Needs,
+    scope: Scope,
 ) -> anyhow::Result<Vec<Problem>> {
     let mut previous: Option<Vec<Problem>> = None;
     for round in 1..=MAX_ROUNDS {
-        let current = problems(targets, &probe(sh, targets, root)?, needs);
+        let current = problems(targets, &probe(sh, targets, root)?, scope);
         match next_round(current, previous.as_deref()) {
             Round::Done => return Ok(Vec::new()),
             Round::Stuck(left) => return Ok(left),
@@ -267,7 +252,7 @@ pub fn converge(
             }
         }
     }
-    Ok(problems(targets, &probe(sh, targets, root)?, needs))
+    Ok(problems(targets, &probe(sh, targets, root)?, scope))
 }
 
 impl flags::Doctor {
@@ -279,25 +264,21 @@ impl flags::Doctor {
         } else {
             self.targets.clone()
         };
-        let triples = crate::dist::resolve_targets(&requested, &workspace.config, &host)?;
-        let infos: Vec<Target> = triples.iter().map(|t| Target::new(t, &host)).collect();
+        let infos = crate::targets::resolve(&requested, &workspace.config, &host)?;
         check_rust_version(sh, &workspace)?;
         let root = &workspace.root;
-        let needs = Needs {
-            scope: Scope::BuildAndRun,
-            zig: crate::dist::links_through_zig(&workspace.config, &infos),
-        };
+        let scope = Scope::BuildAndRun;
         let left = if self.fix {
-            converge(sh, &infos, root, needs)?
+            converge(sh, &infos, root, scope)?
         } else {
-            problems(&infos, &probe(sh, &infos, root)?, needs)
+            problems(&infos, &probe(sh, &infos, root)?, scope)
         };
         for info in &infos {
             let missing = left.iter().any(|p| p.what.contains(info.triple.as_str()));
             eprintln!("  {} {}", if missing { "✗" } else { "✓" }, info.triple);
         }
         if left.is_empty() {
-            let names: Vec<&str> = triples.iter().map(Triple::as_str).collect();
+            let names: Vec<&str> = infos.iter().map(|t| t.triple.as_str()).collect();
             eprintln!("doctor: ready to dist {}", names.join(", "));
             return Ok(());
         }

@@ -18,7 +18,7 @@ pub fn probe(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Fact
             Runner::Emulated { command, .. } => command.first().map(String::as_str),
             _ => None,
         };
-        for program in info.linker.into_iter().chain(runner) {
+        for program in info.linker().into_iter().chain(runner) {
             if on_path(program) {
                 programs.insert(program.to_owned());
             }
@@ -38,8 +38,8 @@ pub fn probe(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Fact
             .map(str::to_owned)
             .collect(),
         wine_prng: wine_prng_dll(&wine_prefix(root)).is_file(),
-        cargo_auditable: crate::ci::CARGO_AUDITABLE.is_installed(&root.join("target")),
-        zig: crate::ci::ZIG.is_installed(&root.join("target")),
+        cargo_auditable: crate::pins::CARGO_AUDITABLE.is_installed(&root.join("target")),
+        zig: crate::pins::ZIG.is_installed(&root.join("target")),
         host,
     })
 }

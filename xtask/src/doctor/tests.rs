@@ -12,7 +12,20 @@ fn triple(text: &str) -> Triple {
     Triple::parse(text).unwrap()
 }
 
+/// The targets under the release settings: a glibc floor, so the gnu targets link through zig.
 fn infos(triples: &[&str]) -> Vec<Target> {
+    let settings = crate::targets::Settings {
+        glibc: Some("2.17".parse().unwrap()),
+        ..Default::default()
+    };
+    triples
+        .iter()
+        .map(|t| Target::configured(&triple(t), &triple(HOST), &settings))
+        .collect()
+}
+
+/// The targets without a glibc floor: every target links with the host's toolchain.
+fn native_infos(triples: &[&str]) -> Vec<Target> {
     triples
         .iter()
         .map(|t| Target::new(&triple(t), &triple(HOST)))
@@ -32,15 +45,8 @@ fn fresh() -> Facts {
     }
 }
 
-/// The release list's needs: a glibc floor is configured, so the gnu targets link through zig.
-const ALL: Needs = Needs {
-    scope: Scope::BuildAndRun,
-    zig: true,
-};
-const BUILD: Needs = Needs {
-    scope: Scope::Build,
-    zig: true,
-};
+const ALL: Scope = Scope::BuildAndRun;
+const BUILD: Scope = Scope::Build;
 
 /// What running a fix does to the machine, as far as the facts go. A package installs the
 /// programs and files it ships; the shim only installs where wine and mingw are present.
@@ -63,7 +69,7 @@ fn simulate(facts: &mut Facts, fix: &Fix) {
                 facts
                     .programs
                     .extend(programs.iter().map(|p| p.to_string()));
-                if package == "libc6-dev-arm64-cross" {
+                if package == "libc6-dev-arm64-cross" || package == "libc6-arm64-cross" {
                     facts
                         .sysroots
                         .insert(crate::targets::QEMU_AARCH64_SYSROOT.into());
@@ -105,7 +111,7 @@ fn nothing_installed_converges_to_everything_installed() {
     assert!(
         first
             .iter()
-            .any(|p| p.fix == Fix::CargoInstall(crate::ci::CARGO_AUDITABLE)),
+            .any(|p| p.fix == Fix::CargoInstall(crate::pins::CARGO_AUDITABLE)),
         "{first:?}"
     );
     // The shim problem cannot be seen before wine exists: that is why one pass was not enough.
@@ -193,7 +199,7 @@ fn a_glibc_floor_needs_the_pinned_zig() {
     facts.cargo_auditable = true;
     let found = problems(&targets, &facts, ALL);
     let fixes: Vec<&Fix> = found.iter().map(|p| &p.fix).collect();
-    assert_eq!(fixes, [&Fix::ZigInstall(crate::ci::ZIG)]);
+    assert_eq!(fixes, [&Fix::ZigInstall(crate::pins::ZIG)]);
     assert!(
         describe(&found).contains("zig 0.15.2 and cargo-zigbuild 0.24.1"),
         "{found:?}"
@@ -203,9 +209,32 @@ fn a_glibc_floor_needs_the_pinned_zig() {
         (2, Round::Done)
     );
     // Without a floor it is not needed.
-    let plain = Needs {
-        scope: Scope::BuildAndRun,
-        zig: false,
+    assert!(problems(&native_infos(&[HOST]), &facts, ALL).is_empty());
+}
+
+#[test]
+fn a_target_that_zig_links_needs_no_cross_gcc() {
+    let mut facts = fresh();
+    facts.cargo_auditable = true;
+    facts.zig = true;
+    facts.rust_targets.insert(RELEASE[2].into());
+    let zig = infos(&RELEASE[2..3]);
+    let built = problems(&zig, &facts, BUILD);
+    assert!(
+        built.is_empty(),
+        "zig links it, nothing else is needed: {built:?}"
+    );
+    let run = describe(&problems(&zig, &facts, ALL));
+    assert!(!run.contains("aarch64-linux-gnu-gcc"), "{run}");
+    assert!(run.contains("runner qemu-aarch64"), "{run}");
+    let Fix::Apt(packages) = &problems(&zig, &facts, ALL)[0].fix else {
+        panic!("qemu comes from apt")
     };
-    assert!(problems(&targets, &facts, plain).is_empty());
+    assert!(
+        !packages.iter().any(|p| p.starts_with("gcc-")),
+        "{packages:?}"
+    );
+    // Linked by the host's toolchain, the cross gcc is a build problem.
+    let gcc = describe(&problems(&native_infos(&RELEASE[2..3]), &facts, BUILD));
+    assert!(gcc.contains("linker aarch64-linux-gnu-gcc"), "{gcc}");
 }

@@ -10,11 +10,14 @@ fn planned(triple: &str) -> TargetPlan {
         sbom: format!("{stem}.cdx.json"),
         binaries: ["jimini", "jimini-server"]
             .iter()
-            .map(|b| format!("{b}{}", target.exe_suffix))
+            .map(|b| crate::dist::plan::Binary {
+                file: target.binary_file(b),
+                name: b.to_string(),
+            })
             .collect(),
         stem,
         artifact_dir: "/t".into(),
-        glibc_floor: None,
+        archive_entries: vec![],
         deb: None,
         target,
     }

