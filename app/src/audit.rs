@@ -322,10 +322,6 @@ impl AuditLog {
         &self.path
     }
 
-    pub fn key(&self) -> &AuditKey {
-        &self.key
-    }
-
     /// The last durable record.
     pub fn head(&self) -> &Head {
         &self.head

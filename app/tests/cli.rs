@@ -163,3 +163,70 @@ fn admin_version_json_carries_build_info() {
     assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
     assert!(value["target"].as_str().unwrap().contains('-'));
 }
+
+#[test]
+fn admin_json_reports_every_command_and_failures_too() {
+    let dir = temp_dir("admin-json");
+    let log = dir.join("audit.jsonl");
+    std::fs::write(&log, "").unwrap();
+    let output = run(
+        ADMIN,
+        &["audit", "verify", log.to_str().unwrap(), "--json"],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value["ok"], true);
+    assert_eq!(value["records"], 0);
+    assert_eq!(value["macs_checked"], false);
+    assert_eq!(value["head"]["seq"], 0);
+
+    std::fs::write(&log, "not a record\n").unwrap();
+    let output = run(
+        ADMIN,
+        &["--json", "audit", "verify", log.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value["ok"], false);
+    assert!(
+        value["error"].as_str().unwrap().contains("audit.jsonl"),
+        "{value}"
+    );
+
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, jimini::rules::DEFAULT_RULES).unwrap();
+    let output = run(
+        ADMIN,
+        &["rules", "lint", "--json", rules.to_str().unwrap()],
+        None,
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        (value["ok"].clone(), value["rules"].clone()),
+        (true.into(), 5.into())
+    );
+}
+
+#[test]
+fn server_with_an_unreadable_rules_file_fails_with_exit_1() {
+    let missing = temp_dir("server-rules").join("missing.toml");
+    let output = common::binary(env!("CARGO_BIN_EXE_jimini-server"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--rules",
+            missing.to_str().unwrap(),
+        ])
+        .env("JIMINI_API_KEY", "k")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("missing.toml"),
+        "{}",
+        stderr(&output)
+    );
+}

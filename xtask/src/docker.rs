@@ -69,13 +69,13 @@ fn lay_out(
     let top = unpacked.join(archive.top_dir.as_deref().unwrap_or_default());
     for (from, to, mode) in IMAGE_FILES {
         let target = root.join(to);
-        std::fs::create_dir_all(target.parent().expect("image paths have parents"))?;
-        std::fs::copy(top.join(from), &target)
+        fs_err::create_dir_all(target.parent().expect("image paths have parents"))?;
+        fs_err::copy(top.join(from), &target)
             .with_context(|| format!("{} has no {from}", archive.name))?;
         set_mode(&target, mode)?;
     }
-    std::fs::create_dir_all(root.join(STATE_DIR))?;
-    std::fs::remove_dir_all(&unpacked)?;
+    fs_err::create_dir_all(root.join(STATE_DIR))?;
+    fs_err::remove_dir_all(&unpacked)?;
     Ok(manifest)
 }
 
@@ -83,7 +83,7 @@ fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     #[cfg(not(unix))]
     let _ = (path, mode);
@@ -176,19 +176,19 @@ impl flags::Docker {
         }
         let context = crate::util::tempdir("docker-context")?;
         let image_root = context.join("image-root");
-        std::fs::create_dir(&image_root)?;
+        fs_err::create_dir(&image_root)?;
         let manifest = lay_out(&dist, &image_root, &signatures)?;
-        let dockerfile = std::fs::read_to_string(root.join("Dockerfile"))
+        let dockerfile = fs_err::read_to_string(root.join("Dockerfile"))
             .context("cannot read the Dockerfile")?;
         let file = context.join("Containerfile");
-        std::fs::write(&file, containerfile(&dockerfile)?)?;
+        fs_err::write(&file, containerfile(&dockerfile)?)?;
         let tag = self
             .tag
             .unwrap_or_else(|| image_tag(&manifest.app, &manifest.version));
         let iid = context.join("image-id");
         let engine = build_image(sh, &context, &file, &tag, &manifest, &iid)?;
-        let id = std::fs::read_to_string(&iid).context("the engine wrote no image id")?;
-        std::fs::remove_dir_all(&context)?;
+        let id = fs_err::read_to_string(&iid).context("the engine wrote no image id")?;
+        fs_err::remove_dir_all(&context)?;
         eprintln!("built {tag} from {} ({engine:?})", dist.display());
         println!("{}", id.trim());
         Ok(())

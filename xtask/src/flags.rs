@@ -18,13 +18,16 @@ pub struct Xtask {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build release artifacts into dist/: archives, SBOMs, SHA256SUMS, dist-manifest.json.
+    /// Build release artifacts into dist/: archives, .debs, SBOMs, install.sh, provenance,
+    /// SHA256SUMS (signed), dist-manifest.json.
     Dist(Dist),
-    /// Check a dist directory: checksums, manifest, archive contents, SBOMs.
+    /// Check a dist directory: checksums, signature, manifest, archives, .debs, SBOMs,
+    /// embedded dependency lists and provenance.
     Verify(Verify),
     /// Bump the version, promote the CHANGELOG, commit and tag (dry run unless --execute).
     Release(Release),
-    /// Check the toolchain, targets, linkers and runners a dist needs; --fix installs them.
+    /// Check the toolchain, targets, linkers (or zig), pinned tools and runners a dist needs;
+    /// --fix installs them.
     Doctor(Doctor),
     /// Print the release plan: version, tag, and per target the runner, packages and artifacts.
     Plan(Plan),
@@ -118,6 +121,10 @@ pub struct Verify {
     /// Fail when the dist is not signed.
     #[arg(long)]
     pub require_signature: bool,
+    /// Print the result as JSON on stdout (`ok`, and the `problems` found); the exit status
+    /// still says whether the dist is valid.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Signing {
@@ -164,6 +171,9 @@ pub struct Doctor {
     /// Targets to check (default: the release list); `host` for the host only.
     #[arg(long = "target", value_name = "TRIPLE")]
     pub targets: Vec<String>,
+    /// Print what was checked and what is missing (with its fix) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

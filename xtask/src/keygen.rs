@@ -56,7 +56,7 @@ impl flags::Keygen {
             .map_err(|err| anyhow::anyhow!("{err}"))?
             .to_string();
         if let Some(dir) = plan.public_key.parent() {
-            std::fs::create_dir_all(dir)?;
+            fs_err::create_dir_all(dir)?;
         }
         // The secret first: a public key without its secret would be useless.
         write_new(&plan.secret_key, &secret, true)?;
@@ -91,9 +91,9 @@ fn check(sh: &Shell, root: &Path, plan: &KeygenPlan) -> anyhow::Result<()> {
         .secret_key
         .parent()
         .context("the secret key path has no directory")?;
-    let inside = std::fs::canonicalize(parent)
+    let inside = fs_err::canonicalize(parent)
         .with_context(|| format!("{} does not exist", parent.display()))?
-        .starts_with(std::fs::canonicalize(root)?);
+        .starts_with(fs_err::canonicalize(root)?);
     if inside {
         let path = &plan.secret_key;
         let ignored = cmd!(sh, "git check-ignore --quiet {path}")

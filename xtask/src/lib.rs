@@ -42,6 +42,6 @@ pub fn cargo() -> std::ffi::OsString {
 /// Writes `bytes` to `path` through a temporary file and a rename, so readers never see half.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("xtask-tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    fs_err::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs_err::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
 }

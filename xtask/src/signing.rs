@@ -66,7 +66,7 @@ fn password(purpose: &str) -> anyhow::Result<Option<String>> {
 }
 
 pub fn read_public_key(path: &Path) -> anyhow::Result<minisign::PublicKey> {
-    let text = std::fs::read_to_string(path).with_context(|| {
+    let text = fs_err::read_to_string(path).with_context(|| {
         format!(
             "cannot read the public key {}: create a key pair with `cargo xtask keygen`",
             path.display()
@@ -81,7 +81,7 @@ impl Signer {
     /// Reads and decrypts the secret key and checks that it belongs to `public_key`.
     pub fn load(source: &KeySource, public_key: &Path) -> anyhow::Result<Signer> {
         let text = match source {
-            KeySource::File(path) => std::fs::read_to_string(path)
+            KeySource::File(path) => fs_err::read_to_string(path)
                 .with_context(|| format!("cannot read the signing key {}", path.display()))?,
             KeySource::Environment => std::env::var(SIGNING_KEY_VAR)
                 .with_context(|| format!("{SIGNING_KEY_VAR} is not valid UTF-8"))?,
@@ -145,7 +145,7 @@ impl Signer {
 
     /// Writes `SHA256SUMS.minisig` in `dir`.
     pub fn sign_checksums(&self, dir: &Path, trusted_comment: &str) -> anyhow::Result<()> {
-        let checksums = std::fs::read(dir.join(CHECKSUMS_FILE))?;
+        let checksums = fs_err::read(dir.join(CHECKSUMS_FILE))?;
         let signature = minisign::sign(
             Some(&self.public),
             &self.secret,
@@ -154,7 +154,7 @@ impl Signer {
             Some("signature from the jimini release key"),
         )
         .map_err(|err| anyhow::anyhow!("cannot sign {CHECKSUMS_FILE}: {err}"))?;
-        std::fs::write(dir.join(SIGNATURE_FILE), signature.to_string())?;
+        fs_err::write(dir.join(SIGNATURE_FILE), signature.to_string())?;
         Ok(())
     }
 }
@@ -168,11 +168,11 @@ pub fn trusted_comment(app: &str, version: &str, commit: &str, source_date_epoch
 
 /// Checks `dir`'s `SHA256SUMS.minisig` against `public_key`; returns its trusted comment.
 pub fn verify_checksums(dir: &Path, public_key: &minisign::PublicKey) -> Result<String, String> {
-    let text = std::fs::read_to_string(dir.join(SIGNATURE_FILE))
+    let text = fs_err::read_to_string(dir.join(SIGNATURE_FILE))
         .map_err(|err| format!("{SIGNATURE_FILE}: cannot be read: {err}"))?;
     let signature = minisign::SignatureBox::from_string(&text)
         .map_err(|err| format!("{SIGNATURE_FILE} is not a minisign signature: {err}"))?;
-    let checksums = std::fs::read(dir.join(CHECKSUMS_FILE))
+    let checksums = fs_err::read(dir.join(CHECKSUMS_FILE))
         .map_err(|err| format!("{CHECKSUMS_FILE}: cannot be read: {err}"))?;
     minisign::verify(
         public_key,

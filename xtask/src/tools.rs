@@ -127,9 +127,9 @@ impl ZigToolchain {
         let root = self.root(target_dir);
         let scratch = root.with_extension("partial");
         if scratch.exists() {
-            std::fs::remove_dir_all(&scratch)?;
+            fs_err::remove_dir_all(&scratch)?;
         }
-        std::fs::create_dir_all(scratch.join("bin"))?;
+        fs_err::create_dir_all(scratch.join("bin"))?;
         for wheel in wheels {
             let file = scratch.join("download.whl");
             let url = wheel.url;
@@ -147,27 +147,27 @@ impl ZigToolchain {
                     wheel.sha256
                 );
             }
-            zip::ZipArchive::new(std::fs::File::open(&file)?)?
+            zip::ZipArchive::new(fs_err::File::open(&file)?)?
                 .extract(&scratch)
                 .with_context(|| format!("cannot unpack {url}"))?;
-            std::fs::remove_file(&file)?;
+            fs_err::remove_file(&file)?;
         }
         let script = scratch
             .join(format!("cargo_zigbuild-{}.data", self.cargo_zigbuild))
             .join("scripts/cargo-zigbuild");
-        std::fs::rename(&script, scratch.join("bin/cargo-zigbuild"))
+        fs_err::rename(&script, scratch.join("bin/cargo-zigbuild"))
             .with_context(|| format!("the cargo-zigbuild wheel has no {}", script.display()))?;
         #[cfg(unix)]
         for program in ["bin/cargo-zigbuild", "ziglang/zig"] {
             use std::os::unix::fs::PermissionsExt;
             let path = scratch.join(program);
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                 .with_context(|| format!("the wheels have no {program}"))?;
         }
         if root.exists() {
-            std::fs::remove_dir_all(&root)?;
+            fs_err::remove_dir_all(&root)?;
         }
-        std::fs::rename(&scratch, &root)?;
+        fs_err::rename(&scratch, &root)?;
         Ok(())
     }
 }
@@ -194,7 +194,7 @@ impl DebianChroot {
         }
         let scratch = dir.with_extension("partial");
         if scratch.exists() {
-            std::fs::remove_dir_all(&scratch)
+            fs_err::remove_dir_all(&scratch)
                 .with_context(|| format!("cannot remove {}", scratch.display()))?;
         }
         let (suite, mirror, include) = (self.suite, self.mirror, self.include);
@@ -211,7 +211,7 @@ impl DebianChroot {
                 scratch.display()
             )
         })?;
-        std::fs::rename(&scratch, &dir)?;
+        fs_err::rename(&scratch, &dir)?;
         Ok(dir)
     }
 }

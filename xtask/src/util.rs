@@ -8,7 +8,7 @@ use anyhow::Context;
 pub fn tempdir(label: &str) -> anyhow::Result<PathBuf> {
     let dir =
         std::env::temp_dir().join(format!("xtask-{label}-{}-{}", std::process::id(), nanos()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs_err::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
 
@@ -21,7 +21,7 @@ fn nanos() -> u128 {
 
 /// Unpacks a verified archive (tar.xz, tar.gz or zip) into `into`.
 pub fn extract(archive: &Path, into: &Path) -> anyhow::Result<()> {
-    let file = std::fs::File::open(archive)
+    let file = fs_err::File::open(archive)
         .with_context(|| format!("cannot open {}", archive.display()))?;
     let format = crate::targets::ArchiveFormat::of_file_name(&archive.to_string_lossy());
     if format == Some(crate::targets::ArchiveFormat::Zip) {

@@ -7,8 +7,8 @@
 //! the public key when the dist is signed (and, when asked, that it is). Every problem is
 //! named; any problem is a non-zero exit.
 
+use fs_err::File;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::path::{Component, Path};
 
 use anyhow::{Context, bail};
@@ -34,6 +34,27 @@ impl flags::Verify {
             public_key,
             required: self.require_signature,
         };
+        if self.json {
+            let (manifest, mut problems) = check(&dir)?;
+            check_signature(&dir, &manifest, &signatures, &mut problems);
+            let report = serde_json::json!({
+                "ok": problems.is_empty(),
+                "dir": dir,
+                "app": manifest.app,
+                "version": manifest.version,
+                "artifacts": manifest.artifacts.len(),
+                "signed": dir.join(SIGNATURE_FILE).is_file(),
+                "problems": problems,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !problems.is_empty() {
+                bail!(
+                    "{} is not a valid dist: see the problems above",
+                    dir.display()
+                );
+            }
+            return Ok(());
+        }
         let manifest = verify_dir(&dir, &signatures)?;
         let signed = if dir.join(SIGNATURE_FILE).is_file() {
             "signature good"
@@ -94,7 +115,7 @@ pub fn verify_dir(dir: &Path, signatures: &SignatureCheck) -> anyhow::Result<Man
 /// The manifest and the list of problems; an unreadable manifest is an error.
 pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
     let manifest_path = dir.join(manifest::FILE_NAME);
-    let bytes = std::fs::read(&manifest_path).with_context(|| {
+    let bytes = fs_err::read(&manifest_path).with_context(|| {
         format!(
             "cannot read {}: is this a dist directory? run `cargo xtask dist`",
             manifest_path.display()
@@ -117,7 +138,7 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
         }
         check_file(dir, artifact, &mut problems);
     }
-    for entry in std::fs::read_dir(dir)? {
+    for entry in fs_err::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         let ours = name == manifest::FILE_NAME || name == SIGNATURE_FILE;
         if !ours && !names.contains(name.as_str()) {
@@ -171,7 +192,7 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
 
 fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) {
     let path = dir.join(&artifact.name);
-    match std::fs::symlink_metadata(&path) {
+    match fs_err::symlink_metadata(&path) {
         Err(_) => problems.push(format!("{} is missing", artifact.name)),
         Ok(meta) if !meta.is_file() => {
             problems.push(format!("{} is not a regular file", artifact.name))
@@ -261,7 +282,7 @@ fn check_checksum_file(dir: &Path, manifest: &Manifest, problems: &mut Vec<Strin
         ));
         return;
     }
-    let Ok(text) = std::fs::read_to_string(dir.join(manifest::CHECKSUMS_FILE)) else {
+    let Ok(text) = fs_err::read_to_string(dir.join(manifest::CHECKSUMS_FILE)) else {
         return; // reported as missing above
     };
     let lines = match manifest::parse_checksums(&text) {

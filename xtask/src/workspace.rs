@@ -145,7 +145,7 @@ impl Workspace {
     /// `Cargo.lock` registry checksums keyed by `(name, version)`.
     pub fn lock_checksums(&self) -> anyhow::Result<BTreeMap<(String, String), String>> {
         let path = self.root.join("Cargo.lock");
-        let text = std::fs::read_to_string(&path).with_context(|| {
+        let text = fs_err::read_to_string(&path).with_context(|| {
             format!(
                 "cannot read {}: run `cargo generate-lockfile`",
                 path.display()

@@ -19,7 +19,9 @@ Usage:
                                    is still in it, so records were not cut off or rewritten.
                                    Reports the first broken line and prints the head.
   jimini-admin rules lint FILE     check a rule pack (TOML, regexes, unique ids)
-  jimini-admin version [--json]    print build information
+  jimini-admin version             print build information
+  --json                           (with any command) print the result as JSON on stdout;
+                                   a failed check prints ok: false and the error
   jimini-admin --version | --help
 
 Exit codes: 0 ok, 1 a check failed or a file is unreadable, 2 usage error.";
@@ -31,13 +33,12 @@ enum Command {
         expect_head: Option<Head>,
     },
     RulesLint(PathBuf),
-    Version {
-        json: bool,
-    },
+    Version,
     Help,
 }
 
-fn parse_args() -> Result<Command, lexopt::Error> {
+/// The command and whether its result is printed as JSON.
+fn parse_args() -> Result<(Command, bool), lexopt::Error> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let mut words = Vec::new();
@@ -46,9 +47,9 @@ fn parse_args() -> Result<Command, lexopt::Error> {
     let mut expect_head: Option<Head> = None;
     while let Some(arg) = parser.next()? {
         match arg {
-            Long("help") | Short('h') => return Ok(Command::Help),
+            Long("help") | Short('h') => return Ok((Command::Help, false)),
             Long("version") | Short('V') if words.is_empty() => {
-                return Ok(Command::Version { json: false });
+                return Ok((Command::Version, false));
             }
             Long("json") => json = true,
             Long("key") => key_file = Some(parser.value()?.into()),
@@ -62,27 +63,32 @@ fn parse_args() -> Result<Command, lexopt::Error> {
     }
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let verify_options = key_file.is_some() || expect_head.is_some();
-    match words.as_slice() {
-        ["audit", "verify", file] if !json => Ok(Command::AuditVerify {
+    let command = match words.as_slice() {
+        ["audit", "verify", file] => Command::AuditVerify {
             log: file.into(),
             key_file,
             expect_head,
-        }),
-        _ if verify_options => Err("--key and --expect-head belong to `audit verify`".into()),
-        ["rules", "lint", file] if !json => Ok(Command::RulesLint(file.into())),
-        ["version"] => Ok(Command::Version { json }),
-        [] => Err("missing command; run `jimini-admin --help`".into()),
-        _ => Err(format!(
-            "unknown command `{}`; run `jimini-admin --help`",
-            words.join(" ")
-        )
-        .into()),
-    }
+        },
+        _ if verify_options => {
+            return Err("--key and --expect-head belong to `audit verify`".into());
+        }
+        ["rules", "lint", file] => Command::RulesLint(file.into()),
+        ["version"] => Command::Version,
+        [] => return Err("missing command; run `jimini-admin --help`".into()),
+        _ => {
+            return Err(format!(
+                "unknown command `{}`; run `jimini-admin --help`",
+                words.join(" ")
+            )
+            .into());
+        }
+    };
+    Ok((command, json))
 }
 
 fn main() -> ExitCode {
-    let command = match parse_args() {
-        Ok(command) => command,
+    let (command, json) = match parse_args() {
+        Ok(parsed) => parsed,
         Err(err) => {
             eprintln!("jimini-admin: {err}");
             return ExitCode::from(exit_code::USAGE as u8);
@@ -93,33 +99,50 @@ fn main() -> ExitCode {
             println!("{HELP}");
             Ok(())
         }
-        Command::Version { json: false } => {
-            println!("{}", BUILD_INFO.version_line("jimini-admin"));
+        Command::Version if json => {
+            print_json(&serde_json::to_value(&BUILD_INFO).expect("plain struct"));
             Ok(())
         }
-        Command::Version { json: true } => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&BUILD_INFO).expect("plain struct")
-            );
+        Command::Version => {
+            println!("{}", BUILD_INFO.version_line("jimini-admin"));
             Ok(())
         }
         Command::AuditVerify {
             log,
             key_file,
             expect_head,
-        } => audit_verify(&log, key_file, expect_head.as_ref()),
+        } => audit_verify(&log, key_file, expect_head.as_ref(), json),
         Command::RulesLint(path) => RulePack::load(&path)
-            .map(|pack| println!("{}: {} rules, ok", path.display(), pack.len()))
+            .map(|pack| {
+                if json {
+                    print_json(&serde_json::json!({
+                        "ok": true,
+                        "file": path,
+                        "rules": pack.len(),
+                    }));
+                } else {
+                    println!("{}: {} rules, ok", path.display(), pack.len());
+                }
+            })
             .map_err(|err| err.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
+            if json {
+                print_json(&serde_json::json!({"ok": false, "error": message}));
+            }
             eprintln!("jimini-admin: {message}");
             ExitCode::from(exit_code::FAILURE as u8)
         }
     }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON values serialize")
+    );
 }
 
 /// The key to check MACs with, and where it came from.
@@ -145,10 +168,25 @@ fn audit_verify(
     log: &std::path::Path,
     key_file: Option<PathBuf>,
     expect_head: Option<&Head>,
+    json: bool,
 ) -> Result<(), String> {
     let key = audit_key(key_file)?;
     let summary = jimini::audit::verify(log, key.as_ref().map(|(key, _)| key), expect_head)
         .map_err(|err| format!("{}: {err}", log.display()))?;
+    if json {
+        print_json(&serde_json::json!({
+            "ok": true,
+            "file": log,
+            "records": summary.records,
+            "macs_checked": summary.macs_checked,
+            "key_source": key.as_ref().map(|(_, source)| source),
+            "legacy_records": summary.legacy_records,
+            "torn_bytes": summary.torn_bytes,
+            "expected_head_present": expect_head.map(|_| true),
+            "head": {"seq": summary.head.seq, "hash": summary.head.hash},
+        }));
+        return Ok(());
+    }
     println!(
         "{}: {} records, chain intact",
         log.display(),

@@ -53,13 +53,15 @@ enum Command {
 #[derive(Default)]
 struct Options {
     exit_on_stdin_eof: bool,
+    /// `--rules`: loaded after parsing, so an unreadable file is a failure (exit 1), not a
+    /// usage error.
+    rules_path: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Command, String> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
     let mut bind = DEFAULT_BIND.to_owned();
-    let mut rules_path: Option<PathBuf> = None;
     let mut audit_log = PathBuf::from("jimini-audit.jsonl");
     let mut audit_key_file: Option<PathBuf> = None;
     let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
@@ -71,7 +73,7 @@ fn parse_args() -> Result<Command, String> {
             Long("help") | Short('h') => return Ok(Command::Help),
             Long("version") | Short('V') => return Ok(Command::Version),
             Long("bind") => bind = parser.value().map_err(usage)?.string().map_err(usage)?,
-            Long("rules") => rules_path = Some(parser.value().map_err(usage)?.into()),
+            Long("rules") => options.rules_path = Some(parser.value().map_err(usage)?.into()),
             Long("audit-log") => audit_log = parser.value().map_err(usage)?.into(),
             Long("audit-key-file") => audit_key_file = Some(parser.value().map_err(usage)?.into()),
             Long("max-body-bytes") => {
@@ -99,14 +101,10 @@ fn parse_args() -> Result<Command, String> {
             KeySource::File(audit_log.with_file_name(name))
         }
     };
-    let rules = match rules_path {
-        Some(path) => RulePack::load(&path).map_err(|err| err.to_string())?,
-        None => RulePack::default_pack(),
-    };
     Ok(Command::Serve(
         Box::new(Config {
             bind,
-            rules,
+            rules: RulePack::default_pack(),
             audit_log,
             audit_key,
             limits: Limits {
@@ -161,7 +159,7 @@ async fn shutdown_requested(stdin_eof: bool) {
 }
 
 fn main() -> ExitCode {
-    let (config, options) = match parse_args() {
+    let (mut config, options) = match parse_args() {
         Ok(Command::Serve(config, options)) => (config, options),
         Ok(Command::Help) => {
             println!("{HELP}");
@@ -176,6 +174,15 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_code::USAGE as u8);
         }
     };
+    if let Some(path) = &options.rules_path {
+        match RulePack::load(path) {
+            Ok(rules) => config.rules = rules,
+            Err(err) => {
+                eprintln!("jimini-server: {err}");
+                return ExitCode::from(exit_code::FAILURE as u8);
+            }
+        }
+    }
     let rule_count = config.rules.len();
     let server = match Server::bind(*config) {
         Ok(server) => server,

@@ -8,7 +8,7 @@
 //! whole, so memory stays flat whatever the payload (xz preset 6: an 8 MiB dictionary, under
 //! 100 MiB for the encoder).
 
-use std::fs::File;
+use fs_err::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 

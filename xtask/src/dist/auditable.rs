@@ -8,8 +8,8 @@
 //! without the root package and without the SBOM's excluded components, are exactly the SBOM's
 //! required components.
 
+use fs_err::File;
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -94,7 +94,7 @@ pub fn check_archives(
         let (Some(sbom), true) = (sbom, dir.join(&archive.name).is_file()) else {
             continue; // reported by the other checks
         };
-        let Ok(sbom_json) = std::fs::read(dir.join(&sbom.name)) else {
+        let Ok(sbom_json) = fs_err::read(dir.join(&sbom.name)) else {
             continue;
         };
         let (required, excluded) =

@@ -15,8 +15,8 @@ pub mod check;
 pub mod plan;
 pub mod text;
 
+use fs_err::File;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 

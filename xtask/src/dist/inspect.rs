@@ -89,7 +89,7 @@ impl BinaryFacts {
 pub fn check_binaries(target: &TargetPlan, entries: &[Entry]) -> anyhow::Result<BinaryFacts> {
     let mut facts = BinaryFacts::default();
     let read = |entry: &Entry| {
-        std::fs::read(&entry.source)
+        fs_err::read(&entry.source)
             .with_context(|| format!("cannot read {}", entry.source.display()))
     };
     let binaries = entries.iter().filter(|e| e.executable);

@@ -156,12 +156,12 @@ pub fn write(manifest: &mut Manifest, dir: &std::path::Path) -> anyhow::Result<(
     manifest.sort();
     if !manifest.partial {
         let path = dir.join(CHECKSUMS_FILE);
-        std::fs::write(&path, manifest.render_checksums())?;
+        fs_err::write(&path, manifest.render_checksums())?;
         let checksums = Artifact::of_file(CHECKSUMS_FILE, ArtifactKind::Checksums, None, &path)?;
         manifest.artifacts.push(checksums);
         manifest.sort();
     }
-    std::fs::write(dir.join(FILE_NAME), manifest.to_json())?;
+    fs_err::write(dir.join(FILE_NAME), manifest.to_json())?;
     Ok(())
 }
 

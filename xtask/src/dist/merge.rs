@@ -185,7 +185,7 @@ impl flags::DistMerge {
                     .map(|p| p.dir.join(&artifact.name))
                     .find(|p| p.is_file())
                     .expect("every artifact comes from a verified partial");
-                std::fs::copy(&source, staging.join(&artifact.name))
+                fs_err::copy(&source, staging.join(&artifact.name))
                     .with_context(|| format!("cannot copy {}", source.display()))?;
             }
             let statements = partials

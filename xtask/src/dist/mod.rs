@@ -104,7 +104,7 @@ pub(crate) fn ensure_parent(path: &Path) -> anyhow::Result<PathBuf> {
         .parent()
         .context("the output directory has no parent")?
         .to_owned();
-    std::fs::create_dir_all(&parent).with_context(|| {
+    fs_err::create_dir_all(&parent).with_context(|| {
         format!(
             "cannot create {}: pick a writable --out directory",
             parent.display()

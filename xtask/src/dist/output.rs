@@ -4,7 +4,7 @@
 //! **Architecture Invariant:** nothing a command did not make is deleted or replaced: a
 //! directory is replaced only when it is new, empty, or an earlier output of the same command.
 
-use std::fs::{self, File};
+use fs_err::{self as fs, File};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -136,11 +136,11 @@ impl OutputDir {
         })?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => bail!(
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
                 "another `cargo xtask` is writing {} right now; wait for it to finish and run again",
                 out.display()
             ),
-            Err(fs::TryLockError::Error(err)) => {
+            Err(std::fs::TryLockError::Error(err)) => {
                 return Err(err).context(format!("cannot lock {}", path.display()));
             }
         }

@@ -5,8 +5,8 @@
 //! only resolves each planned source to bytes (a built binary, a workspace file) and refuses
 //! a build that does not match the plan.
 
+use fs_err as fs;
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};

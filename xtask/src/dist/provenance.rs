@@ -322,7 +322,7 @@ pub fn to_line(statement: &Statement) -> Vec<u8> {
 
 pub fn read(path: &Path) -> anyhow::Result<Statement> {
     let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        fs_err::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut lines = text.lines();
     let (Some(line), None) = (lines.next(), lines.next()) else {
         bail!(

@@ -112,7 +112,7 @@ pub fn user_rustflags(workspace: &Path, cargo_home: &Path) -> anyhow::Result<Use
     files.push(cargo_home.join("config.toml"));
     files.push(cargo_home.join("config"));
     for file in files.iter().filter(|f| f.is_file()) {
-        let text = std::fs::read_to_string(file)
+        let text = fs_err::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
         let doc: toml_edit::DocumentMut = text
             .parse()

@@ -54,7 +54,7 @@ fn write_statement(
 ) -> anyhow::Result<Artifact> {
     let name = provenance::file_name(&manifest.app, &manifest.version);
     let path = staging.join(&name);
-    std::fs::write(&path, provenance::to_line(statement))
+    fs_err::write(&path, provenance::to_line(statement))
         .with_context(|| format!("cannot write {}", path.display()))?;
     Artifact::of_file(&name, ArtifactKind::Provenance, None, &path)
 }

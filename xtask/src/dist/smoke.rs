@@ -100,7 +100,7 @@ pub fn run(
                 }
             }
         }
-        std::fs::remove_dir_all(&work)?;
+        fs_err::remove_dir_all(&work)?;
     }
     Ok(())
 }

@@ -113,7 +113,7 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T length) {
 
 fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     let prefix = wine_prefix(root);
-    std::fs::create_dir_all(prefix.parent().context("wine prefix has no parent")?)?;
+    fs_err::create_dir_all(prefix.parent().context("wine prefix has no parent")?)?;
     if !prefix.join("drive_c/windows/system32").is_dir() {
         cmd!(sh, "wineboot --init")
             .env("WINEPREFIX", &prefix)
@@ -136,7 +136,7 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     }
     let work = crate::util::tempdir("wine-prng")?;
     let source = work.join("prng.c");
-    std::fs::write(&source, PROCESS_PRNG_C)?;
+    fs_err::write(&source, PROCESS_PRNG_C)?;
     let dll = work.join("bcryptprimitives.dll");
     cmd!(
         sh,
@@ -144,9 +144,9 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     )
     .run()
     .context("cannot compile the ProcessPrng shim: is gcc-mingw-w64-x86-64 installed?")?;
-    std::fs::copy(&dll, wine_prng_dll(&prefix))
+    fs_err::copy(&dll, wine_prng_dll(&prefix))
         .context("cannot install bcryptprimitives.dll into the wine prefix")?;
-    std::fs::remove_dir_all(&work)?;
+    fs_err::remove_dir_all(&work)?;
     eprintln!(
         "doctor: installed ProcessPrng shim into {}",
         prefix.display()

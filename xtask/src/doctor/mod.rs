@@ -273,6 +273,17 @@ impl flags::Doctor {
         } else {
             problems(&infos, &probe(sh, &infos, root)?, scope)
         };
+        if self.json {
+            let report = serde_json::json!({
+                "ok": left.is_empty(),
+                "targets": infos.iter().map(|t| &t.triple).collect::<Vec<_>>(),
+                "problems": left
+                    .iter()
+                    .map(|p| serde_json::json!({"what": p.what, "fix": p.fix.command()}))
+                    .collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
         for info in &infos {
             let missing = left.iter().any(|p| p.what.contains(info.triple.as_str()));
             eprintln!("  {} {}", if missing { "✗" } else { "✓" }, info.triple);

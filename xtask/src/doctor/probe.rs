@@ -61,7 +61,7 @@ fn target_installed(sh: &Shell, triple: &Triple) -> bool {
     else {
         return false;
     };
-    std::fs::read_dir(libdir.trim()).is_ok_and(|entries| {
+    fs_err::read_dir(libdir.trim()).is_ok_and(|entries| {
         entries
             .filter_map(Result::ok)
             .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))

@@ -302,7 +302,7 @@ fn load_input(root: &Path, bump: Bump) -> anyhow::Result<ReleaseInput> {
 }
 
 fn read(root: &Path, path: &str) -> anyhow::Result<String> {
-    std::fs::read_to_string(root.join(path)).with_context(|| format!("cannot read {path}"))
+    fs_err::read_to_string(root.join(path)).with_context(|| format!("cannot read {path}"))
 }
 
 fn execute(sh: &Shell, root: &Path, plan: &ReleasePlan, no_verify: bool) -> anyhow::Result<()> {

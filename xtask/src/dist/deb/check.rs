@@ -1,8 +1,8 @@
 //! `verify`'s check of a `.deb`: the layout dpkg requires, and every file against the
 //! package's own `md5sums`.
 
+use fs_err::File;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::path::Path;
 
