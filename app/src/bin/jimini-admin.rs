@@ -100,7 +100,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Version if json => {
-            print_json(&serde_json::to_value(&BUILD_INFO).expect("plain struct"));
+            print_json(&serde_json::to_value(BUILD_INFO).expect("plain struct"));
             Ok(())
         }
         Command::Version => {
