@@ -7,17 +7,16 @@
 //! the public key when the dist is signed (and, when asked, that it is). Every problem is
 //! named; any problem is a non-zero exit.
 
-use fs_err::File;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path};
+use std::collections::BTreeSet;
+use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use crate::dist::archive;
-use crate::dist::manifest::{self, Artifact, ArtifactKind, Manifest};
+use crate::dist::manifest::{self, ArtifactKind, Manifest};
 use crate::flags;
 use crate::signing::{self, SIGNATURE_FILE};
-use crate::targets::ArchiveFormat;
+use contents::{check_archive, check_sbom};
+use files::{check_checksum_file, check_file, check_signature};
 
 impl flags::Verify {
     pub fn run(self, sh: &xshell::Shell) -> anyhow::Result<()> {
@@ -98,7 +97,18 @@ pub fn workspace_public_key(sh: &xshell::Shell) -> anyhow::Result<Option<minisig
 /// A dist must carry one provenance statement (`kind: provenance`), whose subjects are exactly
 /// its archives, SBOMs and installer.
 pub fn verify_dir(dir: &Path, signatures: &SignatureCheck) -> anyhow::Result<Manifest> {
-    let (manifest, mut problems) = check(dir)?;
+    verify_dir_with(dir, signatures, &BTreeSet::new())
+}
+
+/// [`verify_dir`], with the content checks of the packages in `verified_before` (file name,
+/// SHA-256) skipped: `dist` passes the packages it reused, whose contents were checked when
+/// they were first written; their digests are still checked like every file's.
+pub fn verify_dir_with(
+    dir: &Path,
+    signatures: &SignatureCheck,
+    verified_before: &BTreeSet<(String, String)>,
+) -> anyhow::Result<Manifest> {
+    let (manifest, mut problems) = check_with(dir, verified_before)?;
     check_signature(dir, &manifest, signatures, &mut problems);
     if !problems.is_empty() {
         bail!(
@@ -114,6 +124,13 @@ pub fn verify_dir(dir: &Path, signatures: &SignatureCheck) -> anyhow::Result<Man
 
 /// The manifest and the list of problems; an unreadable manifest is an error.
 pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
+    check_with(dir, &BTreeSet::new())
+}
+
+fn check_with(
+    dir: &Path,
+    verified_before: &BTreeSet<(String, String)>,
+) -> anyhow::Result<(Manifest, Vec<String>)> {
     let manifest_path = dir.join(manifest::FILE_NAME);
     let bytes = fs_err::read(&manifest_path).with_context(|| {
         format!(
@@ -149,7 +166,11 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
         }
     }
     check_checksum_file(dir, &manifest, &mut problems);
-    if let Err(err) = crate::dist::auditable::check_archives(dir, &manifest, &mut problems) {
+    let known = |artifact: &manifest::Artifact| {
+        verified_before.contains(&(artifact.name.clone(), artifact.sha256.clone()))
+    };
+    if let Err(err) = crate::dist::auditable::check_archives(dir, &manifest, &known, &mut problems)
+    {
         problems.push(format!(
             "the embedded dependency lists cannot be read: {err:#}"
         ));
@@ -165,7 +186,8 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
         ));
     }
     for artifact in &manifest.artifacts {
-        if !dir.join(&artifact.name).is_file() {
+        // A package verified before is checked by its digest (check_file) alone.
+        if !dir.join(&artifact.name).is_file() || known(artifact) {
             continue;
         }
         let result = match artifact.kind {
@@ -190,265 +212,8 @@ pub fn check(dir: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
     Ok((manifest, problems))
 }
 
-fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) {
-    let path = dir.join(&artifact.name);
-    match fs_err::symlink_metadata(&path) {
-        Err(_) => problems.push(format!("{} is missing", artifact.name)),
-        Ok(meta) if !meta.is_file() => {
-            problems.push(format!("{} is not a regular file", artifact.name))
-        }
-        Ok(_) => match archive::digest_file(&path) {
-            Err(err) => problems.push(format!("{}: {err:#}", artifact.name)),
-            Ok(digest) => {
-                if digest.sha256 != artifact.sha256 {
-                    problems.push(format!(
-                        "{}: sha256 is {} but the manifest says {} (modified or corrupted)",
-                        artifact.name, digest.sha256, artifact.sha256
-                    ));
-                } else if digest.size != artifact.size {
-                    problems.push(format!(
-                        "{}: size {} differs from the manifest's {}",
-                        artifact.name, digest.size, artifact.size
-                    ));
-                }
-            }
-        },
-    }
-}
-
-fn check_signature(
-    dir: &Path,
-    manifest: &Manifest,
-    signatures: &SignatureCheck,
-    problems: &mut Vec<String>,
-) {
-    if !dir.join(SIGNATURE_FILE).exists() {
-        if signatures.required {
-            problems.push(format!(
-                "the dist is not signed ({SIGNATURE_FILE} is missing) and a signature is required"
-            ));
-        }
-        return;
-    }
-    if manifest.partial {
-        problems.push(format!("a partial dist must not carry {SIGNATURE_FILE}"));
-        return;
-    }
-    let Some(public_key) = &signatures.public_key else {
-        problems.push(format!(
-            "{SIGNATURE_FILE} cannot be checked: no public key (pass --public-key FILE)"
-        ));
-        return;
-    };
-    match signing::verify_checksums(dir, public_key) {
-        Err(problem) => problems.push(problem),
-        Ok(comment) => {
-            let expected = [
-                format!("version:{}", manifest.version),
-                format!("commit:{}", manifest.commit),
-            ];
-            if !expected
-                .iter()
-                .all(|field| comment.split('\t').any(|f| f == field))
-            {
-                problems.push(format!(
-                    "{SIGNATURE_FILE} signs another release: its trusted comment is {comment:?}, \
-                     but the manifest is version {} commit {}",
-                    manifest.version, manifest.commit
-                ));
-            }
-        }
-    }
-}
-
-fn check_checksum_file(dir: &Path, manifest: &Manifest, problems: &mut Vec<String>) {
-    let listed = manifest
-        .artifacts
-        .iter()
-        .any(|a| a.kind == ArtifactKind::Checksums);
-    if manifest.partial {
-        if listed {
-            problems.push(format!(
-                "a partial dist must not carry {}",
-                manifest::CHECKSUMS_FILE
-            ));
-        }
-        return;
-    }
-    if !listed {
-        problems.push(format!(
-            "{} is not listed in the manifest",
-            manifest::CHECKSUMS_FILE
-        ));
-        return;
-    }
-    let Ok(text) = fs_err::read_to_string(dir.join(manifest::CHECKSUMS_FILE)) else {
-        return; // reported as missing above
-    };
-    let lines = match manifest::parse_checksums(&text) {
-        Ok(lines) => lines,
-        Err(err) => return problems.push(err.to_string()),
-    };
-    let found: BTreeMap<String, String> = lines.into_iter().collect();
-    let expected: BTreeMap<String, String> = manifest
-        .artifacts
-        .iter()
-        .filter(|a| a.kind != ArtifactKind::Checksums)
-        .map(|a| (a.name.clone(), a.sha256.clone()))
-        .collect();
-    for (name, hash) in &expected {
-        match found.get(name) {
-            None => problems.push(format!(
-                "{} has no line for {name}",
-                manifest::CHECKSUMS_FILE
-            )),
-            Some(h) if h != hash => problems.push(format!(
-                "{} disagrees with the manifest on {name}",
-                manifest::CHECKSUMS_FILE
-            )),
-            _ => {}
-        }
-    }
-    for name in found.keys().filter(|n| !expected.contains_key(*n)) {
-        problems.push(format!(
-            "{} lists {name}, which the manifest does not",
-            manifest::CHECKSUMS_FILE
-        ));
-    }
-}
-
-/// Checks one archive entry name; returns its path below the top directory.
-fn entry_problem(artifact: &Artifact, name: &str) -> Result<Option<String>, String> {
-    let top = artifact.top_dir.as_deref().unwrap_or_default();
-    let path = Path::new(name);
-    if path.is_absolute() || name.starts_with('/') || name.contains('\\') {
-        return Err(format!(
-            "{}: entry {name:?} has an absolute path",
-            artifact.name
-        ));
-    }
-    if path.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(format!(
-            "{}: entry {name:?} climbs out with `..`",
-            artifact.name
-        ));
-    }
-    let Some(rest) = name.strip_prefix(top).and_then(|r| r.strip_prefix('/')) else {
-        return Err(format!(
-            "{}: entry {name:?} is outside the top directory {top}/",
-            artifact.name
-        ));
-    };
-    Ok(if rest.is_empty() || rest.ends_with('/') {
-        None
-    } else {
-        Some(rest.to_owned())
-    })
-}
-
-/// The archive's regular files (name → mode) against the manifest's list and binaries.
-fn compare_listing(artifact: &Artifact, files: &BTreeMap<String, u32>, problems: &mut Vec<String>) {
-    let expected: BTreeSet<&String> = artifact.files.iter().collect();
-    for name in files.keys().filter(|n| !expected.contains(n)) {
-        problems.push(format!("{}: unexpected entry {name}", artifact.name));
-    }
-    for name in expected.iter().filter(|n| !files.contains_key(**n)) {
-        problems.push(format!(
-            "{}: {name} is missing from the archive",
-            artifact.name
-        ));
-    }
-    for binary in &artifact.binaries {
-        if files.get(binary).is_some_and(|mode| *mode != 0o755) {
-            problems.push(format!(
-                "{}: {binary} is not executable (mode {:o})",
-                artifact.name, files[binary]
-            ));
-        }
-    }
-}
-
-fn check_archive(
-    dir: &Path,
-    artifact: &Artifact,
-    problems: &mut Vec<String>,
-) -> anyhow::Result<()> {
-    let path = dir.join(&artifact.name);
-    let mut files = BTreeMap::new();
-    if ArchiveFormat::of_file_name(&artifact.name) == Some(ArchiveFormat::Zip) {
-        let mut zip = zip::ZipArchive::new(File::open(&path)?)?;
-        for index in 0..zip.len() {
-            let entry = zip.by_index_raw(index)?;
-            let name = entry.name()?.into_owned();
-            let mode = entry.unix_mode().unwrap_or(0);
-            if mode & 0o170000 == 0o120000 {
-                problems.push(format!("{}: entry {name:?} is a symlink", artifact.name));
-                continue;
-            }
-            match entry_problem(artifact, &name) {
-                Err(problem) => problems.push(problem),
-                Ok(Some(rest)) if entry.is_file() => {
-                    files.insert(rest, mode & 0o777);
-                }
-                Ok(_) => {}
-            }
-        }
-    } else {
-        archive::read_tar(&path, |name, mode, kind, _| {
-            if !(kind.is_file() || kind.is_dir()) {
-                problems.push(format!(
-                    "{}: entry {name:?} is a {kind:?}, not a regular file",
-                    artifact.name
-                ));
-                return Ok(());
-            }
-            match entry_problem(artifact, name) {
-                Err(problem) => problems.push(problem),
-                Ok(Some(rest)) if kind.is_file() => {
-                    files.insert(rest, mode & 0o777);
-                }
-                Ok(_) => {}
-            }
-            Ok(())
-        })?;
-    }
-    compare_listing(artifact, &files, problems);
-    Ok(())
-}
-
-fn check_sbom(
-    dir: &Path,
-    artifact: &Artifact,
-    manifest: &Manifest,
-    problems: &mut Vec<String>,
-) -> anyhow::Result<()> {
-    let file = File::open(dir.join(&artifact.name))?;
-    let bom = match cyclonedx_bom::models::bom::Bom::parse_from_json_v1_5(file) {
-        Ok(bom) => bom,
-        Err(err) => {
-            problems.push(format!(
-                "{} is not a CycloneDX 1.5 JSON SBOM: {err}",
-                artifact.name
-            ));
-            return Ok(());
-        }
-    };
-    let version = bom
-        .metadata
-        .as_ref()
-        .and_then(|m| m.component.as_ref())
-        .and_then(|c| c.version.as_ref())
-        .map(|v| v.to_string());
-    if version.as_deref() != Some(manifest.version.as_str()) {
-        problems.push(format!(
-            "{} describes version {} but the manifest is {}",
-            artifact.name,
-            version.unwrap_or_else(|| "none".to_owned()),
-            manifest.version
-        ));
-    }
-    Ok(())
-}
+mod contents;
+mod files;
 
 #[cfg(test)]
 mod tests {

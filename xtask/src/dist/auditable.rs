@@ -80,12 +80,13 @@ pub fn sbom_components(sbom: &serde_json::Value) -> (Packages, Packages) {
 pub fn check_archives(
     dir: &Path,
     manifest: &Manifest,
+    verified_before: &dyn Fn(&super::manifest::Artifact) -> bool,
     problems: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     for archive in manifest
         .artifacts
         .iter()
-        .filter(|a| a.kind == ArtifactKind::Archive)
+        .filter(|a| a.kind == ArtifactKind::Archive && !verified_before(a))
     {
         let sbom = manifest
             .artifacts

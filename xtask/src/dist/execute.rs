@@ -5,7 +5,8 @@
 //! 2. preflight: the planned files, pinned tools, toolchains and runners ([`preflight`]),
 //! 3. decrypt the signing key (a wrong password fails in seconds, not after the build),
 //! 4. the planned cargo builds ([`build`]),
-//! 5. per target the archive, SBOM and `.deb`, and the installer ([`package`]),
+//! 5. per target the archive, SBOM and `.deb` (reused when an earlier dist packed the same
+//!    inputs, [`reuse`]), and the installer ([`package`]),
 //! 6. provenance, manifest, `SHA256SUMS`, signature, `verify` ([`seal`]),
 //! 7. optional smoke runs of the staged binaries ([`smoke`]),
 //! 8. the atomic swap of the staging directory into place ([`output`]).
@@ -13,6 +14,7 @@
 //! [`preflight`]: super::preflight
 //! [`build`]: super::build
 //! [`package`]: super::package
+//! [`reuse`]: super::reuse
 //! [`seal`]: super::seal
 //! [`smoke`]: super::smoke
 //! [`output`]: super::output
@@ -22,6 +24,7 @@ use anyhow::Context;
 use super::manifest::{self, Manifest};
 use super::output::{OutputDir, Ownership};
 use super::package::{self, Packing};
+use super::reuse::PackageCache;
 use super::smoke::{self, SmokeScope};
 use super::{DistPlan, build, preflight, provenance, seal};
 use crate::context::ReleaseContext;
@@ -62,6 +65,7 @@ pub fn execute(
     )?;
     step.done();
 
+    let cache = PackageCache::new(&context.build.target_dir);
     let manifest = output.publish(|staging| {
         let packing = Packing {
             context,
@@ -70,6 +74,7 @@ pub fn execute(
             staging,
             progress,
             checksums: context.workspace.lock_checksums()?,
+            cache: &cache,
         };
         let mut artifacts = package::pack_targets(&packing)?;
         if let Some(installer) = &plan.installer {
@@ -82,6 +87,7 @@ pub fn execute(
             &statement,
             staging,
             signer.as_ref(),
+            &cache.reused(),
             progress,
         )?;
         if let Some(scope) = smoke {
@@ -91,6 +97,12 @@ pub fn execute(
         }
         Ok(manifest)
     })?;
+    if let Err(err) = cache.store(&plan.out) {
+        progress.note(format!(
+            "warning: the packages could not be kept for the next dist ({err:#}); it will pack \
+             them again"
+        ));
+    }
     seal::summary(progress, &manifest, &plan.out);
     Ok(manifest)
 }

@@ -197,7 +197,15 @@ impl flags::DistMerge {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let statement = super::provenance::merge(&statements, &merged)?;
             step.done();
-            super::seal::seal(&mut merged, &statement, staging, signer.as_ref(), &progress)?;
+            let fresh = BTreeSet::new();
+            super::seal::seal(
+                &mut merged,
+                &statement,
+                staging,
+                signer.as_ref(),
+                &fresh,
+                &progress,
+            )?;
             Ok(())
         })?;
         super::seal::summary(&progress, &merged, &out);

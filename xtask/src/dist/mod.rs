@@ -26,6 +26,7 @@ pub mod package;
 pub mod plan;
 pub mod preflight;
 pub mod provenance;
+pub mod reuse;
 pub mod rustflags;
 pub mod sbom;
 pub mod seal;

@@ -15,6 +15,7 @@ use super::archive::{self, Entry};
 use super::build::{BuildOutput, TargetBuild};
 use super::manifest::{Artifact, ArtifactKind};
 use super::plan::entry::Source;
+use super::reuse::{PackageCache, PackageInputs};
 use super::{DistPlan, TargetPlan, inspect, sbom};
 use crate::context::ReleaseContext;
 use crate::progress::Progress;
@@ -29,6 +30,8 @@ pub struct Packing<'a> {
     pub progress: &'a Progress,
     /// `Cargo.lock`'s checksums, for the SBOMs.
     pub checksums: BTreeMap<(String, String), String>,
+    /// Packages an earlier dist wrote from the same inputs.
+    pub cache: &'a PackageCache,
 }
 
 /// Every target's packages. Targets are independent and compression is the slow part: one
@@ -97,9 +100,24 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
         let deb = target.deb.as_ref().map(|deb| {
             let glibc_min = facts.glibc_min.as_deref();
             let read = |source: &Source| read_source(source, &binaries, root);
+            let binaries = &binaries;
             scope.spawn(move || -> anyhow::Result<Artifact> {
-                let digest =
-                    super::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)?;
+                let mut sources = Vec::new();
+                for entry in &deb.entries {
+                    if matches!(entry.source, Source::Generated { .. }) {
+                        continue;
+                    }
+                    sources.push(source_path(&entry.source, binaries, root)?);
+                }
+                sources.push(root.join(&deb.copyright.license_file));
+                let inputs = PackageInputs {
+                    file_name: &deb.file,
+                    description: serde_json::to_string(&(deb, mtime, glibc_min))?,
+                    sources: sources.iter().map(PathBuf::as_path).collect(),
+                };
+                let digest = reuse_or_write(packing.cache, &inputs, staging, || {
+                    super::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)
+                })?;
                 Ok(Artifact::new(
                     &deb.file,
                     ArtifactKind::Deb,
@@ -108,7 +126,7 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
                 ))
             })
         });
-        let archive = write_archive(target, &entries, staging, mtime);
+        let archive = write_archive(packing.cache, target, &entries, staging, mtime);
         let deb = deb.map(|h| h.join().expect("packaging threads do not panic"));
         (archive, deb)
     });
@@ -208,18 +226,45 @@ fn check_dependency_lists(
     Ok(())
 }
 
+/// The stored package of the same inputs, or a fresh one from `write`.
+fn reuse_or_write(
+    cache: &PackageCache,
+    inputs: &PackageInputs,
+    staging: &Path,
+    write: impl FnOnce() -> anyhow::Result<archive::Digest256>,
+) -> anyhow::Result<archive::Digest256> {
+    let key = cache.key(inputs)?;
+    if let Some(digest) = cache.reuse(&key, &staging.join(inputs.file_name))? {
+        return Ok(digest);
+    }
+    let digest = write()?;
+    cache.wrote(key, inputs.file_name);
+    Ok(digest)
+}
+
 fn write_archive(
+    cache: &PackageCache,
     target: &TargetPlan,
     entries: &[Entry],
     staging: &Path,
     mtime: u64,
 ) -> anyhow::Result<Artifact> {
     let path = staging.join(&target.archive);
-    let digest = match target.target.archive {
-        ArchiveFormat::TarXz => archive::write_tar_xz(&path, &target.stem, entries, mtime)?,
-        ArchiveFormat::TarGz => archive::write_tar_gz(&path, &target.stem, entries, mtime)?,
-        ArchiveFormat::Zip => archive::write_zip(&path, &target.stem, entries, mtime)?,
+    let inputs = PackageInputs {
+        file_name: &target.archive,
+        description: serde_json::to_string(&(
+            target.target.archive,
+            &target.stem,
+            &target.archive_entries,
+            mtime,
+        ))?,
+        sources: entries.iter().map(|e| e.source.as_path()).collect(),
     };
+    let digest = reuse_or_write(cache, &inputs, staging, || match target.target.archive {
+        ArchiveFormat::TarXz => archive::write_tar_xz(&path, &target.stem, entries, mtime),
+        ArchiveFormat::TarGz => archive::write_tar_gz(&path, &target.stem, entries, mtime),
+        ArchiveFormat::Zip => archive::write_zip(&path, &target.stem, entries, mtime),
+    })?;
     let mut artifact = Artifact::new(
         &target.archive,
         ArtifactKind::Archive,

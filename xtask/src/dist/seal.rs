@@ -5,6 +5,7 @@
 //! **Architecture Invariant:** one sequence for both commands, so a merged fan-out is sealed
 //! exactly as a one-machine dist is (and gives the same bytes).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Context;
@@ -16,11 +17,13 @@ use crate::signing::Signer;
 use crate::verify::SignatureCheck;
 
 /// Seals the staged dist whose artifacts `manifest` lists; `statement` is its provenance.
+/// `verified_before`: packages (name, SHA-256) reused from a verified dist, checked by digest.
 pub fn seal(
     manifest: &mut Manifest,
     statement: &Statement,
     staging: &Path,
     signer: Option<&Signer>,
+    verified_before: &BTreeSet<(String, String)>,
     progress: &Progress,
 ) -> anyhow::Result<()> {
     let step = progress.step("provenance, checksums and manifest");
@@ -41,7 +44,7 @@ pub fn seal(
         public_key: signer.map(|s| s.public_key().clone()),
         required: signer.is_some(),
     };
-    crate::verify::verify_dir(staging, &signatures)?;
+    crate::verify::verify_dir_with(staging, &signatures, verified_before)?;
     step.done();
     Ok(())
 }

@@ -1,0 +1,197 @@
+//! Packages that an earlier dist already wrote and verified, reused when every input is the
+//! same: a dist with nothing changed packs nothing again.
+//!
+//! A package's key is the SHA-256 of everything its bytes depend on: the tooling binary
+//! itself (so any change to a writer or a compressor is a new key), the package's planned
+//! description (name, format, entries, control data, timestamps) and the SHA-256 of every
+//! source file it reads. A hit is copied into the staging directory and hashed again; it must
+//! equal the digest recorded when it was stored. Packages are stored only after the dist that
+//! wrote them passed `verify`.
+//!
+//! **Architecture Invariant:** reuse is proven by hashes, never by timestamps, and a reused
+//! package is byte-for-byte what a fresh write of the same inputs gives (the cache never holds
+//! anything a verified dist did not produce).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use anyhow::Context;
+use fs_err as fs;
+use sha2::{Digest, Sha256};
+
+use super::archive::{self, Digest256};
+
+/// The package cache of one target directory, and what this run used and wrote.
+pub struct PackageCache {
+    dir: PathBuf,
+    /// Keys of the packages this run reused or wrote: the rest of the cache is removed.
+    used: Mutex<BTreeSet<String>>,
+    /// (file name, SHA-256) of the packages reused this run.
+    reused: Mutex<BTreeSet<(String, String)>>,
+    /// (key, package file name) written fresh this run, stored after the dist verified.
+    written: Mutex<Vec<(String, String)>>,
+}
+
+/// What a package's bytes depend on, in a canonical order.
+pub struct PackageInputs<'a> {
+    pub file_name: &'a str,
+    /// The planned description of the package (serialized plan data, timestamps included).
+    pub description: String,
+    /// Every source file the package reads.
+    pub sources: Vec<&'a Path>,
+}
+
+impl PackageCache {
+    pub fn new(target_dir: &Path) -> PackageCache {
+        PackageCache {
+            dir: target_dir.join("xtask-dist-packages"),
+            used: Mutex::default(),
+            reused: Mutex::default(),
+            written: Mutex::default(),
+        }
+    }
+
+    /// The package's key (see the module docs).
+    pub fn key(&self, inputs: &PackageInputs) -> anyhow::Result<String> {
+        let mut hasher = Sha256::new();
+        hasher.update(b"jimini-xtask package cache v1\n");
+        hasher.update(tooling_digest()?.as_bytes());
+        hasher.update(inputs.file_name.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(inputs.description.as_bytes());
+        for source in &inputs.sources {
+            hasher.update(b"\n");
+            hasher.update(archive::digest_file(source)?.sha256.as_bytes());
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// Copies the stored package of `key` to `out` and returns its digest, if there is one and
+    /// its bytes are the ones stored.
+    pub fn reuse(&self, key: &str, out: &Path) -> anyhow::Result<Option<Digest256>> {
+        let stored = self.dir.join(key);
+        let Ok(recorded) = fs::read_to_string(stored.with_extension("sha256")) else {
+            return Ok(None);
+        };
+        if !stored.is_file() {
+            return Ok(None);
+        }
+        fs::copy(&stored, out)?;
+        let digest = archive::digest_file(out)?;
+        if digest.sha256 != recorded.trim() {
+            // A damaged entry is written again, never trusted.
+            fs::remove_file(out)?;
+            return Ok(None);
+        }
+        self.used
+            .lock()
+            .expect("not poisoned")
+            .insert(key.to_owned());
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.reused
+            .lock()
+            .expect("not poisoned")
+            .insert((name, digest.sha256.clone()));
+        Ok(Some(digest))
+    }
+
+    /// Notes a package written fresh, to be stored once the dist verified.
+    pub fn wrote(&self, key: String, file_name: &str) {
+        self.used.lock().expect("not poisoned").insert(key.clone());
+        self.written
+            .lock()
+            .expect("not poisoned")
+            .push((key, file_name.to_owned()));
+    }
+
+    /// (file name, SHA-256) of the packages this run reused: their content checks ran when
+    /// they were first written, so `verify` checks only their digests.
+    pub fn reused(&self) -> BTreeSet<(String, String)> {
+        self.reused.lock().expect("not poisoned").clone()
+    }
+
+    /// Stores the packages this run wrote (from the verified dist in `dist`) and removes the
+    /// entries this run did not use. A cache that cannot be written only costs the next run
+    /// time, so failures are reported, not fatal.
+    pub fn store(&self, dist: &Path) -> anyhow::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        for (key, name) in self.written.lock().expect("not poisoned").iter() {
+            let source = dist.join(name);
+            let digest = archive::digest_file(&source)?;
+            let partial = self.dir.join(format!("{key}.partial"));
+            fs::copy(&source, &partial)?;
+            fs::rename(&partial, self.dir.join(key))?;
+            fs::write(self.dir.join(key).with_extension("sha256"), &digest.sha256)?;
+        }
+        let used = self.used.lock().expect("not poisoned");
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let key = name.split('.').next().unwrap_or_default();
+            if !used.contains(key) {
+                fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SHA-256 of the running tooling binary: every writer's code is part of every key.
+fn tooling_digest() -> anyhow::Result<&'static str> {
+    static DIGEST: OnceLock<String> = OnceLock::new();
+    if let Some(digest) = DIGEST.get() {
+        return Ok(digest);
+    }
+    let exe = std::env::current_exe().context("cannot find the running xtask binary")?;
+    let digest = archive::digest_file(&exe)?.sha256;
+    Ok(DIGEST.get_or_init(|| digest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_package_is_reused_only_while_every_input_and_its_bytes_are_the_same() {
+        let dir = crate::util::tempdir("reuse").unwrap();
+        let cache = PackageCache::new(&dir.join("target"));
+        let source = dir.join("binary");
+        fs::write(&source, "one").unwrap();
+        let inputs = |description: &str| PackageInputs {
+            file_name: "a.tar.xz",
+            description: description.to_owned(),
+            sources: vec![&source],
+        };
+        let key = cache.key(&inputs("entries")).unwrap();
+        let out = dir.join("dist");
+        fs::create_dir_all(&out).unwrap();
+        assert_eq!(cache.reuse(&key, &out.join("a.tar.xz")).unwrap(), None);
+        fs::write(out.join("a.tar.xz"), "packed").unwrap();
+        cache.wrote(key.clone(), "a.tar.xz");
+        cache.store(&out).unwrap();
+
+        let again = PackageCache::new(&dir.join("target"));
+        let copy = dir.join("copy.tar.xz");
+        let digest = again.reuse(&key, &copy).unwrap().expect("stored");
+        assert_eq!(fs::read(&copy).unwrap(), b"packed");
+        assert_eq!(digest.size, 6);
+        assert_eq!(again.reused().len(), 1);
+        // Another description or another source byte is another key.
+        assert_ne!(again.key(&inputs("other entries")).unwrap(), key);
+        fs::write(&source, "two").unwrap();
+        assert_ne!(again.key(&inputs("entries")).unwrap(), key);
+        // Damaged bytes in the cache are not reused.
+        fs::write(
+            dir.join("target/xtask-dist-packages").join(&key),
+            "tampered",
+        )
+        .unwrap();
+        assert_eq!(again.reuse(&key, &copy).unwrap(), None);
+        assert!(!copy.exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,137 @@
+//! The files of a dist as files: present, regular, with the manifest's size and SHA-256;
+//! `SHA256SUMS` against the manifest; `SHA256SUMS.minisig` against the public key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::SignatureCheck;
+use crate::dist::archive;
+use crate::dist::manifest::{self, Artifact, ArtifactKind, Manifest};
+use crate::signing::{self, SIGNATURE_FILE};
+
+pub(super) fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) {
+    let path = dir.join(&artifact.name);
+    match fs_err::symlink_metadata(&path) {
+        Err(_) => problems.push(format!("{} is missing", artifact.name)),
+        Ok(meta) if !meta.is_file() => {
+            problems.push(format!("{} is not a regular file", artifact.name))
+        }
+        Ok(_) => match archive::digest_file(&path) {
+            Err(err) => problems.push(format!("{}: {err:#}", artifact.name)),
+            Ok(digest) => {
+                if digest.sha256 != artifact.sha256 {
+                    problems.push(format!(
+                        "{}: sha256 is {} but the manifest says {} (modified or corrupted)",
+                        artifact.name, digest.sha256, artifact.sha256
+                    ));
+                } else if digest.size != artifact.size {
+                    problems.push(format!(
+                        "{}: size {} differs from the manifest's {}",
+                        artifact.name, digest.size, artifact.size
+                    ));
+                }
+            }
+        },
+    }
+}
+
+pub(super) fn check_signature(
+    dir: &Path,
+    manifest: &Manifest,
+    signatures: &SignatureCheck,
+    problems: &mut Vec<String>,
+) {
+    if !dir.join(SIGNATURE_FILE).exists() {
+        if signatures.required {
+            problems.push(format!(
+                "the dist is not signed ({SIGNATURE_FILE} is missing) and a signature is required"
+            ));
+        }
+        return;
+    }
+    if manifest.partial {
+        problems.push(format!("a partial dist must not carry {SIGNATURE_FILE}"));
+        return;
+    }
+    let Some(public_key) = &signatures.public_key else {
+        problems.push(format!(
+            "{SIGNATURE_FILE} cannot be checked: no public key (pass --public-key FILE)"
+        ));
+        return;
+    };
+    match signing::verify_checksums(dir, public_key) {
+        Err(problem) => problems.push(problem),
+        Ok(comment) => {
+            let expected = [
+                format!("version:{}", manifest.version),
+                format!("commit:{}", manifest.commit),
+            ];
+            if !expected
+                .iter()
+                .all(|field| comment.split('\t').any(|f| f == field))
+            {
+                problems.push(format!(
+                    "{SIGNATURE_FILE} signs another release: its trusted comment is {comment:?}, \
+                     but the manifest is version {} commit {}",
+                    manifest.version, manifest.commit
+                ));
+            }
+        }
+    }
+}
+
+pub(super) fn check_checksum_file(dir: &Path, manifest: &Manifest, problems: &mut Vec<String>) {
+    let listed = manifest
+        .artifacts
+        .iter()
+        .any(|a| a.kind == ArtifactKind::Checksums);
+    if manifest.partial {
+        if listed {
+            problems.push(format!(
+                "a partial dist must not carry {}",
+                manifest::CHECKSUMS_FILE
+            ));
+        }
+        return;
+    }
+    if !listed {
+        problems.push(format!(
+            "{} is not listed in the manifest",
+            manifest::CHECKSUMS_FILE
+        ));
+        return;
+    }
+    let Ok(text) = fs_err::read_to_string(dir.join(manifest::CHECKSUMS_FILE)) else {
+        return; // reported as missing above
+    };
+    let lines = match manifest::parse_checksums(&text) {
+        Ok(lines) => lines,
+        Err(err) => return problems.push(err.to_string()),
+    };
+    let found: BTreeMap<String, String> = lines.into_iter().collect();
+    let expected: BTreeMap<String, String> = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind != ArtifactKind::Checksums)
+        .map(|a| (a.name.clone(), a.sha256.clone()))
+        .collect();
+    for (name, hash) in &expected {
+        match found.get(name) {
+            None => problems.push(format!(
+                "{} has no line for {name}",
+                manifest::CHECKSUMS_FILE
+            )),
+            Some(h) if h != hash => problems.push(format!(
+                "{} disagrees with the manifest on {name}",
+                manifest::CHECKSUMS_FILE
+            )),
+            _ => {}
+        }
+    }
+    for name in found.keys().filter(|n| !expected.contains_key(*n)) {
+        problems.push(format!(
+            "{} lists {name}, which the manifest does not",
+            manifest::CHECKSUMS_FILE
+        ));
+    }
+}
