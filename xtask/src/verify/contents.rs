@@ -142,3 +142,54 @@ pub(super) fn check_sbom(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::manifest::ArtifactKind;
+
+    fn archive_artifact() -> Artifact {
+        Artifact {
+            name: "a.tar.gz".into(),
+            kind: ArtifactKind::Archive,
+            target: None,
+            size: 0,
+            sha256: String::new(),
+            binaries: vec![],
+            files: vec![],
+            top_dir: Some("app-1.0.0-x".into()),
+            glibc_min: None,
+            static_binaries: None,
+        }
+    }
+
+    #[test]
+    fn entry_names_are_confined_to_the_top_directory() {
+        let a = archive_artifact();
+        assert_eq!(
+            entry_problem(&a, "app-1.0.0-x/bin").unwrap(),
+            Some("bin".to_owned())
+        );
+        assert_eq!(entry_problem(&a, "app-1.0.0-x/").unwrap(), None);
+        assert!(
+            entry_problem(&a, "/etc/passwd")
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(
+            entry_problem(&a, "app-1.0.0-x/../evil")
+                .unwrap_err()
+                .contains("..")
+        );
+        assert!(
+            entry_problem(&a, "other/bin")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            entry_problem(&a, "app-1.0.0-xevil")
+                .unwrap_err()
+                .contains("outside")
+        );
+    }
+}
