@@ -11,13 +11,20 @@ use xshell::{Shell, cmd};
 pub struct CargoTool {
     pub name: &'static str,
     pub version: &'static str,
+    /// The crate's features to build instead of its defaults; empty: the defaults.
+    pub features: &'static [&'static str],
 }
 
 impl CargoTool {
-    /// `<tools cache>/<name>-<version>` (see [`tools_cache`]): a new pin installs beside the old
-    /// one.
+    /// `<tools cache>/<name>-<version>[+features]` (see [`tools_cache`]): a new pin installs
+    /// beside the old one.
     pub fn root(&self, target_dir: &Path) -> PathBuf {
-        tools_cache(target_dir).join(format!("{}-{}", self.name, self.version))
+        let mut dir = format!("{}-{}", self.name, self.version);
+        if !self.features.is_empty() {
+            dir.push('+');
+            dir.push_str(&self.features.join("+"));
+        }
+        tools_cache(target_dir).join(dir)
     }
 
     pub fn binary(&self, target_dir: &Path) -> PathBuf {
@@ -36,10 +43,18 @@ impl CargoTool {
         }
         let (cargo, root) = (crate::cargo(), self.root(target_dir));
         let (name, version) = (self.name, self.version);
+        let features: Vec<String> = match self.features {
+            [] => vec![],
+            features => vec![
+                "--no-default-features".to_owned(),
+                "--features".to_owned(),
+                features.join(","),
+            ],
+        };
         // cargo install builds in a temporary directory of its own, never the workspace's.
         cmd!(
             sh,
-            "{cargo} install --quiet --locked --root {root} --version {version} {name}"
+            "{cargo} install --quiet --locked --root {root} --version {version} {features...} {name}"
         )
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")

@@ -527,22 +527,23 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Cargo uses one rustflags source; dist must add its flags to it, not replace it (cargo-dist
 /// sets RUSTFLAGS and so silently drops a config's rustflags). The user's flag here sets the
-/// ELF build id, which is visible in the shipped binary.
+/// ELF build id, which is visible in the shipped binary. The point is the flags, not the app:
+/// a one-crate fixture workspace builds in seconds.
 #[test]
 fn user_rustflags_from_env_and_config_are_kept() {
-    let copy = copy_workspace("rustflags");
+    let copy = fixture_repo("dist-ws", "rustflags");
     // Other flags: another target directory (see `target_dir`).
-    let xtask_fast = |dir: &Path| {
-        let mut cmd = xtask_fast(dir);
+    let xtask_tiny = |dir: &Path| {
+        let mut cmd = xtask(dir);
         cmd.env("CARGO_TARGET_DIR", target_dir("e2e-target-rustflags"));
         cmd
     };
     let env_out = temp_dir("out-env").join("dist");
-    let output = run(xtask_fast(&copy)
+    let output = run(xtask_tiny(&copy)
         .args(["dist", "--quiet", "--out", env_out.to_str().unwrap()])
         .env("RUSTFLAGS", "-C link-arg=-Wl,--build-id=0xdeadbeef01234567"));
     assert!(output.status.success(), "{}", stderr(&output));
-    let binary = shipped_jimini(&env_out);
+    let binary = shipped_binary(&env_out, "tiny");
     assert!(
         contains(&binary, &[0xde, 0xad, 0xbe, 0xef, 0x01, 0x23, 0x45, 0x67]),
         "RUSTFLAGS was dropped"
@@ -553,16 +554,17 @@ fn user_rustflags_from_env_and_config_are_kept() {
     );
 
     let config = copy.join(".cargo/config.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "\n[build]\nrustflags = [\"-C\", \"link-arg=-Wl,--build-id=0xfeedface76543210\"]\n",
-    );
-    std::fs::write(&config, text).unwrap();
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[build]\nrustflags = [\"-C\", \"link-arg=-Wl,--build-id=0xfeedface76543210\"]\n",
+    )
+    .unwrap();
     let config_out = temp_dir("out-config").join("dist");
     let output =
-        run(xtask_fast(&copy).args(["dist", "--quiet", "--out", config_out.to_str().unwrap()]));
+        run(xtask_tiny(&copy).args(["dist", "--quiet", "--out", config_out.to_str().unwrap()]));
     assert!(output.status.success(), "{}", stderr(&output));
-    let binary = shipped_jimini(&config_out);
+    let binary = shipped_binary(&config_out, "tiny");
     assert!(
         contains(&binary, &[0xfe, 0xed, 0xfa, 0xce, 0x76, 0x54, 0x32, 0x10]),
         "config rustflags were dropped"

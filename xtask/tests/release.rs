@@ -12,31 +12,9 @@ fn fixture_target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixture-target")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// A git repository (branch main) holding the fixture workspace, one commit.
+/// A git repository (branch main) holding the release fixture workspace, one commit.
 fn fixture(label: &str) -> PathBuf {
-    let dir = temp_dir(label).join("ws");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-ws"),
-        &dir,
-    );
-    std::fs::write(dir.join(".gitignore"), "/target/\n").unwrap();
-    git(&dir, &["init", "-q", "-b", "main"]);
-    git(&dir, &["add", "-A"]);
-    commit(&dir, "fixture", "2026-01-02T03:04:05Z");
-    dir
+    fixture_repo("release-ws", label)
 }
 
 fn release(dir: &Path, args: &[&str]) -> std::process::Output {

@@ -56,8 +56,12 @@ impl Fix {
         match self {
             Fix::RustupTarget(target) => format!("rustup target add {target}"),
             Fix::CargoInstall(tool) => format!(
-                "cargo install --locked --version {} {} (into {})",
+                "cargo install --locked --version {}{} {} (into {})",
                 tool.version,
+                match tool.features {
+                    [] => String::new(),
+                    features => format!(" --no-default-features --features {}", features.join(",")),
+                },
                 tool.name,
                 tool.root(Path::new("target")).display()
             ),

@@ -368,3 +368,33 @@ pub fn artifact_name(manifest: &serde_json::Value, kind: &str) -> String {
 pub fn clone_repo(from: &Path, to: &Path) {
     checked(Command::new("git").args(["clone", "-q"]).arg(from).arg(to));
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A git repository (branch main) holding the fixture workspace `tests/fixtures/<name>`, one
+/// commit.
+pub fn fixture_repo(name: &str, label: &str) -> PathBuf {
+    let dir = temp_dir(label).join("ws");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+        &dir,
+    );
+    std::fs::write(dir.join(".gitignore"), "/target/\n").unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "-A"]);
+    commit(&dir, "fixture", "2026-01-02T03:04:05Z");
+    dir
+}
