@@ -9,14 +9,17 @@
 //! names or paths. Adding a target to `[workspace.metadata.xtask-dist] targets` needs no code as
 //! long as its triple is in `table.rs` or follows the usual `<arch>-<vendor>-<os>[-<env>]` shape.
 
+mod glibc;
+mod resolve;
 mod table;
 
 use std::fmt;
 
-use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
-pub use table::QEMU_AARCH64_SYSROOT;
+pub use glibc::GlibcVersion;
+pub use resolve::{resolve, resolve_triples};
+pub use table::{QEMU_AARCH64_SYSROOT, install_table};
 
 use crate::workspace::DistConfig;
 
@@ -124,39 +127,6 @@ impl ArchiveFormat {
         ]
         .into_iter()
         .find(|format| name.ends_with(&format!(".{}", format.extension())))
-    }
-}
-
-/// A `GLIBC_x.y[.z]` symbol version, ordered numerically.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GlibcVersion(pub Vec<u32>);
-
-impl Serialize for GlibcVersion {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl std::str::FromStr for GlibcVersion {
-    type Err = String;
-
-    /// `2.17`, `2.2.5`: two or three numbers.
-    fn from_str(text: &str) -> Result<GlibcVersion, String> {
-        let parts = text
-            .split('.')
-            .map(str::parse)
-            .collect::<Result<Vec<u32>, _>>();
-        match parts {
-            Ok(parts) if (2..=3).contains(&parts.len()) => Ok(GlibcVersion(parts)),
-            _ => Err(format!("{text:?} is not a glibc version such as 2.17")),
-        }
-    }
-}
-
-impl fmt::Display for GlibcVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
-        write!(f, "{}", parts.join("."))
     }
 }
 
@@ -417,100 +387,6 @@ impl Target {
     pub fn binary_file(&self, name: &str) -> String {
         format!("{name}{}", self.exe_suffix)
     }
-}
-
-/// The triples of `requested` (`--target` values: none → the host, `all` → the release list,
-/// `host` → the host) as targets under the workspace's settings, sorted by triple.
-pub fn resolve(
-    requested: &[String],
-    config: &DistConfig,
-    host: &Triple,
-) -> anyhow::Result<Vec<Target>> {
-    let settings = Settings::from_config(config)?;
-    Ok(resolve_triples(requested, config, host)?
-        .iter()
-        .map(|triple| Target::configured(triple, host, &settings))
-        .collect())
-}
-
-/// `--target` values as triples, sorted and deduplicated (see [`resolve`]).
-pub fn resolve_triples(
-    requested: &[String],
-    config: &DistConfig,
-    host: &Triple,
-) -> anyhow::Result<Vec<Triple>> {
-    let mut triples = std::collections::BTreeSet::new();
-    if requested.is_empty() {
-        triples.insert(host.clone());
-    }
-    for text in requested {
-        match text.as_str() {
-            "all" => {
-                if config.targets.is_empty() {
-                    bail!(
-                        "--target all: [workspace.metadata.xtask-dist] targets is empty; list \
-                         the release targets there"
-                    );
-                }
-                for listed in &config.targets {
-                    triples.insert(parse_triple(
-                        listed,
-                        "[workspace.metadata.xtask-dist] targets",
-                    )?);
-                }
-            }
-            "host" => {
-                triples.insert(host.clone());
-            }
-            other => {
-                triples.insert(parse_triple(other, "--target")?);
-            }
-        }
-    }
-    Ok(triples.into_iter().collect())
-}
-
-fn parse_triple(text: &str, origin: &str) -> anyhow::Result<Triple> {
-    if let Some((triple, suffix)) = text.split_once('.')
-        && Triple::parse(triple).is_some()
-    {
-        bail!(
-            "{text:?} in {origin} is not a target triple: the glibc version ({suffix}) is set once \
-             for every glibc target by `glibc = \"{suffix}\"` in [workspace.metadata.xtask-dist]; \
-             name the target as {triple}"
-        );
-    }
-    Triple::parse(text).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown target {text:?} in {origin}: use a target triple of the form \
-             <arch>-<vendor>-<os>[-<env>] (such as x86_64-unknown-linux-gnu), `host`, or `all` \
-             (the release list)"
-        )
-    })
-}
-
-/// One line per (machine, target): `<uname -s> <uname -m> <libc> <triple> <archive extension>
-/// <glibc floor or ->`; glibc targets carry `glibc_floor`, the others `-`.
-pub fn install_table(targets: &[Target]) -> String {
-    let mut lines = Vec::new();
-    for target in targets {
-        if let Some(uname) = target.uname {
-            let floor = match target.glibc_floor() {
-                Some(floor) => floor.to_string(),
-                None => "-".to_owned(),
-            };
-            for machine in uname.machines {
-                lines.push(format!(
-                    "{} {machine} {} {} {} {floor}",
-                    uname.os,
-                    uname.libc,
-                    target.triple,
-                    target.archive.extension()
-                ));
-            }
-        }
-    }
-    lines.join("\n")
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The rows of the platform table: what each known triple needs on a Linux x86_64 host, which
 //! CI runner builds it, and how install.sh recognises its machines.
 
-use super::{Emulator, Os, Triple, Uname};
+use super::{Emulator, Os, Target, Triple, Uname};
 
 pub const QEMU_AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
@@ -99,3 +99,27 @@ pub(super) const SCRATCH_IMAGE_TARGETS: [(&str, &str); 2] = [
     ("linux/amd64", "x86_64-unknown-linux-musl"),
     ("linux/arm64", "aarch64-unknown-linux-musl"),
 ];
+
+/// One line per (machine, target): `<uname -s> <uname -m> <libc> <triple> <archive extension>
+/// <glibc floor or ->`; glibc targets carry `glibc_floor`, the others `-`.
+pub fn install_table(targets: &[Target]) -> String {
+    let mut lines = Vec::new();
+    for target in targets {
+        if let Some(uname) = target.uname {
+            let floor = match target.glibc_floor() {
+                Some(floor) => floor.to_string(),
+                None => "-".to_owned(),
+            };
+            for machine in uname.machines {
+                lines.push(format!(
+                    "{} {machine} {} {} {} {floor}",
+                    uname.os,
+                    uname.libc,
+                    target.triple,
+                    target.archive.extension()
+                ));
+            }
+        }
+    }
+    lines.join("\n")
+}

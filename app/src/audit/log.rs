@@ -1,0 +1,177 @@
+//! The open log: locking, torn-tail recovery, and appending records with one fsync per batch.
+
+#![allow(unused_imports)]
+use super::*;
+
+/// What the last scan of a log found besides its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// Where the torn bytes were moved.
+    pub moved_to: PathBuf,
+    pub bytes: u64,
+}
+
+/// An open audit log, positioned after its last record, held under an exclusive lock.
+#[derive(Debug)]
+pub struct AuditLog {
+    pub(super) path: PathBuf,
+    pub(super) file: File,
+    pub(super) key: AuditKey,
+    pub(super) head: Head,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log and locks it, so that a second writer cannot fork the chain.
+    /// An existing log is verified with `key` first so that new records never extend a broken
+    /// chain or one written under another key. A torn last line (a crash during a write, so
+    /// never acknowledged) is moved to `<log>.torn` and reported.
+    pub fn open(path: &Path, key: AuditKey) -> Result<(AuditLog, Option<TornTail>), VerifyError> {
+        let io_error = |source| VerifyError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(VerifyError::Locked {
+                    path: path.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(io_error(err)),
+        }
+        // Read through the locked handle: on Windows the lock keeps other handles out.
+        let scan = scan(BufReader::new(&file), Some(&key), None)?;
+        let torn = match scan.torn_bytes {
+            0 => None,
+            bytes => Some(move_torn_tail(path, &mut file, scan.complete_len, bytes)?),
+        };
+        Ok((
+            AuditLog {
+                path: path.to_owned(),
+                file,
+                key,
+                head: scan.head,
+            },
+            torn,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last durable record.
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// Appends one record and makes it durable before returning.
+    pub fn append(
+        &mut self,
+        info: &RequestInfo,
+        text: &str,
+        evaluation: &Evaluation,
+    ) -> io::Result<AuditRecord> {
+        let pending = Pending::new(&self.key, info.clone(), text, evaluation.clone());
+        let mut records = self.append_batch(std::slice::from_ref(&pending))?;
+        Ok(records.remove(0))
+    }
+
+    /// Appends the records in order with one write and one `fsync` for all of them (group
+    /// commit); they are durable when this returns. On an error nothing of the batch counts:
+    /// the chain state stays where it was.
+    pub fn append_batch(&mut self, batch: &[Pending]) -> io::Result<Vec<AuditRecord>> {
+        let mut buffer = Vec::new();
+        let mut records = Vec::with_capacity(batch.len());
+        let mut head = self.head.clone();
+        for pending in batch {
+            let mut record = AuditRecord {
+                v: FORMAT_VERSION,
+                seq: head.seq + 1,
+                time_unix_ms: pending.info.time_unix_ms,
+                endpoint: pending.info.endpoint.clone(),
+                direction: pending.info.direction.clone(),
+                decision: pending.evaluation.decision,
+                rules_decision: pending.evaluation.rules_decision,
+                shadow: pending.evaluation.shadow,
+                rule_ids: pending
+                    .evaluation
+                    .matches
+                    .iter()
+                    .map(|m| m.rule_id.clone())
+                    .collect(),
+                text_hmac: pending.text_hmac.clone(),
+                text_len: pending.text_len,
+                prev_sha256: head.hash,
+                mac: String::new(),
+            };
+            let line = signed_line(&self.key, &mut record)?;
+            head = Head {
+                seq: record.seq,
+                hash: sha256_hex(line.as_bytes()),
+            };
+            buffer.extend_from_slice(line.as_bytes());
+            buffer.push(b'\n');
+            records.push(record);
+        }
+        self.file.write_all(&buffer)?;
+        self.file.flush()?;
+        self.file.sync_data()?;
+        self.head = head;
+        Ok(records)
+    }
+}
+
+/// Writes the bytes after the last newline to a new `<log>.torn` file, then cuts them off.
+pub(super) fn move_torn_tail(
+    path: &Path,
+    file: &mut File,
+    complete_len: u64,
+    bytes: u64,
+) -> Result<TornTail, VerifyError> {
+    let io_error = |target: &Path, source| VerifyError::Io {
+        path: target.to_owned(),
+        source,
+    };
+    let mut tail = Vec::new();
+    file.seek(io::SeekFrom::Start(complete_len))
+        .and_then(|_| io::Read::read_to_end(file, &mut tail))
+        .map_err(|err| io_error(path, err))?;
+    let moved_to = (0..)
+        .map(|n| match n {
+            0 => torn_path(path, ""),
+            n => torn_path(path, &format!(".{n}")),
+        })
+        .find_map(|candidate| {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&candidate)
+            {
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => None,
+                opened => Some((candidate, opened)),
+            }
+        })
+        .expect("some name is free");
+    let (moved_to, opened) = moved_to;
+    let mut torn = opened.map_err(|err| io_error(&moved_to, err))?;
+    torn.write_all(&tail)
+        .and_then(|()| torn.sync_all())
+        .map_err(|err| io_error(&moved_to, err))?;
+    file.set_len(complete_len)
+        .and_then(|()| file.sync_all())
+        .map_err(|err| io_error(path, err))?;
+    Ok(TornTail { moved_to, bytes })
+}
+
+pub(super) fn torn_path(log: &Path, suffix: &str) -> PathBuf {
+    let mut name = log.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".torn{suffix}"));
+    log.with_file_name(name)
+}
