@@ -497,11 +497,6 @@ fn bad_input_is_refused_with_the_fix_and_no_output() {
     expect_error(&["dist"], "Cargo.lock is missing or out of date");
 }
 
-/// Unpacks the host archive of `out` and returns the `jimini` binary's bytes.
-fn shipped_jimini(out: &Path) -> Vec<u8> {
-    shipped_binary(out, "jimini")
-}
-
 /// Unpacks the host archive of `out` and returns the named binary's bytes.
 fn shipped_binary(out: &Path, name: &str) -> Vec<u8> {
     let manifest = read_manifest(out);
