@@ -203,6 +203,17 @@ case $base in
 esac
 fetch "$base/SHA256SUMS" "$work/SHA256SUMS"
 verify_signature
+# Without xz (minimal and -slim images), the release's .tar.gz of the same files.
+if [ "$extension" = tar.xz ] && ! command -v xz >/dev/null 2>&1; then
+    fallback="jimini-$version-$target.tar.gz"
+    if awk -v f="$fallback" '$2 == f { found = 1 } END { exit !found }' "$work/SHA256SUMS"; then
+        echo "install.sh: xz is not installed: taking $fallback (the same files, a larger download)" >&2
+        archive=$fallback
+        extension=tar.gz
+    else
+        die "$archive needs xz to unpack and the release has no .tar.gz: install xz (e.g. apt-get install xz-utils)"
+    fi
+fi
 expected=$(awk -v f="$archive" '$2 == f { print $1 }' "$work/SHA256SUMS")
 [ -n "$expected" ] || die "release $version has no archive for $target ($archive is not in SHA256SUMS)"
 fetch "$base/$archive" "$work/$archive"
@@ -212,10 +223,7 @@ actual=$(sha256_of "$work/$archive")
 mkdir "$work/unpacked"
 case $extension in
     tar.gz) tar -xzf "$work/$archive" -C "$work/unpacked" || die "cannot unpack $archive" ;;
-    tar.xz)
-        command -v xz >/dev/null 2>&1 || die "$archive needs xz to unpack: install it (e.g. apt-get install xz-utils)"
-        xz -dc "$work/$archive" | tar -xf - -C "$work/unpacked" || die "cannot unpack $archive"
-        ;;
+    tar.xz) xz -dc "$work/$archive" | tar -xf - -C "$work/unpacked" || die "cannot unpack $archive" ;;
     *) die "$archive: install.sh cannot unpack .$extension archives" ;;
 esac
 top="$work/unpacked/jimini-$version-$target"

@@ -191,13 +191,19 @@ impl ZigToolchain {
 pub struct DebianChroot {
     pub suite: &'static str,
     pub mirror: &'static str,
-    pub include: &'static str,
+    /// Packages beyond debootstrap's minbase.
+    pub include: &'static [&'static str],
 }
 
 impl DebianChroot {
     /// Where the chroot lives; tests read `JIMINI_DEBIAN_CHROOT` or fall back to this.
     pub fn dir(&self, root: &Path) -> PathBuf {
-        tools_dir(root).join(format!("debian-{}", self.suite))
+        let mut name = format!("debian-{}-minbase", self.suite);
+        for package in self.include {
+            name.push('+');
+            name.push_str(package);
+        }
+        tools_dir(root).join(name)
     }
 
     /// debootstraps the chroot unless it is there: into a scratch directory of its own first,
@@ -212,11 +218,14 @@ impl DebianChroot {
             fs_err::remove_dir_all(&scratch)
                 .with_context(|| format!("cannot remove {}", scratch.display()))?;
         }
-        let (suite, mirror, include) = (self.suite, self.mirror, self.include);
-        let include = format!("--include={include}");
+        let (suite, mirror) = (self.suite, self.mirror);
+        let include: Vec<String> = match self.include {
+            [] => vec![],
+            packages => vec![format!("--include={}", packages.join(","))],
+        };
         cmd!(
             sh,
-            "debootstrap --variant=minbase {include} {suite} {scratch} {mirror}"
+            "debootstrap --variant=minbase {include...} {suite} {scratch} {mirror}"
         )
         .run()
         .with_context(|| {

@@ -191,7 +191,9 @@ fn check_with(
             continue;
         }
         let result = match artifact.kind {
-            ArtifactKind::Archive => check_archive(dir, artifact, &mut problems),
+            ArtifactKind::Archive | ArtifactKind::FallbackArchive => {
+                check_archive(dir, artifact, &mut problems)
+            }
             ArtifactKind::Sbom => check_sbom(dir, artifact, &manifest, &mut problems),
             ArtifactKind::Deb => {
                 crate::dist::deb::check::check(&dir.join(&artifact.name), artifact)

@@ -107,6 +107,10 @@ fn installs_from_a_file_url_and_runs() {
         said.contains(&format!("installed jimini {} ({})", version(dist), host())),
         "{said}"
     );
+    assert!(
+        !stderr(&output).contains("xz is not installed"),
+        "with xz here, the .tar.xz"
+    );
     let line = checked(Command::new(to.join("jimini")).arg("--version"));
     assert!(
         line.starts_with(&format!("jimini {} (", version(dist))),
@@ -616,6 +620,20 @@ fn debian_11_runs_what_install_sh_installs_and_nothing_needs_more_than_the_floor
         said.contains(&format!("({})", host())),
         "the gnu build: {said}"
     );
+    // A minimal Debian has no xz: install.sh takes the .tar.gz of the same files.
+    let xz = run(&mut in_chroot(&chroot, &["sh", "-c", "command -v xz"], &[]));
+    assert!(
+        !xz.status.success(),
+        "the chroot is minbase, without xz-utils"
+    );
+    assert!(
+        said.contains(&format!(
+            "xz is not installed: taking jimini-{}-{}.tar.gz",
+            version(dist),
+            host()
+        )),
+        "{said}"
+    );
 
     let installed = chroot.join(to.trim_start_matches('/'));
     for binary in ["jimini", "jimini-server", "jimini-admin"] {
@@ -645,6 +663,27 @@ fn debian_11_runs_what_install_sh_installs_and_nothing_needs_more_than_the_floor
     assert!(String::from_utf8_lossy(&blocked.stdout).contains("decision: block"));
     let allowed = checked(&mut in_chroot(&chroot, &[&jimini, "check", "hello"], &[]));
     assert!(allowed.contains("decision: allow"), "{allowed}");
+
+    // A release without the .tar.gz cannot be unpacked there: it says what to install.
+    let (outside, inside) = dist_in_chroot(dist, "debian-11-no-gz");
+    let gz = format!("jimini-{}-{}.tar.gz", version(dist), host());
+    std::fs::remove_file(outside.join(&gz)).unwrap();
+    let sums = std::fs::read_to_string(outside.join("SHA256SUMS")).unwrap();
+    let without: String = sums
+        .lines()
+        .filter(|line| !line.ends_with(&gz))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(outside.join("SHA256SUMS"), without).unwrap();
+    std::fs::remove_file(outside.join("SHA256SUMS.minisig")).ok();
+    let output = install_in_chroot(&chroot, &inside, &format!("{inside}/bin"));
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("needs xz to unpack and the release has no .tar.gz"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!outside.join("bin/jimini").exists(), "nothing installed");
 }
 
 #[test]

@@ -86,7 +86,7 @@ pub fn check_archives(
     for archive in manifest
         .artifacts
         .iter()
-        .filter(|a| a.kind == ArtifactKind::Archive && !verified_before(a))
+        .filter(|a| a.kind.is_archive() && !verified_before(a))
     {
         let sbom = manifest
             .artifacts

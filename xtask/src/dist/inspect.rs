@@ -179,6 +179,7 @@ mod tests {
             stem: "jimini".into(),
             archive: "jimini.tar.gz".into(),
             sbom: "jimini.cdx.json".into(),
+            fallback_archive: None,
             binaries: vec![],
             archive_entries: vec![],
             deb: None,

@@ -36,6 +36,9 @@ pub struct Manifest {
 #[serde(rename_all = "kebab-case")]
 pub enum ArtifactKind {
     Archive,
+    /// The same files as the target's `.tar.xz` archive as `.tar.gz`, for machines without
+    /// `xz` (install.sh takes it there).
+    FallbackArchive,
     Sbom,
     Checksums,
     Installer,
@@ -43,6 +46,13 @@ pub enum ArtifactKind {
     Provenance,
     /// A Debian package of a Linux glibc target.
     Deb,
+}
+
+impl ArtifactKind {
+    /// An archive of a target's files, in any of its formats.
+    pub fn is_archive(self) -> bool {
+        matches!(self, ArtifactKind::Archive | ArtifactKind::FallbackArchive)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -77,6 +77,7 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
         app_version: &plan.version,
         target: target.target.triple.as_str(),
         artifacts: &std::iter::once(target.archive.as_str())
+            .chain(target.fallback_archive.as_deref())
             .chain(target.deb.as_ref().map(|deb| deb.file.as_str()))
             .collect::<Vec<_>>(),
         source_date_epoch: plan.source_date_epoch,
@@ -126,12 +127,35 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
                 ))
             })
         });
-        let archive = write_archive(packing.cache, target, &entries, staging, mtime);
-        let deb = deb.map(|h| h.join().expect("packaging threads do not panic"));
-        (archive, deb)
+        let fallback = target.fallback_archive.as_ref().map(|file| {
+            let entries = &entries;
+            scope.spawn(move || {
+                let kind = (ArtifactKind::FallbackArchive, ArchiveFormat::TarGz);
+                write_archive(packing.cache, target, file, kind, entries, staging, mtime)
+            })
+        });
+        let kind = (ArtifactKind::Archive, target.target.archive);
+        let archive = write_archive(
+            packing.cache,
+            target,
+            &target.archive,
+            kind,
+            &entries,
+            staging,
+            mtime,
+        );
+        let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Artifact>>| {
+            h.join().expect("packaging threads do not panic")
+        };
+        let archives = [Some(archive), fallback.map(join)];
+        (archives, deb.map(join))
     });
-    let mut archive = archive?;
-    facts.record(&mut archive);
+    let mut artifacts = Vec::new();
+    for archive in archive.into_iter().flatten() {
+        let mut archive = archive?;
+        facts.record(&mut archive);
+        artifacts.push(archive);
+    }
     step.done();
     let sbom = Artifact::of_file(
         &target.sbom,
@@ -139,7 +163,7 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
         Some(&target.target.triple),
         &sbom_path,
     )?;
-    let mut artifacts = vec![archive, sbom];
+    artifacts.push(sbom);
     artifacts.extend(deb.transpose()?);
     Ok(artifacts)
 }
@@ -242,35 +266,33 @@ fn reuse_or_write(
     Ok(digest)
 }
 
+/// The target's planned entries as the archive `file` of `format`.
 fn write_archive(
     cache: &PackageCache,
     target: &TargetPlan,
+    file: &str,
+    (kind, format): (ArtifactKind, ArchiveFormat),
     entries: &[Entry],
     staging: &Path,
     mtime: u64,
 ) -> anyhow::Result<Artifact> {
-    let path = staging.join(&target.archive);
+    let path = staging.join(file);
     let inputs = PackageInputs {
-        file_name: &target.archive,
+        file_name: file,
         description: serde_json::to_string(&(
-            target.target.archive,
+            format,
             &target.stem,
             &target.archive_entries,
             mtime,
         ))?,
         sources: entries.iter().map(|e| e.source.as_path()).collect(),
     };
-    let digest = reuse_or_write(cache, &inputs, staging, || match target.target.archive {
+    let digest = reuse_or_write(cache, &inputs, staging, || match format {
         ArchiveFormat::TarXz => archive::write_tar_xz(&path, &target.stem, entries, mtime),
         ArchiveFormat::TarGz => archive::write_tar_gz(&path, &target.stem, entries, mtime),
         ArchiveFormat::Zip => archive::write_zip(&path, &target.stem, entries, mtime),
     })?;
-    let mut artifact = Artifact::new(
-        &target.archive,
-        ArtifactKind::Archive,
-        Some(&target.target.triple),
-        digest,
-    );
+    let mut artifact = Artifact::new(file, kind, Some(&target.target.triple), digest);
     artifact.binaries = target.binaries.iter().map(|b| b.file.clone()).collect();
     artifact.files = target
         .archive_entries

@@ -13,7 +13,7 @@ use super::build::{self, BuildInputs, BuildStep};
 use super::deb::plan::{DebPlan, DebRequest, PackageMeta};
 use super::{INSTALLER_NAME, manifest};
 use crate::signing::{KeySource, SIGNATURE_FILE, SIGNING_KEY_VAR};
-use crate::targets::{Linkage, Target, Triple};
+use crate::targets::{ArchiveFormat, Linkage, Target, Triple};
 use crate::workspace::DistConfig;
 use entry::{Mode, PackageEntry};
 
@@ -97,6 +97,9 @@ pub struct TargetPlan {
     /// `jimini-<version>-<target>`: the archive's top directory and file stem.
     pub stem: String,
     pub archive: String,
+    /// The same entries as `.tar.gz`, for install.sh on machines without `xz` (many minimal
+    /// and `-slim` images): Linux targets whose archive is `.tar.xz`.
+    pub fallback_archive: Option<String>,
     pub sbom: String,
     /// The shipped binaries, sorted by file name.
     pub binaries: Vec<Binary>,
@@ -299,6 +302,8 @@ fn plan_target(
         deb,
         artifact_dir: input.build.target_dir.join(triple.as_str()),
         archive: format!("{stem}.{}", target.archive.extension()),
+        fallback_archive: (target.archive == ArchiveFormat::TarXz && target.uname.is_some())
+            .then(|| format!("{stem}.{}", ArchiveFormat::TarGz.extension())),
         sbom: format!("{stem}.cdx.json"),
         stem,
         binaries,
@@ -347,11 +352,14 @@ impl DistPlan {
                     .collect::<Vec<_>>()
                     .join(", "),
                 target.sbom,
-                target
-                    .deb
-                    .as_ref()
-                    .map(|deb| format!(" + {}", deb.file))
-                    .unwrap_or_default()
+                [
+                    target.fallback_archive.as_ref(),
+                    target.deb.as_ref().map(|d| &d.file)
+                ]
+                .into_iter()
+                .flatten()
+                .map(|file| format!(" + {file}"))
+                .collect::<String>()
             ));
         }
         if self.installer.is_some() {

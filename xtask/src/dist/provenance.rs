@@ -32,7 +32,11 @@ pub fn file_name(app: &str, version: &str) -> String {
 pub fn is_subject(kind: ArtifactKind) -> bool {
     matches!(
         kind,
-        ArtifactKind::Archive | ArtifactKind::Sbom | ArtifactKind::Installer | ArtifactKind::Deb
+        ArtifactKind::Archive
+            | ArtifactKind::FallbackArchive
+            | ArtifactKind::Sbom
+            | ArtifactKind::Installer
+            | ArtifactKind::Deb
     )
 }
 

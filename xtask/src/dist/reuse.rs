@@ -25,8 +25,6 @@ use super::archive::{self, Digest256};
 /// The package cache of one target directory, and what this run used and wrote.
 pub struct PackageCache {
     dir: PathBuf,
-    /// Keys of the packages this run reused or wrote: the rest of the cache is removed.
-    used: Mutex<BTreeSet<String>>,
     /// (file name, SHA-256) of the packages reused this run.
     reused: Mutex<BTreeSet<(String, String)>>,
     /// (key, package file name) written fresh this run, stored after the dist verified.
@@ -46,7 +44,6 @@ impl PackageCache {
     pub fn new(target_dir: &Path) -> PackageCache {
         PackageCache {
             dir: target_dir.join("xtask-dist-packages"),
-            used: Mutex::default(),
             reused: Mutex::default(),
             written: Mutex::default(),
         }
@@ -68,26 +65,26 @@ impl PackageCache {
     }
 
     /// Copies the stored package of `key` to `out` and returns its digest, if there is one and
-    /// its bytes are the ones stored.
+    /// its bytes are the ones stored. The cache is only an optimisation: anything wrong with
+    /// it (missing, damaged, removed by another run meanwhile) is a miss.
     pub fn reuse(&self, key: &str, out: &Path) -> anyhow::Result<Option<Digest256>> {
         let stored = self.dir.join(key);
         let Ok(recorded) = fs::read_to_string(stored.with_extension("sha256")) else {
             return Ok(None);
         };
-        if !stored.is_file() {
+        if fs::copy(&stored, out).is_err() {
+            let _ = fs::remove_file(out);
             return Ok(None);
         }
-        fs::copy(&stored, out)?;
         let digest = archive::digest_file(out)?;
         if digest.sha256 != recorded.trim() {
-            // A damaged entry is written again, never trusted.
             fs::remove_file(out)?;
             return Ok(None);
         }
-        self.used
-            .lock()
-            .expect("not poisoned")
-            .insert(key.to_owned());
+        // Recently used entries are the ones kept (see `store`).
+        if let Ok(file) = std::fs::File::options().append(true).open(&stored) {
+            let _ = file.set_modified(std::time::SystemTime::now());
+        }
         let name = out
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -101,7 +98,6 @@ impl PackageCache {
 
     /// Notes a package written fresh, to be stored once the dist verified.
     pub fn wrote(&self, key: String, file_name: &str) {
-        self.used.lock().expect("not poisoned").insert(key.clone());
         self.written
             .lock()
             .expect("not poisoned")
@@ -114,31 +110,47 @@ impl PackageCache {
         self.reused.lock().expect("not poisoned").clone()
     }
 
-    /// Stores the packages this run wrote (from the verified dist in `dist`) and removes the
-    /// entries this run did not use. A cache that cannot be written only costs the next run
-    /// time, so failures are reported, not fatal.
+    /// Stores the packages this run wrote (from the verified dist in `dist`), then keeps the
+    /// [`KEPT`] most recently used entries. Runs that share the target directory may store and
+    /// prune at the same time: entries are renamed into place whole, and a reader treats a
+    /// vanished or damaged entry as a miss.
     pub fn store(&self, dist: &Path) -> anyhow::Result<()> {
         fs::create_dir_all(&self.dir)?;
         for (key, name) in self.written.lock().expect("not poisoned").iter() {
             let source = dist.join(name);
             let digest = archive::digest_file(&source)?;
-            let partial = self.dir.join(format!("{key}.partial"));
+            let partial = self
+                .dir
+                .join(format!("{key}.partial-{}", std::process::id()));
             fs::copy(&source, &partial)?;
             fs::rename(&partial, self.dir.join(key))?;
-            fs::write(self.dir.join(key).with_extension("sha256"), &digest.sha256)?;
+            let sidecar = self
+                .dir
+                .join(format!("{key}.sha256.partial-{}", std::process::id()));
+            fs::write(&sidecar, &digest.sha256)?;
+            fs::rename(&sidecar, self.dir.join(key).with_extension("sha256"))?;
         }
-        let used = self.used.lock().expect("not poisoned");
+        let mut entries = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let key = name.split('.').next().unwrap_or_default();
-            if !used.contains(key) {
-                fs::remove_file(entry.path())?;
+            if name.len() == 64 && !name.contains('.') {
+                let modified = entry.metadata()?.modified()?;
+                entries.push((modified, name));
             }
+        }
+        entries.sort();
+        let excess = entries.len().saturating_sub(KEPT);
+        for (_, key) in entries.into_iter().take(excess) {
+            let _ = fs::remove_file(self.dir.join(&key));
+            let _ = fs::remove_file(self.dir.join(&key).with_extension("sha256"));
         }
         Ok(())
     }
 }
+
+/// How many packages the cache keeps: every package of a few full dists.
+pub const KEPT: usize = 48;
 
 /// SHA-256 of the running tooling binary: every writer's code is part of every key.
 fn tooling_digest() -> anyhow::Result<&'static str> {

@@ -148,6 +148,7 @@ mod tests {
             stem: format!("jimini-0.2.0-{triple}"),
             archive: format!("jimini-0.2.0-{triple}.tar.gz"),
             sbom: format!("jimini-0.2.0-{triple}.cdx.json"),
+            fallback_archive: None,
             binaries: vec![crate::dist::plan::Binary {
                 file: target.binary_file("jimini"),
                 name: "jimini".into(),

@@ -60,7 +60,7 @@ pub fn cargo_tool(tool: xtask::tools::CargoTool) -> PathBuf {
 pub fn debian_chroot() -> PathBuf {
     let dir = std::env::var_os("JIMINI_DEBIAN_CHROOT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| source_root().join("target/ci-tools/debian-bullseye"));
+        .unwrap_or_else(|| xtask::pins::DEBIAN_CHROOT.dir(&source_root()));
     assert!(
         dir.join("etc/debian_version").is_file(),
         "the Debian 11 chroot {} is missing: run `cargo xtask ci` once (as root) to make it",

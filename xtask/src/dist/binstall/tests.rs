@@ -8,6 +8,7 @@ fn planned(triple: &str) -> TargetPlan {
     TargetPlan {
         archive: format!("{stem}.{}", target.archive.extension()),
         sbom: format!("{stem}.cdx.json"),
+        fallback_archive: None,
         binaries: ["jimini", "jimini-server"]
             .iter()
             .map(|b| crate::dist::plan::Binary {
