@@ -151,8 +151,8 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
         .collect();
     assert_eq!(
         first.len(),
-        7,
-        "three archives, three SBOMs and the arm64 .deb"
+        9,
+        "three archives, two .tar.gz fallbacks, three SBOMs and the arm64 .deb"
     );
     assert_eq!(
         first.iter().map(|f| &f.0).collect::<Vec<_>>(),
