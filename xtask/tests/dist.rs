@@ -247,28 +247,50 @@ print("valid")
 /// A clone elsewhere gives the same bytes; then, in that clone, runs that would produce a new
 /// output (after a new commit) are killed at named stages and at random times: the previous
 /// output stays whole, the rerun cleans up, and git sees nothing.
+/// The dist profile (fat LTO, one codegen unit, stripped) at two paths gives the same bytes:
+/// on the one-crate fixture, whose builds take seconds (the app at two paths, every target:
+/// cross.rs).
 #[test]
-fn clones_are_byte_identical_and_killed_runs_leave_the_output_and_git_clean() {
-    let (copy, dist) = built();
-    let clone = temp_dir("clone").join("elsewhere");
-    clone_repo(copy, &clone);
-    std::thread::sleep(Duration::from_secs(1));
+fn dist_profile_dists_are_byte_identical_across_paths() {
+    let dists: Vec<Vec<(String, Vec<u8>)>> = ["a", "b"]
+        .iter()
+        .map(|label| {
+            let ws = fixture_repo("dist-ws", &format!("paths-{label}"));
+            let output = run(xtask(&ws).args(["dist", "--quiet"]).env(
+                "CARGO_TARGET_DIR",
+                target_dir(&format!("e2e-target-tiny-{label}")),
+            ));
+            assert!(output.status.success(), "{}", stderr(&output));
+            let binary = shipped_binary(&ws.join("dist"), "tiny");
+            assert!(
+                !contains(&binary, ws.to_str().unwrap().as_bytes()),
+                "the workspace path is in the binary"
+            );
+            snapshot(&ws.join("dist"))
+        })
+        .collect();
+    assert_eq!(
+        dists[0].iter().map(|f| &f.0).collect::<Vec<_>>(),
+        dists[1].iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, a), (_, b)) in dists[0].iter().zip(&dists[1]) {
+        assert!(a == b, "{name} differs between the two paths");
+    }
+}
+
+/// Killed runs leave the previous output whole and git clean. In the fast profile's clone
+/// (cross.rs builds it): a new commit rebuilds only the app crate, long enough to be killed.
+#[test]
+fn killed_runs_leave_the_output_and_git_clean() {
+    let clone = cloned_workspace();
     let in_clone = || {
-        let mut cmd = xtask(&clone);
-        cmd.env("CARGO_TARGET_DIR", target_dir("e2e-target-clone"));
+        let mut cmd = xtask_fast_clone();
+        cmd.current_dir(&clone);
         cmd
     };
     let output = run(in_clone().arg("dist").arg("--quiet"));
     assert!(output.status.success(), "{}", stderr(&output));
-    let a = snapshot(dist);
     let before = snapshot(&clone.join("dist"));
-    assert_eq!(
-        a.iter().map(|f| &f.0).collect::<Vec<_>>(),
-        before.iter().map(|f| &f.0).collect::<Vec<_>>()
-    );
-    for ((name, left), (_, right)) in a.iter().zip(&before) {
-        assert!(left == right, "{name} differs between the two clones");
-    }
 
     // A new commit: the next dist has another version, so a half-swapped output would show.
     commit(&clone, "more work", "2026-02-03T04:05:06Z");

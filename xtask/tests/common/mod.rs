@@ -219,8 +219,9 @@ pub fn release_key(workspace: &Path) -> PathBuf {
 }
 
 /// One copy of this workspace at a fixed path, shared by every test binary that only reads
-/// it (and writes its dists elsewhere): the remap flags name the workspace path, so every new
-/// path rebuilds every crate. Keyed by the files' contents; prepared once under a lock.
+/// it (and writes its dists elsewhere): the remap flags name the workspace path, so a new path
+/// would rebuild every crate. The path stays the same when the files change (the copy is made
+/// again in place, so only the workspace's own crates rebuild); prepared once under a lock.
 pub fn shared_workspace() -> PathBuf {
     use std::hash::{Hash, Hasher};
     static SHARED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -232,16 +233,18 @@ pub fn shared_workspace() -> PathBuf {
                 file.hash(&mut hasher);
                 std::fs::read(source.join(&file)).unwrap().hash(&mut hasher);
             }
+            let content = format!("{:016x}", hasher.finish());
             let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-            let dir = base.join(format!("shared-ws-{:016x}", hasher.finish()));
+            let dir = base.join("shared-ws");
             let lock = std::fs::File::create(base.join("shared-ws.lock")).unwrap();
             lock.lock().unwrap();
             let ready = dir.with_extension("ready");
-            if !ready.exists() {
+            if std::fs::read_to_string(&ready).ok().as_deref() != Some(content.as_str()) {
+                let _ = std::fs::remove_file(&ready);
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).unwrap();
                 copy_workspace_into(&dir);
-                std::fs::write(&ready, "").unwrap();
+                std::fs::write(&ready, content).unwrap();
             }
             dir
         })
@@ -369,6 +372,47 @@ pub fn clone_repo(from: &Path, to: &Path) {
     checked(Command::new("git").args(["clone", "-q"]).arg(from).arg(to));
 }
 
+/// A clone of [`shared_workspace`] at a second fixed path, at the same commit (reset on each
+/// use: the kill test commits to it), for the reproducibility-across-paths tests. Built with
+/// [`xtask_fast_clone`], whose target directory is its own (other remap flags).
+pub fn cloned_workspace() -> PathBuf {
+    static CLONE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CLONE
+        .get_or_init(|| {
+            let shared = shared_workspace();
+            let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            let dir = base.join("clone-ws");
+            let lock = std::fs::File::create(base.join("clone-ws.lock")).unwrap();
+            lock.lock().unwrap();
+            let head = git(&shared, &["rev-parse", "HEAD"]);
+            let fetched = dir.join(".git").is_dir()
+                && run(Command::new("git")
+                    .current_dir(&dir)
+                    .args(["fetch", "-q"])
+                    .arg(&shared)
+                    .arg("HEAD"))
+                .status
+                .success();
+            if fetched {
+                // Only files that differ are rewritten, so cargo's fingerprints stay warm.
+                git(&dir, &["reset", "-q", "--hard", head.trim()]);
+                git(&dir, &["clean", "-q", "-fd"]);
+            } else {
+                let _ = std::fs::remove_dir_all(&dir);
+                clone_repo(&shared, &dir);
+            }
+            dir
+        })
+        .clone()
+}
+
+/// [`xtask_fast`] in the [`cloned_workspace`], with that clone's own target directory.
+pub fn xtask_fast_clone() -> Command {
+    let mut cmd = xtask_fast(&cloned_workspace());
+    cmd.env("CARGO_TARGET_DIR", target_dir("e2e-target-fast-clone"));
+    cmd
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -392,7 +436,7 @@ pub fn fixture_repo(name: &str, label: &str) -> PathBuf {
             .join(name),
         &dir,
     );
-    std::fs::write(dir.join(".gitignore"), "/target/\n").unwrap();
+    std::fs::write(dir.join(".gitignore"), "/target/\n/dist/\n/.xtask-*\n").unwrap();
     git(&dir, &["init", "-q", "-b", "main"]);
     git(&dir, &["add", "-A"]);
     commit(&dir, "fixture", "2026-01-02T03:04:05Z");
