@@ -503,6 +503,32 @@ fn bad_input_is_refused_with_the_fix_and_no_output() {
         &["dist"],
         "[workspace.metadata.xtask-dist] in Cargo.toml is malformed",
     );
+    // The .deb's settings are plan data: refused before anything compiles, naming the key.
+    let before_build = |needle: &str| {
+        let text = expect_failure(xtask(&copy).arg("dist"), needle);
+        assert!(!text.contains("==> build"), "it got to the build:\n{text}");
+        assert!(!copy.join("dist").exists());
+    };
+    std::fs::write(
+        copy.join("Cargo.toml"),
+        manifest.replace(
+            "\"/etc/jimini/server.env\", \"600\"]",
+            "\"/etc/jimini/server.env\", \"rw\"]",
+        ),
+    )
+    .unwrap();
+    before_build(
+        "[workspace.metadata.xtask-dist.deb] assets: mode \"rw\" of /etc/jimini/server.env",
+    );
+    std::fs::write(
+        copy.join("Cargo.toml"),
+        manifest.replace(
+            "\"packaging/debian/server.env\"",
+            "\"packaging/debian/missing.env\"",
+        ),
+    )
+    .unwrap();
+    before_build("packaging/debian/missing.env does not exist");
     std::fs::write(copy.join("Cargo.toml"), &manifest).unwrap();
 
     let lock = std::fs::read_to_string(copy.join("Cargo.lock")).unwrap();
