@@ -498,36 +498,41 @@ fn broken_dist() -> &'static PathBuf {
     BROKEN.get_or_init(|| {
         let (_, dist) = built();
         let broken = copy_dist(dist, "broken-jimini");
-        let archive = format!("jimini-{}-{}.tar.xz", version(dist), host());
+        // Both archives of the host: the .tar.xz, and the .tar.gz a machine without xz takes.
         let repack = r##"
 import io, sys, tarfile
-path = sys.argv[1]
+path, mode = sys.argv[1:3]
 with tarfile.open(path) as old:
     members = [(m, old.extractfile(m).read() if m.isfile() else None) for m in old.getmembers()]
-with tarfile.open(path, "w:xz") as new:
+with tarfile.open(path, mode) as new:
     for member, data in members:
         if member.name.endswith("/jimini"):
             data = b"#!/bin/sh\nexit 3\n"
             member.size = len(data)
         new.addfile(member, io.BytesIO(data) if data is not None else None)
 "##;
-        checked(
-            Command::new("python3")
-                .args(["-c", repack])
-                .arg(broken.join(&archive)),
-        );
-        let sums = checked(Command::new("sha256sum").current_dir(&broken).arg(&archive));
-        let old_sums = std::fs::read_to_string(broken.join("SHA256SUMS")).unwrap();
-        let new_sums: String = old_sums
-            .lines()
-            .map(|line| match line.ends_with(&format!("  {archive}")) {
-                true => sums.trim_end().to_owned(),
-                false => line.to_owned(),
-            })
-            .map(|line| line + "\n")
-            .collect();
-        assert_ne!(new_sums, old_sums);
-        std::fs::write(broken.join("SHA256SUMS"), new_sums).unwrap();
+        let mut sums = std::fs::read_to_string(broken.join("SHA256SUMS")).unwrap();
+        for (extension, mode) in [("tar.xz", "w:xz"), ("tar.gz", "w:gz")] {
+            let archive = format!("jimini-{}-{}.{extension}", version(dist), host());
+            checked(
+                Command::new("python3")
+                    .args(["-c", repack])
+                    .arg(broken.join(&archive))
+                    .arg(mode),
+            );
+            let line = checked(Command::new("sha256sum").current_dir(&broken).arg(&archive));
+            let replaced: String = sums
+                .lines()
+                .map(|old| match old.ends_with(&format!("  {archive}")) {
+                    true => line.trim_end().to_owned(),
+                    false => old.to_owned(),
+                })
+                .map(|line| line + "\n")
+                .collect();
+            assert_ne!(replaced, sums, "{archive} is in SHA256SUMS");
+            sums = replaced;
+        }
+        std::fs::write(broken.join("SHA256SUMS"), sums).unwrap();
         broken
     })
 }
@@ -665,7 +670,8 @@ fn debian_11_runs_what_install_sh_installs_and_nothing_needs_more_than_the_floor
     assert!(allowed.contains("decision: allow"), "{allowed}");
 
     // A release without the .tar.gz cannot be unpacked there: it says what to install.
-    let (outside, inside) = dist_in_chroot(dist, "debian-11-no-gz");
+    let (_, inside) = dist_in_chroot(dist, "debian-11-no-gz");
+    let outside = chroot.join(inside.trim_start_matches('/'));
     let gz = format!("jimini-{}-{}.tar.gz", version(dist), host());
     std::fs::remove_file(outside.join(&gz)).unwrap();
     let sums = std::fs::read_to_string(outside.join("SHA256SUMS")).unwrap();
@@ -764,6 +770,7 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
         described,
         [
             format!("jimini-{}-{}.tar.xz", version(dist), host()),
+            format!("jimini-{}-{}.tar.gz", version(dist), host()),
             deb.clone()
         ]
     );
