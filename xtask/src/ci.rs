@@ -27,9 +27,13 @@ impl flags::Ci {
         let cargo = crate::cargo();
         // One `cargo metadata` for the installs and the emulated test runs.
         let workspace = crate::workspace::Workspace::load(sh)?;
-        let targets = release_targets(sh, &workspace)?;
+        let host = crate::context::host_triple(sh)?;
+        let targets = crate::targets::resolve(&["all".to_owned()], &workspace.config, &host)?;
+        let emulated = emulated_test_targets(&targets, &host);
         if !self.no_install {
-            install(sh, &root, &targets, &workspace)?;
+            let mut needed = targets.clone();
+            needed.extend(emulated.iter().cloned());
+            install(sh, &root, &needed, &workspace)?;
         }
         let bin = tools_dir(&root).join("venv/bin");
         cmd!(sh, "{cargo} fmt --all --check")
@@ -46,18 +50,14 @@ impl flags::Ci {
             .env("JIMINI_DEBIAN_CHROOT", DEBIAN_CHROOT.dir(&root))
             .run()
             .context("tests failed: see the failures above")?;
-        // The shipped package's own tests on every release target this machine emulates,
-        // through the runners in .cargo/config.toml (qemu, wine).
         let package = &workspace.config.package;
-        for target in &targets {
-            if let crate::targets::Runner::Emulated { .. } = target.runner {
-                let triple = &target.triple;
-                cmd!(sh, "{cargo} test --locked -p {package} --target {triple}")
-                    .run()
-                    .with_context(|| {
-                        format!("{package}'s tests fail on {triple}: see the failures above")
-                    })?;
-            }
+        for target in &emulated {
+            let triple = &target.triple;
+            cmd!(sh, "{cargo} test --locked -p {package} --target {triple}")
+                .run()
+                .with_context(|| {
+                    format!("{package}'s tests fail on {triple}: see the failures above")
+                })?;
         }
         eprintln!("ci: all checks passed");
         Ok(())
@@ -148,11 +148,50 @@ fn install_python_tools(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The release list, planned for this host.
-fn release_targets(
-    sh: &Shell,
-    workspace: &crate::workspace::Workspace,
-) -> anyhow::Result<Vec<Target>> {
-    let host = crate::context::host_triple(sh)?;
-    crate::targets::resolve(&["all".to_owned()], &workspace.config, &host)
+/// The release targets this machine emulates, as plain `cargo test --target` builds them: the
+/// shipped package's own tests run on each through the runners in .cargo/config.toml (qemu,
+/// wine), linked by the linker named there (a cross gcc), never through zig, so doctor must
+/// install that linker too.
+fn emulated_test_targets(targets: &[Target], host: &crate::targets::Triple) -> Vec<Target> {
+    targets
+        .iter()
+        .filter(|t| matches!(t.runner, crate::targets::Runner::Emulated { .. }))
+        .map(|t| Target::new(&t.triple, host))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::{Settings, Triple};
+
+    #[test]
+    fn emulated_test_runs_link_with_the_cross_gcc_even_when_dist_links_through_zig() {
+        let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+        let settings = Settings {
+            glibc: Some("2.17".parse().unwrap()),
+            ..Settings::default()
+        };
+        let release: Vec<Target> = [
+            "aarch64-unknown-linux-gnu",
+            "x86_64-pc-windows-gnu",
+            "x86_64-unknown-linux-gnu",
+        ]
+        .iter()
+        .map(|t| Target::configured(&Triple::parse(t).unwrap(), &host, &settings))
+        .collect();
+        assert!(release[0].links_through_zig());
+        let emulated = emulated_test_targets(&release, &host);
+        let linkers: Vec<_> = emulated
+            .iter()
+            .map(|t| (t.triple.as_str(), t.linker()))
+            .collect();
+        assert_eq!(
+            linkers,
+            [
+                ("aarch64-unknown-linux-gnu", Some("aarch64-linux-gnu-gcc")),
+                ("x86_64-pc-windows-gnu", Some("x86_64-w64-mingw32-gcc")),
+            ]
+        );
+    }
 }
