@@ -72,14 +72,31 @@ fn install(
 ) -> anyhow::Result<()> {
     let target_dir = &workspace.target_dir;
     install_components(sh)?;
-    for tool in [CARGO_AUDITABLE, CARGO_AUDIT, CARGO_BINSTALL] {
-        tool.install(sh, target_dir)?;
-    }
-    install_apt_tools(sh)?;
-    install_release_toolchains(sh, root, targets)?;
-    install_python_tools(sh, root)?;
-    DEBIAN_CHROOT.install(sh, root)?;
-    Ok(())
+    // doctor (below) installs cargo-auditable too: first, so that the two never race.
+    CARGO_AUDITABLE.install(sh, target_dir)?;
+    // Compiling the test-only crates.io tools keeps the CPU busy while apt, pip and
+    // debootstrap mostly wait for the network and the disk: on a fresh machine they overlap.
+    std::thread::scope(|scope| {
+        let cargo_tools = scope.spawn(|| -> anyhow::Result<()> {
+            let sh = Shell::new()?;
+            sh.change_dir(root);
+            for tool in [CARGO_AUDIT, CARGO_BINSTALL] {
+                tool.install(&sh, target_dir)?;
+            }
+            Ok(())
+        });
+        let rest = (|| -> anyhow::Result<()> {
+            install_apt_tools(sh)?;
+            install_release_toolchains(sh, root, targets)?;
+            install_python_tools(sh, root)?;
+            DEBIAN_CHROOT.install(sh, root)?;
+            Ok(())
+        })();
+        let tools = cargo_tools
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("installing the crates.io tools panicked")));
+        rest.and(tools)
+    })
 }
 
 fn install_components(sh: &Shell) -> anyhow::Result<()> {
