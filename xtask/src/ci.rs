@@ -2,7 +2,7 @@
 //!
 //! First installs what the tests need and a fresh machine lacks (idempotent): rustfmt and
 //! clippy, the release targets' toolchains and runners (`doctor --fix`), Debian tools, and
-//! pinned Python validators in a virtualenv under `target/ci-tools`. Then `cargo fmt --check`,
+//! pinned Python validators in a virtualenv in the tools cache. Then `cargo fmt --check`,
 //! clippy with `-D warnings`, every test with `--locked`, and the shipped package's tests again
 //! on each emulated release target (qemu, wine).
 //!

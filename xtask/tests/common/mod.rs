@@ -33,7 +33,7 @@ pub fn target_dir(label: &str) -> PathBuf {
 pub fn ci_tool(name: &str) -> PathBuf {
     let dir = std::env::var_os("JIMINI_CI_TOOLS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| source_root().join("target/ci-tools/venv/bin"));
+        .unwrap_or_else(|| xtask::tools::tools_dir(&source_root()).join("venv/bin"));
     let tool = dir.join(name);
     assert!(
         tool.exists(),
@@ -69,8 +69,29 @@ pub fn debian_chroot() -> PathBuf {
     dir
 }
 
-/// A directory of its own inside the chroot: (its path on this machine, its path inside).
+/// A directory of its own inside the chroot: (its path on this machine, its path inside). The
+/// chroot is shared by every run on the machine: the first call of a test process removes the
+/// directories of test processes that have exited.
 pub fn chroot_dir(chroot: &Path, label: &str) -> (PathBuf, String) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(chroot.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix("jimini-test-")
+                .and_then(|rest| rest.rsplit('-').nth(1))
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != std::process::id()
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
     let inside = format!(
         "/tmp/jimini-test-{label}-{}-{}",
         std::process::id(),
