@@ -247,16 +247,17 @@ print("valid")
 /// A clone elsewhere gives the same bytes; then, in that clone, runs that would produce a new
 /// output (after a new commit) are killed at named stages and at random times: the previous
 /// output stays whole, the rerun cleans up, and git sees nothing.
-/// The dist profile (fat LTO, one codegen unit, stripped) at two paths gives the same bytes:
-/// on the one-crate fixture, whose builds take seconds (the app at two paths, every target:
-/// cross.rs).
+/// The dist profile (fat LTO, one codegen unit, stripped) at two paths gives the same bytes,
+/// for every toolchain of the release list (zig against the glibc floor, cross and native;
+/// mingw's PE header; static musl): on the one-crate fixture, whose builds take seconds (the
+/// app itself at two paths: cross.rs).
 #[test]
 fn dist_profile_dists_are_byte_identical_across_paths() {
     let dists: Vec<Vec<(String, Vec<u8>)>> = ["a", "b"]
         .iter()
         .map(|label| {
             let ws = fixture_repo("dist-ws", &format!("paths-{label}"));
-            let output = run(xtask(&ws).args(["dist", "--quiet"]).env(
+            let output = run(xtask(&ws).args(["dist", "--quiet", "--target", "all"]).env(
                 "CARGO_TARGET_DIR",
                 target_dir(&format!("e2e-target-tiny-{label}")),
             ));
@@ -273,22 +274,46 @@ fn dist_profile_dists_are_byte_identical_across_paths() {
         dists[0].iter().map(|f| &f.0).collect::<Vec<_>>(),
         dists[1].iter().map(|f| &f.0).collect::<Vec<_>>()
     );
+    for target in [
+        "aarch64-unknown-linux-gnu",
+        "x86_64-pc-windows-gnu",
+        "x86_64-unknown-linux-musl",
+    ] {
+        assert!(
+            dists[0].iter().any(|(name, _)| name.contains(target)),
+            "no {target} archive"
+        );
+    }
     for ((name, a), (_, b)) in dists[0].iter().zip(&dists[1]) {
         assert!(a == b, "{name} differs between the two paths");
     }
+    // Two builds in the same second would agree on a link time too: no link time at all.
+    let (_, zip) = dists[0]
+        .iter()
+        .find(|(name, _)| name.ends_with("-x86_64-pc-windows-gnu.zip"))
+        .unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let name = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().into_owned())
+        .find(|name| name.ends_with("/tiny.exe"))
+        .unwrap();
+    let mut exe = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name(&name).unwrap(), &mut exe).unwrap();
+    assert_eq!(pe_timestamp(&exe), 0, "tiny.exe carries its link time");
 }
 
-/// Killed runs leave the previous output whole and git clean. In the fast profile's clone
-/// (cross.rs builds it): a new commit rebuilds only the app crate, long enough to be killed.
+/// Killed runs leave the previous output whole and git clean. In the fast profile's clone,
+/// for the target cross.rs builds there: a new commit rebuilds only the app crate, through
+/// zig, which takes long enough to be killed.
 #[test]
 fn killed_runs_leave_the_output_and_git_clean() {
     let clone = cloned_workspace();
-    let in_clone = || {
+    let dist_in_clone = || {
         let mut cmd = xtask_fast_clone();
-        cmd.current_dir(&clone);
+        cmd.args(["dist", "--quiet", "--target", "aarch64-unknown-linux-gnu"]);
         cmd
     };
-    let output = run(in_clone().arg("dist").arg("--quiet"));
+    let output = run(&mut dist_in_clone());
     assert!(output.status.success(), "{}", stderr(&output));
     let before = snapshot(&clone.join("dist"));
 
@@ -296,8 +321,7 @@ fn killed_runs_leave_the_output_and_git_clean() {
     commit(&clone, "more work", "2026-02-03T04:05:06Z");
     // Killed at random times while the new commit builds (the build takes far longer)...
     for delay_ms in [300, 1500] {
-        let mut child = in_clone()
-            .args(["dist", "--quiet"])
+        let mut child = dist_in_clone()
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -313,12 +337,11 @@ fn killed_runs_leave_the_output_and_git_clean() {
             before,
             "killed at {delay_ms} ms"
         );
-        checked(in_clone().args(["verify"]));
+        checked(xtask_fast_clone().args(["verify"]));
     }
     // ...and at a named stage, once the new output is complete but not yet swapped in.
     for stage in ["before-swap"] {
-        let mut child = in_clone()
-            .args(["dist", "--quiet"])
+        let mut child = dist_in_clone()
             .env("XTASK_TEST_PAUSE", stage)
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -339,7 +362,7 @@ fn killed_runs_leave_the_output_and_git_clean() {
         child.wait().unwrap();
         assert_eq!(snapshot(&clone.join("dist")), before, "killed at {stage}");
     }
-    let again = run(in_clone().args(["dist", "--quiet"]));
+    let again = run(&mut dist_in_clone());
     assert!(again.status.success(), "{}", stderr(&again));
     let after = snapshot(&clone.join("dist"));
     assert_ne!(after, before, "the new commit gives a new dist");

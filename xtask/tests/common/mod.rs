@@ -463,3 +463,13 @@ pub fn fixture_repo(name: &str, label: &str) -> PathBuf {
     commit(&dir, "fixture", "2026-01-02T03:04:05Z");
     dir
 }
+
+/// The link time a PE file's COFF header carries (0 when the linker was told not to write one).
+pub fn pe_timestamp(exe: &[u8]) -> u32 {
+    use object::LittleEndian;
+    let pe = object::read::pe::PeFile64::parse(exe).expect("a 64-bit PE file");
+    pe.nt_headers()
+        .file_header
+        .time_date_stamp
+        .get(LittleEndian)
+}
