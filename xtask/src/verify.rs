@@ -175,6 +175,18 @@ fn check_with(
             "the embedded dependency lists cannot be read: {err:#}"
         ));
     }
+    check_contents(dir, &manifest, &known, &mut problems);
+    Ok((manifest, problems))
+}
+
+/// What is inside each file: archive entries, SBOMs, `.deb`s against their md5sums, the one
+/// provenance statement. A package in `known` was checked when it was first written.
+fn check_contents(
+    dir: &Path,
+    manifest: &Manifest,
+    known: &dyn Fn(&manifest::Artifact) -> bool,
+    problems: &mut Vec<String>,
+) {
     let statements = manifest
         .artifacts
         .iter()
@@ -192,16 +204,16 @@ fn check_with(
         }
         let result = match artifact.kind {
             ArtifactKind::Archive | ArtifactKind::FallbackArchive => {
-                check_archive(dir, artifact, &mut problems)
+                check_archive(dir, artifact, problems)
             }
-            ArtifactKind::Sbom => check_sbom(dir, artifact, &manifest, &mut problems),
+            ArtifactKind::Sbom => check_sbom(dir, artifact, manifest, problems),
             ArtifactKind::Deb => {
                 crate::dist::deb::check::check(&dir.join(&artifact.name), artifact)
                     .map(|found| problems.extend(found))
             }
             ArtifactKind::Provenance => crate::dist::provenance::read(&dir.join(&artifact.name))
                 .map(|statement| {
-                    for problem in crate::dist::provenance::problems(&statement, &manifest) {
+                    for problem in crate::dist::provenance::problems(&statement, manifest) {
                         problems.push(format!("{}: {problem}", artifact.name));
                     }
                 }),
@@ -211,7 +223,6 @@ fn check_with(
             problems.push(format!("{}: cannot be read: {err:#}", artifact.name));
         }
     }
-    Ok((manifest, problems))
 }
 
 mod contents;

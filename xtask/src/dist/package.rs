@@ -57,17 +57,59 @@ pub fn pack_targets(packing: &Packing) -> anyhow::Result<Vec<Artifact>> {
 }
 
 /// One target's archive, SBOM and Debian package. The binaries are checked first (glibc floor,
-/// static musl, embedded dependency lists against the SBOM), then the archive and the `.deb`
-/// are compressed side by side.
+/// static musl, embedded dependency lists against the SBOM), then the archive, its fallback and
+/// the `.deb` are compressed side by side.
 fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Artifact>> {
-    let (plan, staging) = (packing.plan, packing.staging);
     let root = &packing.context.workspace.root;
     let target_build = &packing.built.targets[&target.target.triple];
     let binaries = built_binaries(target, target_build)?;
     let entries = archive_entries(target, &binaries, root)?;
     let facts = inspect::check_binaries(target, &entries)?;
+    let sbom = write_sbom(packing, target, target_build, &entries)?;
 
-    let sbom_json = sbom::build(&sbom::SbomInput {
+    let step = packing.progress.step(format!("package {}", target.stem));
+    let mtime = packing.plan.source_date_epoch as u64;
+    let packed: Vec<anyhow::Result<Artifact>> = std::thread::scope(|scope| {
+        let fallback = target.fallback_archive.as_ref().map(|file| {
+            let kind = (ArtifactKind::FallbackArchive, ArchiveFormat::TarGz);
+            let entries = &entries;
+            scope.spawn(move || write_archive(packing, target, file, kind, entries, mtime))
+        });
+        let deb = target.deb.as_ref().map(|deb| {
+            let (binaries, glibc_min) = (&binaries, facts.glibc_min.as_deref());
+            scope.spawn(move || write_deb(packing, target, deb, binaries, glibc_min))
+        });
+        let kind = (ArtifactKind::Archive, target.target.archive);
+        let archive = write_archive(packing, target, &target.archive, kind, &entries, mtime);
+        let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Artifact>>| {
+            h.join().expect("packaging threads do not panic")
+        };
+        [Some(archive), fallback.map(join), deb.map(join)]
+            .into_iter()
+            .flatten()
+            .collect()
+    });
+    let mut artifacts = vec![sbom];
+    for artifact in packed {
+        let mut artifact = artifact?;
+        if artifact.kind.is_archive() {
+            facts.record(&mut artifact);
+        }
+        artifacts.push(artifact);
+    }
+    step.done();
+    Ok(artifacts)
+}
+
+/// The target's SBOM, after every binary's embedded dependency list was held against it.
+fn write_sbom(
+    packing: &Packing,
+    target: &TargetPlan,
+    target_build: &TargetBuild,
+    entries: &[Entry],
+) -> anyhow::Result<Artifact> {
+    let plan = packing.plan;
+    let json = sbom::build(&sbom::SbomInput {
         metadata: &packing.context.workspace.metadata,
         root: &packing.context.package_id,
         linked: &target_build.linked,
@@ -82,90 +124,49 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
             .collect::<Vec<_>>(),
         source_date_epoch: plan.source_date_epoch,
     })?;
-    check_dependency_lists(target, &entries, &sbom_json)?;
-    let sbom_path = staging.join(&target.sbom);
-    fs::write(&sbom_path, &sbom_json)
-        .with_context(|| format!("cannot write {}", sbom_path.display()))?;
-
-    let mtime = plan.source_date_epoch as u64;
-    let step = packing.progress.step(format!(
-        "package {}{}",
-        target.archive,
-        target
-            .deb
-            .as_ref()
-            .map(|deb| format!(" and {}", deb.file))
-            .unwrap_or_default()
-    ));
-    let (archive, deb) = std::thread::scope(|scope| {
-        let deb = target.deb.as_ref().map(|deb| {
-            let glibc_min = facts.glibc_min.as_deref();
-            let read = |source: &Source| read_source(source, &binaries, root);
-            let binaries = &binaries;
-            scope.spawn(move || -> anyhow::Result<Artifact> {
-                let mut sources = Vec::new();
-                for entry in &deb.entries {
-                    if matches!(entry.source, Source::Generated { .. }) {
-                        continue;
-                    }
-                    sources.push(source_path(&entry.source, binaries, root)?);
-                }
-                sources.push(root.join(&deb.copyright.license_file));
-                let inputs = PackageInputs {
-                    file_name: &deb.file,
-                    description: serde_json::to_string(&(deb, mtime, glibc_min))?,
-                    sources: sources.iter().map(PathBuf::as_path).collect(),
-                };
-                let digest = reuse_or_write(packing.cache, &inputs, staging, || {
-                    super::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)
-                })?;
-                Ok(Artifact::new(
-                    &deb.file,
-                    ArtifactKind::Deb,
-                    Some(&target.target.triple),
-                    digest,
-                ))
-            })
-        });
-        let fallback = target.fallback_archive.as_ref().map(|file| {
-            let entries = &entries;
-            scope.spawn(move || {
-                let kind = (ArtifactKind::FallbackArchive, ArchiveFormat::TarGz);
-                write_archive(packing.cache, target, file, kind, entries, staging, mtime)
-            })
-        });
-        let kind = (ArtifactKind::Archive, target.target.archive);
-        let archive = write_archive(
-            packing.cache,
-            target,
-            &target.archive,
-            kind,
-            &entries,
-            staging,
-            mtime,
-        );
-        let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Artifact>>| {
-            h.join().expect("packaging threads do not panic")
-        };
-        let archives = [Some(archive), fallback.map(join)];
-        (archives, deb.map(join))
-    });
-    let mut artifacts = Vec::new();
-    for archive in archive.into_iter().flatten() {
-        let mut archive = archive?;
-        facts.record(&mut archive);
-        artifacts.push(archive);
-    }
-    step.done();
-    let sbom = Artifact::of_file(
+    check_dependency_lists(target, entries, &json)?;
+    let path = packing.staging.join(&target.sbom);
+    fs::write(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    Artifact::of_file(
         &target.sbom,
         ArtifactKind::Sbom,
         Some(&target.target.triple),
-        &sbom_path,
-    )?;
-    artifacts.push(sbom);
-    artifacts.extend(deb.transpose()?);
-    Ok(artifacts)
+        &path,
+    )
+}
+
+/// The target's `.deb`, from its planned entries (or reused).
+fn write_deb(
+    packing: &Packing,
+    target: &TargetPlan,
+    deb: &super::deb::DebPlan,
+    binaries: &BTreeMap<String, PathBuf>,
+    glibc_min: Option<&str>,
+) -> anyhow::Result<Artifact> {
+    let (root, staging) = (&packing.context.workspace.root, packing.staging);
+    let mtime = packing.plan.source_date_epoch as u64;
+    let mut sources = Vec::new();
+    for entry in &deb.entries {
+        if !matches!(entry.source, Source::Generated { .. }) {
+            sources.push(source_path(&entry.source, binaries, root)?);
+        }
+    }
+    sources.push(root.join(&deb.copyright.license_file));
+    let inputs = PackageInputs {
+        file_name: &deb.file,
+        description: serde_json::to_string(&(deb, mtime, glibc_min))?,
+        sources: sources.iter().map(PathBuf::as_path).collect(),
+    };
+    let read = |source: &Source| read_source(source, binaries, root);
+    let digest = reuse_or_write(packing.cache, &inputs, staging, || {
+        super::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)
+    })?;
+    Ok(Artifact::new(
+        &deb.file,
+        ArtifactKind::Deb,
+        Some(&target.target.triple),
+        digest,
+    ))
 }
 
 /// The built binary of each planned one, by cargo's name; a build that made other binaries
@@ -266,16 +267,16 @@ fn reuse_or_write(
     Ok(digest)
 }
 
-/// The target's planned entries as the archive `file` of `format`.
+/// The target's planned entries as the archive `file` of `format` (or reused).
 fn write_archive(
-    cache: &PackageCache,
+    packing: &Packing,
     target: &TargetPlan,
     file: &str,
     (kind, format): (ArtifactKind, ArchiveFormat),
     entries: &[Entry],
-    staging: &Path,
     mtime: u64,
 ) -> anyhow::Result<Artifact> {
+    let (cache, staging) = (packing.cache, packing.staging);
     let path = staging.join(file);
     let inputs = PackageInputs {
         file_name: file,

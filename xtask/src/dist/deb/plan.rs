@@ -167,13 +167,60 @@ pub fn plan(request: &DebRequest) -> anyhow::Result<Option<DebPlan>> {
         return Ok(None);
     };
     let (config, app, meta) = (request.config, request.app, request.meta);
+    let entries = entries(request)?;
+    let Some(license_file) = license_file(request.include) else {
+        bail!(
+            "a .deb needs the license text for its copyright file: add the LICENSE file to \
+             [workspace.metadata.xtask-dist] include"
+        );
+    };
+    let summary = meta.description.clone().unwrap_or_else(|| app.to_owned());
+    let (synopsis, description) = synopsis_and_description(&summary);
+    Ok(Some(DebPlan {
+        file: file_name(app, request.version, architecture),
+        control: DebControl {
+            package: app.to_owned(),
+            version: debian_version(request.version),
+            architecture,
+            maintainer: config.maintainer.clone(),
+            section: config.section.clone(),
+            priority: "optional",
+            homepage: meta.homepage.clone(),
+            depends: match request.target.glibc_floor() {
+                Some(floor) => Depends::Libc6AtLeast(floor.clone()),
+                None => Depends::Libc6Measured,
+            },
+            synopsis,
+            description,
+        },
+        entries,
+        copyright: Copyright {
+            upstream_name: app.to_owned(),
+            upstream_contact: config.maintainer.clone(),
+            source: meta.repository.clone(),
+            holder: meta
+                .license_holder
+                .clone()
+                .unwrap_or_else(|| meta.authors.join(", ")),
+            license: meta
+                .license
+                .clone()
+                .unwrap_or_else(|| "see-below".to_owned()),
+            license_file: license_file.to_owned(),
+        },
+    }))
+}
+
+/// Every file of the package, sorted by path: the binaries, the configured assets, the docs.
+fn entries(request: &DebRequest) -> anyhow::Result<Vec<PackageEntry>> {
+    let app = request.app;
     let doc = format!("/usr/share/doc/{app}");
     let mut entries: Vec<PackageEntry> = request
         .binaries
         .iter()
         .map(|name| PackageEntry::binary(format!("/usr/bin/{name}"), name))
         .collect();
-    for [source, destination, mode] in &config.assets {
+    for [source, destination, mode] in &request.config.assets {
         let Some(mode) = Mode::parse(mode) else {
             bail!(
                 "{KEY} assets: mode {mode:?} of {destination} is not an octal permission mode: \
@@ -223,47 +270,7 @@ pub fn plan(request: &DebRequest) -> anyhow::Result<Option<DebPlan>> {
             pair[0].path
         );
     }
-    let Some(license_file) = license_file(request.include) else {
-        bail!(
-            "a .deb needs the license text for its copyright file: add the LICENSE file to \
-             [workspace.metadata.xtask-dist] include"
-        );
-    };
-    let summary = meta.description.clone().unwrap_or_else(|| app.to_owned());
-    let (synopsis, description) = synopsis_and_description(&summary);
-    Ok(Some(DebPlan {
-        file: file_name(app, request.version, architecture),
-        control: DebControl {
-            package: app.to_owned(),
-            version: debian_version(request.version),
-            architecture,
-            maintainer: config.maintainer.clone(),
-            section: config.section.clone(),
-            priority: "optional",
-            homepage: meta.homepage.clone(),
-            depends: match request.target.glibc_floor() {
-                Some(floor) => Depends::Libc6AtLeast(floor.clone()),
-                None => Depends::Libc6Measured,
-            },
-            synopsis,
-            description,
-        },
-        entries,
-        copyright: Copyright {
-            upstream_name: app.to_owned(),
-            upstream_contact: config.maintainer.clone(),
-            source: meta.repository.clone(),
-            holder: meta
-                .license_holder
-                .clone()
-                .unwrap_or_else(|| meta.authors.join(", ")),
-            license: meta
-                .license
-                .clone()
-                .unwrap_or_else(|| "see-below".to_owned()),
-            license_file: license_file.to_owned(),
-        },
-    }))
+    Ok(entries)
 }
 
 fn generated(path: String, what: Generated) -> PackageEntry {
