@@ -456,8 +456,9 @@ fn formats() {
                 let archive = dir.join(format!("baseline.{ext}"));
                 let seconds = shell_baseline(flag, &archive, &payload);
                 format!(
-                    "  baseline tar {flag}: {seconds:.2} s ({} B)",
-                    std::fs::metadata(&archive).unwrap().len()
+                    "  baseline tar {flag}: {seconds:.2} s ({} B)  ratio {:.3}",
+                    std::fs::metadata(&archive).unwrap().len(),
+                    ours / seconds
                 )
             })
             .unwrap_or_default();
