@@ -50,13 +50,22 @@ impl flags::Ci {
             .env("JIMINI_DEBIAN_CHROOT", DEBIAN_CHROOT.dir(&root))
             .run()
             .context("tests failed: see the failures above")?;
+        // One cargo run for every emulated target: the host's build scripts and proc-macros
+        // compile once, and cargo runs each target's tests through its runner.
         let package = &workspace.config.package;
-        for target in &emulated {
-            let triple = &target.triple;
-            cmd!(sh, "{cargo} test --locked -p {package} --target {triple}")
+        let target_args: Vec<String> = emulated
+            .iter()
+            .flat_map(|t| ["--target".to_owned(), t.triple.to_string()])
+            .collect();
+        if !emulated.is_empty() {
+            cmd!(sh, "{cargo} test --locked -p {package} {target_args...}")
                 .run()
                 .with_context(|| {
-                    format!("{package}'s tests fail on {triple}: see the failures above")
+                    let triples: Vec<&str> = emulated.iter().map(|t| t.triple.as_str()).collect();
+                    format!(
+                        "{package}'s tests fail on {}: see the failures above",
+                        triples.join(" or ")
+                    )
                 })?;
         }
         eprintln!("ci: all checks passed");
