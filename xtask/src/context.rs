@@ -115,41 +115,14 @@ impl ReleaseContext {
         )?;
         let source_date_epoch = source_date_epoch(git_state.as_ref())?;
         let (commit, short_commit) = commit_ids(git_state.as_ref());
-        let cargo_home = cargo_home()?;
-        let build = BuildInputs {
-            cargo: crate::cargo().to_string_lossy().into_owned(),
-            auditable: crate::pins::CARGO_AUDITABLE
-                .binary(&workspace.target_dir)
-                .to_string_lossy()
-                .into_owned(),
-            zig: crate::dist::build::ZigInputs {
-                cargo_zigbuild: path_text(
-                    crate::pins::ZIG.cargo_zigbuild_binary(&workspace.target_dir),
-                ),
-                zig: path_text(crate::pins::ZIG.zig_binary(&workspace.target_dir)),
-            },
-            remaps: rustflags::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
-            user: rustflags::user_rustflags(&workspace.root, &cargo_home)?,
-            target_dir: workspace.target_dir.clone(),
-            cargo_home,
-        };
+        let build = build_inputs(&workspace)?;
         let package_dir = package
             .manifest_path
             .parent()
             .and_then(|dir| dir.strip_prefix(&workspace.metadata.workspace_root).ok())
             .map(|dir| dir.to_string())
             .unwrap_or_default();
-        let license_holder = dist::deb::plan::license_file(&workspace.config.include)
-            .and_then(|file| fs_err::read_to_string(workspace.root.join(file)).ok())
-            .and_then(|text| dist::deb::plan::copyright_holder(&text));
-        let meta = PackageMeta {
-            description: package.description.clone(),
-            homepage: package.homepage.clone(),
-            license: package.license.clone(),
-            repository: package.repository.clone(),
-            authors: package.authors.clone(),
-            license_holder,
-        };
+        let meta = package_meta(&workspace, package);
         Ok(ReleaseContext {
             build,
             package_dir,
@@ -197,6 +170,40 @@ impl ReleaseContext {
             signing,
             binstall: self.binstall.as_ref(),
         })
+    }
+}
+
+/// The build's inputs besides the plan: the tools' paths, cargo home, remaps, user rustflags.
+fn build_inputs(workspace: &Workspace) -> anyhow::Result<BuildInputs> {
+    let cargo_home = cargo_home()?;
+    Ok(BuildInputs {
+        cargo: crate::cargo().to_string_lossy().into_owned(),
+        auditable: path_text(crate::pins::CARGO_AUDITABLE.binary(&workspace.target_dir)),
+        zig: crate::dist::build::ZigInputs {
+            cargo_zigbuild: path_text(
+                crate::pins::ZIG.cargo_zigbuild_binary(&workspace.target_dir),
+            ),
+            zig: path_text(crate::pins::ZIG.zig_binary(&workspace.target_dir)),
+        },
+        remaps: rustflags::remap_flags(&workspace.root, &workspace.target_dir, &cargo_home),
+        user: rustflags::user_rustflags(&workspace.root, &cargo_home)?,
+        target_dir: workspace.target_dir.clone(),
+        cargo_home,
+    })
+}
+
+/// The shipped package's metadata, and the holder its license file names.
+fn package_meta(workspace: &Workspace, package: &cargo_metadata::Package) -> PackageMeta {
+    let license_holder = dist::deb::plan::license_file(&workspace.config.include)
+        .and_then(|file| fs_err::read_to_string(workspace.root.join(file)).ok())
+        .and_then(|text| dist::deb::plan::copyright_holder(&text));
+    PackageMeta {
+        description: package.description.clone(),
+        homepage: package.homepage.clone(),
+        license: package.license.clone(),
+        repository: package.repository.clone(),
+        authors: package.authors.clone(),
+        license_holder,
     }
 }
 
