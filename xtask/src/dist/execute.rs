@@ -75,6 +75,7 @@ pub fn execute(
             progress,
             checksums: context.workspace.lock_checksums()?,
             cache: &cache,
+            slots: package::CompressionSlots::per_core(),
         };
         let mut artifacts = package::pack_targets(&packing)?;
         if let Some(installer) = &plan.installer {

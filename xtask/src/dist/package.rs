@@ -8,6 +8,7 @@
 use fs_err as fs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, bail};
 
@@ -32,6 +33,39 @@ pub struct Packing<'a> {
     pub checksums: BTreeMap<(String, String), String>,
     /// Packages an earlier dist wrote from the same inputs.
     pub cache: &'a PackageCache,
+    /// How many packages are compressed at once.
+    pub slots: CompressionSlots,
+}
+
+/// At most one compression per core at a time: more would not be faster, and each xz encoder
+/// holds its ~94 MiB of dictionary and match finder, so a many-target dist would need several
+/// hundred MiB where two at a time need under 200.
+pub struct CompressionSlots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl CompressionSlots {
+    pub fn per_core() -> CompressionSlots {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        CompressionSlots {
+            free: Mutex::new(cores),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn run<T>(&self, work: impl FnOnce() -> T) -> T {
+        let mut free = self.free.lock().expect("not poisoned");
+        while *free == 0 {
+            free = self.freed.wait(free).expect("not poisoned");
+        }
+        *free -= 1;
+        drop(free);
+        let result = work();
+        *self.free.lock().expect("not poisoned") += 1;
+        self.freed.notify_one();
+        result
+    }
 }
 
 /// Every target's packages. Targets are independent and compression is the slow part: one
@@ -158,7 +192,7 @@ fn write_deb(
         sources: sources.iter().map(PathBuf::as_path).collect(),
     };
     let read = |source: &Source| read_source(source, binaries, root);
-    let digest = reuse_or_write(packing.cache, &inputs, staging, || {
+    let digest = reuse_or_write(packing, &inputs, || {
         super::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)
     })?;
     Ok(Artifact::new(
@@ -253,16 +287,16 @@ fn check_dependency_lists(
 
 /// The stored package of the same inputs, or a fresh one from `write`.
 fn reuse_or_write(
-    cache: &PackageCache,
+    packing: &Packing,
     inputs: &PackageInputs,
-    staging: &Path,
     write: impl FnOnce() -> anyhow::Result<archive::Digest256>,
 ) -> anyhow::Result<archive::Digest256> {
+    let cache = packing.cache;
     let key = cache.key(inputs)?;
-    if let Some(digest) = cache.reuse(&key, &staging.join(inputs.file_name))? {
+    if let Some(digest) = cache.reuse(&key, &packing.staging.join(inputs.file_name))? {
         return Ok(digest);
     }
-    let digest = write()?;
+    let digest = packing.slots.run(write)?;
     cache.wrote(key, inputs.file_name);
     Ok(digest)
 }
@@ -276,7 +310,7 @@ fn write_archive(
     entries: &[Entry],
     mtime: u64,
 ) -> anyhow::Result<Artifact> {
-    let (cache, staging) = (packing.cache, packing.staging);
+    let staging = packing.staging;
     let path = staging.join(file);
     let inputs = PackageInputs {
         file_name: file,
@@ -288,7 +322,7 @@ fn write_archive(
         ))?,
         sources: entries.iter().map(|e| e.source.as_path()).collect(),
     };
-    let digest = reuse_or_write(cache, &inputs, staging, || match format {
+    let digest = reuse_or_write(packing, &inputs, || match format {
         ArchiveFormat::TarXz => archive::write_tar_xz(&path, &target.stem, entries, mtime),
         ArchiveFormat::TarGz => archive::write_tar_gz(&path, &target.stem, entries, mtime),
         ArchiveFormat::Zip => archive::write_zip(&path, &target.stem, entries, mtime),
