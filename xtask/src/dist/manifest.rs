@@ -12,7 +12,7 @@ use crate::targets::Triple;
 pub const FILE_NAME: &str = "dist-manifest.json";
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 pub const FORMAT: &str = "jimini-dist-manifest";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
