@@ -19,7 +19,7 @@ use crate::pins::{
 };
 use crate::targets::Target;
 
-pub use crate::tools::tools_dir;
+use crate::tools::tools_dir;
 
 impl flags::Ci {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {

@@ -99,6 +99,12 @@ pub enum ArchiveFormat {
 }
 
 impl ArchiveFormat {
+    const ALL: [ArchiveFormat; 3] = [
+        ArchiveFormat::TarXz,
+        ArchiveFormat::TarGz,
+        ArchiveFormat::Zip,
+    ];
+
     pub fn extension(self) -> &'static str {
         match self {
             ArchiveFormat::TarXz => "tar.xz",
@@ -109,24 +115,16 @@ impl ArchiveFormat {
 
     /// A format by its extension, as the settings write it.
     pub fn from_extension(text: &str) -> Option<ArchiveFormat> {
-        [
-            ArchiveFormat::TarXz,
-            ArchiveFormat::TarGz,
-            ArchiveFormat::Zip,
-        ]
-        .into_iter()
-        .find(|format| format.extension() == text)
+        Self::ALL
+            .into_iter()
+            .find(|format| format.extension() == text)
     }
 
     /// The format of a file that this tool wrote, by its name (a dist's manifest names them).
     pub fn of_file_name(name: &str) -> Option<ArchiveFormat> {
-        [
-            ArchiveFormat::TarXz,
-            ArchiveFormat::TarGz,
-            ArchiveFormat::Zip,
-        ]
-        .into_iter()
-        .find(|format| name.ends_with(&format!(".{}", format.extension())))
+        Self::ALL
+            .into_iter()
+            .find(|format| name.ends_with(&format!(".{}", format.extension())))
     }
 }
 

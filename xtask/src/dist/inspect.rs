@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use super::TargetPlan;
 use super::archive::Entry;
 use super::manifest::Artifact;
-pub use crate::targets::GlibcVersion;
+use crate::targets::GlibcVersion;
 use crate::targets::Libc;
 use object::Endianness;
 use object::elf::{DT_NEEDED, PT_INTERP};

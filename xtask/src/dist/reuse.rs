@@ -12,7 +12,7 @@
 //! package is byte-for-byte what a fresh write of the same inputs gives (the cache never holds
 //! anything a verified dist did not produce).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -29,6 +29,9 @@ pub struct PackageCache {
     reused: Mutex<BTreeSet<(String, String)>>,
     /// (key, package file name) written fresh this run, stored after the dist verified.
     written: Mutex<Vec<(String, String)>>,
+    /// SHA-256 of each source file read this run: a target's archives and `.deb` read the
+    /// same binaries, which are hashed once.
+    source_digests: Mutex<BTreeMap<PathBuf, String>>,
 }
 
 /// What a package's bytes depend on, in a canonical order.
@@ -46,6 +49,7 @@ impl PackageCache {
             dir: target_dir.join("xtask-dist-packages"),
             reused: Mutex::default(),
             written: Mutex::default(),
+            source_digests: Mutex::default(),
         }
     }
 
@@ -59,9 +63,26 @@ impl PackageCache {
         hasher.update(inputs.description.as_bytes());
         for source in &inputs.sources {
             hasher.update(b"\n");
-            hasher.update(archive::digest_file(source)?.sha256.as_bytes());
+            hasher.update(self.source_digest(source)?.as_bytes());
         }
         Ok(hex::encode(hasher.finalize()))
+    }
+
+    fn source_digest(&self, source: &Path) -> anyhow::Result<String> {
+        if let Some(digest) = self
+            .source_digests
+            .lock()
+            .expect("not poisoned")
+            .get(source)
+        {
+            return Ok(digest.clone());
+        }
+        let digest = archive::digest_file(source)?.sha256;
+        self.source_digests
+            .lock()
+            .expect("not poisoned")
+            .insert(source.to_owned(), digest.clone());
+        Ok(digest)
     }
 
     /// Copies the stored package of `key` to `out` and returns its digest, if there is one and
@@ -194,8 +215,10 @@ mod tests {
         assert_eq!(again.reused().len(), 1);
         // Another description or another source byte is another key.
         assert_ne!(again.key(&inputs("other entries")).unwrap(), key);
+        // (A run hashes each source once: the next run sees the new bytes.)
         fs::write(&source, "two").unwrap();
-        assert_ne!(again.key(&inputs("entries")).unwrap(), key);
+        let next_run = PackageCache::new(&dir.join("target"));
+        assert_ne!(next_run.key(&inputs("entries")).unwrap(), key);
         // Damaged bytes in the cache are not reused.
         fs::write(
             dir.join("target/xtask-dist-packages").join(&key),
