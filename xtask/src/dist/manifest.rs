@@ -14,6 +14,20 @@ pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 pub const FORMAT: &str = "jimini-dist-manifest";
 pub const FORMAT_VERSION: u32 = 2;
 
+/// The files a manifest of ours lists, whatever its format version: enough to know that a
+/// directory is an earlier dist (one made by an older xtask included) that may be replaced.
+pub fn listed_files(bytes: &[u8]) -> Option<std::collections::BTreeSet<String>> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if value["format"] != FORMAT {
+        return None;
+    }
+    value["artifacts"]
+        .as_array()?
+        .iter()
+        .map(|artifact| artifact["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::manifest::{self, Manifest};
+use super::manifest;
 
 /// What may be replaced at an output path: [`Ownership::Dist`] (a previous dist: a
 /// `dist-manifest.json` of ours and only the files it lists) or [`Ownership::Files`] (only these
@@ -74,20 +74,18 @@ fn foreign_in_dist(dir: &Path) -> anyhow::Result<Option<String>> {
     if names.is_empty() {
         return Ok(None);
     }
-    let manifest = match fs::read(dir.join(manifest::FILE_NAME))
+    let Some(listed) = fs::read(dir.join(manifest::FILE_NAME))
         .ok()
-        .and_then(|bytes| Manifest::from_json(&bytes).ok())
-    {
-        Some(m) if m.format == manifest::FORMAT => m,
-        _ => return Ok(Some(format!("it has no {} of ours", manifest::FILE_NAME))),
+        .and_then(|bytes| manifest::listed_files(&bytes))
+    else {
+        return Ok(Some(format!("it has no {} of ours", manifest::FILE_NAME)));
     };
     Ok(names
         .iter()
         .find(|name| {
             // The manifest and the signature are ours without being listed in the manifest.
             let unlisted_ours = [manifest::FILE_NAME, crate::signing::SIGNATURE_FILE];
-            !unlisted_ours.contains(&name.as_str())
-                && !manifest.artifacts.iter().any(|a| &a.name == *name)
+            !unlisted_ours.contains(&name.as_str()) && !listed.contains(*name)
         })
         .map(|name| format!("{name} is not listed in its {}", manifest::FILE_NAME)))
 }
@@ -267,6 +265,7 @@ fn swap_into_place(staging: &Path, out: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dist::manifest::Manifest;
 
     fn temp(label: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("xtask-{label}-{}", std::process::id()));
@@ -378,6 +377,17 @@ mod tests {
         fs::write(dist.join("notes.txt"), "mine").unwrap();
         let err = ok(&dist, &Ownership::Dist).unwrap_err();
         assert!(err.contains("notes.txt is not listed"), "{err}");
+
+        // A dist of an older xtask (another format version) is still ours to replace.
+        let older = dir.join("older");
+        fs::create_dir(&older).unwrap();
+        fs::write(older.join("a.tar.xz"), "x").unwrap();
+        fs::write(
+            older.join(manifest::FILE_NAME),
+            r#"{"format": "jimini-dist-manifest", "format_version": 1, "artifacts": [{"name": "a.tar.xz"}]}"#,
+        )
+        .unwrap();
+        assert!(ok(&older, &Ownership::Dist).is_ok());
 
         let image = dir.join("image");
         fs::create_dir_all(image.join("usr/bin")).unwrap();
