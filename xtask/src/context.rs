@@ -179,6 +179,7 @@ fn build_inputs(workspace: &Workspace) -> anyhow::Result<BuildInputs> {
     Ok(BuildInputs {
         cargo: crate::cargo().to_string_lossy().into_owned(),
         auditable: path_text(crate::pins::CARGO_AUDITABLE.binary(&workspace.target_dir)),
+        path: std::env::var("PATH").unwrap_or_default(),
         zig: crate::dist::build::ZigInputs {
             cargo_zigbuild: path_text(
                 crate::pins::ZIG.cargo_zigbuild_binary(&workspace.target_dir),

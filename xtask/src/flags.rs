@@ -24,6 +24,9 @@ pub enum Command {
     /// Check a dist directory: checksums, signature, manifest, archives, .debs, SBOMs,
     /// embedded dependency lists and provenance.
     Verify(Verify),
+    /// Rebuild a dist from the commit its provenance names, in a fresh checkout with its own
+    /// HOME and target directory, and compare every file byte for byte.
+    Rebuild(Rebuild),
     /// Bump the version, promote the CHANGELOG, commit and tag (dry run unless --execute).
     Release(Release),
     /// Check the toolchain, targets, linkers (or zig), pinned tools and runners a dist needs;
@@ -108,6 +111,15 @@ pub struct DistMerge {
     pub quiet: bool,
     #[command(flatten)]
     pub signing: Signing,
+}
+
+#[derive(Debug, Args)]
+pub struct Rebuild {
+    /// The dist directory to rebuild (a published release, or `dist/`).
+    pub dir: PathBuf,
+    /// Print the rebuild's plan as JSON and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub mod keygen;
 pub mod pins;
 pub mod plan;
 pub mod progress;
+pub mod rebuild;
 pub mod release;
 pub mod signing;
 pub mod targets;

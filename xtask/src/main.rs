@@ -14,6 +14,7 @@ fn main() -> ExitCode {
             None => cmd.run(&sh),
         },
         Command::Verify(cmd) => cmd.run(&sh),
+        Command::Rebuild(cmd) => cmd.run(&sh),
         Command::Release(cmd) => cmd.run(&sh),
         Command::Doctor(cmd) => cmd.run(&sh),
         Command::Plan(cmd) => cmd.run(&sh),

@@ -252,15 +252,23 @@ print("valid")
 /// mingw's PE header; static musl): on the one-crate fixture, whose builds take seconds (the
 /// app itself at two paths: cross.rs).
 #[test]
-fn dist_profile_dists_are_byte_identical_across_paths() {
+fn dist_profile_dists_are_byte_identical_across_paths_and_users() {
     let dists: Vec<Vec<(String, Vec<u8>)>> = ["a", "b"]
         .iter()
         .map(|label| {
             let ws = fixture_repo("dist-ws", &format!("paths-{label}"));
-            let output = run(xtask(&ws).args(["dist", "--quiet", "--target", "all"]).env(
+            let mut dist = xtask(&ws);
+            dist.args(["dist", "--quiet", "--target", "all"]).env(
                 "CARGO_TARGET_DIR",
                 target_dir(&format!("e2e-target-tiny-{label}")),
-            ));
+            );
+            // The second build is another user's: its own HOME, tools elsewhere, a cold zig
+            // cache, a PATH of its own.
+            if *label == "b" {
+                dist.envs(other_user_home("user-b"))
+                    .env_remove("XDG_CACHE_HOME");
+            }
+            let output = run(&mut dist);
             assert!(output.status.success(), "{}", stderr(&output));
             let binary = shipped_binary(&ws.join("dist"), "tiny");
             assert!(
@@ -750,8 +758,8 @@ fn the_planned_build_step_run_by_hand_gives_the_shipped_binaries() {
         .map(|a| a.as_str().unwrap())
         .collect();
     assert!(
-        argv[0].ends_with("/cargo-auditable") && argv[1..3] == ["auditable", "build"],
-        "cargo-auditable runs the build: {argv:?}"
+        argv[0].ends_with("/cargo-zigbuild") && argv[1] == "build",
+        "cargo-zigbuild runs the build: {argv:?}"
     );
     assert!(argv.contains(&"--message-format=json-render-diagnostics"));
     assert!(
@@ -760,16 +768,20 @@ fn the_planned_build_step_run_by_hand_gives_the_shipped_binaries() {
     );
     let env = build["env"].as_object().unwrap();
     assert!(env["CARGO"].as_str().unwrap().ends_with("/cargo-zigbuild"));
+    assert_eq!(env["RUSTC_WORKSPACE_WRAPPER"], "cargo-auditable");
     let mut keys: Vec<&str> = env.keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(
         keys,
         [
             "CARGO",
+            "CARGO_AUDITABLE_ORIG_ARGS",
             "CARGO_ZIGBUILD_PYTHON_PATH",
             "CARGO_ZIGBUILD_ZIG_PATH",
             "JIMINI_BUILD_COMMIT",
             "JIMINI_BUILD_VERSION",
+            "PATH",
+            "RUSTC_WORKSPACE_WRAPPER",
             "SOURCE_DATE_EPOCH"
         ]
     );

@@ -519,3 +519,60 @@ fn cargo_audit_bin_reads_the_dependency_list_inside_a_shipped_binary() {
         stderr(&clean)
     );
 }
+
+/// `rebuild` makes a dist again from its provenance's commit, in a checkout of its own (for
+/// the target linked through zig against the glibc floor, with a cold zig cache), and finds it
+/// identical; a dist with one archive re-packed (same files, other bytes) is caught
+/// and the archive named.
+#[test]
+fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
+    let ws = fixture_repo("dist-ws", "rebuild");
+    let target_dir = target_dir("e2e-target-tiny-rebuild");
+    checked(
+        xtask(&ws)
+            .args(["dist", "--quiet", "--target", "x86_64-unknown-linux-gnu"])
+            .env("CARGO_TARGET_DIR", &target_dir),
+    );
+    let dist = ws.join("dist");
+    let plan: serde_json::Value =
+        serde_json::from_str(&checked(xtask(&ws).args(["rebuild", "dist", "--dry-run"]))).unwrap();
+    let commit = git(&ws, &["rev-parse", "HEAD"]);
+    assert_eq!(plan["recorded"]["commit"], commit.trim());
+    assert_eq!(
+        plan["recorded"]["targets"],
+        serde_json::json!(["x86_64-unknown-linux-gnu"])
+    );
+
+    let output = run(xtask(&ws).args(["rebuild", "dist"]));
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    let files = std::fs::read_dir(&dist).unwrap().count();
+    assert!(
+        err.contains(&format!("rebuild identical: {files} files")),
+        "{err}"
+    );
+
+    // Same entries, another gzip level: a different archive of the same files.
+    let tampered = copy_dist(&dist, "repacked");
+    let name = artifact_name(&read_manifest(&tampered), "fallback-archive");
+    let archive = tampered.join(&name);
+    let raw = run(Command::new("gzip").arg("-dc").arg(&archive)).stdout;
+    let mut gzip = Command::new("gzip");
+    gzip.args(["-1", "-n", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = gzip.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &raw).unwrap();
+    let repacked = child.wait_with_output().unwrap();
+    assert!(repacked.status.success());
+    assert_ne!(repacked.stdout, std::fs::read(&archive).unwrap());
+    std::fs::write(&archive, &repacked.stdout).unwrap();
+    let err = expect_failure(
+        xtask(&ws).arg("rebuild").arg(&tampered),
+        "the rebuild differs in 1 of",
+    );
+    assert!(
+        err.contains(&format!("{name}: first differs at byte")),
+        "{err}"
+    );
+}

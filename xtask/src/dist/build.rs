@@ -43,8 +43,10 @@ pub struct BuildOutput {
 pub struct BuildInputs {
     /// `$CARGO`, or `cargo`.
     pub cargo: String,
-    /// The pinned cargo-auditable, which runs the build (see [`step`]).
+    /// The pinned cargo-auditable, cargo's wrapper for the workspace's crates (see [`step`]).
     pub auditable: String,
+    /// This machine's `$PATH`, which the build extends with cargo-auditable's directory.
+    pub path: String,
     /// The pinned cargo-zigbuild and zig, for builds against a glibc floor.
     pub zig: ZigInputs,
     /// cargo's target directory for this workspace (from `cargo metadata`).
@@ -74,8 +76,8 @@ pub struct BuildRequest<'a> {
     pub source_date_epoch: i64,
 }
 
-/// The exact command of one build: `argv[0]` is cargo-auditable; `env` holds only what dist
-/// sets or changes. Running it from the workspace root gives the binaries `dist` ships.
+/// The exact command of one build: `argv[0]` is cargo (or cargo-zigbuild); `env` holds only
+/// what dist sets or changes. Running it from the workspace root gives the binaries `dist` ships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BuildStep {
     /// The planned targets it builds.
@@ -118,11 +120,17 @@ impl BuildStep {
 
 /// The build's argv and environment. Pure.
 ///
-/// The build runs through cargo-auditable (`cargo auditable build`, called directly with
-/// `$CARGO` naming the cargo it runs), which embeds the dependency tree in every binary as the
-/// `.dep-v0` section, so `cargo audit bin` and other scanners can check an installed binary.
-/// With a glibc floor, `$CARGO` is cargo-zigbuild instead, which runs cargo with `zig cc` as
+/// cargo-auditable wraps rustc for the workspace's crates and embeds the dependency tree in
+/// every binary as the `.dep-v0` section, so `cargo audit bin` and other scanners can check an
+/// installed binary. With a glibc floor, cargo-zigbuild runs cargo instead, with `zig cc` as
 /// the linker against zig's glibc stubs of that version (`--target <triple>.<glibc>`).
+///
+/// The wrapper is named, not located: cargo hashes `RUSTC_WORKSPACE_WRAPPER` as written into
+/// the workspace crates' `-C metadata`, hence into their symbol names and the binaries' layout.
+/// `cargo auditable build` would set it to its own absolute path, under the builder's `HOME`,
+/// so two builders would ship different binaries; `cargo-auditable` found on `PATH` is the same
+/// name for everyone. `CARGO_AUDITABLE_ORIG_ARGS` is what `cargo auditable` passes its wrapper:
+/// the cargo flags its `cargo metadata` call must repeat.
 pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
     let glibc = request.targets.first().and_then(|t| t.glibc_floor());
     debug_assert!(
@@ -161,9 +169,14 @@ fn command(
     inputs: &BuildInputs,
     targets: &[&Target],
 ) -> (Vec<String>, BTreeMap<String, String>) {
+    let zig = targets.iter().any(|t| t.links_through_zig());
+    let cargo = if zig {
+        &inputs.zig.cargo_zigbuild
+    } else {
+        &inputs.cargo
+    };
     let mut argv: Vec<String> = [
-        inputs.auditable.as_str(),
-        "auditable",
+        cargo.as_str(),
         "build",
         "--locked",
         "--profile",
@@ -187,9 +200,14 @@ fn command(
         ),
         (VERSION_VAR.to_owned(), request.version.to_owned()),
         (COMMIT_VAR.to_owned(), request.short_commit.to_owned()),
+        ("CARGO".to_owned(), cargo.clone()),
+        (
+            "RUSTC_WORKSPACE_WRAPPER".to_owned(),
+            AUDITABLE_WRAPPER.to_owned(),
+        ),
+        ("PATH".to_owned(), path_with_auditable(inputs)),
     ]);
-    if targets.iter().any(|t| t.links_through_zig()) {
-        env.insert("CARGO".to_owned(), inputs.zig.cargo_zigbuild.clone());
+    if zig {
         env.insert("CARGO_ZIGBUILD_ZIG_PATH".to_owned(), inputs.zig.zig.clone());
         // cargo-zigbuild prefers `python3 -m ziglang` over the zig path; a Python that does
         // not exist makes it take the pinned zig whatever this machine's python3 has.
@@ -197,12 +215,51 @@ fn command(
             "CARGO_ZIGBUILD_PYTHON_PATH".to_owned(),
             format!("{}.no-python", inputs.zig.zig),
         );
-    } else {
-        env.insert("CARGO".to_owned(), inputs.cargo.clone());
     }
     let triples: Vec<Triple> = targets.iter().map(|t| t.triple.clone()).collect();
     rustflags::extend(&inputs.remaps, &inputs.user, &triples, &mut argv, &mut env);
+    env.insert(
+        "CARGO_AUDITABLE_ORIG_ARGS".to_owned(),
+        auditable_cargo_args(&argv[1..]),
+    );
     (argv, env)
+}
+
+/// The name cargo runs (and hashes) as the workspace crates' rustc wrapper.
+pub const AUDITABLE_WRAPPER: &str = "cargo-auditable";
+
+/// `$PATH` with the pinned cargo-auditable's directory first.
+fn path_with_auditable(inputs: &BuildInputs) -> String {
+    let dir = Path::new(&inputs.auditable)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let dirs = std::iter::once(dir).chain(std::env::split_paths(&inputs.path));
+    std::env::join_paths(dirs)
+        .map(|path| path.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| inputs.path.clone())
+}
+
+/// The cargo flags `cargo auditable` hands its rustc wrapper (cargo-auditable's `CargoArgs`:
+/// `--offline`, `--locked`, `--frozen` and every `--config`), as the JSON it expects.
+fn auditable_cargo_args(cargo_args: &[String]) -> String {
+    let mut config = Vec::new();
+    let mut words = cargo_args.iter();
+    while let Some(word) = words.next() {
+        if word == "--config" {
+            config.extend(words.next().cloned());
+        } else if let Some(value) = word.strip_prefix("--config=") {
+            config.push(value.to_owned());
+        }
+    }
+    let has = |flag: &str| cargo_args.iter().any(|word| word == flag);
+    serde_json::json!({
+        "offline": has("--offline"),
+        "locked": has("--locked"),
+        "frozen": has("--frozen"),
+        "config": config,
+    })
+    .to_string()
 }
 
 /// Runs the planned builds one after the other (they share the target directory) and joins

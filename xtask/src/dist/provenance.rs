@@ -154,7 +154,7 @@ pub fn builder_id(env: impl Fn(&str) -> Option<String>) -> String {
 
 /// `build` with this machine's paths replaced by names, so the statement is the same on every
 /// checkout: `replacements` are (path, name), longest path first. `argv[0]` (cargo, or the
-/// cargo-auditable that runs it) is written `cargo`: `cargo auditable build …`.
+/// cargo-zigbuild that runs it) is written `cargo`: `cargo build …`.
 pub fn portable_invocation(
     argv: &[String],
     env: &BTreeMap<String, String>,
@@ -183,8 +183,9 @@ pub fn portable_invocation(
                     let name = Path::new(v).file_name()?.to_str()?;
                     (name != "cargo").then(|| (k.clone(), name.to_owned()))
                 }
-                // Where this machine keeps zig (its version is pinned by the source).
-                "CARGO_ZIGBUILD_PYTHON_PATH" | "CARGO_ZIGBUILD_ZIG_PATH" => None,
+                // Where this machine keeps zig and cargo-auditable (their versions are pinned
+                // by the source).
+                "CARGO_ZIGBUILD_PYTHON_PATH" | "CARGO_ZIGBUILD_ZIG_PATH" | "PATH" => None,
                 _ => Some((k.clone(), portable(v))),
             })
             .collect(),

@@ -464,6 +464,41 @@ pub fn fixture_repo(name: &str, label: &str) -> PathBuf {
     dir
 }
 
+/// The environment of another user on this machine: `HOME` is a fresh directory of its own
+/// (so zig's cache starts empty there), the pinned tools sit under it (hard links of this
+/// user's, so nothing is downloaded), `PATH` starts with a directory of its own, and rustup and
+/// cargo keep their homes.
+pub fn other_user_home(label: &str) -> Vec<(&'static str, PathBuf)> {
+    let home = temp_dir(label).join("home");
+    let own_home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
+    let from_home = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| own_home.join(default))
+    };
+    let target_dir = shared_target_dir();
+    let elsewhere = home.join(".cache/jimini-xtask/tools");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    for tool in [
+        xtask::pins::CARGO_AUDITABLE.root(&target_dir),
+        xtask::pins::ZIG.root(&target_dir),
+    ] {
+        checked(Command::new("cp").arg("-al").arg(tool).arg(&elsewhere));
+    }
+    let own_bin = home.join(".local/bin");
+    std::fs::create_dir_all(&own_bin).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(own_bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    vec![
+        ("RUSTUP_HOME", from_home("RUSTUP_HOME", ".rustup")),
+        ("CARGO_HOME", from_home("CARGO_HOME", ".cargo")),
+        ("PATH", PathBuf::from(path)),
+        ("HOME", home),
+    ]
+}
+
 /// The link time a PE file's COFF header carries (0 when the linker was told not to write one).
 pub fn pe_timestamp(exe: &[u8]) -> u32 {
     use object::LittleEndian;

@@ -7,7 +7,8 @@ fn triple(text: &str) -> Triple {
 fn inputs(user: UserRustflags, remaps: &[&str]) -> BuildInputs {
     BuildInputs {
         cargo: "cargo".into(),
-        auditable: "cargo-auditable".into(),
+        auditable: "/c/auditable/bin/cargo-auditable".into(),
+        path: "/usr/bin:/bin".into(),
         zig: ZigInputs {
             cargo_zigbuild: "/c/zig/bin/cargo-zigbuild".into(),
             zig: "/c/zig/ziglang/zig".into(),
@@ -41,17 +42,17 @@ fn one_invocation_for_all_targets_with_build_info_env() {
     let step = step_for(UserRustflags::default(), &["--remap-path-prefix=/h=/cargo"]);
     let joined = step.argv.join(" ");
     assert!(
-        joined.starts_with(
-            "cargo-auditable auditable build --locked --profile dist -p jimini --bins"
-        ),
+        joined.starts_with("cargo build --locked --profile dist -p jimini --bins"),
         "{joined}"
     );
     assert!(joined.contains("--target x86_64-unknown-linux-gnu --target x86_64-pc-windows-gnu"));
     assert_eq!(step.env["SOURCE_DATE_EPOCH"], "1700000000");
     assert_eq!(step.env[VERSION_VAR], "0.2.1-dev.3+g3f2a9c1");
     assert_eq!(step.env[COMMIT_VAR], "3f2a9c1");
-    assert_eq!(step.env["CARGO"], "cargo", "the cargo cargo-auditable runs");
-    assert_eq!(step.env.len(), 4, "only what dist sets: {:?}", step.env);
+    assert_eq!(step.env["CARGO"], "cargo", "the cargo that runs the build");
+    assert_eq!(step.env["RUSTC_WORKSPACE_WRAPPER"], "cargo-auditable");
+    assert_eq!(step.env["PATH"], "/c/auditable/bin:/usr/bin:/bin");
+    assert_eq!(step.env.len(), 7, "only what dist sets: {:?}", step.env);
     assert!(
         step.argv
             .contains(&r#"build.rustflags=["--remap-path-prefix=/h=/cargo"]"#.to_owned())
@@ -209,7 +210,7 @@ fn a_glibc_floor_builds_through_cargo_zigbuild_with_the_floor_in_the_target() {
     let step = step(&request, &inputs(UserRustflags::default(), &[]));
     let joined = step.argv.join(" ");
     assert!(
-        joined.starts_with("cargo-auditable auditable build "),
+        joined.starts_with("/c/zig/bin/cargo-zigbuild build "),
         "{joined}"
     );
     assert!(
@@ -254,4 +255,18 @@ fn each_target_alone_is_the_same_command_with_only_its_target() {
         assert_eq!(without(&command.argv), without(&step.argv));
         assert_eq!(command.env, step.env);
     }
+}
+
+#[test]
+fn the_wrapper_gets_the_cargo_flags_cargo_auditable_would_pass_it() {
+    let step = step_for(UserRustflags::default(), &["--remap-path-prefix=/h=/cargo"]);
+    let args: serde_json::Value =
+        serde_json::from_str(&step.env["CARGO_AUDITABLE_ORIG_ARGS"]).unwrap();
+    assert_eq!(args["locked"], true);
+    assert_eq!(args["offline"], false);
+    assert_eq!(args["frozen"], false);
+    assert_eq!(
+        args["config"],
+        serde_json::json!([r#"build.rustflags=["--remap-path-prefix=/h=/cargo"]"#])
+    );
 }

@@ -29,6 +29,7 @@ fn inputs() -> BuildInputs {
     BuildInputs {
         cargo: "/home/u/.cargo/bin/cargo".into(),
         auditable: "/w/target/xtask-tools/cargo-auditable-0.7.7/bin/cargo-auditable".into(),
+        path: "/usr/bin".into(),
         zig: crate::dist::build::ZigInputs {
             cargo_zigbuild: "/c/zig/bin/cargo-zigbuild".into(),
             zig: "/c/zig/ziglang/zig".into(),
@@ -240,12 +241,17 @@ fn describe_shows_the_exact_command_and_every_artifact() {
     let text = plan.describe();
     assert!(
         text.contains(
-            "/w/target/xtask-tools/cargo-auditable-0.7.7/bin/cargo-auditable auditable build --locked --profile dist -p jimini --bins --target x86_64-unknown-linux-gnu.2.34 --message-format=json-render-diagnostics"
+            "/c/zig/bin/cargo-zigbuild build --locked --profile dist -p jimini --bins --target x86_64-unknown-linux-gnu.2.34 --message-format=json-render-diagnostics"
         ),
         "{text}"
     );
     assert!(text.contains("JIMINI_BUILD_VERSION=0.2.0"), "{text}");
     assert!(text.contains("CARGO=/c/zig/bin/cargo-zigbuild"), "{text}");
+    assert!(
+        text.contains("PATH=/w/target/xtask-tools/cargo-auditable-0.7.7/bin:/usr/bin")
+            && text.contains("RUSTC_WORKSPACE_WRAPPER=cargo-auditable "),
+        "{text}"
+    );
     assert!(text.contains("SHA256SUMS") && text.contains("dist-manifest.json"));
 }
 

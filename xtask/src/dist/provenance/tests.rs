@@ -206,8 +206,7 @@ fn the_builder_is_the_workflow_on_github_and_local_elsewhere() {
 #[test]
 fn the_tool_running_cargo_is_recorded_by_name_and_machine_paths_are_not() {
     let argv: Vec<String> = [
-        "/c/cargo-auditable",
-        "auditable",
+        "/home/u/.cache/jimini-xtask/tools/zig/bin/cargo-zigbuild",
         "build",
         "--target",
         "x86_64-unknown-linux-gnu.2.17",
@@ -227,12 +226,26 @@ fn the_tool_running_cargo_is_recorded_by_name_and_machine_paths_are_not() {
             "CARGO_ZIGBUILD_ZIG_PATH".to_owned(),
             "/home/u/.cache/zig/ziglang/zig".to_owned(),
         ),
+        (
+            "PATH".to_owned(),
+            "/home/u/.cache/jimini-xtask/tools/cargo-auditable-0.7.7/bin:/usr/bin".to_owned(),
+        ),
+        (
+            "RUSTC_WORKSPACE_WRAPPER".to_owned(),
+            "cargo-auditable".to_owned(),
+        ),
     ]);
     let invocation = portable_invocation(&argv, &zig, &[]);
     assert_eq!(invocation.argv[0], "cargo");
     assert_eq!(
         invocation.env,
-        BTreeMap::from([("CARGO".to_owned(), "cargo-zigbuild".to_owned())])
+        BTreeMap::from([
+            ("CARGO".to_owned(), "cargo-zigbuild".to_owned()),
+            (
+                "RUSTC_WORKSPACE_WRAPPER".to_owned(),
+                "cargo-auditable".to_owned()
+            )
+        ])
     );
     let plain = BTreeMap::from([("CARGO".to_owned(), "/home/u/.cargo/bin/cargo".to_owned())]);
     assert!(portable_invocation(&argv, &plain, &[]).env.is_empty());
