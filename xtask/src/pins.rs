@@ -108,4 +108,13 @@ pub const APT_TOOLS: &[&str] = &[
     "minisign",
     "debootstrap",
     "lintian",
+    // The Reproducible Builds project's tester: reprotest (Debian 12's, which runs on the
+    // system Python: [`REPROTEST_VERSION`]), disorderfs for its `fileordering` variation, and
+    // the diffoscope it compares with, whose archive support is Debian's python3-libarchive-c.
+    "reprotest",
+    "disorderfs",
+    "diffoscope-minimal",
 ];
+
+/// The reprotest the tests run (Debian 12's package; the test checks the installed version).
+pub const REPROTEST_VERSION: &str = "0.7.23";

@@ -576,3 +576,108 @@ fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
         "{err}"
     );
 }
+
+/// The Reproducible Builds project's own tester builds the fixture's dist twice, varying
+/// everything this machine can vary, and diffoscope finds no difference. Two variations are
+/// off: `time` (under libfaketime `rustc -vV` hangs: the tool's problem, not the build's) and
+/// `user_group` (the other user could not read root's rustup toolchains, mode 0700).
+/// The second build's `HOME` differs (`home`), and with it where the pinned tools and zig's
+/// cache live, as for two users; the fixture's targets cover zig (a glibc floor) and mingw.
+#[test]
+fn reprotest_finds_the_dist_reproducible() {
+    let installed = checked(Command::new("dpkg-query").args(["-W", "-f=${Version}", "reprotest"]));
+    assert_eq!(
+        installed,
+        xtask::pins::REPROTEST_VERSION,
+        "run `cargo xtask ci`"
+    );
+    let ws = fixture_repo("dist-ws", "reprotest");
+    let scratch = temp_dir("reprotest-homes");
+    let target_dir = shared_target_dir();
+    let script = scratch.join("build.sh");
+    let own = |var: &str, default: &str| {
+        std::env::var(var)
+            .unwrap_or_else(|_| format!("{}/{default}", std::env::var("HOME").unwrap()))
+    };
+    std::fs::write(
+        &script,
+        format!(
+            r#"set -eu
+# reprotest's HOME does not exist (/nonexistent/first-build, .../second-build): the tools and
+# zig's cache go to a directory named like it, so their paths differ between the builds.
+cache="{scratch}/$(basename "$HOME")/.cache"
+mkdir -p "$cache/jimini-xtask/tools"
+cp -al '{auditable}' '{zig}' "$cache/jimini-xtask/tools/"
+export XDG_CACHE_HOME="$cache" RUSTUP_HOME='{rustup}' CARGO_HOME='{cargo}'
+exec '{xtask}' dist --quiet --target x86_64-unknown-linux-gnu --target x86_64-pc-windows-gnu
+"#,
+            scratch = scratch.display(),
+            auditable = xtask::pins::CARGO_AUDITABLE.root(&target_dir).display(),
+            zig = xtask::pins::ZIG.root(&target_dir).display(),
+            rustup = own("RUSTUP_HOME", ".rustup"),
+            cargo = own("CARGO_HOME", ".cargo"),
+            xtask = XTASK,
+        ),
+    )
+    .unwrap();
+    let store = scratch.join("store");
+    let output = run(Command::new("reprotest")
+        .current_dir(&ws)
+        .args([
+            "--verbosity",
+            "1",
+            "--vary=-time,-user_group",
+            "--store-dir",
+        ])
+        .arg(&store)
+        .arg("-c")
+        .arg(format!("bash {}", script.display()))
+        .args([".", "dist/*"]));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("Reproduction successful"), "{text}");
+    for variation in [
+        "vary build_path",
+        "vary home",
+        "vary fileordering",
+        "vary kernel",
+        "vary domain_host",
+        "vary num_cpus",
+        "vary exec_path",
+        "vary umask",
+        "vary timezone",
+        "vary locales",
+    ] {
+        assert!(
+            text.contains(variation),
+            "{variation} was not varied:\n{text}"
+        );
+    }
+    // Both builds shipped the two targets' archives, and the same files.
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let control = names(&store.join("control/source-root/dist"));
+    assert!(
+        control
+            .iter()
+            .any(|n| n.ends_with("-x86_64-pc-windows-gnu.zip")),
+        "{control:?}"
+    );
+    assert!(
+        control
+            .iter()
+            .any(|n| n.ends_with("-x86_64-unknown-linux-gnu.tar.xz")),
+        "{control:?}"
+    );
+    assert_eq!(control, names(&store.join("experiment-1/source-root/dist")));
+}
