@@ -532,5 +532,60 @@ fn formats() {
         digest.size,
         ours / baseline
     );
+    wheel_row(&dir, &entries, &payload);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The wheel of the same binaries against `python3 -m zipfile -c` (deflate level 6) over them.
+fn wheel_row(dir: &Path, entries: &[Entry], payload: &Path) {
+    use xtask::dist::plan::entry::{PackageEntry, Source};
+    use xtask::dist::wheel::plan::{WheelMetadata, WheelPlan};
+    let wheel = WheelPlan {
+        file: "bench-1.0.0-py3-none-manylinux_2_17_x86_64.whl".into(),
+        version: "1.0.0".into(),
+        tags: vec!["py3-none-manylinux_2_17_x86_64".into()],
+        entries: entries
+            .iter()
+            .map(|e| PackageEntry::binary(format!("bench-1.0.0.data/scripts/{}", e.name), &e.name))
+            .collect(),
+        record: "bench-1.0.0.dist-info/RECORD".into(),
+        metadata: WheelMetadata {
+            name: "bench".into(),
+            version: "1.0.0".into(),
+            summary: None,
+            readme: None,
+            license_expression: None,
+            license_files: vec![],
+            keywords: vec![],
+            classifiers: vec![],
+            project_urls: vec![],
+        },
+    };
+    let read = |source: &Source| -> anyhow::Result<Vec<u8>> {
+        let Source::Binary { name } = source else {
+            anyhow::bail!("the bench wheel has only binaries");
+        };
+        let entry = entries.iter().find(|e| &e.name == name).unwrap();
+        Ok(std::fs::read(&entry.source)?)
+    };
+    let start = Instant::now();
+    let digest =
+        xtask::dist::wheel::write(&dir.join(&wheel.file), &wheel, 1_700_000_000, &read).unwrap();
+    let ours = start.elapsed().as_secs_f64();
+    let baseline_zip = dir.join("baseline.whl");
+    let start = Instant::now();
+    let status = Command::new("python3")
+        .args(["-m", "zipfile", "-c"])
+        .arg(&baseline_zip)
+        .arg(payload)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let baseline = start.elapsed().as_secs_f64();
+    let baseline_size = std::fs::metadata(&baseline_zip).unwrap().len();
+    println!(
+        "  wheel   {:>10} B  {ours:6.2} s  baseline python3 -m zipfile -c: {baseline:.2} s ({baseline_size} B)  ratio {:.3}",
+        digest.size,
+        ours / baseline
+    );
 }

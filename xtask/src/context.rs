@@ -205,7 +205,33 @@ fn package_meta(workspace: &Workspace, package: &cargo_metadata::Package) -> Pac
         repository: package.repository.clone(),
         authors: package.authors.clone(),
         license_holder,
+        readme: readme(workspace, package),
+        keywords: package.keywords.clone(),
     }
+}
+
+/// The package's README (`readme`, relative to its manifest) relative to the workspace root;
+/// `None` when there is none or it lies outside the workspace.
+fn readme(workspace: &Workspace, package: &cargo_metadata::Package) -> Option<String> {
+    let readme = package.readme.as_ref()?;
+    let mut path = std::path::PathBuf::new();
+    for part in package
+        .manifest_path
+        .parent()?
+        .join(readme)
+        .as_std_path()
+        .components()
+    {
+        match part {
+            std::path::Component::ParentDir => {
+                path.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => path.push(other),
+        }
+    }
+    let relative = path.strip_prefix(&workspace.root).ok()?;
+    Some(relative.to_string_lossy().into_owned())
 }
 
 fn path_text(path: std::path::PathBuf) -> String {

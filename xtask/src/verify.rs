@@ -207,6 +207,7 @@ fn check_contents(
                 check_archive(dir, artifact, problems)
             }
             ArtifactKind::Sbom => check_sbom(dir, artifact, manifest, problems),
+            ArtifactKind::Wheel => wheel::check_wheel(dir, artifact, manifest, problems),
             ArtifactKind::Deb => {
                 crate::dist::deb::check::check(&dir.join(&artifact.name), artifact)
                     .map(|found| problems.extend(found))
@@ -227,3 +228,4 @@ fn check_contents(
 
 mod contents;
 mod files;
+mod wheel;

@@ -44,6 +44,37 @@ pub struct DistConfig {
     /// `.deb` packages of the Linux glibc targets, when present.
     #[serde(default)]
     pub deb: Option<DebConfig>,
+    /// Python wheels of the targets that have a platform tag: on unless `wheel = false`;
+    /// `[workspace.metadata.xtask-dist.wheel]` adds classifiers.
+    #[serde(default)]
+    pub wheel: Option<WheelSetting>,
+}
+
+/// `wheel = false`, or `[workspace.metadata.xtask-dist.wheel]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum WheelSetting {
+    Enabled(bool),
+    Config(WheelConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WheelConfig {
+    /// Trove classifiers beside those dist knows are true (console, Rust, the OS).
+    #[serde(default)]
+    pub classifiers: Vec<String>,
+}
+
+impl DistConfig {
+    /// The wheels' settings, `None` when they are off.
+    pub fn wheel(&self) -> Option<WheelConfig> {
+        match &self.wheel {
+            None | Some(WheelSetting::Enabled(true)) => Some(WheelConfig::default()),
+            Some(WheelSetting::Enabled(false)) => None,
+            Some(WheelSetting::Config(config)) => Some(config.clone()),
+        }
+    }
 }
 
 /// `[workspace.metadata.xtask-dist.deb]`.

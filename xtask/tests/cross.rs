@@ -126,6 +126,59 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
     let gnu = archive(&manifest, "x86_64-unknown-linux-gnu");
     assert!(gnu["glibc_min"].as_str().unwrap().starts_with("2."));
 
+    // pip's own tag logic takes each wheel for the platform it is for, and the aarch64 wheel's
+    // binaries run under qemu.
+    let version = manifest["version"].as_str().unwrap();
+    let pep440 =
+        xtask::dist::wheel::plan::pep440(&semver::Version::parse(version).unwrap()).unwrap();
+    for platform in [
+        "manylinux2014_x86_64",
+        "manylinux2014_aarch64",
+        "musllinux_1_2_x86_64",
+        "win_amd64",
+    ] {
+        let into = temp_dir(&format!("pip-download-{platform}"));
+        checked(
+            Command::new(ci_tool("pip"))
+                .args([
+                    "download",
+                    "--no-index",
+                    "--only-binary=:all:",
+                    "--platform",
+                ])
+                .arg(platform)
+                .args(["--python-version", "3.9", "--find-links"])
+                .arg(&dist)
+                .arg("-d")
+                .arg(&into)
+                .arg(format!("jimini=={pep440}")),
+        );
+        let got: Vec<String> = std::fs::read_dir(&into)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            got.len() == 1 && got[0].contains(platform),
+            "{platform}: {got:?}"
+        );
+        if platform == "manylinux2014_aarch64" {
+            let mut wheel =
+                zip::ZipArchive::new(std::fs::File::open(into.join(&got[0])).unwrap()).unwrap();
+            let mut script = wheel
+                .by_name(&format!("jimini-{pep440}.data/scripts/jimini"))
+                .unwrap();
+            let binary = into.join("jimini");
+            std::io::copy(&mut script, &mut std::fs::File::create(&binary).unwrap()).unwrap();
+            let qemu = checked(
+                Command::new("qemu-aarch64")
+                    .args(["-L", "/usr/aarch64-linux-gnu"])
+                    .arg(&binary)
+                    .arg("--version"),
+            );
+            assert!(qemu.contains(version), "{qemu}");
+        }
+    }
+
     // The same commit at another path gives the same aarch64 files, byte for byte: the
     // archives and the .deb of the target that zig cross-links (every target's toolchain across
     // paths, with the dist profile: dist.rs, on the one-crate fixture).
@@ -144,8 +197,8 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
         .collect();
     assert_eq!(
         first.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().len(),
-        4,
-        "the .tar.xz, its .tar.gz fallback, the SBOM and the .deb"
+        5,
+        "the .tar.xz, its .tar.gz fallback, the SBOM, the .deb and the wheel"
     );
     assert_eq!(
         first.iter().map(|f| &f.0).collect::<Vec<_>>(),

@@ -771,7 +771,8 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
         [
             format!("jimini-{}-{}.tar.xz", version(dist), host()),
             format!("jimini-{}-{}.tar.gz", version(dist), host()),
-            deb.clone()
+            deb.clone(),
+            artifact_name(&manifest, "wheel"),
         ]
     );
     let info = checked(Command::new("dpkg-deb").arg("--info").arg(&path));
@@ -985,6 +986,60 @@ server.serve_forever()
         assert!(
             line.starts_with(&format!("{binary} {version} (")) && line.contains(&host()),
             "{line}"
+        );
+    }
+}
+
+/// Debian 11's own pip (20.3, the first with PEP 600's `manylinux_x_y` tags) takes the
+/// manylinux wheel for its machine and installs it; the binaries run on its glibc 2.31.
+#[test]
+fn the_manylinux_wheel_installs_with_debian_11s_own_pip_and_runs_there() {
+    let (_, dist) = built();
+    let manifest = read_manifest(dist);
+    let wheel = artifact_name(&manifest, "wheel");
+    let chroot = debian_chroot();
+    let pip = checked(&mut in_chroot(
+        &chroot,
+        &["python3", "-m", "pip", "--version"],
+        &[],
+    ));
+    assert!(pip.starts_with("pip 20.3"), "{pip}");
+    let (outside, inside) = chroot_dir(&chroot, "pip");
+    std::fs::copy(dist.join(&wheel), outside.join(&wheel)).unwrap();
+    let pep440 =
+        xtask::dist::wheel::plan::pep440(&semver::Version::parse(&version(dist)).unwrap()).unwrap();
+    checked(&mut in_chroot(
+        &chroot,
+        &[
+            "python3",
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--find-links",
+            &inside,
+            "--prefix",
+            &format!("{inside}/prefix"),
+            &format!("jimini=={pep440}"),
+        ],
+        &[],
+    ));
+    let jimini = format!("{inside}/prefix/bin/jimini");
+    let line = checked(&mut in_chroot(&chroot, &[&jimini, "--version"], &[]));
+    assert!(
+        line.starts_with(&format!("jimini {} (", version(dist))),
+        "{line}"
+    );
+    let blocked = run(&mut in_chroot(
+        &chroot,
+        &[&jimini, "check", "ssn 123-45-6789"],
+        &[],
+    ));
+    assert_eq!(blocked.status.code(), Some(3), "{blocked:?}");
+    for binary in ["jimini-admin", "jimini-server"] {
+        assert!(
+            outside.join("prefix/bin").join(binary).is_file(),
+            "{binary}"
         );
     }
 }

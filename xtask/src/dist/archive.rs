@@ -221,7 +221,7 @@ pub fn write_zip(
 }
 
 /// Zip timestamps are local DOS times from 1980 on; earlier epochs clamp to 1980-01-01.
-fn zip_time(mtime: u64) -> anyhow::Result<zip::DateTime> {
+pub fn zip_time(mtime: u64) -> anyhow::Result<zip::DateTime> {
     let at = time::OffsetDateTime::from_unix_timestamp(mtime as i64)
         .context("SOURCE_DATE_EPOCH is out of range")?;
     if at.year() < 1980 {

@@ -183,6 +183,7 @@ mod tests {
             binaries: vec![],
             archive_entries: vec![],
             deb: None,
+            wheel: None,
         };
         let entries = [Entry {
             name: "tool".into(),

@@ -12,7 +12,7 @@ use crate::targets::Triple;
 pub const FILE_NAME: &str = "dist-manifest.json";
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 pub const FORMAT: &str = "jimini-dist-manifest";
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The files a manifest of ours lists, whatever its format version: enough to know that a
 /// directory is an earlier dist (one made by an older xtask included) that may be replaced.
@@ -60,6 +60,8 @@ pub enum ArtifactKind {
     Provenance,
     /// A Debian package of a Linux glibc target.
     Deb,
+    /// A Python wheel of a target's binaries (`pip install`).
+    Wheel,
 }
 
 impl ArtifactKind {

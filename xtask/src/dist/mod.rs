@@ -31,6 +31,7 @@ pub mod rustflags;
 pub mod sbom;
 pub mod seal;
 pub mod smoke;
+pub mod wheel;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -113,15 +113,24 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
             let (binaries, glibc_min) = (&binaries, facts.glibc_min.as_deref());
             scope.spawn(move || write_deb(packing, target, deb, binaries, glibc_min))
         });
+        let wheel = target.wheel.as_ref().map(|wheel| {
+            let binaries = &binaries;
+            scope.spawn(move || write_wheel(packing, target, wheel, binaries))
+        });
         let kind = (ArtifactKind::Archive, target.target.archive);
         let archive = write_archive(packing, target, &target.archive, kind, &entries, mtime);
         let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Artifact>>| {
             h.join().expect("packaging threads do not panic")
         };
-        [Some(archive), fallback.map(join), deb.map(join)]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            Some(archive),
+            fallback.map(join),
+            deb.map(join),
+            wheel.map(join),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     });
     let mut artifacts = vec![sbom];
     for artifact in packed {
@@ -155,6 +164,7 @@ fn write_sbom(
         artifacts: &std::iter::once(target.archive.as_str())
             .chain(target.fallback_archive.as_deref())
             .chain(target.deb.as_ref().map(|deb| deb.file.as_str()))
+            .chain(target.wheel.as_ref().map(|wheel| wheel.file.as_str()))
             .collect::<Vec<_>>(),
         source_date_epoch: plan.source_date_epoch,
     })?;
@@ -201,6 +211,41 @@ fn write_deb(
         Some(&target.target.triple),
         digest,
     ))
+}
+
+/// The target's wheel, from its planned entries (or reused).
+fn write_wheel(
+    packing: &Packing,
+    target: &TargetPlan,
+    wheel: &super::wheel::WheelPlan,
+    binaries: &BTreeMap<String, PathBuf>,
+) -> anyhow::Result<Artifact> {
+    let (root, staging) = (&packing.context.workspace.root, packing.staging);
+    let mtime = packing.plan.source_date_epoch as u64;
+    let mut sources = Vec::new();
+    for entry in &wheel.entries {
+        if !matches!(entry.source, Source::Generated { .. }) {
+            sources.push(source_path(&entry.source, binaries, root)?);
+        }
+    }
+    sources.extend(wheel.metadata.readme.iter().map(|readme| root.join(readme)));
+    let inputs = PackageInputs {
+        file_name: &wheel.file,
+        description: serde_json::to_string(&(wheel, mtime))?,
+        sources: sources.iter().map(PathBuf::as_path).collect(),
+    };
+    let read = |source: &Source| read_source(source, binaries, root);
+    let digest = reuse_or_write(packing, &inputs, || {
+        super::wheel::write(&staging.join(&wheel.file), wheel, mtime, &read)
+    })?;
+    let mut artifact = Artifact::new(
+        &wheel.file,
+        ArtifactKind::Wheel,
+        Some(&target.target.triple),
+        digest,
+    );
+    artifact.binaries = target.binaries.iter().map(|b| b.file.clone()).collect();
+    Ok(artifact)
 }
 
 /// The built binary of each planned one, by cargo's name; a build that made other binaries

@@ -11,6 +11,7 @@ pub mod entry;
 
 use super::build::{self, BuildInputs, BuildStep};
 use super::deb::plan::{DebPlan, DebRequest, PackageMeta};
+use super::wheel::plan::{WheelPlan, WheelRequest};
 use super::{INSTALLER_NAME, manifest};
 use crate::signing::{KeySource, SIGNATURE_FILE, SIGNING_KEY_VAR};
 use crate::targets::{ArchiveFormat, Linkage, Target, Triple};
@@ -107,6 +108,8 @@ pub struct TargetPlan {
     pub archive_entries: Vec<PackageEntry>,
     /// The Debian package, for Linux glibc targets when `deb` is configured.
     pub deb: Option<DebPlan>,
+    /// The Python wheel, for targets with a platform tag unless `wheel = false`.
+    pub wheel: Option<WheelPlan>,
 }
 
 /// One shipped binary: cargo's name and its file name on the target (`jimini.exe`).
@@ -298,8 +301,21 @@ fn plan_target(
         })?,
         None => None,
     };
+    let wheel = match input.config.wheel() {
+        Some(config) => super::wheel::plan::plan(&WheelRequest {
+            app: &input.config.package,
+            version: input.version,
+            target: &target,
+            binaries: &input.binaries,
+            license_file: super::deb::plan::license_file(include),
+            meta: &input.meta,
+            classifiers: &config.classifiers,
+        })?,
+        None => None,
+    };
     Ok(TargetPlan {
         deb,
+        wheel,
         artifact_dir: input.build.target_dir.join(triple.as_str()),
         archive: format!("{stem}.{}", target.archive.extension()),
         fallback_archive: (target.archive == ArchiveFormat::TarXz && target.uname.is_some())

@@ -37,6 +37,7 @@ pub fn is_subject(kind: ArtifactKind) -> bool {
             | ArtifactKind::Sbom
             | ArtifactKind::Installer
             | ArtifactKind::Deb
+            | ArtifactKind::Wheel
     )
 }
 

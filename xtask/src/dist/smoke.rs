@@ -155,6 +155,7 @@ mod tests {
             }],
             archive_entries: vec![],
             deb: None,
+            wheel: None,
             target,
         }
     }

@@ -20,6 +20,7 @@ fn planned(triple: &str) -> TargetPlan {
         artifact_dir: "/t".into(),
         archive_entries: vec![],
         deb: None,
+        wheel: None,
         target,
     }
 }

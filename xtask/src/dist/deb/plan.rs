@@ -22,6 +22,9 @@ pub struct PackageMeta {
     pub authors: Vec<String>,
     /// The holder named by the license file's `Copyright` line, if it has one.
     pub license_holder: Option<String>,
+    /// The README (`readme` in Cargo.toml), relative to the workspace root.
+    pub readme: Option<String>,
+    pub keywords: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -45,6 +45,8 @@ fn meta() -> PackageMeta {
         license_holder: copyright_holder(
             "MIT License\n\nCopyright (c) 2026 The jimini developers\n",
         ),
+        readme: None,
+        keywords: vec![],
     }
 }
 

@@ -25,6 +25,10 @@ pub enum Generated {
     DebianChangelog,
     /// The DEP-5 copyright file.
     DebianCopyright,
+    /// A wheel's core metadata (`METADATA`, with the README as its body).
+    WheelMetadata,
+    /// A wheel's `WHEEL` file (its tags).
+    WheelInfo,
 }
 
 /// A Unix permission mode, written in octal in the plan (`"0755"`).
@@ -79,6 +83,14 @@ impl PackageEntry {
             source: Source::File {
                 path: workspace_path.to_owned(),
             },
+        }
+    }
+
+    pub fn generated(path: String, what: Generated) -> PackageEntry {
+        PackageEntry {
+            path,
+            mode: Mode::FILE,
+            source: Source::Generated { what },
         }
     }
 

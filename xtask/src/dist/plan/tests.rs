@@ -18,6 +18,7 @@ fn config() -> DistConfig {
         unix_archive: None,
         windows_archive: None,
         deb: None,
+        wheel: None,
     }
 }
 
