@@ -19,6 +19,9 @@ pub const PYTHON_TOOLS: &[&str] = &[
     "check-wheel-contents==0.6.3",
     "packaging==26.4",
     "uv==0.13.9",
+    // The wheel builder Rust projects use (`bindings = "bin"`): dist's wheels install the same
+    // files as its.
+    "maturin==1.16.0",
 ];
 
 /// Tools from crates.io, each installed with `cargo install --locked` into its own versioned

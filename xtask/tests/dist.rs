@@ -856,24 +856,8 @@ fn the_wheel_installs_with_pip_and_uv_and_passes_pypas_checkers() {
     let version = manifest["version"].as_str().unwrap();
     let pep440 =
         xtask::dist::wheel::plan::pep440(&semver::Version::parse(version).unwrap()).unwrap();
-    let venv = temp_dir("wheel-venv").join("venv");
-    checked(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    let files = |dir: &Path| -> std::collections::BTreeSet<PathBuf> {
-        let mut files = std::collections::BTreeSet::new();
-        let mut stack = vec![dir.to_owned()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() && !path.is_symlink() {
-                    stack.push(path);
-                } else {
-                    files.insert(path);
-                }
-            }
-        }
-        files
-    };
-    let before = files(&venv);
+    let venv = fresh_venv("wheel-venv");
+    let before = files_below(&venv);
     checked(
         Command::new(venv.join("bin/pip"))
             .args(["install", "--no-index", "--find-links"])
@@ -889,7 +873,7 @@ fn the_wheel_installs_with_pip_and_uv_and_passes_pypas_checkers() {
         assert!(venv.join("bin").join(binary).is_file(), "{binary}");
     }
     checked(Command::new(venv.join("bin/pip")).args(["uninstall", "-y", "jimini"]));
-    let left: Vec<_> = files(&venv)
+    let left: Vec<_> = files_below(&venv)
         .difference(&before)
         .filter(|path| !path.components().any(|c| c.as_os_str() == "__pycache__"))
         .cloned()
@@ -936,4 +920,84 @@ fn wheel_versions_are_pep440_by_pypas_packaging() {
             .args(&pep440),
     );
     assert_eq!(out.trim(), "ok");
+}
+
+fn fresh_venv(label: &str) -> PathBuf {
+    let venv = temp_dir(label).join("venv");
+    checked(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    venv
+}
+
+fn files_below(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut files = std::collections::BTreeSet::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && !path.is_symlink() {
+                stack.push(path);
+            } else {
+                files.insert(path);
+            }
+        }
+    }
+    files
+}
+
+/// What `pip install` of `requirement` from `wheels` adds to a fresh venv's `bin/`.
+fn installed_scripts(label: &str, wheels: &Path, requirement: &str) -> Vec<String> {
+    let venv = fresh_venv(label);
+    let before = files_below(&venv.join("bin"));
+    checked(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--no-index", "--find-links"])
+            .arg(wheels)
+            .arg(requirement),
+    );
+    files_below(&venv.join("bin"))
+        .difference(&before)
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// maturin (`bindings = "bin"`), the wheel builder of Rust projects, packages the same
+/// workspace: `pip install` of its wheel and of dist's puts the same files in `bin/`. (The
+/// fast profile: the layout is the point; the closing note of the wheel issue compares sizes,
+/// times and reproducibility with the real profiles.)
+#[test]
+fn dist_and_maturin_wheels_install_the_same_files() {
+    let (copy, dist) = built();
+    let version = read_manifest(dist)["version"].as_str().unwrap().to_owned();
+    let pep440 =
+        xtask::dist::wheel::plan::pep440(&semver::Version::parse(&version).unwrap()).unwrap();
+    let ours = installed_scripts("venv-dist", dist, &format!("jimini=={pep440}"));
+    assert_eq!(ours, ["jimini", "jimini-admin", "jimini-server"]);
+
+    let zig = xtask::pins::ZIG.zig_binary(&shared_target_dir());
+    let path = std::env::join_paths(
+        std::iter::once(zig.parent().unwrap().to_owned())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let out = temp_dir("maturin-out");
+    checked(
+        Command::new(ci_tool("maturin"))
+            .args(["build", "--release", "--bindings", "bin", "--zig"])
+            .args([
+                "--compatibility",
+                "manylinux2014",
+                "--manifest-path",
+                "app/Cargo.toml",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .arg("--target-dir")
+            .arg(target_dir("e2e-target-maturin"))
+            .current_dir(copy)
+            .env("PATH", path)
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+    );
+    let theirs = installed_scripts("venv-maturin", &out, "jimini");
+    assert_eq!(ours, theirs);
 }
