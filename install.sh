@@ -104,12 +104,20 @@ detect_target() {
     os=$(uname -s)
     machine=$(uname -m)
     libc=gnu
-    if ls /lib/ld-musl-* >/dev/null 2>&1 || { command -v ldd >/dev/null 2>&1 && ldd --version 2>&1 | grep -qi musl; }; then
+    if [ "$os" = Darwin ]; then
+        libc=system
+    elif ls /lib/ld-musl-* >/dev/null 2>&1 || { command -v ldd >/dev/null 2>&1 && ldd --version 2>&1 | grep -qi musl; }; then
         libc=musl
     fi
     found=$(platform_field 4 "$os" "$machine" "$libc")
     [ -n "$found" ] || die "unsupported platform: no $os $machine ($libc) build in this release; the archives are at $repository/releases"
     floor=$(platform_field 6 "$os" "$machine" "$libc")
+    if [ "$libc" = system ] && [ -n "$floor" ] && [ "$floor" != - ]; then
+        have=$(sw_vers -productVersion 2>/dev/null || true)
+        if [ -z "$have" ] || ! at_least "$have" "$floor"; then
+            die "this Mac runs macOS ${have:-of unknown version}, older than $floor, which the $found build needs"
+        fi
+    fi
     if [ "$libc" = gnu ] && [ -n "$floor" ] && [ "$floor" != - ]; then
         have=$(machine_glibc)
         if [ -z "$have" ] || ! at_least "$have" "$floor"; then

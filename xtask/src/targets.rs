@@ -11,17 +11,17 @@
 
 mod glibc;
 mod resolve;
+mod settings;
 mod table;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use glibc::GlibcVersion;
+pub use glibc::{GlibcVersion, MacOsVersion};
 pub use resolve::{resolve, resolve_triples};
+pub use settings::Settings;
 pub use table::{QEMU_AARCH64_SYSROOT, install_table};
-
-use crate::workspace::DistConfig;
 
 /// A target triple as rustc names it (`x86_64-unknown-linux-gnu`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -137,6 +137,10 @@ pub enum Linkage {
     /// `zig cc` through cargo-zigbuild, against zig's stubs of this glibc
     /// (`--target <triple>.<glibc>`).
     Zig { glibc: GlibcVersion },
+    /// `zig cc` through cargo-zigbuild against zig's macOS SDK stubs, for this oldest macOS
+    /// (`MACOSX_DEPLOYMENT_TARGET`, which rustc and zig write as the binaries' `minos`): any
+    /// machine builds the Apple targets, byte for byte the same.
+    ZigApple { macos: MacOsVersion },
 }
 
 /// How this machine runs a target's binaries, if at all.
@@ -187,60 +191,6 @@ pub struct Uname {
     pub libc: &'static str,
 }
 
-/// What the workspace's settings decide about every target: read once from the config, with
-/// errors that name the key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// `glibc`: the Linux glibc targets link through zig against this glibc.
-    pub glibc: Option<GlibcVersion>,
-    pub unix_archive: ArchiveFormat,
-    pub windows_archive: ArchiveFormat,
-}
-
-impl Default for Settings {
-    /// The defaults; see ARCHITECTURE.md, "Archive formats", for the measurements behind them.
-    fn default() -> Settings {
-        Settings {
-            glibc: None,
-            unix_archive: ArchiveFormat::TarXz,
-            windows_archive: ArchiveFormat::Zip,
-        }
-    }
-}
-
-impl Settings {
-    pub fn from_config(config: &DistConfig) -> anyhow::Result<Settings> {
-        let defaults = Settings::default();
-        let archive = |key: &str, setting: &Option<String>, default| match setting {
-            None => Ok(default),
-            Some(text) => ArchiveFormat::from_extension(text).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "[workspace.metadata.xtask-dist] {key} = {text:?}: use \"tar.xz\", \
-                     \"tar.gz\" or \"zip\""
-                )
-            }),
-        };
-        let glibc = match &config.glibc {
-            None => None,
-            Some(text) => Some(text.parse::<GlibcVersion>().map_err(|_| {
-                anyhow::anyhow!(
-                    "[workspace.metadata.xtask-dist] glibc = {text:?} is not a glibc version: \
-                     write it like \"2.17\""
-                )
-            })?),
-        };
-        Ok(Settings {
-            glibc,
-            unix_archive: archive("unix-archive", &config.unix_archive, defaults.unix_archive)?,
-            windows_archive: archive(
-                "windows-archive",
-                &config.windows_archive,
-                defaults.windows_archive,
-            )?,
-        })
-    }
-}
-
 /// Everything known about one target, as planned for this host under the workspace's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Target {
@@ -249,8 +199,11 @@ pub struct Target {
     pub archive: ArchiveFormat,
     pub exe_suffix: &'static str,
     pub linkage: Linkage,
-    /// GitHub Actions runner label that builds and runs this target natively (or cross).
+    /// GitHub Actions runner label that builds this target (and runs it, unless
+    /// `smoke_runner` names another).
     pub github_runner: &'static str,
+    /// The runner that runs the binaries when `github_runner` cross-builds them (macOS).
+    pub smoke_runner: Option<&'static str>,
     /// Debian packages a Linux x86_64 host needs to build and run it (as it is linked).
     pub apt_packages: Vec<&'static str>,
     /// Whether the CI runner cross-builds it (and so needs `apt_packages` there too).
@@ -300,22 +253,25 @@ impl Target {
             },
             _ => Runner::Unavailable,
         };
+        let linkage = match (&settings.glibc, libc, &settings.macos, os) {
+            (Some(glibc), Libc::Glibc, _, _) => Linkage::Zig {
+                glibc: glibc.clone(),
+            },
+            (_, _, Some(macos), Os::MacOs) => Linkage::ZigApple {
+                macos: macos.clone(),
+            },
+            _ => Linkage::Native { linker: row.linker },
+        };
         let build_host = if name.ends_with("-msvc") {
             BuildHost::Windows
-        } else if os == Os::MacOs {
+        } else if os == Os::MacOs && !matches!(linkage, Linkage::ZigApple { .. }) {
             BuildHost::Apple
         } else {
             BuildHost::Any
         };
-        let linkage = match (&settings.glibc, libc) {
-            (Some(glibc), Libc::Glibc) => Linkage::Zig {
-                glibc: glibc.clone(),
-            },
-            _ => Linkage::Native { linker: row.linker },
-        };
         let apt_packages = match (&linkage, linux_x86_64_host) {
             (_, false) => vec![],
-            (Linkage::Zig { .. }, true) => row.zig_apt_packages,
+            (Linkage::Zig { .. } | Linkage::ZigApple { .. }, true) => row.zig_apt_packages,
             (Linkage::Native { .. }, true) => row.apt_packages,
         };
         Target {
@@ -324,9 +280,18 @@ impl Target {
                 _ => settings.unix_archive,
             },
             exe_suffix: if os == Os::Windows { ".exe" } else { "" },
-            github_runner: row.github_runner,
-            cross_on_ci: row.github_runner == "ubuntu-24.04"
-                && !name.starts_with("x86_64-unknown-linux"),
+            // zig links the Apple targets on the Linux runners; macOS runners run them.
+            github_runner: match linkage {
+                Linkage::ZigApple { .. } => "ubuntu-24.04",
+                _ => row.github_runner,
+            },
+            smoke_runner: match linkage {
+                Linkage::ZigApple { .. } => table::smoke_runner(triple),
+                _ => None,
+            },
+            cross_on_ci: matches!(linkage, Linkage::ZigApple { .. })
+                || (row.github_runner == "ubuntu-24.04"
+                    && !name.starts_with("x86_64-unknown-linux")),
             apt_packages,
             linkage,
             sysroot: row.sysroot,
@@ -357,19 +322,27 @@ impl Target {
     pub fn linker(&self) -> Option<&'static str> {
         match self.linkage {
             Linkage::Native { linker } => linker,
-            Linkage::Zig { .. } => None,
+            Linkage::Zig { .. } | Linkage::ZigApple { .. } => None,
         }
     }
 
     pub fn links_through_zig(&self) -> bool {
-        matches!(self.linkage, Linkage::Zig { .. })
+        matches!(self.linkage, Linkage::Zig { .. } | Linkage::ZigApple { .. })
     }
 
     /// The glibc this target's binaries may need at most, when it links against a floor.
     pub fn glibc_floor(&self) -> Option<&GlibcVersion> {
         match &self.linkage {
             Linkage::Zig { glibc } => Some(glibc),
-            Linkage::Native { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// The oldest macOS this target's binaries run on, when zig links them.
+    pub fn macos_floor(&self) -> Option<&MacOsVersion> {
+        match &self.linkage {
+            Linkage::ZigApple { macos } => Some(macos),
+            _ => None,
         }
     }
 
@@ -377,7 +350,7 @@ impl Target {
     pub fn cargo_target_arg(&self) -> String {
         match &self.linkage {
             Linkage::Zig { glibc } => format!("{}.{glibc}", self.triple),
-            Linkage::Native { .. } => self.triple.to_string(),
+            Linkage::Native { .. } | Linkage::ZigApple { .. } => self.triple.to_string(),
         }
     }
 

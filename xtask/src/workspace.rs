@@ -35,6 +35,10 @@ pub struct DistConfig {
     /// is refused, and install.sh falls back to the musl build on older machines.
     #[serde(default)]
     pub glibc: Option<String>,
+    /// The oldest macOS the Apple targets run on (`"11.0"`): zig links them on any machine,
+    /// with that `minos`; without it they build only on a Mac.
+    #[serde(default)]
+    pub macos: Option<String>,
     /// The archive format of the Linux and macOS targets: `tar.xz` (default), `tar.gz`, `zip`.
     #[serde(default)]
     pub unix_archive: Option<String>,

@@ -1043,3 +1043,49 @@ fn the_manylinux_wheel_installs_with_debian_11s_own_pip_and_runs_there() {
         );
     }
 }
+
+/// On a Mac (stand-ins for `uname` and `sw_vers`), install.sh takes the Apple build of the
+/// machine's architecture and refuses a macOS older than the release's floor. (This dist holds
+/// the host's archive only, so the chosen build is named by the missing-archive refusal.)
+#[test]
+fn install_sh_takes_the_apple_build_on_a_mac_and_refuses_an_old_macos() {
+    let (_, dist) = built();
+    let mac = |machine: &str, macos: &str| {
+        let fake = temp_dir("fake-mac");
+        for (tool, script) in [
+            (
+                "uname",
+                format!("#!/bin/sh\ncase $1 in -s) echo Darwin ;; -m) echo {machine} ;; esac\n"),
+            ),
+            ("sw_vers", format!("#!/bin/sh\necho {macos}\n")),
+        ] {
+            std::fs::write(fake.join(tool), script).unwrap();
+            checked(Command::new("chmod").arg("755").arg(fake.join(tool)));
+        }
+        let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
+        let to = temp_dir("install-mac").join("bin");
+        let output = install(
+            &format!("file://{}", dist.display()),
+            &to,
+            &[("PATH", path.as_str())],
+        );
+        assert!(!output.status.success());
+        assert!(!to.exists(), "something was installed");
+        stderr(&output)
+    };
+    let old = mac("arm64", "10.15.7");
+    assert!(
+        old.contains("macOS 10.15.7, older than 11.0, which the aarch64-apple-darwin build needs"),
+        "{old}"
+    );
+    let arm = mac("arm64", "14.5");
+    assert!(
+        arm.contains("has no archive for aarch64-apple-darwin"),
+        "{arm}"
+    );
+    let intel = mac("x86_64", "13.6.1");
+    assert!(
+        intel.contains("has no archive for x86_64-apple-darwin"),
+        "{intel}"
+    );
+}

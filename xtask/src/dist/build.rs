@@ -14,7 +14,7 @@ use cargo_metadata::{Message, PackageId, TargetKind};
 use serde::Serialize;
 
 use super::rustflags::{self, UserRustflags};
-use crate::targets::{GlibcVersion, Target, Triple};
+use crate::targets::{GlibcVersion, MacOsVersion, Target, Triple};
 
 /// Environment variables the app's `build.rs` reads (see app/build.rs).
 pub const VERSION_VAR: &str = "JIMINI_BUILD_VERSION";
@@ -82,8 +82,10 @@ pub struct BuildRequest<'a> {
 pub struct BuildStep {
     /// The planned targets it builds.
     pub targets: Vec<Triple>,
-    /// The glibc it links against through zig; `None`: the build machine's toolchain.
+    /// The glibc it links against through zig; `None`: not a glibc floor.
     pub glibc: Option<GlibcVersion>,
+    /// The oldest macOS an Apple target is linked for through zig.
+    pub macos: Option<MacOsVersion>,
     /// Each target as `--target` names it (`x86_64-unknown-linux-gnu.2.17` for a glibc floor).
     pub target_args: Vec<String>,
     pub argv: Vec<String>,
@@ -103,7 +105,7 @@ pub struct TargetCommand {
 
 impl BuildStep {
     pub fn links_through_zig(&self) -> bool {
-        self.glibc.is_some()
+        self.glibc.is_some() || self.macos.is_some()
     }
 
     /// `VAR=value ... cargo build ...`, for people.
@@ -153,6 +155,11 @@ pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
     BuildStep {
         targets: request.targets.iter().map(|t| t.triple.clone()).collect(),
         glibc: glibc.cloned(),
+        macos: request
+            .targets
+            .first()
+            .and_then(|t| t.macos_floor())
+            .cloned(),
         target_args: request
             .targets
             .iter()
@@ -207,6 +214,10 @@ fn command(
         ),
         ("PATH".to_owned(), path_with_auditable(inputs)),
     ]);
+    if let Some(macos) = targets.iter().find_map(|t| t.macos_floor()) {
+        // rustc and zig both read it: the objects' and the binary's `minos`.
+        env.insert("MACOSX_DEPLOYMENT_TARGET".to_owned(), macos.to_string());
+    }
     if zig {
         env.insert("CARGO_ZIGBUILD_ZIG_PATH".to_owned(), inputs.zig.zig.clone());
         // cargo-zigbuild prefers `python3 -m ziglang` over the zig path; a Python that does

@@ -1,5 +1,7 @@
 //! What a shipped ELF binary needs from the system it runs on, read with the `object` crate.
 
+pub mod macho;
+
 use anyhow::{Context, bail};
 
 use super::TargetPlan;
@@ -75,12 +77,15 @@ pub struct BinaryFacts {
     pub glibc_min: Option<String>,
     /// Musl targets: every binary is static (checked).
     pub static_binaries: Option<bool>,
+    /// macOS targets: the newest `minos` of the binaries.
+    pub macos_min: Option<String>,
 }
 
 impl BinaryFacts {
     pub fn record(&self, artifact: &mut Artifact) {
         artifact.glibc_min = self.glibc_min.clone();
         artifact.static_binaries = self.static_binaries;
+        artifact.macos_min = self.macos_min.clone();
     }
 }
 
@@ -128,6 +133,21 @@ pub fn check_binaries(target: &TargetPlan, entries: &[Entry]) -> anyhow::Result<
                 }
             }
             facts.static_binaries = Some(true);
+        }
+        Libc::Other if target.target.os == crate::targets::Os::MacOs => {
+            let cpu = macho::cpu_of(target.target.triple.as_str());
+            let mut newest = None;
+            for entry in binaries {
+                let data = read(entry)?;
+                let found = macho::facts(&data)
+                    .with_context(|| format!("cannot read {}", entry.source.display()))?;
+                let problems = macho::problems(&found, cpu, target.target.macos_floor());
+                if let Some(problem) = problems.first() {
+                    bail!("{} for {} {problem}", entry.name, target.target.triple);
+                }
+                newest = newest.max(found.minos);
+            }
+            facts.macos_min = newest.map(|v| v.to_string());
         }
         Libc::Other => {}
     }

@@ -95,6 +95,9 @@ pub struct Artifact {
     /// Linux musl archives: every binary checked to be statically linked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub static_binaries: Option<bool>,
+    /// macOS archives: the newest `minos` (oldest macOS) any binary needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macos_min: Option<String>,
 }
 
 impl Artifact {
@@ -116,6 +119,7 @@ impl Artifact {
             top_dir: None,
             glibc_min: None,
             static_binaries: None,
+            macos_min: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::deb::plan::{DebPlan, DebRequest, PackageMeta};
 use super::wheel::plan::{WheelPlan, WheelRequest};
 use super::{INSTALLER_NAME, manifest};
 use crate::signing::{KeySource, SIGNATURE_FILE, SIGNING_KEY_VAR};
-use crate::targets::{ArchiveFormat, Linkage, Target, Triple};
+use crate::targets::{ArchiveFormat, Linkage, Os, Target, Triple};
 use crate::workspace::DistConfig;
 use entry::{Mode, PackageEntry};
 
@@ -188,7 +188,7 @@ fn build_groups(targets: &[TargetPlan]) -> Vec<Vec<&Target>> {
     let mut native: Option<usize> = None;
     for target in targets.iter().map(|t| &t.target) {
         match (&target.linkage, native) {
-            (Linkage::Zig { .. }, _) => groups.push(vec![target]),
+            (Linkage::Zig { .. } | Linkage::ZigApple { .. }, _) => groups.push(vec![target]),
             (Linkage::Native { .. }, Some(at)) => groups[at].push(target),
             (Linkage::Native { .. }, None) => {
                 native = Some(groups.len());
@@ -318,7 +318,7 @@ fn plan_target(
         wheel,
         artifact_dir: input.build.target_dir.join(triple.as_str()),
         archive: format!("{stem}.{}", target.archive.extension()),
-        fallback_archive: (target.archive == ArchiveFormat::TarXz && target.uname.is_some())
+        fallback_archive: (target.archive == ArchiveFormat::TarXz && target.os == Os::Linux)
             .then(|| format!("{stem}.{}", ArchiveFormat::TarGz.extension())),
         sbom: format!("{stem}.cdx.json"),
         stem,

@@ -67,6 +67,19 @@ pub(super) fn row(triple: &Triple, os: Os) -> Row {
 
 pub(super) fn uname(triple: &Triple) -> Option<Uname> {
     let (arch, rest) = triple.as_str().split_once('-')?;
+    if rest == "apple-darwin" {
+        // macOS's `uname -m` says arm64 on Apple silicon; install.sh calls macOS's libc `system`.
+        let machines: &'static [&'static str] = match arch {
+            "aarch64" => &["arm64"],
+            "x86_64" => &["x86_64"],
+            _ => return None,
+        };
+        return Some(Uname {
+            os: "Darwin",
+            machines,
+            libc: "system",
+        });
+    }
     let libc = rest.strip_prefix("unknown-linux-")?;
     let machines: &'static [&'static str] = match arch {
         "x86_64" => &["x86_64", "amd64"],
@@ -85,6 +98,15 @@ pub(super) fn uname(triple: &Triple) -> Option<Uname> {
     })
 }
 
+/// The GitHub runner that runs a target's binaries when another one builds them (macOS).
+pub(super) fn smoke_runner(triple: &Triple) -> Option<&'static str> {
+    match triple.as_str() {
+        "aarch64-apple-darwin" => Some("macos-14"),
+        "x86_64-apple-darwin" => Some("macos-13"),
+        _ => None,
+    }
+}
+
 /// Debian's name for the architecture of a Linux glibc target.
 pub(super) fn deb_arch(triple: &Triple) -> Option<&'static str> {
     match triple.as_str() {
@@ -101,14 +123,15 @@ pub(super) const SCRATCH_IMAGE_TARGETS: [(&str, &str); 2] = [
 ];
 
 /// One line per (machine, target): `<uname -s> <uname -m> <libc> <triple> <archive extension>
-/// <glibc floor or ->`; glibc targets carry `glibc_floor`, the others `-`.
+/// <floor or ->`: the glibc floor of glibc targets, the oldest macOS of Apple targets.
 pub fn install_table(targets: &[Target]) -> String {
     let mut lines = Vec::new();
     for target in targets {
         if let Some(uname) = target.uname {
-            let floor = match target.glibc_floor() {
-                Some(floor) => floor.to_string(),
-                None => "-".to_owned(),
+            let floor = match (target.glibc_floor(), target.macos_floor()) {
+                (Some(floor), _) => floor.to_string(),
+                (_, Some(floor)) => floor.to_string(),
+                (None, None) => "-".to_owned(),
             };
             for machine in uname.machines {
                 lines.push(format!(

@@ -205,3 +205,38 @@ fn cargo_config_agrees_with_the_table() {
         );
     }
 }
+
+#[test]
+fn with_a_macos_floor_zig_links_the_apple_targets_on_any_machine() {
+    let settings = Settings {
+        macos: Some("11.0".parse().unwrap()),
+        ..Settings::default()
+    };
+    let linux = t("x86_64-unknown-linux-gnu");
+    let mac = Target::configured(&t("aarch64-apple-darwin"), &linux, &settings);
+    assert_eq!(
+        mac.linkage,
+        Linkage::ZigApple {
+            macos: "11.0".parse().unwrap()
+        }
+    );
+    assert!(mac.links_through_zig() && mac.buildable_on(&linux));
+    assert_eq!(mac.cargo_target_arg(), "aarch64-apple-darwin");
+    assert_eq!(mac.github_runner, "ubuntu-24.04");
+    assert_eq!(mac.smoke_runner, Some("macos-14"));
+    assert!(
+        mac.apt_packages.is_empty(),
+        "zig and the rustup target only"
+    );
+    assert_eq!(mac.runner, Runner::Unavailable);
+    assert_eq!(
+        install_table(&[mac]),
+        "Darwin arm64 system aarch64-apple-darwin tar.xz 11.0"
+    );
+    // Without the setting they are built on a Mac, natively.
+    let native = Target::new(&t("x86_64-apple-darwin"), &linux);
+    assert!(!native.buildable_on(&linux));
+    assert_eq!(native.macos_floor(), None);
+    let err = "10".parse::<MacOsVersion>().unwrap_err();
+    assert!(err.contains("11.0"), "{err}");
+}

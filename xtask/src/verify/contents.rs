@@ -160,6 +160,7 @@ mod tests {
             top_dir: Some("app-1.0.0-x".into()),
             glibc_min: None,
             static_binaries: None,
+            macos_min: None,
         }
     }
 

@@ -50,7 +50,10 @@ pub(super) fn check_wheel(
 }
 
 /// The binaries of an archive, by file name.
-fn archive_binaries(dir: &Path, archive: &Artifact) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+pub(super) fn archive_binaries(
+    dir: &Path,
+    archive: &Artifact,
+) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
     let path = dir.join(&archive.name);
     let top = archive.top_dir.as_deref().unwrap_or_default();
     let wanted = |name: &str| {

@@ -15,6 +15,7 @@ fn config() -> DistConfig {
         installer: Some("install.sh".into()),
         public_key: None,
         glibc: Some("2.34".into()),
+        macos: None,
         unix_archive: None,
         windows_archive: None,
         deb: None,

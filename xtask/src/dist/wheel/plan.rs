@@ -150,6 +150,14 @@ pub fn platform_tags(target: &Target) -> Option<Vec<String>> {
             let (major, minor) = MUSLLINUX;
             Some(vec![format!("musllinux_{major}_{minor}_{arch}")])
         }
+        (Os::MacOs, _, Linkage::ZigApple { macos }) => {
+            let (major, minor) = (*macos.0.first()?, macos.0.get(1).copied().unwrap_or(0));
+            let arch = match arch {
+                "aarch64" => "arm64",
+                other => other,
+            };
+            Some(vec![format!("macosx_{major}_{minor}_{arch}")])
+        }
         (Os::Windows, _, _) => match arch {
             "x86_64" => Some(vec!["win_amd64".to_owned()]),
             "aarch64" => Some(vec!["win_arm64".to_owned()]),

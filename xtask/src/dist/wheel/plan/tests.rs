@@ -118,3 +118,21 @@ fn a_wheel_holds_the_scripts_the_license_and_its_metadata() {
     assert!(text.ends_with("\n\n# jimini\n"));
     assert!(wheel_text(&wheel.tags).contains("Root-Is-Purelib: false\nTag: py3-none-win_amd64\n"));
 }
+
+#[test]
+fn the_macos_floor_decides_the_macosx_tag() {
+    let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+    let settings = Settings {
+        macos: Some("11.0".parse().unwrap()),
+        ..Settings::default()
+    };
+    let tags = |triple| {
+        platform_tags(&Target::configured(
+            &Triple::parse(triple).unwrap(),
+            &host,
+            &settings,
+        ))
+    };
+    assert_eq!(tags("aarch64-apple-darwin").unwrap(), ["macosx_11_0_arm64"]);
+    assert_eq!(tags("x86_64-apple-darwin").unwrap(), ["macosx_11_0_x86_64"]);
+}
