@@ -48,5 +48,7 @@ COPY --from=artifacts /etc/jimini/ /etc/jimini/
 COPY --from=artifacts --chown=10001:10001 /var/lib/jimini/ /var/lib/jimini/
 USER 10001:10001
 EXPOSE 9000
+# No HEALTHCHECK: a scratch image has no HTTP client. Orchestrators probe GET /health for
+# liveness and GET /ready for readiness (503 while the audit log cannot be written).
 ENTRYPOINT ["/usr/local/bin/jimini-server"]
 CMD ["--bind", "0.0.0.0:9000", "--rules", "/etc/jimini/rules.toml", "--audit-log", "/var/lib/jimini/audit.jsonl"]

@@ -41,7 +41,7 @@ use crate::rules::{Decision, Evaluation};
 use {key::*, log::*, record::*, verify::*};
 
 pub use key::{AuditKey, create_key_file, read_key_file, sha256_hex};
-pub use log::{AuditLog, TornTail};
+pub use log::{AppendFailure, AuditLog, TornTail};
 pub use record::{AuditRecord, Head, Pending, RequestInfo};
 pub use verify::{VerifyError, VerifySummary, verify};
 

@@ -15,13 +15,19 @@
 //!   start; `GET /v1/audit/head` tells a monitor the durable head; `GET /metrics` is for
 //!   Prometheus.
 //!
+//! - `GET /health` is liveness (the process answers); `GET /ready` is readiness (a decision can
+//!   be made and logged now): 503 with the reason while the audit log is out of space or
+//!   stopped (see `writer`).
+//!
 //! **Architecture Invariant:** `POST /v1/evaluate` answers with a decision only after the
-//! decision's audit record is durable; if the record cannot be written the client gets a 500.
+//! decision's audit record is durable; if the record cannot be written the client gets a 503
+//! with `Retry-After` (out of space: nothing was written, it may be retried) or a 500.
 //! The chain stays one line of records: only the writer thread appends.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
@@ -30,7 +36,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{
+    AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
@@ -63,6 +71,9 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Open connections at once; more are closed at accept.
     pub max_connections: usize,
+    /// Open connections one client address may hold (0: no limit), so that one client's idle
+    /// or trickling connections cannot take every slot.
+    pub max_connections_per_client: usize,
     /// The read buffer, which bounds the request head (larger heads get 431).
     pub max_header_bytes: usize,
     /// How long shutdown waits for requests in flight.
@@ -76,6 +87,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_connections_per_client: 64,
             max_header_bytes: 16 * 1024,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -168,10 +180,7 @@ impl Server {
                 torn.moved_to.display()
             ));
         }
-        let listener = std::net::TcpListener::bind(&config.bind)
-            .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
-        listener
-            .set_nonblocking(true)
+        let listener = listen(&config.bind)
             .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
         let metrics = Arc::new(Metrics::default());
         let (audit, writer) = AuditWriter::start(log, Arc::clone(&metrics));
@@ -233,6 +242,7 @@ impl Server {
 async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: impl Future) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(state.limits.max_connections));
+    let per_client = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(state.limits.header_timeout)
@@ -241,7 +251,7 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: i
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -250,8 +260,15 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: i
             },
             _ = &mut shutdown => break,
         };
-        // Over the cap: close at once rather than queue behind idle or trickling clients.
+        let (stream, peer) = stream;
+        // Over a client's share, or the cap: close at once rather than queue behind idle or
+        // trickling clients.
+        let Some(share) = ClientShare::take(&per_client, peer.ip(), &state.limits) else {
+            state.metrics.connection_refused("per_client");
+            continue;
+        };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            state.metrics.connection_refused("capacity");
             continue;
         };
         let state = Arc::clone(&state);
@@ -263,7 +280,7 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: i
         tokio::spawn(async move {
             // Client errors (resets, timeouts, malformed requests) end only this connection.
             let _ = connection.await;
-            drop(slot);
+            drop((slot, share));
         });
     }
     drop(listener);
@@ -276,6 +293,64 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: i
             "jimini-server: requests still running after {}s were cut off",
             grace.as_secs()
         );
+    }
+}
+
+/// The listening socket, with a backlog deep enough that a burst of connections (a client
+/// re-opening thousands of idle ones, which are closed at accept) does not drop other
+/// clients' handshakes while the accept loop catches up; std's backlog is 128.
+fn listen(bind: &str) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(bind)?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the address resolves to nothing"))?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// The listen backlog (the kernel caps it at `net.core.somaxconn`, 4096 on Linux 5.4+).
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// One open connection of a client address, counted while it lives.
+struct ClientShare {
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl ClientShare {
+    /// A share for `ip`, or `None` when it holds its limit already.
+    fn take(
+        counts: &Arc<Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        limits: &Limits,
+    ) -> Option<ClientShare> {
+        let mut map = counts.lock().unwrap_or_else(|e| e.into_inner());
+        let held = map.entry(ip).or_insert(0);
+        if limits.max_connections_per_client != 0 && *held >= limits.max_connections_per_client {
+            return None;
+        }
+        *held += 1;
+        Some(ClientShare {
+            counts: Arc::clone(counts),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientShare {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = map.get_mut(&self.ip) {
+            *held -= 1;
+            if *held == 0 {
+                map.remove(&self.ip);
+            }
+        }
     }
 }
 

@@ -1,4 +1,11 @@
 //! The open log: locking, torn-tail recovery, and appending records with one fsync per batch.
+//!
+//! Which failures are which: a failed `write` (a full disk, `ENOSPC`; a quota, `EDQUOT`)
+//! leaves the file's durable part as it was, so the log cuts the partial bytes off again
+//! ([`AppendFailure::Retry`]): the batch is not in the log and a later one may succeed. A
+//! failed `fsync`, any other failed write, or a failed cut leaves the file's tail unknown (the
+//! page cache may hold or drop what was written): the log must not be appended to again
+//! ([`AppendFailure::Stopped`]) until it is verified and reopened.
 
 #![allow(unused_imports)]
 use super::*;
@@ -18,6 +25,41 @@ pub struct AuditLog {
     pub(super) file: File,
     pub(super) key: AuditKey,
     pub(super) head: Head,
+    /// The file's length after the last durable record.
+    pub(super) durable_len: u64,
+}
+
+/// Why a batch did not become durable.
+#[derive(Debug)]
+pub enum AppendFailure {
+    /// The write failed for want of space (or quota) and was cut off again: nothing of the
+    /// batch is in the file, and appending may be retried.
+    Retry(io::Error),
+    /// The file's tail is unknown: nothing more may be appended.
+    Stopped(io::Error),
+}
+
+impl AppendFailure {
+    pub fn is_retry(&self) -> bool {
+        matches!(self, AppendFailure::Retry(_))
+    }
+}
+
+impl std::fmt::Display for AppendFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppendFailure::Retry(err) => write!(f, "{err} (nothing was written; retrying)"),
+            AppendFailure::Stopped(err) => write!(f, "{err} (appending stopped)"),
+        }
+    }
+}
+
+impl From<AppendFailure> for io::Error {
+    fn from(failure: AppendFailure) -> io::Error {
+        match failure {
+            AppendFailure::Retry(err) | AppendFailure::Stopped(err) => err,
+        }
+    }
 }
 
 impl AuditLog {
@@ -57,6 +99,7 @@ impl AuditLog {
                 file,
                 key,
                 head: scan.head,
+                durable_len: scan.complete_len,
             },
             torn,
         ))
@@ -85,8 +128,8 @@ impl AuditLog {
 
     /// Appends the records in order with one write and one `fsync` for all of them (group
     /// commit); they are durable when this returns. On an error nothing of the batch counts:
-    /// the chain state stays where it was.
-    pub fn append_batch(&mut self, batch: &[Pending]) -> io::Result<Vec<AuditRecord>> {
+    /// the chain state stays where it was (see [`AppendFailure`]).
+    pub fn append_batch(&mut self, batch: &[Pending]) -> Result<Vec<AuditRecord>, AppendFailure> {
         let mut buffer = Vec::new();
         let mut records = Vec::with_capacity(batch.len());
         let mut head = self.head.clone();
@@ -111,7 +154,7 @@ impl AuditLog {
                 prev_sha256: head.hash,
                 mac: String::new(),
             };
-            let line = signed_line(&self.key, &mut record)?;
+            let line = signed_line(&self.key, &mut record).map_err(AppendFailure::Stopped)?;
             head = Head {
                 seq: record.seq,
                 hash: sha256_hex(line.as_bytes()),
@@ -120,9 +163,27 @@ impl AuditLog {
             buffer.push(b'\n');
             records.push(record);
         }
-        self.file.write_all(&buffer)?;
-        self.file.flush()?;
-        self.file.sync_data()?;
+        if let Err(err) = self
+            .file
+            .write_all(&buffer)
+            .and_then(|()| self.file.flush())
+        {
+            let out_of_space = matches!(
+                err.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            );
+            // Cut the partial bytes off; the file is then exactly its durable part again.
+            return match self.file.set_len(self.durable_len) {
+                Ok(()) if out_of_space => Err(AppendFailure::Retry(err)),
+                Ok(()) => Err(AppendFailure::Stopped(err)),
+                Err(cut) => Err(AppendFailure::Stopped(io::Error::new(
+                    cut.kind(),
+                    format!("{err}, and the partial write could not be cut off: {cut}"),
+                ))),
+            };
+        }
+        self.file.sync_data().map_err(AppendFailure::Stopped)?;
+        self.durable_len += buffer.len() as u64;
         self.head = head;
         Ok(records)
     }

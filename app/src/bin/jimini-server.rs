@@ -16,7 +16,7 @@ jimini-server: the jimini policy gateway over HTTP
 
 Usage:
   jimini-server [--bind ADDR] [--rules FILE] [--audit-log FILE] [--audit-key-file FILE]
-                [--max-body-bytes N] [--shadow]
+                [--max-body-bytes N] [--max-connections-per-client N] [--shadow]
   jimini-server --version | --help
 
 Options:
@@ -26,6 +26,9 @@ Options:
   --audit-key-file F   the audit key (default: the log's path + .key); created with mode 0600
                        and a random key on first start when missing
   --max-body-bytes N   largest accepted request body (default 65536); larger gets 413
+  --max-connections-per-client N
+                       open connections one client address may hold (default 64; 0: no
+                       limit, for a server behind a proxy that all clients come through)
   --shadow             report decisions but always allow
   --exit-on-stdin-eof  shut down as on SIGTERM when stdin closes (for supervisors and tests,
                        on every platform; Windows has no SIGTERM)
@@ -35,12 +38,15 @@ Environment:
                        and /v1/audit/head
   JIMINI_AUDIT_KEY     the audit key itself (at least 32 bytes) instead of a key file
 
-Endpoints: GET /health, GET /version, GET /metrics (Prometheus),
+Endpoints: GET /health (liveness), GET /ready (readiness: 503 while the audit log cannot be
+written), GET /version, GET /metrics (Prometheus),
 POST /v1/evaluate {\"text\", \"endpoint\"?, \"direction\"?}, GET /v1/audit/head {\"seq\", \"hash\"}.
 Every audit record carries an HMAC-SHA256 under the audit key, and the text's digest is keyed.
-Limits: request head 16 KiB (431) sent within 5 s, body within 10 s (408), 1024 open connections;
+Limits: request head 16 KiB (431) sent within 5 s, body within 10 s (408), 1024 open connections,
+64 of them per client address;
 a body over --max-body-bytes gets 413 on every route and the connection is closed.
-The audit log is locked: a second server on the same file refuses to start.
+The audit log is locked: a second server on the same file refuses to start. When its disk is
+full, evaluations get 503 with Retry-After and nothing is written; they resume by themselves.
 SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to 10 s) and exits 0.";
 
 enum Command {
@@ -65,6 +71,7 @@ fn parse_args() -> Result<Command, String> {
     let mut audit_log = PathBuf::from("jimini-audit.jsonl");
     let mut audit_key_file: Option<PathBuf> = None;
     let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+    let mut per_client = Limits::default().max_connections_per_client;
     let mut shadow = false;
     let mut options = Options::default();
     let usage = |err: lexopt::Error| err.to_string();
@@ -78,6 +85,9 @@ fn parse_args() -> Result<Command, String> {
             Long("audit-key-file") => audit_key_file = Some(parser.value().map_err(usage)?.into()),
             Long("max-body-bytes") => {
                 max_body_bytes = parser.value().map_err(usage)?.parse().map_err(usage)?
+            }
+            Long("max-connections-per-client") => {
+                per_client = parser.value().map_err(usage)?.parse().map_err(usage)?
             }
             Long("shadow") => shadow = true,
             Long("exit-on-stdin-eof") => options.exit_on_stdin_eof = true,
@@ -109,6 +119,7 @@ fn parse_args() -> Result<Command, String> {
             audit_key,
             limits: Limits {
                 max_body_bytes,
+                max_connections_per_client: per_client,
                 ..Limits::default()
             },
             api_key,

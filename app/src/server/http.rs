@@ -27,8 +27,9 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Answer {
 }
 
 /// Every route: its path, the one method it answers, and its name in the metrics.
-pub(super) const ROUTES: [(&str, Method, &str); 5] = [
+pub(super) const ROUTES: [(&str, Method, &str); 6] = [
     ("/health", Method::GET, "health"),
+    ("/ready", Method::GET, "ready"),
     ("/version", Method::GET, "version"),
     ("/metrics", Method::GET, "metrics"),
     ("/v1/evaluate", Method::POST, "evaluate"),
@@ -66,7 +67,15 @@ pub(super) async fn route_request(
         return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }
     match *name {
+        // Liveness: the process answers. Readiness: it can decide and log now.
         "health" => json_response(StatusCode::OK, json!({ "status": "ok" })),
+        "ready" => match state.audit.readiness() {
+            Readiness::Ready => json_response(StatusCode::OK, json!({ "status": "ready" })),
+            Readiness::NoSpace(reason) | Readiness::Stopped(reason) => json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "not ready", "reason": reason }),
+            ),
+        },
         "version" => json_response(StatusCode::OK, json!(BUILD_INFO)),
         "metrics" => {
             let mut response = Response::new(Full::new(Bytes::from(state.metrics.encode())));
@@ -147,12 +156,26 @@ pub(super) async fn evaluate(state: &State, request: Request<Incoming>) -> Answe
                 }),
             )
         }
-        Err(message) => {
+        Err(AppendError::Unavailable(message)) => {
+            eprintln!("jimini-server: {message}");
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the audit log has no space: try again later",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+            response
+        }
+        Err(AppendError::Failed(message)) => {
             eprintln!("jimini-server: {message}");
             error(StatusCode::INTERNAL_SERVER_ERROR, "audit log unavailable")
         }
     }
 }
+
+/// What a client is told to wait when the audit log is out of space.
+const RETRY_AFTER_SECONDS: &str = "5";
 
 /// Compares without an early exit, so the response time does not leak how much of a key matched.
 pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

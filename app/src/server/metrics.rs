@@ -9,6 +9,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -20,6 +21,12 @@ pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 struct RequestLabels {
     route: &'static str,
     status: u16,
+}
+
+/// Why: a fixed set (`per_client`, `capacity`; `no_space`, `stopped`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -35,6 +42,9 @@ pub struct Metrics {
     audit_commit_seconds: Histogram,
     audit_fsyncs: Counter,
     audit_records: Counter,
+    audit_write_failures: Family<ReasonLabels, Counter>,
+    connections_refused: Family<ReasonLabels, Counter>,
+    ready: Gauge,
 }
 
 impl Default for Metrics {
@@ -72,6 +82,27 @@ impl Default for Metrics {
             "Audit records made durable",
             audit_records.clone(),
         );
+        let audit_write_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "audit_write_failures",
+            "Audit batches not made durable: no_space (cut off again, retried), stopped (the \
+             log takes no more appends)",
+            audit_write_failures.clone(),
+        );
+        let connections_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed at accept: per_client (one address holds its share), capacity \
+             (the server holds its maximum)",
+            connections_refused.clone(),
+        );
+        let ready: Gauge = Gauge::default();
+        ready.set(1);
+        registry.register(
+            "ready",
+            "1 while decisions can be made and logged (GET /ready answers 200), else 0",
+            ready.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -79,6 +110,9 @@ impl Default for Metrics {
             audit_commit_seconds,
             audit_fsyncs,
             audit_records,
+            audit_write_failures,
+            connections_refused,
+            ready,
         }
     }
 }
@@ -103,6 +137,22 @@ impl Metrics {
         self.audit_commit_seconds.observe(took.as_secs_f64());
         self.audit_fsyncs.inc();
         self.audit_records.inc_by(records as u64);
+    }
+
+    pub fn audit_write_failed(&self, reason: &'static str) {
+        self.audit_write_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.connections_refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
     }
 
     pub fn encode(&self) -> String {
