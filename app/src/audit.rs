@@ -24,6 +24,7 @@
 mod key;
 mod log;
 mod record;
+mod segments;
 mod verify;
 
 use std::fmt;
@@ -38,11 +39,12 @@ use sha2::{Digest, Sha256};
 
 use crate::rules::{Decision, Evaluation};
 #[allow(unused_imports)] // the submodules and the tests share these names
-use {key::*, log::*, record::*, verify::*};
+use {key::*, log::*, record::*, segments::*, verify::*};
 
 pub use key::{AuditKey, create_key_file, read_key_file, sha256_hex};
 pub use log::{AppendFailure, AuditLog, TornTail};
 pub use record::{AuditRecord, Head, Pending, RequestInfo};
+pub use segments::{files_of, segment_path, segments, verify_files};
 pub use verify::{VerifyError, VerifySummary, verify};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

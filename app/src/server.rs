@@ -111,6 +111,8 @@ pub struct Config {
     pub limits: Limits,
     pub api_key: String,
     pub shadow: bool,
+    /// Rotate the audit log once its current file holds this many bytes (SIGHUP rotates too).
+    pub audit_rotate_bytes: Option<u64>,
 }
 
 /// What every request reads.
@@ -183,7 +185,8 @@ impl Server {
         let listener = listen(&config.bind)
             .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
         let metrics = Arc::new(Metrics::default());
-        let (audit, writer) = AuditWriter::start(log, Arc::clone(&metrics));
+        let (audit, writer) =
+            AuditWriter::start(log, Arc::clone(&metrics), config.audit_rotate_bytes);
         Ok(Server {
             listener,
             state: Arc::new(State {
@@ -243,6 +246,7 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: i
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(state.limits.max_connections));
     let per_client = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
+    rotate_on_sighup(&state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(state.limits.header_timeout)
@@ -294,6 +298,30 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: i
             grace.as_secs()
         );
     }
+}
+
+/// SIGHUP rotates the audit log (after the records queued before it), as operators and
+/// logrotate expect of a daemon.
+fn rotate_on_sighup(state: &Arc<State>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            eprintln!("jimini-server: cannot watch SIGHUP: the audit log rotates by size only");
+            return;
+        };
+        let state = Arc::downgrade(state);
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match state.upgrade() {
+                    Some(state) => state.audit.rotate(),
+                    None => break,
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 /// The listening socket, with a backlog deep enough that a burst of connections (a client

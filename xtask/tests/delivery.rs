@@ -804,6 +804,8 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
         "/usr/bin/jimini-admin",
         "/etc/jimini/rules.toml",
         "/lib/systemd/system/jimini-server.service",
+        "/lib/systemd/system/jimini-server-rotate.timer",
+        "/lib/systemd/system/jimini-server-rotate.service",
         "/usr/share/doc/jimini/copyright",
         "/usr/share/doc/jimini/changelog.gz",
     ] {

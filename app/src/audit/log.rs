@@ -27,6 +27,8 @@ pub struct AuditLog {
     pub(super) head: Head,
     /// The file's length after the last durable record.
     pub(super) durable_len: u64,
+    /// The last record before this file: the genesis, or the last of the rotated file before.
+    pub(super) segment_start: Head,
 }
 
 /// Why a batch did not become durable.
@@ -87,8 +89,13 @@ impl AuditLog {
             }
             Err(std::fs::TryLockError::Error(err)) => return Err(io_error(err)),
         }
+        // The current file continues the last rotated one, if any (see `segments`).
+        let segment_start = match segments(path).map_err(io_error)?.last() {
+            None => Head::genesis(),
+            Some((rotated, _, last)) => last_head(rotated, *last, &key)?,
+        };
         // Read through the locked handle: on Windows the lock keeps other handles out.
-        let scan = scan(BufReader::new(&file), Some(&key), None)?;
+        let scan = scan(BufReader::new(&file), Some(&key), None, &segment_start)?;
         let torn = match scan.torn_bytes {
             0 => None,
             bytes => Some(move_torn_tail(path, &mut file, scan.complete_len, bytes)?),
@@ -100,6 +107,7 @@ impl AuditLog {
                 key,
                 head: scan.head,
                 durable_len: scan.complete_len,
+                segment_start,
             },
             torn,
         ))
@@ -112,6 +120,43 @@ impl AuditLog {
     /// The last durable record.
     pub fn head(&self) -> &Head {
         &self.head
+    }
+
+    /// Bytes of durable records in the current file.
+    pub fn current_len(&self) -> u64 {
+        self.durable_len
+    }
+
+    /// Closes the current file as `<log>.<first>-<last>` and starts a new, empty one whose
+    /// first record will chain to the last (see `segments`). Every record in it is durable
+    /// already (appends fsync); the rename and the new file are made durable with the
+    /// directory. An empty current file is not rotated: `None`.
+    pub fn rotate(&mut self) -> io::Result<Option<PathBuf>> {
+        if self.head.seq == self.segment_start.seq {
+            return Ok(None);
+        }
+        let rotated = segment_path(&self.path, self.segment_start.seq + 1, self.head.seq);
+        std::fs::rename(&self.path, &rotated)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(&self.path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::other(format!(
+                    "{} was locked by another process while rotating",
+                    self.path.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(err),
+        }
+        sync_dir(&self.path)?;
+        self.file = file;
+        self.durable_len = 0;
+        self.segment_start = self.head.clone();
+        Ok(Some(rotated))
     }
 
     /// Appends one record and makes it durable before returning.
@@ -187,6 +232,53 @@ impl AuditLog {
         self.head = head;
         Ok(records)
     }
+}
+
+/// The head a rotated file ends at: its last record (MAC checked), which must be record
+/// `last` as its name says. The whole chain is `jimini-admin audit verify DIR`'s to check;
+/// starting a server checks only this line of the closed files.
+fn last_head(rotated: &Path, last: u64, key: &AuditKey) -> Result<Head, VerifyError> {
+    let broken = |reason: String| VerifyError::Broken {
+        line: last,
+        reason: format!("{}: {reason}", rotated.display()),
+    };
+    let bytes = std::fs::read(rotated).map_err(|source| VerifyError::Io {
+        path: rotated.to_owned(),
+        source,
+    })?;
+    let body = bytes
+        .strip_suffix(b"\n")
+        .ok_or_else(|| broken("does not end with a complete record".to_owned()))?;
+    let line = match body.iter().rposition(|&b| b == b'\n') {
+        Some(at) => &body[at + 1..],
+        None => body,
+    };
+    let (seq, _, _) = parse_record(line, Some(key), false).map_err(broken)?;
+    if seq != last {
+        return Err(broken(format!(
+            "ends at record {seq}, not {last} as its name says"
+        )));
+    }
+    Ok(Head {
+        seq,
+        hash: sha256_hex(line),
+    })
+}
+
+/// Makes a rename or a new file in the log's directory durable (a no-op where directories
+/// cannot be opened, as on Windows).
+fn sync_dir(log: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match log.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = log;
+    Ok(())
 }
 
 /// Writes the bytes after the last newline to a new `<log>.torn` file, then cuts them off.

@@ -230,3 +230,86 @@ fn keys_are_long_enough_and_key_files_private() {
         assert!(err.contains("chmod 600"), "{err}");
     }
 }
+
+/// Three files of two records each, rotated; the log reopened continues the chain.
+fn rotated_log(name: &str) -> (PathBuf, Vec<PathBuf>) {
+    let path = temp_log(name);
+    let pack = RulePack::default_pack();
+    let mut rotated = Vec::new();
+    {
+        let (mut log, _) = AuditLog::open(&path, key()).unwrap();
+        for round in 0..3 {
+            for text in ["a", "b"] {
+                log.append(&RequestInfo::default(), text, &pack.evaluate(text, false))
+                    .unwrap();
+            }
+            if round < 2 {
+                rotated.push(log.rotate().unwrap().expect("records to rotate"));
+            }
+        }
+        assert_eq!(log.rotate().unwrap().map(|_| ()), Some(()));
+        assert_eq!(log.rotate().unwrap(), None, "an empty file is not rotated");
+    }
+    // Reopened: the new (empty) file continues from the last rotated one.
+    let (mut log, _) = AuditLog::open(&path, key()).unwrap();
+    assert_eq!(log.head().seq, 6);
+    let record = log
+        .append(&RequestInfo::default(), "c", &pack.evaluate("c", false))
+        .unwrap();
+    assert_eq!(record.seq, 7);
+    (path, rotated)
+}
+
+#[test]
+fn rotation_continues_the_chain_across_files() {
+    let (path, rotated) = rotated_log("rotate");
+    let names: Vec<String> = rotated
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "audit.jsonl.00000000000000000001-00000000000000000002",
+            "audit.jsonl.00000000000000000003-00000000000000000004"
+        ]
+    );
+    let files = files_of(path.parent().unwrap()).unwrap();
+    assert_eq!(
+        files.len(),
+        4,
+        "three rotated files and the current one: {files:?}"
+    );
+    let summary = verify_files(&files, Some(&key()), None).unwrap();
+    assert_eq!(summary.records, 7);
+    let middle = Head {
+        seq: 4,
+        hash: verify_files(&files[..2], None, None).unwrap().head.hash,
+    };
+    verify_files(&files, Some(&key()), Some(&middle)).unwrap();
+    // The current file alone says what it needs.
+    let alone = verify(&path, Some(&key()), None).unwrap_err().to_string();
+    assert!(alone.contains("verify it together with them"), "{alone}");
+}
+
+#[test]
+fn a_missing_or_reordered_middle_file_is_named() {
+    let (path, _) = rotated_log("rotate-missing");
+    let files = files_of(path.parent().unwrap()).unwrap();
+    let without_middle = [files[0].clone(), files[2].clone(), files[3].clone()];
+    let err = verify_files(&without_middle, None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("{} does not continue", files[2].display())),
+        "{err}"
+    );
+    let swapped = [
+        files[1].clone(),
+        files[0].clone(),
+        files[2].clone(),
+        files[3].clone(),
+    ];
+    let err = verify_files(&swapped, None, None).unwrap_err().to_string();
+    assert!(err.contains(&files[1].display().to_string()), "{err}");
+}

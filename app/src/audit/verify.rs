@@ -69,13 +69,27 @@ pub fn verify(
         path: path.to_owned(),
         source,
     })?;
-    let scan = scan(BufReader::new(file), key, expect_head).map_err(|err| match err {
-        VerifyError::Io { source, .. } => VerifyError::Io {
-            path: path.to_owned(),
-            source,
-        },
-        other => other,
-    })?;
+    let scan =
+        scan(BufReader::new(file), key, expect_head, &Head::genesis()).map_err(
+            |err| match err {
+                VerifyError::Io { source, .. } => VerifyError::Io {
+                    path: path.to_owned(),
+                    source,
+                },
+                VerifyError::Broken { line: 1, reason } if reason.contains("previous record") => {
+                    VerifyError::Broken {
+                        line: 1,
+                        reason: format!(
+                            "{reason}; if {} continues rotated files, verify it together with \
+                         them (`jimini-admin audit verify DIR`, or the files in order)",
+                            path.display()
+                        ),
+                    }
+                }
+                other => other,
+            },
+        )?;
+    expected_head_seen(&scan, expect_head)?;
     Ok(VerifySummary {
         records: scan.head.seq,
         head: scan.head,
@@ -85,23 +99,47 @@ pub fn verify(
     })
 }
 
+/// An expected head that no scanned record matched: records were cut off the end.
+pub(super) fn expected_head_seen(
+    scan: &Scan,
+    expect_head: Option<&Head>,
+) -> Result<(), VerifyError> {
+    match expect_head {
+        Some(expected) if !scan.expected_seen => Err(VerifyError::HeadMismatch {
+            reason: format!(
+                "the log ends at record {} but the expected head is record {}: records were cut \
+                 off the end",
+                scan.head.seq, expected.seq
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 pub(super) struct Scan {
     pub(super) head: Head,
     pub(super) legacy_records: u64,
     /// Bytes up to and including the last newline.
     pub(super) complete_len: u64,
     pub(super) torn_bytes: u64,
+    /// Whether a record matched the expected head (or it was the start).
+    pub(super) expected_seen: bool,
 }
 
+/// Reads records that continue the chain at `start` (the genesis for a whole log, the last
+/// record of the file before for a rotated one).
 pub(super) fn scan(
     mut reader: impl BufRead,
     key: Option<&AuditKey>,
     expect_head: Option<&Head>,
+    start: &Head,
 ) -> Result<Scan, VerifyError> {
-    let mut head = Head::genesis();
+    let mut head = start.clone();
+    // Format 1 only from the very start of a log (0.2.0 wrote no rotated files).
     let mut legacy_records = 0u64;
+    let legacy_possible = start.seq == 0;
     let mut complete_len = 0u64;
-    let mut expected_seen = expect_head.is_some_and(|expected| expected.seq == 0);
+    let mut expected_seen = expect_head.is_some_and(|expected| expected.seq <= start.seq);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -120,6 +158,7 @@ pub(super) fn scan(
                 legacy_records,
                 complete_len,
                 torn_bytes: read as u64,
+                expected_seen,
             });
         }
         let line_number = head.seq + 1;
@@ -128,7 +167,8 @@ pub(super) fn scan(
             reason,
         };
         let (seq, prev, legacy) =
-            parse_record(&line, key, legacy_records == head.seq).map_err(broken)?;
+            parse_record(&line, key, legacy_possible && legacy_records == head.seq)
+                .map_err(broken)?;
         if prev != head.hash {
             return Err(broken(format!(
                 "prev_sha256 is {prev} but the previous record hashes to {}; \
@@ -162,22 +202,12 @@ pub(super) fn scan(
             expected_seen = true;
         }
     }
-    if let Some(expected) = expect_head
-        && !expected_seen
-    {
-        return Err(VerifyError::HeadMismatch {
-            reason: format!(
-                "the log ends at record {} but the expected head is record {}: records were cut \
-                 off the end",
-                head.seq, expected.seq
-            ),
-        });
-    }
     Ok(Scan {
         head,
         legacy_records,
         complete_len,
         torn_bytes: 0,
+        expected_seen,
     })
 }
 

@@ -12,12 +12,15 @@ const HELP: &str = "\
 jimini-admin: manage jimini's audit logs and rule packs
 
 Usage:
-  jimini-admin audit verify FILE [--key KEYFILE] [--expect-head SEQ:HASH]
+  jimini-admin audit verify FILE... [--key KEYFILE] [--expect-head SEQ:HASH]
                                    check the audit log: its hash chain and, with the audit key
                                    (--key or JIMINI_AUDIT_KEY), every record's MAC; with
                                    --expect-head, that a head seen earlier (GET /v1/audit/head)
                                    is still in it, so records were not cut off or rewritten.
                                    Reports the first broken line and prints the head.
+                                   A rotated log: its files in order, or the directory
+                                   holding them (<log>.<first>-<last>, then <log>); a file
+                                   missing in between or out of order is named.
   jimini-admin rules lint FILE     check a rule pack (TOML, regexes, unique ids)
   jimini-admin version             print build information
   --json                           (with any command) print the result as JSON on stdout;
@@ -28,7 +31,7 @@ Exit codes: 0 ok, 1 a check failed or a file is unreadable, 2 usage error.";
 
 enum Command {
     AuditVerify {
-        log: PathBuf,
+        logs: Vec<PathBuf>,
         key_file: Option<PathBuf>,
         expect_head: Option<Head>,
     },
@@ -64,8 +67,8 @@ fn parse_args() -> Result<(Command, bool), lexopt::Error> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let verify_options = key_file.is_some() || expect_head.is_some();
     let command = match words.as_slice() {
-        ["audit", "verify", file] => Command::AuditVerify {
-            log: file.into(),
+        ["audit", "verify", files @ ..] if !files.is_empty() => Command::AuditVerify {
+            logs: files.iter().map(PathBuf::from).collect(),
             key_file,
             expect_head,
         },
@@ -108,10 +111,10 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::AuditVerify {
-            log,
+            logs,
             key_file,
             expect_head,
-        } => audit_verify(&log, key_file, expect_head.as_ref(), json),
+        } => audit_verify(&logs, key_file, expect_head.as_ref(), json),
         Command::RulesLint(path) => RulePack::load(&path)
             .map(|pack| {
                 if json {
@@ -165,14 +168,26 @@ fn audit_key(key_file: Option<PathBuf>) -> Result<Option<(AuditKey, String)>, St
 }
 
 fn audit_verify(
-    log: &std::path::Path,
+    logs: &[PathBuf],
     key_file: Option<PathBuf>,
     expect_head: Option<&Head>,
     json: bool,
 ) -> Result<(), String> {
     let key = audit_key(key_file)?;
-    let summary = jimini::audit::verify(log, key.as_ref().map(|(key, _)| key), expect_head)
-        .map_err(|err| format!("{}: {err}", log.display()))?;
+    let key_ref = key.as_ref().map(|(key, _)| key);
+    let named = logs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let summary = match logs {
+        [one] if !one.is_dir() => jimini::audit::verify(one, key_ref, expect_head),
+        [one] => jimini::audit::files_of(one)
+            .and_then(|files| jimini::audit::verify_files(&files, key_ref, expect_head)),
+        many => jimini::audit::verify_files(many, key_ref, expect_head),
+    }
+    .map_err(|err| format!("{named}: {err}"))?;
+    let log = named;
     if json {
         print_json(&serde_json::json!({
             "ok": true,
@@ -187,11 +202,7 @@ fn audit_verify(
         }));
         return Ok(());
     }
-    println!(
-        "{}: {} records, chain intact",
-        log.display(),
-        summary.records
-    );
+    println!("{}: {} records, chain intact", log, summary.records);
     match &key {
         Some((_, source)) => println!("MACs: all verified with the key from {source}"),
         None => println!(

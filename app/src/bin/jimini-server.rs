@@ -16,7 +16,8 @@ jimini-server: the jimini policy gateway over HTTP
 
 Usage:
   jimini-server [--bind ADDR] [--rules FILE] [--audit-log FILE] [--audit-key-file FILE]
-                [--max-body-bytes N] [--max-connections-per-client N] [--shadow]
+                [--max-body-bytes N] [--max-connections-per-client N]
+                [--audit-rotate-bytes N] [--shadow]
   jimini-server --version | --help
 
 Options:
@@ -29,6 +30,10 @@ Options:
   --max-connections-per-client N
                        open connections one client address may hold (default 64; 0: no
                        limit, for a server behind a proxy that all clients come through)
+  --audit-rotate-bytes N
+                       close the audit log file once it holds N bytes: it is renamed
+                       <log>.<first seq>-<last seq> and a new one continues the chain
+                       (SIGHUP rotates now; never use logrotate's copytruncate)
   --shadow             report decisions but always allow
   --exit-on-stdin-eof  shut down as on SIGTERM when stdin closes (for supervisors and tests,
                        on every platform; Windows has no SIGTERM)
@@ -72,6 +77,7 @@ fn parse_args() -> Result<Command, String> {
     let mut audit_key_file: Option<PathBuf> = None;
     let mut max_body_bytes = DEFAULT_MAX_BODY_BYTES;
     let mut per_client = Limits::default().max_connections_per_client;
+    let mut rotate_bytes: Option<u64> = None;
     let mut shadow = false;
     let mut options = Options::default();
     let usage = |err: lexopt::Error| err.to_string();
@@ -88,6 +94,9 @@ fn parse_args() -> Result<Command, String> {
             }
             Long("max-connections-per-client") => {
                 per_client = parser.value().map_err(usage)?.parse().map_err(usage)?
+            }
+            Long("audit-rotate-bytes") => {
+                rotate_bytes = Some(parser.value().map_err(usage)?.parse().map_err(usage)?)
             }
             Long("shadow") => shadow = true,
             Long("exit-on-stdin-eof") => options.exit_on_stdin_eof = true,
@@ -124,6 +133,7 @@ fn parse_args() -> Result<Command, String> {
             },
             api_key,
             shadow,
+            audit_rotate_bytes: rotate_bytes,
         }),
         options,
     ))

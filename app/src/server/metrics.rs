@@ -45,6 +45,7 @@ pub struct Metrics {
     audit_write_failures: Family<ReasonLabels, Counter>,
     connections_refused: Family<ReasonLabels, Counter>,
     ready: Gauge,
+    audit_rotations: Counter,
 }
 
 impl Default for Metrics {
@@ -103,7 +104,14 @@ impl Default for Metrics {
             "1 while decisions can be made and logged (GET /ready answers 200), else 0",
             ready.clone(),
         );
+        let audit_rotations = Counter::default();
+        registry.register(
+            "audit_rotations",
+            "Audit log files closed and renamed <log>.<first>-<last>",
+            audit_rotations.clone(),
+        );
         Metrics {
+            audit_rotations,
             registry,
             requests,
             decisions,
@@ -149,6 +157,10 @@ impl Metrics {
         self.connections_refused
             .get_or_create(&ReasonLabels { reason })
             .inc();
+    }
+
+    pub fn audit_rotated(&self) {
+        self.audit_rotations.inc();
     }
 
     pub fn ready(&self, ready: bool) {

@@ -12,6 +12,13 @@ use super::*;
 
 pub(super) type Reply = oneshot::Sender<Result<AuditRecord, AppendError>>;
 
+/// What the writer is asked to do.
+pub(super) enum Message {
+    Append(Pending, Reply),
+    /// Close the current file and start a new one (SIGHUP).
+    Rotate,
+}
+
 /// Why a record was not made durable, as the client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum AppendError {
@@ -32,7 +39,7 @@ pub(super) enum Readiness {
 /// The one writer of the audit log: a thread that takes every record waiting, appends them with
 /// one write and one `fsync`, and only then answers each request.
 pub(super) struct AuditWriter {
-    pub(super) queue: std_mpsc::Sender<(Pending, Reply)>,
+    pub(super) queue: std_mpsc::Sender<Message>,
     /// The last durable record.
     pub(super) head: Arc<Mutex<Head>>,
     pub(super) readiness: Arc<Mutex<Readiness>>,
@@ -46,11 +53,13 @@ const PROBE_EVERY: Duration = Duration::from_secs(1);
 const PROBE_BYTES: usize = 64 * 1024;
 
 impl AuditWriter {
+    /// `rotate_bytes`: rotate once the current file holds this many bytes.
     pub(super) fn start(
         mut log: AuditLog,
         metrics: Arc<Metrics>,
+        rotate_bytes: Option<u64>,
     ) -> (AuditWriter, std::thread::JoinHandle<()>) {
-        let (queue, waiting) = std_mpsc::channel::<(Pending, Reply)>();
+        let (queue, waiting) = std_mpsc::channel::<Message>();
         let head = Arc::new(Mutex::new(log.head().clone()));
         let readiness = Arc::new(Mutex::new(Readiness::Ready));
         let (durable_head, state) = (Arc::clone(&head), Arc::clone(&readiness));
@@ -77,12 +86,37 @@ impl AuditWriter {
                         Err(_) => break,
                     },
                 };
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match waiting.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
+                let mut batch = Vec::new();
+                let mut rotate = false;
+                let mut next = Some(first);
+                while let Some(message) = next.take() {
+                    match message {
+                        Message::Append(pending, reply) => batch.push((pending, reply)),
+                        Message::Rotate => rotate = true,
                     }
+                    if batch.len() < MAX_BATCH {
+                        next = waiting.try_recv().ok();
+                    }
+                }
+                let rotate_now = |log: &mut AuditLog| {
+                    if let Readiness::Stopped(_) = current() {
+                        return;
+                    }
+                    match log.rotate() {
+                        Ok(Some(_)) => metrics.audit_rotated(),
+                        Ok(None) => {}
+                        // The file stays the current one; appending goes on.
+                        Err(err) => eprintln!(
+                            "jimini-server: cannot rotate {}: {err}",
+                            log.path().display()
+                        ),
+                    }
+                };
+                if batch.is_empty() {
+                    if rotate {
+                        rotate_now(&mut log);
+                    }
+                    continue;
                 }
                 let (records, replies): (Vec<Pending>, Vec<Reply>) = batch.into_iter().unzip();
                 let started = Instant::now();
@@ -112,6 +146,9 @@ impl AuditWriter {
                         for (reply, record) in replies.into_iter().zip(written) {
                             let _ = reply.send(Ok(record));
                         }
+                        if rotate || rotate_bytes.is_some_and(|limit| log.current_len() >= limit) {
+                            rotate_now(&mut log);
+                        }
                     }
                     Err(error) => {
                         for reply in replies {
@@ -135,6 +172,11 @@ impl AuditWriter {
         self.head.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Asks the writer to rotate after what is queued.
+    pub(super) fn rotate(&self) {
+        let _ = self.queue.send(Message::Rotate);
+    }
+
     pub(super) fn readiness(&self) -> Readiness {
         self.readiness
             .lock()
@@ -145,7 +187,9 @@ impl AuditWriter {
     pub(super) async fn append(&self, pending: Pending) -> Result<AuditRecord, AppendError> {
         let stopped = || AppendError::Failed("the audit writer has stopped".to_owned());
         let (reply, answer) = oneshot::channel();
-        self.queue.send((pending, reply)).map_err(|_| stopped())?;
+        self.queue
+            .send(Message::Append(pending, reply))
+            .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
