@@ -7,10 +7,10 @@
 //! - Timeouts for the request head (also while a keep-alive connection idles) and for the body;
 //!   a cap on open connections; a cap on the head's size (431); malformed requests get 400
 //!   from hyper. Each connection is its own task, so a panic fails that connection only.
-//! - Requests are served concurrently on all cores; the audit log has one writer thread that
-//!   commits every record waiting for it with one write and one `fsync` (group commit).
+//! - Requests are served concurrently on all cores; records waiting together share one write
+//!   and one `fsync` (group commit, by a leader among the waiting requests: see `writer`).
 //! - Shutdown (SIGTERM, SIGINT, or the end of stdin when asked): stop accepting, let requests in
-//!   flight finish within a grace period, then make every acknowledged record durable.
+//!   flight finish within a grace period (every acknowledged record is durable already).
 //! - The audit key comes from `JIMINI_AUDIT_KEY` or a key file created (mode 0600) on first
 //!   start; `GET /v1/audit/head` tells a monitor the durable head; `GET /metrics` is for
 //!   Prometheus.
@@ -22,14 +22,13 @@
 //! **Architecture Invariant:** `POST /v1/evaluate` answers with a decision only after the
 //! decision's audit record is durable; if the record cannot be written the client gets a 503
 //! with `Retry-After` (out of space: nothing was written, it may be retried) or a 500.
-//! The chain stays one line of records: only the writer thread appends.
+//! The chain stays one line of records: only the one leader appends, under the log's lock.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -129,7 +128,6 @@ struct State {
 pub struct Server {
     listener: std::net::TcpListener,
     state: Arc<State>,
-    writer: std::thread::JoinHandle<()>,
     notes: Vec<String>,
 }
 
@@ -185,8 +183,7 @@ impl Server {
         let listener = listen(&config.bind)
             .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
         let metrics = Arc::new(Metrics::default());
-        let (audit, writer) =
-            AuditWriter::start(log, Arc::clone(&metrics), config.audit_rotate_bytes);
+        let audit = AuditWriter::new(log, Arc::clone(&metrics), config.audit_rotate_bytes);
         Ok(Server {
             listener,
             state: Arc::new(State {
@@ -198,7 +195,6 @@ impl Server {
                 audit_key: key,
                 metrics,
             }),
-            writer,
             notes,
         })
     }
@@ -223,10 +219,7 @@ impl Server {
             .build()
             .map_err(|err| format!("cannot start the runtime: {err}"))?;
         let Server {
-            listener,
-            state,
-            writer,
-            ..
+            listener, state, ..
         } = self;
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)
@@ -235,10 +228,9 @@ impl Server {
             drop(state);
             Ok::<(), String>(())
         })?;
-        // The last sender is gone with the state: the writer commits what is queued and ends.
-        writer
-            .join()
-            .map_err(|_| "the audit writer panicked".to_owned())
+        // Every request has been answered: each acknowledged record is durable.
+        drop(runtime);
+        Ok(())
     }
 }
 
@@ -247,6 +239,7 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, shutdown: i
     let slots = Arc::new(Semaphore::new(state.limits.max_connections));
     let per_client = Arc::new(Mutex::new(HashMap::<IpAddr, usize>::new()));
     rotate_on_sighup(&state);
+    state.audit.watch_space();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(state.limits.header_timeout)
@@ -314,7 +307,7 @@ fn rotate_on_sighup(state: &Arc<State>) {
         tokio::spawn(async move {
             while hangups.recv().await.is_some() {
                 match state.upgrade() {
-                    Some(state) => state.audit.rotate(),
+                    Some(state) => state.audit.rotate().await,
                     None => break,
                 }
             }
