@@ -882,7 +882,7 @@ fn stopping_under_load_loses_no_acknowledged_record() {
 
 /// Evaluates from `source` (another loopback address than the attacker's); the status, or 0
 /// when no answer came within a second.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn evaluate_from(source: &str, addr: &str) -> u16 {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
@@ -913,8 +913,9 @@ fn evaluate_from(source: &str, addr: &str) -> u16 {
 }
 
 /// One client holding and re-opening 3,000 idle connections cannot starve another: its share
-/// is 64 connections, the rest are closed at accept and counted.
-#[cfg(target_os = "linux")]
+/// is 64 connections, the rest are closed at accept and counted. (Natively only: thousands of
+/// connections a second are a test of the machine under qemu, not of the server.)
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[test]
 fn one_client_with_thousands_of_idle_connections_cannot_starve_another() {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -1102,8 +1103,9 @@ fn a_full_disk_gets_503_and_not_ready_then_resumes_without_a_restart() {
 
 /// 32 clients × 1,000 evaluations while the log rotates every ~64 KiB and SIGHUP rotates it
 /// too, dozens of times: every acknowledged record is in the files, each file verifies, and the
-/// chain runs unbroken across them.
-#[cfg(unix)]
+/// chain runs unbroken across them. (Natively only: 32,000 requests; the emulated runs keep
+/// the audit unit tests of rotation.)
+#[cfg(all(unix, target_arch = "x86_64"))]
 #[test]
 fn rotation_by_size_and_sighup_loses_nothing_and_keeps_one_chain() {
     use std::sync::atomic::{AtomicBool, Ordering};
