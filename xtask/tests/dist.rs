@@ -489,7 +489,9 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
     assert_eq!(
         triples,
         [
+            "aarch64-apple-darwin",
             "aarch64-unknown-linux-gnu",
+            "x86_64-apple-darwin",
             "x86_64-pc-windows-gnu",
             "x86_64-unknown-linux-gnu",
             "x86_64-unknown-linux-musl"

@@ -29,11 +29,18 @@ fn plan_json_has_the_documented_shape() {
         "version": version,
         "tag": format!("v{version}"),
         "commit": commit,
+        // zig links the Apple targets on Linux runners; macOS runners run them (smoke).
         "include": [
+            { "target": "aarch64-apple-darwin", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("aarch64-apple-darwin", "tar.xz") },
             { "target": "aarch64-unknown-linux-gnu", "runner": "ubuntu-24.04-arm", "packages": "", "artifacts": artifacts("aarch64-unknown-linux-gnu", "tar.xz") },
+            { "target": "x86_64-apple-darwin", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("x86_64-apple-darwin", "tar.xz") },
             { "target": "x86_64-pc-windows-gnu", "runner": "ubuntu-24.04", "packages": "gcc-mingw-w64-x86-64 wine64 wine", "artifacts": artifacts("x86_64-pc-windows-gnu", "zip") },
             { "target": "x86_64-unknown-linux-gnu", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("x86_64-unknown-linux-gnu", "tar.xz") },
             { "target": MUSL, "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts(MUSL, "tar.xz") },
+        ],
+        "smoke": [
+            { "target": "aarch64-apple-darwin", "runner": "macos-14" },
+            { "target": "x86_64-apple-darwin", "runner": "macos-13" },
         ]
     });
     assert_eq!(plan, expected);
