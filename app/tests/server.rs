@@ -1060,21 +1060,32 @@ fn a_full_disk_gets_503_and_not_ready_then_resumes_without_a_restart() {
     let (_, metrics) = server.request("GET", "/metrics", &[], "");
     assert_eq!(sample(&metrics, "jimini_ready"), 0.0);
 
-    // A restart while the disk is still full: nothing torn to move, it starts.
+    // Space returns: the same server is ready again and decides, without a restart.
+    let resumes = |server: &RunningServer, acknowledged: &mut Vec<u64>, filler: &Path| {
+        std::fs::remove_file(filler).unwrap();
+        let ready = (0..50).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            server.request("GET", "/ready", &[], "").0 == 200
+        });
+        assert!(ready, "readiness did not come back after space was freed");
+        for _ in 0..10 {
+            let (status, body) = server.evaluate(r#"{"text":"hello"}"#);
+            assert_eq!(status, 200, "{body}");
+            let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+            acknowledged.push(answer["audit_seq"].as_u64().unwrap());
+        }
+    };
+    resumes(&server, &mut acknowledged, &filler);
+
+    // Full again, and a restart while it is: nothing torn to move, it starts, and resumes.
+    let mut filled = std::fs::File::create(mount.join("filler-2")).unwrap();
+    while std::io::Write::write_all(&mut filled, &[0u8; 4096]).is_ok() {}
+    drop(filled);
+    let (status, _) = server.evaluate(r#"{"text":"a"}"#);
+    assert_eq!(status, 503, "the disk is full again");
     assert!(server.terminate().success());
     let server = RunningServer::start_with(&log, &[], &key);
-    std::fs::remove_file(&filler).unwrap();
-    let ready = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        server.request("GET", "/ready", &[], "").0 == 200
-    });
-    assert!(ready, "readiness did not come back after space was freed");
-    for _ in 0..10 {
-        let (status, body) = server.evaluate(r#"{"text":"hello"}"#);
-        assert_eq!(status, 200, "{body}");
-        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-        acknowledged.push(answer["audit_seq"].as_u64().unwrap());
-    }
+    resumes(&server, &mut acknowledged, &mount.join("filler-2"));
     assert!(server.terminate().success());
     let verified = common::binary(ADMIN)
         .args(["audit", "verify", log.to_str().unwrap()])
