@@ -15,6 +15,8 @@ use serde::Serialize;
 
 use super::rustflags::{self, UserRustflags};
 use crate::targets::{GlibcVersion, MacOsVersion, Target, Triple};
+pub use wrapper::AUDITABLE_WRAPPER;
+use wrapper::{auditable_cargo_args, path_with_auditable};
 
 /// Environment variables the app's `build.rs` reads (see app/build.rs).
 pub const VERSION_VAR: &str = "JIMINI_BUILD_VERSION";
@@ -236,43 +238,6 @@ fn command(
     (argv, env)
 }
 
-/// The name cargo runs (and hashes) as the workspace crates' rustc wrapper.
-pub const AUDITABLE_WRAPPER: &str = "cargo-auditable";
-
-/// `$PATH` with the pinned cargo-auditable's directory first.
-fn path_with_auditable(inputs: &BuildInputs) -> String {
-    let dir = Path::new(&inputs.auditable)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let dirs = std::iter::once(dir).chain(std::env::split_paths(&inputs.path));
-    std::env::join_paths(dirs)
-        .map(|path| path.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| inputs.path.clone())
-}
-
-/// The cargo flags `cargo auditable` hands its rustc wrapper (cargo-auditable's `CargoArgs`:
-/// `--offline`, `--locked`, `--frozen` and every `--config`), as the JSON it expects.
-fn auditable_cargo_args(cargo_args: &[String]) -> String {
-    let mut config = Vec::new();
-    let mut words = cargo_args.iter();
-    while let Some(word) = words.next() {
-        if word == "--config" {
-            config.extend(words.next().cloned());
-        } else if let Some(value) = word.strip_prefix("--config=") {
-            config.push(value.to_owned());
-        }
-    }
-    let has = |flag: &str| cargo_args.iter().any(|word| word == flag);
-    serde_json::json!({
-        "offline": has("--offline"),
-        "locked": has("--locked"),
-        "frozen": has("--frozen"),
-        "config": config,
-    })
-    .to_string()
-}
-
 /// Runs the planned builds one after the other (they share the target directory) and joins
 /// what they built.
 pub fn run_all(
@@ -399,3 +364,4 @@ pub fn collect(
 
 #[cfg(test)]
 mod tests;
+mod wrapper;

@@ -15,7 +15,6 @@ use anyhow::{Context, bail};
 use super::archive::{self, Entry};
 use super::build::{BuildOutput, TargetBuild};
 use super::manifest::{Artifact, ArtifactKind};
-use super::plan::entry::Source;
 use super::reuse::{PackageCache, PackageInputs};
 use super::{DistPlan, TargetPlan, inspect, sbom};
 use crate::context::ReleaseContext;
@@ -179,74 +178,8 @@ fn write_sbom(
     )
 }
 
-/// The target's `.deb`, from its planned entries (or reused).
-fn write_deb(
-    packing: &Packing,
-    target: &TargetPlan,
-    deb: &super::deb::DebPlan,
-    binaries: &BTreeMap<String, PathBuf>,
-    glibc_min: Option<&str>,
-) -> anyhow::Result<Artifact> {
-    let (root, staging) = (&packing.context.workspace.root, packing.staging);
-    let mtime = packing.plan.source_date_epoch as u64;
-    let mut sources = Vec::new();
-    for entry in &deb.entries {
-        if !matches!(entry.source, Source::Generated { .. }) {
-            sources.push(source_path(&entry.source, binaries, root)?);
-        }
-    }
-    sources.push(root.join(&deb.copyright.license_file));
-    let inputs = PackageInputs {
-        file_name: &deb.file,
-        description: serde_json::to_string(&(deb, mtime, glibc_min))?,
-        sources: sources.iter().map(PathBuf::as_path).collect(),
-    };
-    let read = |source: &Source| read_source(source, binaries, root);
-    let digest = reuse_or_write(packing, &inputs, || {
-        super::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)
-    })?;
-    Ok(Artifact::new(
-        &deb.file,
-        ArtifactKind::Deb,
-        Some(&target.target.triple),
-        digest,
-    ))
-}
-
-/// The target's wheel, from its planned entries (or reused).
-fn write_wheel(
-    packing: &Packing,
-    target: &TargetPlan,
-    wheel: &super::wheel::WheelPlan,
-    binaries: &BTreeMap<String, PathBuf>,
-) -> anyhow::Result<Artifact> {
-    let (root, staging) = (&packing.context.workspace.root, packing.staging);
-    let mtime = packing.plan.source_date_epoch as u64;
-    let mut sources = Vec::new();
-    for entry in &wheel.entries {
-        if !matches!(entry.source, Source::Generated { .. }) {
-            sources.push(source_path(&entry.source, binaries, root)?);
-        }
-    }
-    sources.extend(wheel.metadata.readme.iter().map(|readme| root.join(readme)));
-    let inputs = PackageInputs {
-        file_name: &wheel.file,
-        description: serde_json::to_string(&(wheel, mtime))?,
-        sources: sources.iter().map(PathBuf::as_path).collect(),
-    };
-    let read = |source: &Source| read_source(source, binaries, root);
-    let digest = reuse_or_write(packing, &inputs, || {
-        super::wheel::write(&staging.join(&wheel.file), wheel, mtime, &read)
-    })?;
-    let mut artifact = Artifact::new(
-        &wheel.file,
-        ArtifactKind::Wheel,
-        Some(&target.target.triple),
-        digest,
-    );
-    artifact.binaries = target.binaries.iter().map(|b| b.file.clone()).collect();
-    Ok(artifact)
-}
+mod managed;
+use managed::{source_path, write_deb, write_wheel};
 
 /// The built binary of each planned one, by cargo's name; a build that made other binaries
 /// than the plan ships is refused.
@@ -265,30 +198,6 @@ fn built_binaries(
         );
     }
     Ok(built.binaries.clone())
-}
-
-fn read_source(
-    source: &Source,
-    binaries: &BTreeMap<String, PathBuf>,
-    root: &Path,
-) -> anyhow::Result<Vec<u8>> {
-    let path = source_path(source, binaries, root)?;
-    fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn source_path(
-    source: &Source,
-    binaries: &BTreeMap<String, PathBuf>,
-    root: &Path,
-) -> anyhow::Result<PathBuf> {
-    match source {
-        Source::Binary { name } => binaries
-            .get(name)
-            .cloned()
-            .with_context(|| format!("cargo built no binary {name}")),
-        Source::File { path } | Source::Gzipped { path } => Ok(root.join(path)),
-        Source::Generated { what } => bail!("{what:?} is written by its package, not read"),
-    }
 }
 
 /// The archive's planned entries with the files that hold their bytes.

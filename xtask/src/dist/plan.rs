@@ -8,12 +8,13 @@ use anyhow::bail;
 use serde::Serialize;
 
 pub mod entry;
+mod signing;
 
 use super::build::{self, BuildInputs, BuildStep};
 use super::deb::plan::{DebPlan, DebRequest, PackageMeta};
 use super::wheel::plan::{WheelPlan, WheelRequest};
 use super::{INSTALLER_NAME, manifest};
-use crate::signing::{KeySource, SIGNATURE_FILE, SIGNING_KEY_VAR};
+use crate::signing::{KeySource, SIGNATURE_FILE};
 use crate::targets::{ArchiveFormat, Linkage, Os, Target, Triple};
 use crate::workspace::DistConfig;
 use entry::{Mode, PackageEntry};
@@ -125,7 +126,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         bail!("package {} has no binaries to ship", input.config.package);
     }
     let app = &input.config.package;
-    let signing = signing_plan(input)?;
+    let signing = signing::plan(input)?;
     let mut include = include_files(input.config)?;
     if let Some(public_key) = &signing.public_key {
         include.push(public_key.clone());
@@ -197,42 +198,6 @@ fn build_groups(targets: &[TargetPlan]) -> Vec<Vec<&Target>> {
         }
     }
     groups
-}
-
-/// Signing follows the flags, the key files and whether the dist is partial; every mismatch is
-/// found here, before anything is built.
-fn signing_plan(input: &PlanInput) -> anyhow::Result<SigningPlan> {
-    let config = input.config;
-    let public_key = config.public_key();
-    if config.public_key.is_some() && !input.public_key_exists {
-        bail!(
-            "[workspace.metadata.xtask-dist] public-key = {public_key:?} does not exist: make a \
-             key pair with `cargo xtask keygen --secret-key FILE`, or remove the setting"
-        );
-    }
-    let request = &input.signing;
-    if input.partial && (request.key.is_some() || request.require) {
-        bail!(
-            "a partial dist is not signed (it has no SHA256SUMS): sign the merged dist with \
-             `cargo xtask dist merge --signing-key FILE --require-signature`"
-        );
-    }
-    if request.require && request.key.is_none() {
-        bail!(
-            "--require-signature, but there is no signing key: pass --signing-key FILE or set \
-             {SIGNING_KEY_VAR} to the secret key's contents"
-        );
-    }
-    if request.key.is_some() && !input.public_key_exists {
-        bail!(
-            "there is no public key at {public_key} to sign for: make a key pair with `cargo \
-             xtask keygen --secret-key FILE` and commit the public key"
-        );
-    }
-    Ok(SigningPlan {
-        public_key: input.public_key_exists.then(|| public_key.to_owned()),
-        key: request.key.clone(),
-    })
 }
 
 /// The include files, sorted and deduplicated; each must be a relative path inside the workspace.
