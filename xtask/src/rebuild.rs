@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::dist::manifest::{self, Manifest};
 use crate::dist::provenance::Statement;
+use crate::dist::provenance::rustc_field;
 use crate::flags;
 use crate::signing::{SIGNATURE_FILE, SIGNING_KEY_VAR};
 use compare::diffoscope;
@@ -69,14 +70,7 @@ pub struct Machine {
 
 /// Reads the manifest and the provenance statement of `dir`.
 pub fn recorded(dir: &Path) -> anyhow::Result<Recorded> {
-    let manifest_path = dir.join(manifest::FILE_NAME);
-    let bytes = fs_err::read(&manifest_path).with_context(|| {
-        format!(
-            "cannot read {}: is this a dist directory?",
-            manifest_path.display()
-        )
-    })?;
-    let manifest = Manifest::from_json(&bytes)?;
+    let manifest = Manifest::read(dir)?;
     if manifest.version.contains("dirty") {
         bail!(
             "{} was built from a tree with uncommitted changes (version {}): no commit holds \
@@ -218,8 +212,8 @@ impl flags::Rebuild {
             println!("{}", serde_json::to_string_pretty(&plan)?);
             return Ok(());
         }
-        check_rustc(&plan.recorded, &dir)?;
-        checkout(&plan)?;
+        check_rustc(sh, &plan.recorded, &dir)?;
+        checkout(sh, &plan)?;
         eprintln!(
             "==> rebuilding {} {} ({}) in {}",
             plan.recorded.app,
@@ -287,37 +281,29 @@ fn machine() -> anyhow::Result<Machine> {
     };
     Ok(Machine {
         rustup_home: from("RUSTUP_HOME", ".rustup")?,
-        cargo_home: from("CARGO_HOME", ".cargo")?,
+        cargo_home: crate::context::cargo_home()?,
         cache_home: from("XDG_CACHE_HOME", ".cache")?,
     })
 }
 
 /// The rustc that runs here must be the one the provenance records.
-fn check_rustc(recorded: &Recorded, dir: &Path) -> anyhow::Result<()> {
-    let output = Command::new("rustc")
-        .arg("-vV")
-        .output()
-        .context("cannot run rustc: install Rust with rustup")?;
-    if !output.status.success() {
-        bail!("`rustc -vV` failed ({})", output.status);
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let field = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
-            .unwrap_or_default()
-            .to_owned()
-    };
-    if field("release") != recorded.rustc_release || field("commit-hash") != recorded.rustc_commit {
+fn check_rustc(sh: &xshell::Shell, recorded: &Recorded, dir: &Path) -> anyhow::Result<()> {
+    let text = xshell::cmd!(sh, "rustc -vV")
+        .quiet()
+        .read()
+        .context("cannot run `rustc -vV`: install Rust with rustup")?;
+    let (release, commit) = (
+        rustc_field(&text, "release")?,
+        rustc_field(&text, "commit-hash")?,
+    );
+    if release != recorded.rustc_release || commit != recorded.rustc_commit {
         let wanted = &recorded.rustc_release;
         bail!(
-            "{} was built with rustc {wanted} ({}), this machine runs rustc {} ({}): install \
-             it with `rustup toolchain install {wanted}` and run `RUSTUP_TOOLCHAIN={wanted} \
-             cargo xtask rebuild {}`",
+            "{} was built with rustc {wanted} ({}), this machine runs rustc {release} \
+             ({commit}): install it with `rustup toolchain install {wanted}` and run \
+             `RUSTUP_TOOLCHAIN={wanted} cargo xtask rebuild {}`",
             dir.display(),
             recorded.rustc_commit,
-            field("release"),
-            field("commit-hash"),
             dir.display()
         );
     }
@@ -326,46 +312,26 @@ fn check_rustc(recorded: &Recorded, dir: &Path) -> anyhow::Result<()> {
 
 /// Clones the repository and checks the recorded commit out; its `Cargo.lock` must be the
 /// recorded one.
-fn checkout(plan: &RebuildPlan) -> anyhow::Result<()> {
-    let git = |args: &[&std::ffi::OsStr]| -> anyhow::Result<()> {
-        let output = Command::new("git")
-            .args(args)
-            .output()
-            .context("cannot run git: install git")?;
-        if !output.status.success() {
-            bail!(
-                "`git {}` failed: {}",
-                args.iter()
-                    .map(|a| a.to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(())
-    };
-    git(&[
-        "clone".as_ref(),
-        "--quiet".as_ref(),
-        "--no-checkout".as_ref(),
-        plan.repository.as_os_str(),
-        plan.checkout.as_os_str(),
-    ])?;
+fn checkout(sh: &xshell::Shell, plan: &RebuildPlan) -> anyhow::Result<()> {
+    let (repository, checkout) = (&plan.repository, &plan.checkout);
     let commit = &plan.recorded.commit;
-    git(&[
-        "-C".as_ref(),
-        plan.checkout.as_os_str(),
-        "checkout".as_ref(),
-        "--quiet".as_ref(),
-        "--detach".as_ref(),
-        commit.as_ref(),
-    ])
-    .with_context(|| {
-        format!(
-            "{} does not hold commit {commit}: fetch it, or run the rebuild from a clone that has it",
-            plan.repository.display()
-        )
-    })?;
+    xshell::cmd!(
+        sh,
+        "git clone --quiet --no-checkout {repository} {checkout}"
+    )
+    .quiet()
+    .run()
+    .with_context(|| format!("cannot clone {}", repository.display()))?;
+    xshell::cmd!(sh, "git -C {checkout} checkout --quiet --detach {commit}")
+        .quiet()
+        .run()
+        .with_context(|| {
+            format!(
+                "{} does not hold commit {commit}: fetch it, or run the rebuild from a clone \
+                 that has it",
+                repository.display()
+            )
+        })?;
     let digest = crate::dist::archive::digest_file(&plan.checkout.join("Cargo.lock"))?.sha256;
     if digest != plan.recorded.cargo_lock_sha256 {
         bail!(

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use crate::dist::manifest::{self, ArtifactKind, Manifest};
 use crate::flags;
@@ -131,14 +131,7 @@ fn check_with(
     dir: &Path,
     verified_before: &BTreeSet<(String, String)>,
 ) -> anyhow::Result<(Manifest, Vec<String>)> {
-    let manifest_path = dir.join(manifest::FILE_NAME);
-    let bytes = fs_err::read(&manifest_path).with_context(|| {
-        format!(
-            "cannot read {}: is this a dist directory? run `cargo xtask dist`",
-            manifest_path.display()
-        )
-    })?;
-    let manifest = Manifest::from_json(&bytes)?;
+    let manifest = Manifest::read(dir)?;
     let mut problems = Vec::new();
 
     let mut names = BTreeSet::new();

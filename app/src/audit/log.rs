@@ -236,23 +236,18 @@ impl AuditLog {
 
 /// The head a rotated file ends at: its last record (MAC checked), which must be record
 /// `last` as its name says. The whole chain is `jimini-admin audit verify DIR`'s to check;
-/// starting a server checks only this line of the closed files.
+/// starting a server reads and checks only this line of the closed files.
 fn last_head(rotated: &Path, last: u64, key: &AuditKey) -> Result<Head, VerifyError> {
     let broken = |reason: String| VerifyError::Broken {
         line: last,
         reason: format!("{}: {reason}", rotated.display()),
     };
-    let bytes = std::fs::read(rotated).map_err(|source| VerifyError::Io {
+    let tail = file_tail_line(rotated).map_err(|source| VerifyError::Io {
         path: rotated.to_owned(),
         source,
     })?;
-    let body = bytes
-        .strip_suffix(b"\n")
-        .ok_or_else(|| broken("does not end with a complete record".to_owned()))?;
-    let line = match body.iter().rposition(|&b| b == b'\n') {
-        Some(at) => &body[at + 1..],
-        None => body,
-    };
+    let line = tail.ok_or_else(|| broken("does not end with a complete record".to_owned()))?;
+    let line = line.as_slice();
     let (seq, _, _) = parse_record(line, Some(key), false).map_err(broken)?;
     if seq != last {
         return Err(broken(format!(
@@ -263,6 +258,28 @@ fn last_head(rotated: &Path, last: u64, key: &AuditKey) -> Result<Head, VerifyEr
         seq,
         hash: sha256_hex(line),
     })
+}
+
+/// The last complete line of `path` (without its newline), read from the end: a rotated file
+/// may be large, and a start reads only its last record. `None` when the file does not end
+/// with a newline.
+fn file_tail_line(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut window = len.min(64 * 1024);
+    loop {
+        let mut bytes = vec![0; window as usize];
+        file.seek(io::SeekFrom::Start(len - window))?;
+        io::Read::read_exact(&mut file, &mut bytes)?;
+        let Some(body) = bytes.strip_suffix(b"\n") else {
+            return Ok(None);
+        };
+        match body.iter().rposition(|&b| b == b'\n') {
+            Some(at) => return Ok(Some(body[at + 1..].to_vec())),
+            None if window == len => return Ok(Some(body.to_vec())),
+            None => window = len.min(window * 4),
+        }
+    }
 }
 
 /// Makes a rename or a new file in the log's directory durable (a no-op where directories

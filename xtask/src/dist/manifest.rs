@@ -5,6 +5,7 @@
 //! The schema is documented in ARCHITECTURE.md ("dist-manifest.json"); bump `FORMAT_VERSION` on
 //! any incompatible change.
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::targets::Triple;
@@ -140,6 +141,18 @@ impl Artifact {
 }
 
 impl Manifest {
+    /// The manifest of the dist directory `dir`.
+    pub fn read(dir: &std::path::Path) -> anyhow::Result<Manifest> {
+        let path = dir.join(FILE_NAME);
+        let bytes = fs_err::read(&path).with_context(|| {
+            format!(
+                "cannot read {}: is this a dist directory? run `cargo xtask dist`",
+                path.display()
+            )
+        })?;
+        Manifest::from_json(&bytes)
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         let mut json = serde_json::to_vec_pretty(self).expect("the manifest serialises");
         json.push(b'\n');

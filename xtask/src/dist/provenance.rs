@@ -269,7 +269,7 @@ fn subjects(artifacts: &[Artifact]) -> Vec<Subject> {
 }
 
 /// One `key: value` line of `rustc -vV`.
-fn rustc_field(version: &str, key: &str) -> anyhow::Result<String> {
+pub fn rustc_field(version: &str, key: &str) -> anyhow::Result<String> {
     version
         .lines()
         .find_map(|line| line.strip_prefix(key)?.strip_prefix(": "))

@@ -39,24 +39,8 @@ impl Settings {
                 )
             }),
         };
-        let glibc = match &config.glibc {
-            None => None,
-            Some(text) => Some(text.parse::<GlibcVersion>().map_err(|_| {
-                anyhow::anyhow!(
-                    "[workspace.metadata.xtask-dist] glibc = {text:?} is not a glibc version: \
-                     write it like \"2.17\""
-                )
-            })?),
-        };
-        let macos = match &config.macos {
-            None => None,
-            Some(text) => Some(text.parse::<MacOsVersion>().map_err(|_| {
-                anyhow::anyhow!(
-                    "[workspace.metadata.xtask-dist] macos = {text:?} is not a macOS version: \
-                     write it like \"11.0\""
-                )
-            })?),
-        };
+        let glibc = floor::<GlibcVersion>("glibc", &config.glibc, "a glibc", "2.17")?;
+        let macos = floor::<MacOsVersion>("macos", &config.macos, "a macOS", "11.0")?;
         Ok(Settings {
             glibc,
             macos,
@@ -68,4 +52,24 @@ impl Settings {
             )?,
         })
     }
+}
+
+/// A floor setting (`glibc`, `macos`), with an error that names the key and an example.
+fn floor<T: std::str::FromStr>(
+    key: &str,
+    setting: &Option<String>,
+    what: &str,
+    example: &str,
+) -> anyhow::Result<Option<T>> {
+    setting
+        .as_ref()
+        .map(|text| {
+            text.parse::<T>().map_err(|_| {
+                anyhow::anyhow!(
+                    "[workspace.metadata.xtask-dist] {key} = {text:?} is not {what} version: \
+                     write it like \"{example}\""
+                )
+            })
+        })
+        .transpose()
 }

@@ -10,8 +10,21 @@ use anyhow::{Context, bail};
 use super::{Packing, reuse_or_write};
 use crate::dist::TargetPlan;
 use crate::dist::manifest::{Artifact, ArtifactKind};
-use crate::dist::plan::entry::Source;
+use crate::dist::plan::entry::{PackageEntry, Source};
 use crate::dist::reuse::PackageInputs;
+
+/// The files the planned entries read (the generated ones read none).
+fn entry_sources(
+    entries: &[PackageEntry],
+    binaries: &BTreeMap<String, PathBuf>,
+    root: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    entries
+        .iter()
+        .filter(|entry| !matches!(entry.source, Source::Generated { .. }))
+        .map(|entry| source_path(&entry.source, binaries, root))
+        .collect()
+}
 
 /// The target's `.deb`, from its planned entries (or reused).
 pub(super) fn write_deb(
@@ -23,12 +36,7 @@ pub(super) fn write_deb(
 ) -> anyhow::Result<Artifact> {
     let (root, staging) = (&packing.context.workspace.root, packing.staging);
     let mtime = packing.plan.source_date_epoch as u64;
-    let mut sources = Vec::new();
-    for entry in &deb.entries {
-        if !matches!(entry.source, Source::Generated { .. }) {
-            sources.push(source_path(&entry.source, binaries, root)?);
-        }
-    }
+    let mut sources = entry_sources(&deb.entries, binaries, root)?;
     sources.push(root.join(&deb.copyright.license_file));
     let inputs = PackageInputs {
         file_name: &deb.file,
@@ -56,12 +64,7 @@ pub(super) fn write_wheel(
 ) -> anyhow::Result<Artifact> {
     let (root, staging) = (&packing.context.workspace.root, packing.staging);
     let mtime = packing.plan.source_date_epoch as u64;
-    let mut sources = Vec::new();
-    for entry in &wheel.entries {
-        if !matches!(entry.source, Source::Generated { .. }) {
-            sources.push(source_path(&entry.source, binaries, root)?);
-        }
-    }
+    let mut sources = entry_sources(&wheel.entries, binaries, root)?;
     sources.extend(wheel.metadata.readme.iter().map(|readme| root.join(readme)));
     let inputs = PackageInputs {
         file_name: &wheel.file,
