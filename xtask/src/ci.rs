@@ -15,7 +15,8 @@ use xshell::{Shell, cmd};
 
 use crate::flags;
 use crate::pins::{
-    APT_TOOLS, CARGO_AUDIT, CARGO_AUDITABLE, CARGO_BINSTALL, DEBIAN_CHROOT, PYTHON_TOOLS,
+    APT_TOOLS, CARGO_AUDIT, CARGO_AUDITABLE, CARGO_BINSTALL, DEBIAN_CHROOT, GITLAB_CI_LOCAL,
+    PYTHON_TOOLS,
 };
 use crate::targets::Target;
 
@@ -98,6 +99,7 @@ fn install(
             install_apt_tools(sh)?;
             install_release_toolchains(sh, root, targets)?;
             install_python_tools(sh, root)?;
+            install_gitlab_ci_local(sh, root)?;
             DEBIAN_CHROOT.install(sh, root)?;
             Ok(())
         })();
@@ -171,6 +173,30 @@ fn install_python_tools(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     .run()
     .context("pip could not install the pinned test tools: check the network to PyPI")?;
     fs_err::write(&stamp, wanted)?;
+    Ok(())
+}
+
+/// gitlab-ci-local (npm, pinned) in the tools cache: the tests run `.gitlab-ci.yml` with it.
+/// Node.js comes with the machine or from Debian (`npm` brings `nodejs`).
+fn install_gitlab_ci_local(sh: &Shell, root: &Path) -> anyhow::Result<()> {
+    let prefix = tools_dir(root).join("gitlab-ci-local");
+    let stamp = prefix.join("installed.txt");
+    if fs_err::read_to_string(&stamp).ok().as_deref() == Some(GITLAB_CI_LOCAL) {
+        return Ok(());
+    }
+    if !crate::doctor::on_path("npm") {
+        crate::doctor::apt_install(sh, &["npm".to_owned()])
+            .context("gitlab-ci-local needs Node.js and npm: install them (Debian: npm)")?;
+    }
+    fs_err::create_dir_all(&prefix)?;
+    let package = format!("gitlab-ci-local@{GITLAB_CI_LOCAL}");
+    cmd!(
+        sh,
+        "npm install --prefix {prefix} --no-audit --no-fund --save-exact {package}"
+    )
+    .run()
+    .context("npm could not install gitlab-ci-local: check the network to the npm registry")?;
+    fs_err::write(&stamp, GITLAB_CI_LOCAL)?;
     Ok(())
 }
 

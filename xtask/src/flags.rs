@@ -193,6 +193,15 @@ pub struct Plan {
     /// Print JSON (the workflow reads it).
     #[arg(long)]
     pub json: bool,
+    /// Write `.gitlab-ci.yml`, the release pipeline for GitLab CI, from the plan.
+    #[arg(long, conflicts_with = "json")]
+    pub gitlab: bool,
+    /// With --gitlab: only check that `.gitlab-ci.yml` is what the plan gives.
+    #[arg(long, requires = "gitlab")]
+    pub check: bool,
+    /// Fail unless TAG is this commit's release tag (a tag pipeline's first check).
+    #[arg(long, value_name = "TAG")]
+    pub expect_tag: Option<String>,
 }
 
 #[derive(Debug, Args)]

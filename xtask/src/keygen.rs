@@ -63,7 +63,8 @@ impl flags::Keygen {
         write_new(&plan.public_key, &public, false)?;
         eprintln!(
             "public key: {} (commit it; dist ships it in every archive and in install.sh)\n\
-             secret key: {} ({}; give it to `dist --signing-key`, or its contents to CI as {SIGNING_KEY_VAR})",
+             secret key: {} ({}; give it to `dist --signing-key`, or its contents to CI as {SIGNING_KEY_VAR}: \
+             on GitLab only its second line, which a masked variable can hold)",
             plan.public_key.display(),
             plan.secret_key.display(),
             if plan.encrypted {

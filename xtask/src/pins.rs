@@ -22,7 +22,28 @@ pub const PYTHON_TOOLS: &[&str] = &[
     // The wheel builder Rust projects use (`bindings = "bin"`): dist's wheels install the same
     // files as its.
     "maturin==1.16.0",
+    // GitLab's CI schema, vendored in this release (`--builtin-schema vendor.gitlab-ci`): the
+    // generated `.gitlab-ci.yml` must validate against it.
+    "check-jsonschema==0.39.0",
 ];
+
+/// The version of the Python tool `name` in [`PYTHON_TOOLS`].
+pub fn python_tool_version(name: &str) -> Option<&'static str> {
+    PYTHON_TOOLS.iter().find_map(|pin| {
+        let (tool, version) = pin.split_once("==")?;
+        (tool == name).then_some(version)
+    })
+}
+
+/// The image every Linux job of the generated `.gitlab-ci.yml` runs in (Docker Hub's official
+/// Rust image: rustup, git, curl and python3; the index digest, for amd64 and arm64 runners).
+pub const GITLAB_RUST_IMAGE: &str = "docker.io/library/rust:1.95.0-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1";
+/// GitLab's macOS runner image (a VM image chosen by name: GitLab offers no digest for it).
+pub const GITLAB_MACOS_IMAGE: &str = "macos-14-xcode-15";
+
+/// The GitLab CI runner emulator the tests run `.gitlab-ci.yml` with (npm; 4.70.1 is the
+/// newest that runs on Node 20, 4.75 needs Node 22). It needs rsync ([`APT_TOOLS`]).
+pub const GITLAB_CI_LOCAL: &str = "4.70.1";
 
 /// Tools from crates.io, each installed with `cargo install --locked` into its own versioned
 /// directory (see [`CargoTool::root`]): cargo-auditable embeds the dependency list in every
@@ -160,6 +181,8 @@ pub const APT_TOOLS: &[&str] = &[
     "reprotest",
     "disorderfs",
     "diffoscope-minimal",
+    // gitlab-ci-local copies the tracked files with rsync.
+    "rsync",
 ];
 
 /// The reprotest the tests run (Debian 12's package; the test checks the installed version).

@@ -1,12 +1,18 @@
 //! `cargo xtask plan`: the release's build matrix (one runner per target) as JSON, which the
-//! release workflow reads.
+//! GitHub release workflow reads, and as `.gitlab-ci.yml` (`--gitlab`, see [`gitlab`]).
 
+pub mod gitlab;
+
+use std::path::Path;
+
+use anyhow::bail;
 use serde::Serialize;
 use xshell::Shell;
 
 use crate::context::ReleaseContext;
 use crate::dist::DistPlan;
 use crate::flags;
+use crate::targets::GitlabRunner;
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct BuildMatrix {
@@ -25,12 +31,15 @@ pub struct BuildMatrix {
 pub struct SmokeEntry {
     pub target: crate::targets::Triple,
     pub runner: String,
+    pub gitlab_runner: GitlabRunner,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct MatrixEntry {
     pub target: crate::targets::Triple,
     pub runner: String,
+    /// GitLab's hosted runner for the same job, or why there is none.
+    pub gitlab_runner: GitlabRunner,
     /// Debian packages to install on the runner (space-separated, for `apt-get install`).
     pub packages: String,
     pub artifacts: Vec<String>,
@@ -51,6 +60,7 @@ pub fn build_matrix(dist: &DistPlan) -> BuildMatrix {
                 MatrixEntry {
                     target: t.target.triple.clone(),
                     runner: t.target.github_runner.to_owned(),
+                    gitlab_runner: t.target.gitlab_runner,
                     packages: if t.target.cross_on_ci {
                         t.target.apt_packages.join(" ")
                     } else {
@@ -67,6 +77,7 @@ pub fn build_matrix(dist: &DistPlan) -> BuildMatrix {
                 Some(SmokeEntry {
                     target: t.target.triple.clone(),
                     runner: t.target.smoke_runner?.to_owned(),
+                    gitlab_runner: t.target.gitlab_smoke_runner?,
                 })
             })
             .collect(),
@@ -76,9 +87,27 @@ pub fn build_matrix(dist: &DistPlan) -> BuildMatrix {
 impl flags::Plan {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         let context = ReleaseContext::load(sh)?;
-        let out = context.workspace.root.join("dist");
-        let dist = context.dist_plan(&["all".to_owned()], true, out, Default::default())?;
+        let root = context.workspace.root.clone();
+        let dist = context.dist_plan(
+            &["all".to_owned()],
+            true,
+            root.join("dist"),
+            Default::default(),
+        )?;
         let plan = build_matrix(&dist);
+        if let Some(tag) = &self.expect_tag
+            && *tag != plan.tag
+        {
+            bail!(
+                "the tag {tag} is not this commit's release: the workspace says {} (version {}). \
+                 Tag the release commit that `cargo xtask release` made, or release this one",
+                plan.tag,
+                plan.version
+            );
+        }
+        if self.gitlab {
+            return write_gitlab(&root, &plan, self.check);
+        }
         if self.json {
             println!("{}", serde_json::to_string(&plan)?);
         } else {
@@ -94,7 +123,71 @@ impl flags::Plan {
             for entry in &plan.smoke {
                 println!("  {:<28} runs on {}", entry.target, entry.runner);
             }
+            for (job, reason) in not_on_gitlab(&plan) {
+                println!("  not on GitLab: {job}: {reason}");
+            }
         }
         Ok(())
     }
+}
+
+/// The jobs that `.gitlab-ci.yml` lacks because GitLab offers no runner for them.
+fn not_on_gitlab(plan: &BuildMatrix) -> Vec<(String, &'static str)> {
+    let builds = plan
+        .include
+        .iter()
+        .map(|e| (format!("build {}", e.target), e.gitlab_runner));
+    let smokes = plan
+        .smoke
+        .iter()
+        .map(|e| (format!("smoke {}", e.target), e.gitlab_runner));
+    builds
+        .chain(smokes)
+        .filter_map(|(job, runner)| match runner {
+            GitlabRunner::NotOffered { reason } => Some((job, reason)),
+            GitlabRunner::Tag { .. } => None,
+        })
+        .collect()
+}
+
+/// Writes `.gitlab-ci.yml` (only over a file this command wrote), or with `check` only
+/// compares.
+fn write_gitlab(root: &Path, plan: &BuildMatrix, check: bool) -> anyhow::Result<()> {
+    let path = root.join(gitlab::FILE);
+    let wanted = gitlab::render(plan);
+    let current = match fs_err::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(err.into()),
+    };
+    if check {
+        if current.as_deref() != Some(wanted.as_str()) {
+            bail!(
+                "{} is not what the release plan gives: run `cargo xtask plan --gitlab` and \
+                 commit the result",
+                gitlab::FILE
+            );
+        }
+        eprintln!("{} matches the release plan", gitlab::FILE);
+        return Ok(());
+    }
+    if let Some(current) = &current
+        && !current.starts_with(gitlab::HEADER)
+    {
+        bail!(
+            "{} exists and was not written by `cargo xtask plan --gitlab`: move it aside (or \
+             merge it into the generated file afterwards, as an `include:`), then run again",
+            path.display()
+        );
+    }
+    if current.as_deref() == Some(wanted.as_str()) {
+        eprintln!("{} is up to date", gitlab::FILE);
+        return Ok(());
+    }
+    crate::write_atomic(&path, wanted.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    for (job, reason) in not_on_gitlab(plan) {
+        eprintln!("note: not on GitLab: {job}: {reason}");
+    }
+    Ok(())
 }

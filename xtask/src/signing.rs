@@ -13,7 +13,8 @@ use anyhow::{Context, bail};
 use crate::dist::manifest::CHECKSUMS_FILE;
 
 pub const SIGNATURE_FILE: &str = "SHA256SUMS.minisig";
-/// The secret key file's contents, for CI secrets.
+/// The secret key file's contents, for CI secrets; or only its key line (the second line),
+/// which GitLab can mask (a masked variable is one line without spaces).
 pub const SIGNING_KEY_VAR: &str = "JIMINI_SIGNING_KEY";
 pub const PASSWORD_VAR: &str = "JIMINI_SIGNING_KEY_PASSWORD";
 
@@ -65,6 +66,16 @@ fn password(purpose: &str) -> anyhow::Result<Option<String>> {
     bail!("the signing key is encrypted: set {PASSWORD_VAR} (there is no terminal to ask on)")
 }
 
+/// A secret key file's text from the variable: the whole file, or its key line alone.
+fn key_file_text(value: &str) -> String {
+    let value = value.trim();
+    if value.lines().count() == 1 && !value.starts_with("untrusted comment:") {
+        format!("untrusted comment: {SIGNING_KEY_VAR}\n{value}\n")
+    } else {
+        value.to_owned()
+    }
+}
+
 pub fn read_public_key(path: &Path) -> anyhow::Result<minisign::PublicKey> {
     let text = fs_err::read_to_string(path).with_context(|| {
         format!(
@@ -83,8 +94,10 @@ impl Signer {
         let text = match source {
             KeySource::File(path) => fs_err::read_to_string(path)
                 .with_context(|| format!("cannot read the signing key {}", path.display()))?,
-            KeySource::Environment => std::env::var(SIGNING_KEY_VAR)
-                .with_context(|| format!("{SIGNING_KEY_VAR} is not valid UTF-8"))?,
+            KeySource::Environment => key_file_text(
+                &std::env::var(SIGNING_KEY_VAR)
+                    .with_context(|| format!("{SIGNING_KEY_VAR} is not valid UTF-8"))?,
+            ),
         };
         let boxed = minisign::SecretKeyBox::from_string(&text).map_err(|err| {
             anyhow::anyhow!("{} is not a minisign secret key: {err}", source.describe())
@@ -186,4 +199,24 @@ pub fn verify_checksums(dir: &Path, public_key: &minisign::PublicKey) -> Result<
     signature
         .trusted_comment()
         .map_err(|err| format!("{SIGNATURE_FILE}: {err}"))
+}
+
+#[cfg(test)]
+mod key_line_tests {
+    use super::*;
+
+    #[test]
+    fn the_key_line_alone_reads_as_the_whole_file() {
+        let pair = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        let file = pair.sk.to_box(None).unwrap().to_string();
+        let line = file.lines().nth(1).unwrap();
+        assert!(!line.contains(' ') && !line.is_empty(), "maskable: {line}");
+        for value in [file.as_str(), line, &format!("{line}\n")] {
+            let boxed = minisign::SecretKeyBox::from_string(&key_file_text(value)).unwrap();
+            let secret = boxed.into_unencrypted_secret_key().unwrap();
+            let signature =
+                minisign::sign(Some(&pair.pk), &secret, Cursor::new(b"x"), None, None).unwrap();
+            minisign::verify(&pair.pk, &signature, Cursor::new(b"x"), true, false, false).unwrap();
+        }
+    }
 }

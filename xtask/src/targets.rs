@@ -183,6 +183,14 @@ pub enum BuildHost {
     Windows,
 }
 
+/// A GitLab.com hosted runner (by its tag), or why GitLab offers none for a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum GitlabRunner {
+    Tag { tag: &'static str },
+    NotOffered { reason: &'static str },
+}
+
 /// How install.sh recognises a machine of this target: `uname -s`, `uname -m` values, libc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Uname {
@@ -204,6 +212,10 @@ pub struct Target {
     pub github_runner: &'static str,
     /// The runner that runs the binaries when `github_runner` cross-builds them (macOS).
     pub smoke_runner: Option<&'static str>,
+    /// GitLab's hosted runner that stands for `github_runner` in `.gitlab-ci.yml`.
+    pub gitlab_runner: GitlabRunner,
+    /// And for `smoke_runner`.
+    pub gitlab_smoke_runner: Option<GitlabRunner>,
     /// Debian packages a Linux x86_64 host needs to build and run it (as it is linked).
     pub apt_packages: Vec<&'static str>,
     /// Whether the CI runner cross-builds it (and so needs `apt_packages` there too).
@@ -274,6 +286,14 @@ impl Target {
             (Linkage::Zig { .. } | Linkage::ZigApple { .. }, true) => row.zig_apt_packages,
             (Linkage::Native { .. }, true) => row.apt_packages,
         };
+        let github_runner = match linkage {
+            Linkage::ZigApple { .. } => "ubuntu-24.04",
+            _ => row.github_runner,
+        };
+        let smoke_runner = match linkage {
+            Linkage::ZigApple { .. } => table::smoke_runner(triple),
+            _ => None,
+        };
         Target {
             archive: match os {
                 Os::Windows => settings.windows_archive,
@@ -281,14 +301,10 @@ impl Target {
             },
             exe_suffix: if os == Os::Windows { ".exe" } else { "" },
             // zig links the Apple targets on the Linux runners; macOS runners run them.
-            github_runner: match linkage {
-                Linkage::ZigApple { .. } => "ubuntu-24.04",
-                _ => row.github_runner,
-            },
-            smoke_runner: match linkage {
-                Linkage::ZigApple { .. } => table::smoke_runner(triple),
-                _ => None,
-            },
+            github_runner,
+            smoke_runner,
+            gitlab_runner: table::gitlab_runner(github_runner),
+            gitlab_smoke_runner: smoke_runner.map(table::gitlab_runner),
             cross_on_ci: matches!(linkage, Linkage::ZigApple { .. })
                 || (row.github_runner == "ubuntu-24.04"
                     && !name.starts_with("x86_64-unknown-linux")),

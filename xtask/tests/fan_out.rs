@@ -24,6 +24,8 @@ fn plan_json_has_the_documented_shape() {
             format!("jimini-{version}-{target}.cdx.json")
         ])
     };
+    let amd64 = serde_json::json!({ "kind": "tag", "tag": "saas-linux-small-amd64" });
+    let arm64 = serde_json::json!({ "kind": "tag", "tag": "saas-linux-small-arm64" });
     let expected = serde_json::json!({
         "app": "jimini",
         "version": version,
@@ -31,16 +33,17 @@ fn plan_json_has_the_documented_shape() {
         "commit": commit,
         // zig links the Apple targets on Linux runners; macOS runners run them (smoke).
         "include": [
-            { "target": "aarch64-apple-darwin", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("aarch64-apple-darwin", "tar.xz") },
-            { "target": "aarch64-unknown-linux-gnu", "runner": "ubuntu-24.04-arm", "packages": "", "artifacts": artifacts("aarch64-unknown-linux-gnu", "tar.xz") },
-            { "target": "x86_64-apple-darwin", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("x86_64-apple-darwin", "tar.xz") },
-            { "target": "x86_64-pc-windows-gnu", "runner": "ubuntu-24.04", "packages": "gcc-mingw-w64-x86-64 wine64 wine", "artifacts": artifacts("x86_64-pc-windows-gnu", "zip") },
-            { "target": "x86_64-unknown-linux-gnu", "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts("x86_64-unknown-linux-gnu", "tar.xz") },
-            { "target": MUSL, "runner": "ubuntu-24.04", "packages": "", "artifacts": artifacts(MUSL, "tar.xz") },
+            { "target": "aarch64-apple-darwin", "runner": "ubuntu-24.04", "gitlab_runner": amd64, "packages": "", "artifacts": artifacts("aarch64-apple-darwin", "tar.xz") },
+            { "target": "aarch64-unknown-linux-gnu", "runner": "ubuntu-24.04-arm", "gitlab_runner": arm64, "packages": "", "artifacts": artifacts("aarch64-unknown-linux-gnu", "tar.xz") },
+            { "target": "x86_64-apple-darwin", "runner": "ubuntu-24.04", "gitlab_runner": amd64, "packages": "", "artifacts": artifacts("x86_64-apple-darwin", "tar.xz") },
+            { "target": "x86_64-pc-windows-gnu", "runner": "ubuntu-24.04", "gitlab_runner": amd64, "packages": "gcc-mingw-w64-x86-64 wine64 wine", "artifacts": artifacts("x86_64-pc-windows-gnu", "zip") },
+            { "target": "x86_64-unknown-linux-gnu", "runner": "ubuntu-24.04", "gitlab_runner": amd64, "packages": "", "artifacts": artifacts("x86_64-unknown-linux-gnu", "tar.xz") },
+            { "target": MUSL, "runner": "ubuntu-24.04", "gitlab_runner": amd64, "packages": "", "artifacts": artifacts(MUSL, "tar.xz") },
         ],
         "smoke": [
-            { "target": "aarch64-apple-darwin", "runner": "macos-14" },
-            { "target": "x86_64-apple-darwin", "runner": "macos-13" },
+            { "target": "aarch64-apple-darwin", "runner": "macos-14", "gitlab_runner": { "kind": "tag", "tag": "saas-macos-medium-m1" } },
+            // Named with the reason: .gitlab-ci.yml has no job for it.
+            { "target": "x86_64-apple-darwin", "runner": "macos-13", "gitlab_runner": { "kind": "not-offered", "reason": "GitLab's hosted macOS runners are Apple silicon only (no Intel Mac)" } },
         ]
     });
     assert_eq!(plan, expected);

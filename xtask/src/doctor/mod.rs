@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
 pub use fix::{PROCESS_PRNG_C, apt_install, wine_prefix};
-pub use probe::probe;
+pub use probe::{on_path, probe};
 
 use crate::flags;
 use crate::targets::{Emulator, Runner, Target, Triple};

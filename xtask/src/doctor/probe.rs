@@ -44,7 +44,7 @@ pub fn probe(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Fact
     })
 }
 
-pub(super) fn on_path(program: &str) -> bool {
+pub fn on_path(program: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).any(|dir| {
         let candidate = dir.join(program);

@@ -1,7 +1,7 @@
 //! The rows of the platform table: what each known triple needs on a Linux x86_64 host, which
 //! CI runner builds it, and how install.sh recognises its machines.
 
-use super::{Emulator, Os, Target, Triple, Uname};
+use super::{Emulator, GitlabRunner, Os, Target, Triple, Uname};
 
 pub const QEMU_AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
@@ -104,6 +104,21 @@ pub(super) fn smoke_runner(triple: &Triple) -> Option<&'static str> {
         "aarch64-apple-darwin" => Some("macos-14"),
         "x86_64-apple-darwin" => Some("macos-13"),
         _ => None,
+    }
+}
+
+/// GitLab.com's hosted runner for the job that GitHub runs on `github_runner`.
+pub(super) fn gitlab_runner(github_runner: &str) -> GitlabRunner {
+    let tag = |tag| GitlabRunner::Tag { tag };
+    match github_runner {
+        "ubuntu-24.04-arm" => tag("saas-linux-small-arm64"),
+        // Apple silicon; GitLab's macOS runners need the Premium or Ultimate tier.
+        "macos-14" => tag("saas-macos-medium-m1"),
+        "macos-13" => GitlabRunner::NotOffered {
+            reason: "GitLab's hosted macOS runners are Apple silicon only (no Intel Mac)",
+        },
+        "windows-2022" => tag("saas-windows-medium-amd64"),
+        _ => tag("saas-linux-small-amd64"),
     }
 }
 

@@ -224,6 +224,27 @@ fn with_a_macos_floor_zig_links_the_apple_targets_on_any_machine() {
     assert_eq!(mac.cargo_target_arg(), "aarch64-apple-darwin");
     assert_eq!(mac.github_runner, "ubuntu-24.04");
     assert_eq!(mac.smoke_runner, Some("macos-14"));
+    let linux_amd64 = GitlabRunner::Tag {
+        tag: "saas-linux-small-amd64",
+    };
+    assert_eq!(mac.gitlab_runner, linux_amd64);
+    assert_eq!(
+        mac.gitlab_smoke_runner,
+        Some(GitlabRunner::Tag {
+            tag: "saas-macos-medium-m1"
+        })
+    );
+    let intel = Target::configured(&t("x86_64-apple-darwin"), &linux, &settings);
+    assert!(matches!(
+        intel.gitlab_smoke_runner,
+        Some(GitlabRunner::NotOffered { reason }) if reason.contains("Apple silicon only")
+    ));
+    assert_eq!(
+        target("aarch64-unknown-linux-gnu").gitlab_runner,
+        GitlabRunner::Tag {
+            tag: "saas-linux-small-arm64"
+        }
+    );
     assert!(
         mac.apt_packages.is_empty(),
         "zig and the rustup target only"
