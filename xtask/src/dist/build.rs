@@ -282,6 +282,9 @@ pub fn run(
         .args(args)
         .envs(&step.env)
         .envs(quiet.then_some(("CARGO_TERM_QUIET", "true")))
+        // The dependencies' build scripts and proc macros run in here: never with the key.
+        .env_remove(crate::signing::SIGNING_KEY_VAR)
+        .env_remove(crate::signing::PASSWORD_VAR)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -29,7 +29,7 @@ use super::smoke::{self, SmokeScope};
 use super::{DistPlan, build, preflight, provenance, seal};
 use crate::context::ReleaseContext;
 use crate::progress::Progress;
-use crate::signing::Signer;
+use crate::signing::{SIGNING_KEY_VAR, Signer};
 
 pub fn execute(
     sh: &xshell::Shell,
@@ -47,6 +47,12 @@ pub fn execute(
         true => None,
         false => Signer::for_plan(&plan.signing, root, progress)?,
     };
+    if plan.signing.ignores_ambient_key {
+        progress.warn(format!(
+            "a partial dist is not signed: ignoring ${SIGNING_KEY_VAR} (keep it from the build \
+             jobs: on GitLab, scope it to the merge job's environment)"
+        ));
+    }
 
     let triples: Vec<&str> = plan.targets().map(|t| t.triple.as_str()).collect();
     let step = progress.step(format!("build {} ({})", triples.join(", "), plan.profile));

@@ -60,6 +60,10 @@ pub struct SigningPlan {
     pub public_key: Option<String>,
     /// Where the secret key that signs `SHA256SUMS` comes from; `None`: an unsigned release.
     pub key: Option<KeySource>,
+    /// A partial dist's build jobs may see the key the merge job signs with (GitLab hands
+    /// project variables to every job that no environment scope keeps them from): ignored.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignores_ambient_key: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

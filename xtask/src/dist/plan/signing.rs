@@ -3,7 +3,7 @@
 use anyhow::bail;
 
 use super::{PlanInput, SigningPlan};
-use crate::signing::SIGNING_KEY_VAR;
+use crate::signing::{KeySource, SIGNING_KEY_VAR};
 
 /// Signing follows the flags, the key files and whether the dist is partial; every mismatch is
 /// found here, before anything is built.
@@ -17,6 +17,14 @@ pub(super) fn plan(input: &PlanInput) -> anyhow::Result<SigningPlan> {
         );
     }
     let request = &input.signing;
+    let ambient = matches!(request.key, Some(KeySource::Environment));
+    if input.partial && ambient && !request.require {
+        return Ok(SigningPlan {
+            public_key: input.public_key_exists.then(|| public_key.to_owned()),
+            key: None,
+            ignores_ambient_key: true,
+        });
+    }
     if input.partial && (request.key.is_some() || request.require) {
         bail!(
             "a partial dist is not signed (it has no SHA256SUMS): sign the merged dist with \
@@ -38,5 +46,6 @@ pub(super) fn plan(input: &PlanInput) -> anyhow::Result<SigningPlan> {
     Ok(SigningPlan {
         public_key: input.public_key_exists.then(|| public_key.to_owned()),
         key: request.key.clone(),
+        ignores_ambient_key: false,
     })
 }

@@ -321,6 +321,16 @@ fn signing_mismatches_are_refused_before_anything_runs() {
     assert!(error(planned_signing(&config(), true, required, false)).contains("--signing-key"));
     assert!(error(planned_signing(&config(), false, with_key(false), false)).contains("keygen"));
     assert!(error(planned_signing(&config(), true, with_key(false), true)).contains("dist merge"));
+    // A key in the environment reaches every GitLab job unless scoped: a partial ignores it,
+    // unless the signature is asked for.
+    let ambient = |require| SigningRequest {
+        key: Some(KeySource::Environment),
+        require,
+    };
+    let partial = planned_signing(&config(), true, ambient(false), true).unwrap();
+    assert_eq!(partial.signing.key, None);
+    assert!(partial.signing.ignores_ambient_key);
+    assert!(error(planned_signing(&config(), true, ambient(true), true)).contains("dist merge"));
     let mut configured = config();
     configured.public_key = Some("keys/other.pub".into());
     let missing = error(planned_signing(
