@@ -57,7 +57,7 @@ def version():
 
 
 def manifest(dist):
-    path = Path(dist) / "manifest.json"
+    path = Path(dist) / "dist-manifest.json"
     if not path.is_file():
         fail(f"{path} is missing: publish a dist that `cargo xtask dist merge` wrote")
     return json.loads(path.read_text())
