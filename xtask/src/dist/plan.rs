@@ -15,7 +15,7 @@ use super::deb::plan::{DebPlan, DebRequest, PackageMeta};
 use super::wheel::plan::{WheelPlan, WheelRequest};
 use super::{INSTALLER_NAME, manifest};
 use crate::signing::{KeySource, SIGNATURE_FILE};
-use crate::targets::{ArchiveFormat, Linkage, Os, Target, Triple};
+use crate::targets::{ArchiveFormat, Os, Target, Triple};
 use crate::workspace::DistConfig;
 use entry::{Mode, PackageEntry};
 
@@ -183,25 +183,14 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
     })
 }
 
-/// The targets of each build. Those linked through zig build each in a cargo run of its own:
-/// cargo-zigbuild changes how cargo treats the host when the host triple is among its targets
-/// (`target-applies-to-host`), which changed the code of the other targets built with it, so
-/// a target's binaries would depend on which targets a dist builds. The rest build together.
-/// Plan order; no group is empty.
+/// The targets of each build: one each, in plan order. A target's binaries must not depend on
+/// which other targets a dist builds, and in one cargo run they do: cargo unifies a
+/// dependency's features across the run's targets (a feature that only the Windows target
+/// asks for was compiled into the musl binaries, so a fanned-out release differed from a
+/// one-machine dist), and cargo-zigbuild changes how cargo treats the host when the host
+/// triple is among its targets (`target-applies-to-host`).
 fn build_groups(targets: &[TargetPlan]) -> Vec<Vec<&Target>> {
-    let mut groups: Vec<Vec<&Target>> = Vec::new();
-    let mut native: Option<usize> = None;
-    for target in targets.iter().map(|t| &t.target) {
-        match (&target.linkage, native) {
-            (Linkage::Zig { .. } | Linkage::ZigApple { .. }, _) => groups.push(vec![target]),
-            (Linkage::Native { .. }, Some(at)) => groups[at].push(target),
-            (Linkage::Native { .. }, None) => {
-                native = Some(groups.len());
-                groups.push(vec![target]);
-            }
-        }
-    }
-    groups
+    targets.iter().map(|t| vec![&t.target]).collect()
 }
 
 /// The include files, sorted and deduplicated; each must be a relative path inside the workspace.

@@ -145,12 +145,24 @@ pub struct BuildFacts {
     pub builder_id: String,
 }
 
-/// The builder: the GitHub workflow run when there is one, else `local`.
+/// The builder: the GitHub workflow or the GitLab pipeline definition, at the ref it ran for,
+/// when there is one; else `local`.
 pub fn builder_id(env: impl Fn(&str) -> Option<String>) -> String {
-    match (env("GITHUB_ACTIONS").as_deref(), env("GITHUB_WORKFLOW_REF")) {
-        (Some("true"), Some(workflow)) => format!("https://github.com/{workflow}"),
-        _ => "local".to_owned(),
+    if let (Some("true"), Some(workflow)) =
+        (env("GITHUB_ACTIONS").as_deref(), env("GITHUB_WORKFLOW_REF"))
+    {
+        return format!("https://github.com/{workflow}");
     }
+    if let (Some("true"), Some(project)) = (env("GITLAB_CI").as_deref(), env("CI_PROJECT_URL")) {
+        let config = env("CI_CONFIG_PATH").unwrap_or_else(|| ".gitlab-ci.yml".to_owned());
+        let reference = match (env("CI_COMMIT_TAG"), env("CI_COMMIT_REF_NAME")) {
+            (Some(tag), _) => format!("refs/tags/{tag}"),
+            (None, Some(branch)) => format!("refs/heads/{branch}"),
+            (None, None) => "unknown".to_owned(),
+        };
+        return format!("{project}/{config}@{reference}");
+    }
+    "local".to_owned()
 }
 
 /// `build` with this machine's paths replaced by names, so the statement is the same on every

@@ -188,7 +188,7 @@ fn merged_statements_join_targets_invocations_and_subjects() {
 }
 
 #[test]
-fn the_builder_is_the_workflow_on_github_and_local_elsewhere() {
+fn the_builder_is_the_pipeline_on_github_or_gitlab_and_local_elsewhere() {
     assert_eq!(builder_id(|_| None), "local");
     let github = |name: &str| match name {
         "GITHUB_ACTIONS" => Some("true".to_owned()),
@@ -201,6 +201,20 @@ fn the_builder_is_the_workflow_on_github_and_local_elsewhere() {
         builder_id(github),
         "https://github.com/jimini-dev/jimini/.github/workflows/release.yml@refs/tags/v0.3.0"
     );
+    let gitlab = |ci: &'static str| {
+        move |name: &str| match name {
+            "GITLAB_CI" => Some(ci.to_owned()),
+            "CI_PROJECT_URL" => Some("https://gitlab.com/jimini-dev/jimini".to_owned()),
+            "CI_COMMIT_TAG" => Some("v0.3.0".to_owned()),
+            _ => None,
+        }
+    };
+    assert_eq!(
+        builder_id(gitlab("true")),
+        "https://gitlab.com/jimini-dev/jimini/.gitlab-ci.yml@refs/tags/v0.3.0"
+    );
+    // gitlab-ci-local says GITLAB_CI=false: a run on this machine.
+    assert_eq!(builder_id(gitlab("false")), "local");
 }
 
 #[test]
