@@ -240,7 +240,8 @@ pub fn release_key(workspace: &Path) -> PathBuf {
 }
 
 /// One copy of this workspace at a fixed path, shared by every test binary that only reads
-/// it (and writes its dists elsewhere): the remap flags name the workspace path, so a new path
+/// it (and writes its dists elsewhere; gitlab.rs runs its pipeline there, writing only what
+/// .gitignore ignores, and removes it and its tag): the remap flags name the workspace path, so a new path
 /// would rebuild every crate. The path stays the same when the files change (the copy is made
 /// again in place, so only the workspace's own crates rebuild); prepared once under a lock.
 pub fn shared_workspace() -> PathBuf {
