@@ -2,7 +2,7 @@
 # Runs a target's binaries from its partial dist on a machine of that target (the macOS jobs
 # of release.yml and .gitlab-ci.yml, where the Apple builds made on Linux first execute):
 # `jimini --version`, `jimini check` (exit 3 on an SSN), and a server start, health and stop.
-# Usage: smoke.sh PARTIAL_DIR TARGET
+# Usage: smoke.sh PARTIAL_DIR TARGET  (the server listens on $JIMINI_SMOKE_PORT, default 9000)
 set -eu
 partial=$1
 target=$2
@@ -17,12 +17,13 @@ dir="$work/$(basename "$archive" .tar.xz)"
 status=0
 "$dir/jimini" check "ssn 123-45-6789" || status=$?
 test "$status" -eq 3 || { echo "jimini check exited $status, expected 3 (block)" >&2; exit 1; }
-JIMINI_API_KEY=smoke "$dir/jimini-server" --bind 127.0.0.1:9000 --audit-log "$work/audit.jsonl" &
+port=${JIMINI_SMOKE_PORT:-9000}
+JIMINI_API_KEY=smoke "$dir/jimini-server" --bind "127.0.0.1:$port" --audit-log "$work/audit.jsonl" &
 server=$!
 for _ in $(seq 50); do
-  curl -sf http://127.0.0.1:9000/health && break
+  curl -sf "http://127.0.0.1:$port/health" && break
   sleep 0.2
 done
-curl -sf http://127.0.0.1:9000/health
+curl -sf "http://127.0.0.1:$port/health"
 kill -TERM "$server"
 wait "$server"
