@@ -160,6 +160,21 @@ def gitlab_release(dist):
     print(f"created the release {tag} linking {len(links)} files")
 
 
+def trusted_publishing_token(endpoint, field, id_token_variable, registry):
+    """Trades the job's GitLab ID token (`id_tokens` in .gitlab-ci.yml) for the registry's
+    short-lived upload token."""
+    status, body = request(
+        "POST",
+        endpoint,
+        {"Content-Type": "application/json"},
+        json.dumps({field: env(id_token_variable)}).encode(),
+    )
+    if status != 200:
+        fail(f"{registry} refused the ID token (HTTP {status}): add this project's "
+             f".gitlab-ci.yml as a trusted publisher there ({body[:300]!r})")
+    return json.loads(body)["token"]
+
+
 def crates_io(dist):
     crate, ver = manifest(dist)["app"], version()
     if dry_run():
@@ -171,16 +186,7 @@ def crates_io(dist):
         print(f"{crate} {ver} is already on crates.io")
         return
     endpoint = "https://crates.io/api/v1/trusted_publishing/tokens"
-    status, body = request(
-        "POST",
-        endpoint,
-        {"Content-Type": "application/json"},
-        json.dumps({"jwt": env("CRATES_IO_ID_TOKEN")}).encode(),
-    )
-    if status != 200:
-        fail(f"crates.io refused the ID token (HTTP {status}): add this project's pipeline as a "
-             f"trusted publisher of {crate} on crates.io ({body[:300]!r})")
-    token = json.loads(body)["token"]
+    token = trusted_publishing_token(endpoint, "jwt", "CRATES_IO_ID_TOKEN", f"crates.io ({crate})")
     try:
         result = subprocess.run(
             ["cargo", "publish", "--locked", "-p", crate],
@@ -213,16 +219,9 @@ def pypi(dist):
         for wheel in wheels:
             print(f"would upload {Path(wheel).name}")
         return
-    status, body = request(
-        "POST",
-        "https://pypi.org/_/oidc/mint-token",
-        {"Content-Type": "application/json"},
-        json.dumps({"token": env("PYPI_ID_TOKEN")}).encode(),
+    token = trusted_publishing_token(
+        "https://pypi.org/_/oidc/mint-token", "token", "PYPI_ID_TOKEN", "PyPI"
     )
-    if status != 200:
-        fail(f"PyPI refused the ID token (HTTP {status}): add this project's pipeline as a "
-             f"trusted publisher on PyPI ({body[:300]!r})")
-    token = json.loads(body)["token"]
     # --skip-existing: a re-run uploads what is missing and is done.
     result = subprocess.run(
         [twine, "upload", "--non-interactive", "--skip-existing", *wheels],
