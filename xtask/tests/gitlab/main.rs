@@ -76,6 +76,12 @@ fn the_committed_pipeline_is_what_the_plan_gives_and_gitlab_s_schema_takes_it() 
         "# smoke:x86_64-apple-darwin: not in this pipeline: GitLab's hosted macOS runners are \
          Apple silicon only"
     ));
+    // A tag pipeline's first check (both CIs): the tag must be this commit's release.
+    let wrong = expect_failure(
+        xtask(&copy).args(["plan", "--json", "--expect-tag", "v9.9.9"]),
+        "the tag v9.9.9 is not this commit's release: the workspace says v",
+    );
+    assert!(wrong.contains("cargo xtask release"), "{wrong}");
     let plan = checked(xtask(&copy).arg("plan"));
     assert!(
         plan.contains("not on GitLab: smoke x86_64-apple-darwin"),
