@@ -175,8 +175,8 @@ fn write_gitlab(root: &Path, plan: &BuildMatrix, check: bool) -> anyhow::Result<
         && !current.starts_with(gitlab::HEADER)
     {
         bail!(
-            "{} exists and was not written by `cargo xtask plan --gitlab`: move it aside (or \
-             merge it into the generated file afterwards, as an `include:`), then run again",
+            "{} exists and was not written by `cargo xtask plan --gitlab`: move it aside, \
+             then run again",
             path.display()
         );
     }
