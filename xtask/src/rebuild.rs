@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::dist::manifest::{self, Manifest};
 use crate::dist::provenance::Statement;
-use crate::dist::provenance::rustc_field;
+use crate::dist::provenance::{BUILDER_ID_VAR, rustc_field};
 use crate::flags;
 use crate::signing::{SIGNATURE_FILE, SIGNING_KEY_VAR};
 use compare::diffoscope;
@@ -38,6 +38,8 @@ pub struct Recorded {
     /// `rustc -vV`'s `release`, and its `commit-hash`.
     pub rustc_release: String,
     pub rustc_commit: String,
+    /// Who built it (a CI pipeline, or `local`): the rebuild's provenance must say the same.
+    pub builder_id: String,
 }
 
 /// The rebuild, decided before anything runs.
@@ -106,7 +108,9 @@ pub fn recorded(dir: &Path) -> anyhow::Result<Recorded> {
         );
     }
     let rustc = resolved("rustc")?;
+    let builder_id = statement.predicate.run_details.builder.id.clone();
     Ok(Recorded {
+        builder_id,
         app: manifest.app,
         version: manifest.version,
         commit: commit.clone(),
@@ -160,6 +164,7 @@ pub fn plan(
         ("XDG_CACHE_HOME".to_owned(), path(&machine.cache_home)),
         ("RUSTUP_HOME".to_owned(), path(&machine.rustup_home)),
         ("CARGO_HOME".to_owned(), path(&machine.cargo_home)),
+        (BUILDER_ID_VAR.to_owned(), recorded.builder_id.clone()),
     ]);
     let unset = [
         SIGNING_KEY_VAR,

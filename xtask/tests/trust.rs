@@ -522,8 +522,8 @@ fn cargo_audit_bin_reads_the_dependency_list_inside_a_shipped_binary() {
 
 /// `rebuild` makes a dist again from its provenance's commit, in a checkout of its own (for
 /// the target linked through zig against the glibc floor, with a cold zig cache), and finds it
-/// identical; a dist with one archive re-packed (same files, other bytes) is caught
-/// and the archive named.
+/// identical, though a GitLab pipeline built the dist and the rebuild runs elsewhere; a dist
+/// with one archive re-packed (same files, other bytes) is caught and the archive named.
 #[test]
 fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
     let ws = fixture_repo("dist-ws", "rebuild");
@@ -531,9 +531,23 @@ fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
     checked(
         xtask(&ws)
             .args(["dist", "--quiet", "--target", "x86_64-unknown-linux-gnu"])
-            .env("CARGO_TARGET_DIR", &target_dir),
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("GITLAB_CI", "true")
+            .env("CI_PROJECT_URL", "https://gitlab.example/group/dist-ws")
+            .env("CI_COMMIT_REF_NAME", "main"),
     );
     let dist = ws.join("dist");
+    let provenance = std::fs::read_dir(&dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".intoto.jsonl"))
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(&provenance).unwrap().contains(
+            r#""id":"https://gitlab.example/group/dist-ws/.gitlab-ci.yml@refs/heads/main""#
+        ),
+        "the provenance names the pipeline"
+    );
     let plan: serde_json::Value =
         serde_json::from_str(&checked(xtask(&ws).args(["rebuild", "dist", "--dry-run"]))).unwrap();
     let commit = git(&ws, &["rev-parse", "HEAD"]);

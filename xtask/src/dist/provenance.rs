@@ -145,9 +145,15 @@ pub struct BuildFacts {
     pub builder_id: String,
 }
 
+/// Set by `rebuild` to the builder its dist records: a rebuild makes the same statement.
+pub const BUILDER_ID_VAR: &str = "JIMINI_BUILDER_ID";
+
 /// The builder: the GitHub workflow or the GitLab pipeline definition, at the ref it ran for,
-/// when there is one; else `local`.
+/// when there is one; else `local`. [`BUILDER_ID_VAR`] wins over both.
 pub fn builder_id(env: impl Fn(&str) -> Option<String>) -> String {
+    if let Some(id) = env(BUILDER_ID_VAR).filter(|id| !id.is_empty()) {
+        return id;
+    }
     if let (Some("true"), Some(workflow)) =
         (env("GITHUB_ACTIONS").as_deref(), env("GITHUB_WORKFLOW_REF"))
     {

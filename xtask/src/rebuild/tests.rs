@@ -13,6 +13,7 @@ fn recorded(partial: bool) -> Recorded {
         cargo_lock_sha256: "ab".repeat(32),
         rustc_release: "1.95.0".into(),
         rustc_commit: "59807616e".into(),
+        builder_id: "https://gitlab.com/o/r/.gitlab-ci.yml@refs/tags/v0.3.0".into(),
     }
 }
 
@@ -53,6 +54,11 @@ fn the_rebuild_has_its_own_home_target_dir_and_zig_cache_and_no_signing_key() {
         "the pinned tools"
     );
     assert!(plan.unset.contains(&SIGNING_KEY_VAR.to_owned()));
+    // A release built by a CI pipeline is rebuilt as that pipeline's: the same provenance.
+    assert_eq!(
+        plan.env["JIMINI_BUILDER_ID"],
+        "https://gitlab.com/o/r/.gitlab-ci.yml@refs/tags/v0.3.0"
+    );
     assert!(plan.unset.contains(&"RUSTFLAGS".to_owned()));
     assert_eq!(plan.checkout, Path::new("/tmp/r/src"));
     assert_eq!(

@@ -215,6 +215,15 @@ fn the_builder_is_the_pipeline_on_github_or_gitlab_and_local_elsewhere() {
     );
     // gitlab-ci-local says GITLAB_CI=false: a run on this machine.
     assert_eq!(builder_id(gitlab("false")), "local");
+    // A rebuild states the builder of the dist it reproduces, wherever it runs.
+    let rebuild = |name: &str| match name {
+        BUILDER_ID_VAR => Some("https://github.com/o/r/release.yml@refs/tags/v1".to_owned()),
+        other => gitlab("true")(other),
+    };
+    assert_eq!(
+        builder_id(rebuild),
+        "https://github.com/o/r/release.yml@refs/tags/v1"
+    );
 }
 
 #[test]
