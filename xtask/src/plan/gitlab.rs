@@ -111,6 +111,8 @@ const PUBLISH: &str = r#"
   stage: publish
   tags: [{linux}]
   interruptible: false
+  before_script:
+    - command -v python3 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends python3)
 
 # Every file of the dist into the project's generic package registry, and the tag's release
 # linking them (CI_JOB_TOKEN).
