@@ -71,6 +71,38 @@ fn the_committed_pipeline_is_what_the_plan_gives_and_gitlab_s_schema_takes_it() 
         "the schema took a bad value"
     );
 
+    // As gitlab-ci-local reads the file: a default-branch pipeline (its default: branch main)
+    // tests and makes a host dist, nothing else; a tag pipeline's `needs` all resolve.
+    std::fs::write(&file, &generated).unwrap();
+    let home = temp_dir("gitlab-ci-local-home");
+    let default_branch: serde_json::Value = serde_json::from_str(&checked(
+        Command::new(gitlab_ci_local())
+            .current_dir(&copy)
+            .arg("--home")
+            .arg(&home)
+            .arg("--list-json"),
+    ))
+    .unwrap();
+    let active: Vec<&str> = default_branch
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|job| job["when"] != "never")
+        .map(|job| job["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(active, ["test", "dist"]);
+    checked(
+        Command::new(gitlab_ci_local())
+            .current_dir(&copy)
+            .arg("--home")
+            .arg(&home)
+            .args([
+                "--validate-dependency-chain",
+                "--variable",
+                "CI_COMMIT_TAG=v0.2.0",
+            ]),
+    );
+
     // What GitLab offers no runner for is named, not dropped.
     assert!(generated.contains(
         "# smoke:x86_64-apple-darwin: not in this pipeline: GitLab's hosted macOS runners are \
