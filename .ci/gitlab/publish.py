@@ -104,13 +104,13 @@ def release_notes(version):
 
 
 def gitlab_release(dist):
-    app, ver = manifest(dist)["app"], version()
+    app, ver, tag = manifest(dist)["app"], version(), env("CI_COMMIT_TAG")
     files = sorted(p for p in Path(dist).iterdir() if p.is_file())
     notes = release_notes(ver)
     if dry_run():
         for path in files:
             print(f"would upload {path.name} ({sha256(path)})")
-        print(f"would create the release {env('CI_COMMIT_TAG')} of {app} {ver} linking {len(files)} files")
+        print(f"would create the release {tag} of {app} {ver} linking {len(files)} files")
         return
     api = f"{env('CI_API_V4_URL')}/projects/{env('CI_PROJECT_ID')}"
     auth = {"JOB-TOKEN": env("CI_JOB_TOKEN")}
@@ -130,9 +130,9 @@ def gitlab_release(dist):
                 fail(f"uploading {path.name}: HTTP {status}: {body[:500]!r}")
             print(f"uploaded {path.name}")
         links.append({"name": path.name, "url": url, "link_type": "package"})
-    tag = env("CI_COMMIT_TAG")
     json_headers = {**auth, "Content-Type": "application/json"}
-    status, body = request("GET", f"{api}/releases/{urllib.parse.quote(tag, safe='')}", auth)
+    release_url = f"{api}/releases/{urllib.parse.quote(tag, safe='')}"
+    status, body = request("GET", release_url, auth)
     if status == 200:
         existing = {link["name"] for link in json.loads(body)["assets"]["links"]}
         for link in links:
@@ -140,7 +140,7 @@ def gitlab_release(dist):
                 continue
             status, body = request(
                 "POST",
-                f"{api}/releases/{urllib.parse.quote(tag, safe='')}/assets/links",
+                f"{release_url}/assets/links",
                 json_headers,
                 json.dumps(link).encode(),
             )

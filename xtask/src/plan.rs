@@ -106,7 +106,8 @@ impl flags::Plan {
             );
         }
         if self.gitlab {
-            return write_gitlab(&root, &plan, self.check);
+            let public_key = context.workspace.config.public_key();
+            return write_gitlab(&root, &plan, public_key, self.check);
         }
         if self.json {
             println!("{}", serde_json::to_string(&plan)?);
@@ -152,9 +153,14 @@ fn not_on_gitlab(plan: &BuildMatrix) -> Vec<(String, &'static str)> {
 
 /// Writes `.gitlab-ci.yml` (only over a file this command wrote), or with `check` only
 /// compares.
-fn write_gitlab(root: &Path, plan: &BuildMatrix, check: bool) -> anyhow::Result<()> {
+fn write_gitlab(
+    root: &Path,
+    plan: &BuildMatrix,
+    public_key: &str,
+    check: bool,
+) -> anyhow::Result<()> {
     let path = root.join(gitlab::FILE);
-    let wanted = gitlab::render(plan);
+    let wanted = gitlab::render(plan, public_key);
     let current = match fs_err::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,

@@ -537,11 +537,7 @@ fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
             .env("CI_COMMIT_REF_NAME", "main"),
     );
     let dist = ws.join("dist");
-    let provenance = std::fs::read_dir(&dist)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".intoto.jsonl"))
-        .unwrap();
+    let provenance = dist.join(artifact_name(&read_manifest(&dist), "provenance"));
     assert!(
         std::fs::read_to_string(&provenance).unwrap().contains(
             r#""id":"https://gitlab.example/group/dist-ws/.gitlab-ci.yml@refs/heads/main""#

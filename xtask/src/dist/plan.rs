@@ -144,14 +144,20 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
     if let Some(binstall) = input.binstall {
         super::binstall::check(binstall, app, &input.version.to_string(), &targets)?;
     }
-    let builds = build_groups(&targets)
-        .into_iter()
-        .map(|group| {
+    // One cargo run per target, in plan order. A target's binaries must not depend on which
+    // other targets a dist builds, and in one cargo run they do: cargo unifies a dependency's
+    // features across the run's targets (a feature that only the Windows target asks for was
+    // compiled into the musl binaries, so a fanned-out release differed from a one-machine
+    // dist), and cargo-zigbuild changes how cargo treats the host when the host triple is
+    // among its targets (`target-applies-to-host`).
+    let builds = targets
+        .iter()
+        .map(|planned| {
             build::step(
                 &build::BuildRequest {
                     package: app,
                     profile: &input.config.profile,
-                    targets: &group,
+                    targets: &[&planned.target],
                     version: &input.version.to_string(),
                     short_commit: &input.short_commit,
                     source_date_epoch: input.source_date_epoch,
@@ -181,16 +187,6 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         builds,
         targets,
     })
-}
-
-/// The targets of each build: one each, in plan order. A target's binaries must not depend on
-/// which other targets a dist builds, and in one cargo run they do: cargo unifies a
-/// dependency's features across the run's targets (a feature that only the Windows target
-/// asks for was compiled into the musl binaries, so a fanned-out release differed from a
-/// one-machine dist), and cargo-zigbuild changes how cargo treats the host when the host
-/// triple is among its targets (`target-applies-to-host`).
-fn build_groups(targets: &[TargetPlan]) -> Vec<Vec<&Target>> {
-    targets.iter().map(|t| vec![&t.target]).collect()
 }
 
 /// The include files, sorted and deduplicated; each must be a relative path inside the workspace.

@@ -149,8 +149,9 @@ pypi:
     - python3 .ci/gitlab/publish.py pypi dist
 "#;
 
-/// The pipeline for `plan`'s targets.
-pub fn render(plan: &BuildMatrix) -> String {
+/// The pipeline for `plan`'s targets, whose merge checks the signature with `public_key`
+/// (workspace-relative, as configured).
+pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
     let twine = crate::pins::python_tool_version("twine").expect("twine is pinned");
     let fill = |text: &str| {
         text.replace("{release}", RELEASE_TAG)
@@ -163,10 +164,15 @@ pub fn render(plan: &BuildMatrix) -> String {
     let mut merge_needs = Vec::new();
     for entry in &plan.include {
         let job = format!("build:{}", entry.target);
+        let target = &entry.target;
         out.push('\n');
         match entry.gitlab_runner {
             GitlabRunner::Tag { tag } => {
-                write_job(&mut out, &job, ".build", tag, None, &entry.target, None);
+                let _ = writeln!(
+                    out,
+                    "{job}:\n  extends: .build\n  tags: [{tag}]\n  variables:\n    TARGET: \
+                     {target}\n  artifacts:\n    paths: [partial-{target}/]\n    expire_in: 1 week"
+                );
                 merge_needs.push(job);
             }
             GitlabRunner::NotOffered { reason } => not_offered(&mut out, &job, reason),
@@ -174,19 +180,14 @@ pub fn render(plan: &BuildMatrix) -> String {
     }
     for entry in &plan.smoke {
         let job = format!("smoke:{}", entry.target);
+        let target = &entry.target;
         out.push('\n');
         match entry.gitlab_runner {
             GitlabRunner::Tag { tag } => {
-                let needs = format!("build:{}", entry.target);
-                let image = Some(GITLAB_MACOS_IMAGE);
-                write_job(
-                    &mut out,
-                    &job,
-                    ".smoke",
-                    tag,
-                    image,
-                    &entry.target,
-                    Some(&needs),
+                let _ = writeln!(
+                    out,
+                    "{job}:\n  extends: .smoke\n  tags: [{tag}]\n  image: {GITLAB_MACOS_IMAGE}\n  \
+                     needs: [build:{target}]\n  variables:\n    TARGET: {target}"
                 );
                 merge_needs.push(job);
             }
@@ -213,7 +214,7 @@ merge:
     - (cd dist && sha256sum -c SHA256SUMS)
     # minisign's own check of the signature, with the key in the repository.
     - command -v minisign || (apt-get update -qq && apt-get install -y -qq --no-install-recommends minisign)
-    - minisign -Vm dist/SHA256SUMS -p keys/{app}.pub
+    - minisign -Vm dist/SHA256SUMS -p {public_key}
   artifacts:
     paths: [dist/]
     expire_in: 1 year
@@ -222,35 +223,9 @@ merge:
             .iter()
             .map(|job| format!("    - {job}\n"))
             .collect::<String>(),
-        app = plan.app,
     );
     out.push_str(&fill(PUBLISH));
     out
-}
-
-fn write_job(
-    out: &mut String,
-    job: &str,
-    template: &str,
-    tag: &str,
-    image: Option<&str>,
-    target: &crate::targets::Triple,
-    needs: Option<&str>,
-) {
-    let _ = writeln!(out, "{job}:\n  extends: {template}\n  tags: [{tag}]");
-    if let Some(image) = image {
-        let _ = writeln!(out, "  image: {image}");
-    }
-    if let Some(needs) = needs {
-        let _ = writeln!(out, "  needs: [{needs}]");
-    }
-    let _ = writeln!(out, "  variables:\n    TARGET: {target}");
-    if template == ".build" {
-        let _ = writeln!(
-            out,
-            "  artifacts:\n    paths: [partial-{target}/]\n    expire_in: 1 week"
-        );
-    }
 }
 
 /// A job GitLab has no runner for stays visible: a comment in its place.
@@ -263,6 +238,8 @@ mod tests {
     use super::*;
     use crate::plan::{MatrixEntry, SmokeEntry};
     use crate::targets::Triple;
+
+    const KEY: &str = "keys/jimini.pub";
 
     fn triple(text: &str) -> Triple {
         Triple::parse(text).unwrap()
@@ -310,7 +287,7 @@ mod tests {
 
     #[test]
     fn one_build_job_per_target_and_the_merge_needs_every_job_gitlab_can_run() {
-        let yaml = render(&plan());
+        let yaml = render(&plan(), KEY);
         assert!(yaml.starts_with(HEADER));
         for target in [
             "aarch64-apple-darwin",
@@ -339,12 +316,12 @@ mod tests {
         other.version = "1.0.0-rc.1".into();
         other.tag = "v1.0.0-rc.1".into();
         other.commit = "f".repeat(40);
-        assert_eq!(render(&plan()), render(&other));
+        assert_eq!(render(&plan(), KEY), render(&other, KEY));
     }
 
     #[test]
     fn images_are_pinned_by_digest_and_no_placeholder_is_left() {
-        let yaml = render(&plan());
+        let yaml = render(&plan(), KEY);
         for placeholder in ["{release}", "{image}", "{linux}", "{app}", "{twine}"] {
             assert!(!yaml.contains(placeholder), "{placeholder}");
         }

@@ -138,6 +138,12 @@ struct PipelineLeftovers {
 
 impl Drop for PipelineLeftovers {
     fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+impl PipelineLeftovers {
+    fn remove(&self) {
         let _ = Command::new("git")
             .current_dir(&self.workspace)
             .args(["tag", "-d", &self.tag])
@@ -170,10 +176,8 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
         workspace: workspace.clone(),
         tag: tag.clone(),
     };
-    drop(PipelineLeftovers {
-        workspace: workspace.clone(),
-        tag: tag.clone(),
-    });
+    // A run that was killed could not clean up after itself.
+    leftovers.remove();
     git(&workspace, &["tag", &tag]);
     let key_file = release_key(&workspace);
     let key_line = std::fs::read_to_string(&key_file)

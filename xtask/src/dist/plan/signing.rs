@@ -17,10 +17,11 @@ pub(super) fn plan(input: &PlanInput) -> anyhow::Result<SigningPlan> {
         );
     }
     let request = &input.signing;
+    let shipped_key = input.public_key_exists.then(|| public_key.to_owned());
     let ambient = matches!(request.key, Some(KeySource::Environment));
     if input.partial && ambient && !request.require {
         return Ok(SigningPlan {
-            public_key: input.public_key_exists.then(|| public_key.to_owned()),
+            public_key: shipped_key,
             key: None,
             ignores_ambient_key: true,
         });
@@ -44,7 +45,7 @@ pub(super) fn plan(input: &PlanInput) -> anyhow::Result<SigningPlan> {
         );
     }
     Ok(SigningPlan {
-        public_key: input.public_key_exists.then(|| public_key.to_owned()),
+        public_key: shipped_key,
         key: request.key.clone(),
         ignores_ambient_key: false,
     })
