@@ -369,7 +369,6 @@ fn image_from_the_dist_runs_has_only_the_expected_files_and_the_released_binary(
     let running = podman(&[
         "run",
         "-d",
-        "--rm",
         "--network",
         "host",
         "-e",
@@ -395,6 +394,9 @@ fn image_from_the_dist_runs_has_only_the_expected_files_and_the_released_binary(
         .args(["logs", &running])
         .env("CONTAINERS_CONF", containers_conf()));
     podman(&["stop", "-t", "5", &running]);
+    // Removed here rather than by `run --rm`: that removal runs in the background after `stop`
+    // and races the `rmi` below ("container ... using image could not be removed").
+    podman(&["rm", &running]);
     let answer = answer.unwrap_or_default();
     assert!(
         answer.contains("200 OK") && answer.contains(r#"{"status":"ok"}"#),
