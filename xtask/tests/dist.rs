@@ -325,10 +325,15 @@ fn killed_runs_leave_the_output_and_git_clean() {
     assert!(output.status.success(), "{}", stderr(&output));
     let before = snapshot(&clone.join("dist"));
 
-    // A new commit: the next dist has another version, so a half-swapped output would show.
-    commit(&clone, "more work", "2026-02-03T04:05:06Z");
-    // Killed at random times while the new commit builds (the build takes far longer)...
-    for delay_ms in [300, 1500] {
+    // Killed at random times while a new commit builds (the build takes far longer). Each kill
+    // gets a commit of its own: the next dist has another version, so a half-swapped output
+    // would show, and the app crate is rebuilt whole each time rather than finished by the
+    // run killed before.
+    for (delay_ms, date) in [
+        (300, "2026-02-03T04:05:06Z"),
+        (1500, "2026-02-03T05:05:06Z"),
+    ] {
+        commit(&clone, "more work", date);
         let mut child = dist_in_clone()
             .stderr(std::process::Stdio::null())
             .spawn()
