@@ -190,7 +190,7 @@ impl flags::Docker {
         let id = fs_err::read_to_string(&iid).context("the engine wrote no image id")?;
         fs_err::remove_dir_all(&context)?;
         eprintln!("built {tag} from {} ({engine:?})", dist.display());
-        println!("{}", id.trim());
+        crate::outln!("{}", id.trim())?;
         Ok(())
     }
 }

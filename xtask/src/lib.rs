@@ -18,6 +18,7 @@ pub mod progress;
 pub mod rebuild;
 pub mod release;
 pub mod signing;
+pub mod stdout;
 pub mod targets;
 pub mod tools;
 pub mod util;

@@ -24,6 +24,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if xtask::stdout::reader_gone(&err) => {
+            ExitCode::from(xtask::stdout::READER_GONE_STATUS)
+        }
         Err(err) => {
             eprintln!("{}", xtask::errors::render(&err, backtrace));
             ExitCode::FAILURE

@@ -110,22 +110,22 @@ impl flags::Plan {
             return write_gitlab(&root, &plan, public_key, self.check);
         }
         if self.json {
-            println!("{}", serde_json::to_string(&plan)?);
+            crate::outln!("{}", serde_json::to_string(&plan)?)?;
         } else {
-            println!("{} {} (tag {})", plan.app, plan.version, plan.tag);
+            crate::outln!("{} {} (tag {})", plan.app, plan.version, plan.tag)?;
             for entry in &plan.include {
-                println!(
+                crate::outln!(
                     "  {:<28} on {:<18} {}",
                     entry.target,
                     entry.runner,
                     entry.artifacts.join(", ")
-                );
+                )?;
             }
             for entry in &plan.smoke {
-                println!("  {:<28} runs on {}", entry.target, entry.runner);
+                crate::outln!("  {:<28} runs on {}", entry.target, entry.runner)?;
             }
             for (job, reason) in not_on_gitlab(&plan) {
-                println!("  not on GitLab: {job}: {reason}");
+                crate::outln!("  not on GitLab: {job}: {reason}")?;
             }
         }
         Ok(())

@@ -214,7 +214,7 @@ impl flags::Rebuild {
         let plan = plan(recorded, &files, &sh.current_dir(), &scratch, &machine);
         if self.dry_run {
             fs_err::remove_dir(&scratch)?;
-            println!("{}", serde_json::to_string_pretty(&plan)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&plan)?)?;
             return Ok(());
         }
         check_rustc(sh, &plan.recorded, &dir)?;

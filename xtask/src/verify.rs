@@ -45,7 +45,7 @@ impl flags::Verify {
                 "signed": dir.join(SIGNATURE_FILE).is_file(),
                 "problems": problems,
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
             if !problems.is_empty() {
                 bail!(
                     "{} is not a valid dist: see the problems above",

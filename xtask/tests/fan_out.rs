@@ -49,6 +49,27 @@ fn plan_json_has_the_documented_shape() {
     assert_eq!(plan, expected);
 }
 
+/// `cargo xtask plan --json | head -1`: a reader that closes the pipe ends the command quietly
+/// with 141, as SIGPIPE would, not with a panic and its backtrace.
+#[test]
+fn a_closed_stdout_ends_plan_quietly_with_the_sigpipe_status() {
+    let copy = copy_workspace("plan-closed-stdout");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = xtask(&copy)
+        .args(["plan", "--json"])
+        .env("RUST_BACKTRACE", "1")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "",
+        "a closed stdout is not an error to report"
+    );
+}
+
 /// Two partial dists (as two runners build them) and a single-machine dist of the same two
 /// targets, in the shared workspace copy with the fast profile: the merge is the point here;
 /// reproducibility across paths is tested in dist.rs.

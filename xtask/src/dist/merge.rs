@@ -210,7 +210,7 @@ impl flags::DistMerge {
         })?;
         super::seal::summary(&progress, &merged, &out);
         if self.json {
-            print!("{}", String::from_utf8(merged.to_json())?);
+            crate::out!("{}", String::from_utf8(merged.to_json())?)?;
         }
         Ok(())
     }

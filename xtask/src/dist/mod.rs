@@ -65,15 +65,15 @@ impl flags::Dist {
         if self.dry_run {
             // The plan is the command's output, like `plan` and `release`: on stdout.
             if self.json {
-                println!("{}", serde_json::to_string_pretty(&plan)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&plan)?)?;
             } else {
-                print!("{}", plan.describe());
+                crate::out!("{}", plan.describe())?;
             }
             return Ok(());
         }
         let manifest = execute::execute(sh, &context, &plan, &progress, self.smoke)?;
         if self.json {
-            print!("{}", String::from_utf8(manifest.to_json())?);
+            crate::out!("{}", String::from_utf8(manifest.to_json())?)?;
         }
         Ok(())
     }

@@ -286,7 +286,7 @@ impl flags::Doctor {
                     .map(|p| serde_json::json!({"what": p.what, "fix": p.fix.command()}))
                     .collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
         }
         for info in &infos {
             let missing = left.iter().any(|p| p.what.contains(info.triple.as_str()));

@@ -203,27 +203,29 @@ impl flags::Release {
             tag: plan.tag.clone(),
         })?;
 
-        println!(
+        crate::outln!(
             "release {} -> {} (tag {})\n",
-            plan.current, plan.version, plan.tag
-        );
+            plan.current,
+            plan.version,
+            plan.tag
+        )?;
         for edit in &plan.edits {
-            print!("{}", unified_diff(edit));
+            crate::out!("{}", unified_diff(edit))?;
         }
-        println!();
-        println!(
+        crate::outln!()?;
+        crate::outln!(
             "{} {}",
             cargo.to_string_lossy(),
             publish_check_args(self.no_verify).join(" ")
-        );
+        )?;
         if !self.no_verify {
-            println!(
+            crate::outln!(
                 "{cargo} test --workspace --locked",
                 cargo = cargo.to_string_lossy()
-            );
+            )?;
         }
         for command in plan.git_commands() {
-            println!("{command}");
+            crate::outln!("{command}")?;
         }
         if !self.execute {
             eprintln!(
