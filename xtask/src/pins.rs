@@ -183,6 +183,8 @@ pub const APT_TOOLS: &[&str] = &[
     "diffoscope-minimal",
     // gitlab-ci-local copies the tracked files with rsync.
     "rsync",
+    // The stand-in for gh applies `--jq` with jq, as gh's built-in one does.
+    "jq",
 ];
 
 /// The reprotest the tests run (Debian 12's package; the test checks the installed version).
