@@ -26,3 +26,15 @@ pub mod exit_code {
     /// `jimini check` blocked the text.
     pub const BLOCKED: i32 = 3;
 }
+
+/// Writes a command's output to stdout and flushes it. A full disk or a reader that closed the
+/// pipe is an error to report (exit code 1), never a panic: a check whose output was lost must
+/// not end as if it had succeeded, nor with a backtrace.
+pub fn write_stdout(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|err| format!("cannot write to standard output: {err}"))
+}

@@ -230,3 +230,59 @@ fn server_with_an_unreadable_rules_file_fails_with_exit_1() {
         stderr(&output)
     );
 }
+
+/// Output that cannot be written (a full disk, a reader that closed the pipe) is an error with
+/// exit code 1, never a panic, and never the exit code of a successful check: a blocked text
+/// whose report was lost does not exit 3.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_that_cannot_be_written_is_an_error_not_a_panic() {
+    let dir = temp_dir("lost-output");
+    let log = dir.join("audit.jsonl");
+    std::fs::write(&log, "").unwrap();
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, jimini::rules::DEFAULT_RULES).unwrap();
+    let (log, rules) = (log.to_str().unwrap(), rules.to_str().unwrap());
+    let server = env!("CARGO_BIN_EXE_jimini-server");
+    let commands: [(&str, &[&str]); 8] = [
+        (JIMINI, &["check", "ssn 123-45-6789"]),
+        (JIMINI, &["check", "--json", "hello"]),
+        (JIMINI, &["--version"]),
+        (ADMIN, &["audit", "verify", log]),
+        (ADMIN, &["audit", "verify", "--json", log]),
+        (ADMIN, &["rules", "lint", rules]),
+        (server, &["--version"]),
+        (server, &["--help"]),
+    ];
+    for (binary, args) in commands {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let (reader, closed) = std::io::pipe().unwrap();
+        drop(reader);
+        for (stdout, why) in [
+            (Stdio::from(full), "No space left on device"),
+            (Stdio::from(closed), "Broken pipe"),
+        ] {
+            let output = common::binary(binary)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(Stdio::piped())
+                .output()
+                .unwrap();
+            let message = stderr(&output);
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{binary} {args:?} ({why}): {message}"
+            );
+            assert!(
+                message.contains("cannot write to standard output") && message.contains(why),
+                "{binary} {args:?}: {message}"
+            );
+            assert!(!message.contains("panicked"), "{message}");
+        }
+    }
+}

@@ -98,17 +98,12 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Help => {
-            println!("{HELP}");
-            Ok(())
-        }
+        Command::Help => jimini::write_stdout(&format!("{HELP}\n")),
         Command::Version if json => {
-            print_json(&serde_json::to_value(BUILD_INFO).expect("plain struct"));
-            Ok(())
+            print_json(&serde_json::to_value(BUILD_INFO).expect("plain struct"))
         }
         Command::Version => {
-            println!("{}", BUILD_INFO.version_line("jimini-admin"));
-            Ok(())
+            jimini::write_stdout(&format!("{}\n", BUILD_INFO.version_line("jimini-admin")))
         }
         Command::AuditVerify {
             logs,
@@ -116,24 +111,25 @@ fn main() -> ExitCode {
             expect_head,
         } => audit_verify(&logs, key_file, expect_head.as_ref(), json),
         Command::RulesLint(path) => RulePack::load(&path)
-            .map(|pack| {
+            .map_err(|err| err.to_string())
+            .and_then(|pack| {
                 if json {
                     print_json(&serde_json::json!({
                         "ok": true,
                         "file": path,
                         "rules": pack.len(),
-                    }));
+                    }))
                 } else {
-                    println!("{}: {} rules, ok", path.display(), pack.len());
+                    jimini::write_stdout(&format!("{}: {} rules, ok\n", path.display(), pack.len()))
                 }
-            })
-            .map_err(|err| err.to_string()),
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             if json {
-                print_json(&serde_json::json!({"ok": false, "error": message}));
+                // Reported on stderr below whether or not this reaches stdout.
+                let _ = print_json(&serde_json::json!({"ok": false, "error": message}));
             }
             eprintln!("jimini-admin: {message}");
             ExitCode::from(exit_code::FAILURE as u8)
@@ -141,11 +137,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("JSON values serialize")
-    );
+fn print_json(value: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    jimini::write_stdout(&format!("{text}\n"))
 }
 
 /// The key to check MACs with, and where it came from.
@@ -189,7 +183,7 @@ fn audit_verify(
     .map_err(|err| format!("{named}: {err}"))?;
     let log = named;
     if json {
-        print_json(&serde_json::json!({
+        return print_json(&serde_json::json!({
             "ok": true,
             "file": log,
             "records": summary.records,
@@ -200,32 +194,34 @@ fn audit_verify(
             "expected_head_present": expect_head.map(|_| true),
             "head": {"seq": summary.head.seq, "hash": summary.head.hash},
         }));
-        return Ok(());
     }
-    println!("{}: {} records, chain intact", log, summary.records);
-    match &key {
-        Some((_, source)) => println!("MACs: all verified with the key from {source}"),
-        None => println!(
+    let mut lines = vec![format!(
+        "{}: {} records, chain intact",
+        log, summary.records
+    )];
+    lines.push(match &key {
+        Some((_, source)) => format!("MACs: all verified with the key from {source}"),
+        None => format!(
             "MACs: NOT checked (no key): pass --key KEYFILE or set {AUDIT_KEY_VAR} to detect \
              an edited record"
         ),
-    }
+    });
     if summary.legacy_records > 0 {
-        println!(
+        lines.push(format!(
             "note: the first {} records are from before 0.3 and carry no MAC",
             summary.legacy_records
-        );
+        ));
     }
     if let Some(expected) = expect_head {
-        println!("expected head {}: present", expected.seq);
+        lines.push(format!("expected head {}: present", expected.seq));
     }
     if summary.torn_bytes > 0 {
-        println!(
+        lines.push(format!(
             "note: {} bytes after the last record are an unfinished line (a write in progress, \
              or a crash during one: jimini-server moves it aside on start)",
             summary.torn_bytes
-        );
+        ));
     }
-    println!("head: {}", summary.head);
-    Ok(())
+    lines.push(format!("head: {}", summary.head));
+    jimini::write_stdout(&(lines.join("\n") + "\n"))
 }

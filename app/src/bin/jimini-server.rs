@@ -179,17 +179,22 @@ async fn shutdown_requested(stdin_eof: bool) {
     }
 }
 
+/// `--help` and `--version`: the text on stdout, or exit 1 when it cannot be written.
+fn print_info(text: &str) -> ExitCode {
+    match jimini::write_stdout(&format!("{text}\n")) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("jimini-server: {message}");
+            ExitCode::from(exit_code::FAILURE as u8)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let (mut config, options) = match parse_args() {
         Ok(Command::Serve(config, options)) => (config, options),
-        Ok(Command::Help) => {
-            println!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Ok(Command::Version) => {
-            println!("{}", BUILD_INFO.version_line("jimini-server"));
-            return ExitCode::SUCCESS;
-        }
+        Ok(Command::Help) => return print_info(HELP),
+        Ok(Command::Version) => return print_info(&BUILD_INFO.version_line("jimini-server")),
         Err(message) => {
             eprintln!("jimini-server: {message}");
             return ExitCode::from(exit_code::USAGE as u8);

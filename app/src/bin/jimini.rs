@@ -75,18 +75,15 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_code::USAGE as u8);
         }
     };
-    let args = match command {
-        Command::Help => {
-            println!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
+    let result = match command {
+        Command::Help => jimini::write_stdout(&format!("{HELP}\n")).map(|()| exit_code::OK),
         Command::Version => {
-            println!("{}", BUILD_INFO.version_line("jimini"));
-            return ExitCode::SUCCESS;
+            jimini::write_stdout(&format!("{}\n", BUILD_INFO.version_line("jimini")))
+                .map(|()| exit_code::OK)
         }
-        Command::Check(args) => args,
+        Command::Check(args) => check(args),
     };
-    match check(args) {
+    match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(message) => {
             eprintln!("jimini: {message}");
@@ -111,29 +108,28 @@ fn check(args: CheckArgs) -> Result<i32, String> {
         Some(text) => text.to_owned(),
     };
     let evaluation = pack.evaluate(&text, args.shadow);
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&evaluation).map_err(|err| err.to_string())?
-        );
+    let output = if args.json {
+        serde_json::to_string_pretty(&evaluation).map_err(|err| err.to_string())? + "\n"
     } else {
-        if evaluation.shadow {
-            println!(
+        let mut lines = vec![if evaluation.shadow {
+            format!(
                 "decision: {} (shadow mode; the rules decided {})",
                 evaluation.decision, evaluation.rules_decision
-            );
+            )
         } else {
-            println!("decision: {}", evaluation.decision);
-        }
+            format!("decision: {}", evaluation.decision)
+        }];
         for m in &evaluation.matches {
-            println!(
+            lines.push(format!(
                 "  {:<16} {:<6} {}",
                 m.rule_id,
                 Decision::from(m.action),
                 m.description
-            );
+            ));
         }
-    }
+        lines.join("\n") + "\n"
+    };
+    jimini::write_stdout(&output)?;
     Ok(if evaluation.decision == Decision::Block {
         exit_code::BLOCKED
     } else {
