@@ -18,10 +18,10 @@ pub struct Xtask {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build release artifacts into dist/: archives, .debs, SBOMs, install.sh, provenance,
-    /// SHA256SUMS (signed), dist-manifest.json.
+    /// Build release artifacts into dist/: archives, .debs, wheels, SBOMs, install.sh,
+    /// provenance, SHA256SUMS (signed), dist-manifest.json.
     Dist(Dist),
-    /// Check a dist directory: checksums, signature, manifest, archives, .debs, SBOMs,
+    /// Check a dist directory: checksums, signature, manifest, archives, .debs, wheels, SBOMs,
     /// embedded dependency lists and provenance.
     Verify(Verify),
     /// Rebuild a dist from the commit its provenance names, in a fresh checkout with its own
