@@ -175,24 +175,37 @@ impl flags::Docker {
             return Ok(());
         }
         let context = crate::util::tempdir("docker-context")?;
-        let image_root = context.join("image-root");
-        fs_err::create_dir(&image_root)?;
-        let manifest = lay_out(&dist, &image_root, &signatures)?;
-        let dockerfile = fs_err::read_to_string(root.join("Dockerfile"))
-            .context("cannot read the Dockerfile")?;
-        let file = context.join("Containerfile");
-        fs_err::write(&file, containerfile(&dockerfile)?)?;
-        let tag = self
-            .tag
-            .unwrap_or_else(|| image_tag(&manifest.app, &manifest.version));
-        let iid = context.join("image-id");
-        let engine = build_image(sh, &context, &file, &tag, &manifest, &iid)?;
-        let id = fs_err::read_to_string(&iid).context("the engine wrote no image id")?;
+        let built = build_in(sh, &root, &dist, &signatures, self.tag, &context);
+        // The context is a temporary directory of ours: removed whether the build worked or not.
         fs_err::remove_dir_all(&context)?;
+        let (tag, engine, id) = built?;
         eprintln!("built {tag} from {} ({engine:?})", dist.display());
         crate::outln!("{}", id.trim())?;
         Ok(())
     }
+}
+
+/// Lays the image out in `context` and builds it: the tag, the engine and the image id.
+fn build_in(
+    sh: &Shell,
+    root: &Path,
+    dist: &Path,
+    signatures: &crate::verify::SignatureCheck,
+    tag: Option<String>,
+    context: &Path,
+) -> anyhow::Result<(String, Engine, String)> {
+    let image_root = context.join("image-root");
+    fs_err::create_dir(&image_root)?;
+    let manifest = lay_out(dist, &image_root, signatures)?;
+    let dockerfile =
+        fs_err::read_to_string(root.join("Dockerfile")).context("cannot read the Dockerfile")?;
+    let file = context.join("Containerfile");
+    fs_err::write(&file, containerfile(&dockerfile)?)?;
+    let tag = tag.unwrap_or_else(|| image_tag(&manifest.app, &manifest.version));
+    let iid = context.join("image-id");
+    let engine = build_image(sh, context, &file, &tag, &manifest, &iid)?;
+    let id = fs_err::read_to_string(&iid).context("the engine wrote no image id")?;
+    Ok((tag, engine, id))
 }
 
 /// Builds the image from `context` with the detected engine; the image id goes to `iid`.
@@ -227,13 +240,18 @@ fn build_image(
         ])
         .args(["--iidfile".as_ref(), iid.as_os_str()])
         .arg(context)
-        .output();
-    // The engines print their progress on stdout, which is reserved for the image id.
-    match build {
-        Ok(output) => eprint!("{}", String::from_utf8_lossy(&output.stdout)),
-        Err(err) => {
-            return Err(err).with_context(|| format!("the {engine:?} build of {tag} failed"));
-        }
+        .ignore_status()
+        .output()
+        .with_context(|| format!("cannot run the {engine:?} build"))?;
+    // The engines print their progress on stdout, which is reserved for the image id; their
+    // errors go with it, so that a failed build says why.
+    eprint!("{}", String::from_utf8_lossy(&build.stdout));
+    eprint!("{}", String::from_utf8_lossy(&build.stderr));
+    if !build.status.success() {
+        bail!(
+            "the {engine:?} build of {tag} failed ({}): its error is above",
+            build.status
+        );
     }
     Ok(engine)
 }

@@ -426,12 +426,47 @@ fn docker_refuses_a_dist_that_does_not_verify() {
     let (copy, dist) = built();
     let extra = copy_dist(dist, "extra-file");
     std::fs::write(extra.join("evil"), "x").unwrap();
-    let output = run(xtask_fast(copy).args(["docker", "--dist", extra.to_str().unwrap()]));
+    let tmp = temp_dir("docker-refused-tmp");
+    let output = run(xtask_fast(copy)
+        .args(["docker", "--dist", extra.to_str().unwrap()])
+        .env("TMPDIR", &tmp));
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("unexpected file evil"),
         "{}",
         stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "left in TMPDIR"
+    );
+}
+
+/// A build the engine fails says why (the engine's own error, not only its exit status) and
+/// leaves no temporary build context behind.
+#[test]
+fn a_failed_image_build_says_why_and_leaves_nothing_behind() {
+    let (copy, dist) = built();
+    let tmp = temp_dir("docker-failed-tmp");
+    let output = run(xtask_fast(copy)
+        .args(["docker", "--tag", "Not A Valid Tag", "--dist"])
+        .arg(dist)
+        .env("TMPDIR", &tmp)
+        .env("CONTAINERS_CONF", containers_conf())
+        .env("JIMINI_CONTAINER_ENGINE", "podman"));
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("repository name must be lowercase")
+            && message.contains("the Podman build of Not A Valid Tag failed"),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty(), "no image id on stdout");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "left in TMPDIR"
     );
 }
 
