@@ -267,7 +267,7 @@ fn plan_target(
         })?,
         None => None,
     };
-    Ok(TargetPlan {
+    let planned = TargetPlan {
         deb,
         wheel,
         artifact_dir: input.build.target_dir.join(triple.as_str()),
@@ -279,7 +279,42 @@ fn plan_target(
         binaries,
         archive_entries,
         target,
-    })
+    };
+    for name in planned.file_names() {
+        check_upload_safe(name)?;
+    }
+    Ok(planned)
+}
+
+/// Refuses a file name that a release host would change on upload: GitHub renames a file
+/// whose name has other characters than letters, digits, `.`, `_`, `-` and `+` (a Debian `~`,
+/// a space) or starts with a period, and a renamed file no longer matches `SHA256SUMS`.
+fn check_upload_safe(name: &str) -> anyhow::Result<()> {
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+');
+    if name.starts_with('.') || !name.chars().all(safe) {
+        bail!(
+            "the planned file name {name:?} would be renamed when uploaded to a release (GitHub \
+             keeps only letters, digits, '.', '_', '-' and '+'): change the package name or \
+             version that it is made of"
+        );
+    }
+    Ok(())
+}
+
+impl TargetPlan {
+    /// The files this target adds to the dist, as the plan names them.
+    pub fn file_names(&self) -> impl Iterator<Item = &str> {
+        [
+            Some(&self.archive),
+            self.fallback_archive.as_ref(),
+            Some(&self.sbom),
+            self.deb.as_ref().map(|deb| &deb.file),
+            self.wheel.as_ref().map(|wheel| &wheel.file),
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+    }
 }
 
 /// Where an include file goes inside the archive: relative to the shipped package's directory

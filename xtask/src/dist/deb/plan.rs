@@ -113,9 +113,12 @@ pub fn debian_version(version: &semver::Version) -> String {
     text
 }
 
-/// `<package>_<version>_<arch>.deb`, as Debian names package files.
+/// `<package>_<version>_<arch>.deb`, as Debian names package files, with the release's own
+/// version: the Debian form's `~` (`0.3.0~rc.1`) is renamed to `.` by GitHub's asset upload,
+/// and a file whose name changes on the way no longer matches `SHA256SUMS`. The control file
+/// keeps the Debian version, which is what dpkg and apt compare.
 pub fn file_name(package: &str, version: &semver::Version, arch: &str) -> String {
-    format!("{package}_{}_{arch}.deb", debian_version(version))
+    format!("{package}_{version}_{arch}.deb")
 }
 
 /// The include file that is the license text: the first named `LICENSE*` or `COPYING*`.

@@ -17,9 +17,10 @@ fn semver_pre_releases_sort_before_the_release_in_debian_form() {
     );
     // A hyphen would start a Debian revision.
     assert_eq!(debian_version(&version("1.0.0-alpha-2")), "1.0.0~alpha.2");
+    // The file keeps the release's version: GitHub would rename a `~` on upload.
     assert_eq!(
         file_name("jimini", &version("0.3.0-rc.1"), "amd64"),
-        "jimini_0.3.0~rc.1_amd64.deb"
+        "jimini_0.3.0-rc.1_amd64.deb"
     );
 }
 
@@ -101,7 +102,7 @@ fn the_plan_holds_every_file_and_control_field() {
             ("/usr/share/doc/jimini/copyright", 0o644),
         ]
     );
-    assert_eq!(plan.file, "jimini_0.3.0~rc.1_amd64.deb");
+    assert_eq!(plan.file, "jimini_0.3.0-rc.1_amd64.deb");
     assert_eq!(plan.copyright.holder, "2026 The jimini developers");
     assert_eq!(plan.copyright.license_file, "LICENSE");
     let json = serde_json::to_value(&plan).unwrap();

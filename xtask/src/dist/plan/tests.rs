@@ -347,3 +347,13 @@ fn signing_mismatches_are_refused_before_anything_runs() {
 }
 
 mod packages;
+
+#[test]
+fn a_file_name_a_release_host_would_rename_is_refused() {
+    let err = check_upload_safe("jimini_0.3.0~rc.1_amd64.deb").unwrap_err();
+    assert!(err.to_string().contains("renamed when uploaded"), "{err}");
+    assert!(check_upload_safe("jimini 0.3.0.zip").is_err());
+    assert!(check_upload_safe(".jimini.tar.xz").is_err());
+    check_upload_safe("jimini-0.2.1-dev.3+g9f4bae0-x86_64-unknown-linux-gnu.tar.xz").unwrap();
+    check_upload_safe("jimini_0.3.0-rc.1_amd64.deb").unwrap();
+}
