@@ -27,14 +27,13 @@ pub mod exit_code {
     pub const BLOCKED: i32 = 3;
 }
 
-/// Writes a command's output to stdout and flushes it. A full disk or a reader that closed the
-/// pipe is an error to report (exit code 1), never a panic: a check whose output was lost must
-/// not end as if it had succeeded, nor with a backtrace.
-pub fn write_stdout(text: &str) -> Result<(), String> {
+/// Writes a command's output to stdout, ending its last line, and flushes it. A full disk or a
+/// reader that closed the pipe is an error to report (exit code 1), never a panic: a check
+/// whose output was lost must not end as if it had succeeded, nor with a backtrace.
+pub fn write_stdout_line(text: &str) -> Result<(), String> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
+    writeln!(stdout, "{text}")
         .and_then(|()| stdout.flush())
         .map_err(|err| format!("cannot write to standard output: {err}"))
 }

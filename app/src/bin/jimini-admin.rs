@@ -98,13 +98,11 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Help => jimini::write_stdout(&format!("{HELP}\n")),
+        Command::Help => jimini::write_stdout_line(HELP),
         Command::Version if json => {
             print_json(&serde_json::to_value(BUILD_INFO).expect("plain struct"))
         }
-        Command::Version => {
-            jimini::write_stdout(&format!("{}\n", BUILD_INFO.version_line("jimini-admin")))
-        }
+        Command::Version => jimini::write_stdout_line(&BUILD_INFO.version_line("jimini-admin")),
         Command::AuditVerify {
             logs,
             key_file,
@@ -120,7 +118,11 @@ fn main() -> ExitCode {
                         "rules": pack.len(),
                     }))
                 } else {
-                    jimini::write_stdout(&format!("{}: {} rules, ok\n", path.display(), pack.len()))
+                    jimini::write_stdout_line(&format!(
+                        "{}: {} rules, ok",
+                        path.display(),
+                        pack.len()
+                    ))
                 }
             }),
     };
@@ -139,7 +141,7 @@ fn main() -> ExitCode {
 
 fn print_json(value: &serde_json::Value) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-    jimini::write_stdout(&format!("{text}\n"))
+    jimini::write_stdout_line(&text)
 }
 
 /// The key to check MACs with, and where it came from.
@@ -223,5 +225,5 @@ fn audit_verify(
         ));
     }
     lines.push(format!("head: {}", summary.head));
-    jimini::write_stdout(&(lines.join("\n") + "\n"))
+    jimini::write_stdout_line(&lines.join("\n"))
 }

@@ -181,7 +181,7 @@ async fn shutdown_requested(stdin_eof: bool) {
 
 /// `--help` and `--version`: the text on stdout, or exit 1 when it cannot be written.
 fn print_info(text: &str) -> ExitCode {
-    match jimini::write_stdout(&format!("{text}\n")) {
+    match jimini::write_stdout_line(text) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("jimini-server: {message}");

@@ -76,10 +76,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Help => jimini::write_stdout(&format!("{HELP}\n")).map(|()| exit_code::OK),
+        Command::Help => jimini::write_stdout_line(HELP).map(|()| exit_code::OK),
         Command::Version => {
-            jimini::write_stdout(&format!("{}\n", BUILD_INFO.version_line("jimini")))
-                .map(|()| exit_code::OK)
+            jimini::write_stdout_line(&BUILD_INFO.version_line("jimini")).map(|()| exit_code::OK)
         }
         Command::Check(args) => check(args),
     };
@@ -109,7 +108,7 @@ fn check(args: CheckArgs) -> Result<i32, String> {
     };
     let evaluation = pack.evaluate(&text, args.shadow);
     let output = if args.json {
-        serde_json::to_string_pretty(&evaluation).map_err(|err| err.to_string())? + "\n"
+        serde_json::to_string_pretty(&evaluation).map_err(|err| err.to_string())?
     } else {
         let mut lines = vec![if evaluation.shadow {
             format!(
@@ -127,9 +126,9 @@ fn check(args: CheckArgs) -> Result<i32, String> {
                 m.description
             ));
         }
-        lines.join("\n") + "\n"
+        lines.join("\n")
     };
-    jimini::write_stdout(&output)?;
+    jimini::write_stdout_line(&output)?;
     Ok(if evaluation.decision == Decision::Block {
         exit_code::BLOCKED
     } else {
