@@ -34,7 +34,7 @@ if ! grep -q '[^[:space:]]' "$work/notes.md"; then
   exit 1
 fi
 
-if ! gh release view "$tag" --json isDraft > /dev/null 2> "$work/view.err"; then
+if ! draft=$(gh release view "$tag" --json isDraft --jq .isDraft 2> "$work/view.err"); then
   if ! grep -q 'release not found' "$work/view.err"; then
     cat "$work/view.err" >&2
     exit 1
@@ -45,6 +45,7 @@ if ! gh release view "$tag" --json isDraft > /dev/null 2> "$work/view.err"; then
   gh release create "$tag" --verify-tag --draft "${prerelease[@]}" --title "jimini $version" \
     --notes-file "$work/notes.md"
   echo "created the draft release $tag"
+  draft=true
 fi
 
 gh release view "$tag" --json assets --jq '.assets[].name' > "$work/attached"
@@ -65,7 +66,7 @@ for file in "$dist"/*; do
   fi
 done
 
-if [ "$(gh release view "$tag" --json isDraft --jq .isDraft)" = true ]; then
+if [ "$draft" = true ]; then
   gh release edit "$tag" --draft=false
   echo "published the release $tag"
 else
