@@ -205,7 +205,12 @@ def pypi(dist):
     wheels = sorted(str(p) for p in Path(dist).glob("*.whl"))
     if not wheels:
         fail(f"{dist} has no wheels")
-    venv = Path(tempfile.mkdtemp(prefix="twine-"))
+    # twine's virtualenv is this job's own: removed however the job ends.
+    with tempfile.TemporaryDirectory(prefix="twine-") as scratch:
+        twine_upload(wheels, Path(scratch))
+
+
+def twine_upload(wheels, venv):
     if subprocess.run([sys.executable, "-m", "venv", str(venv)]).returncode != 0:
         run(["apt-get", "update", "-qq"])
         run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3-venv"])

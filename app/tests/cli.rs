@@ -30,10 +30,12 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("jimini-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory, removed with everything in it when the test ends.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("jimini-cli-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
@@ -105,7 +107,7 @@ fn shadow_mode_allows_and_reports() {
 #[test]
 fn custom_rules_and_usage_errors() {
     let dir = temp_dir("rules");
-    let pack = dir.join("pack.toml");
+    let pack = dir.path().join("pack.toml");
     std::fs::write(
         &pack,
         "[[rule]]\nid = \"secret\"\npattern = \"(?i)classified\"\naction = \"block\"\n",
@@ -134,13 +136,13 @@ fn custom_rules_and_usage_errors() {
 #[test]
 fn admin_lints_rule_packs_by_rule_id() {
     let dir = temp_dir("lint");
-    let good = dir.join("good.toml");
+    let good = dir.path().join("good.toml");
     std::fs::write(&good, jimini::rules::DEFAULT_RULES).unwrap();
     let output = run(ADMIN, &["rules", "lint", good.to_str().unwrap()], None);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("5 rules, ok"));
 
-    let bad = dir.join("bad.toml");
+    let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
         "[[rule]]\nid = \"oops\"\npattern = \"[a-\"\naction = \"flag\"\n",
@@ -167,7 +169,7 @@ fn admin_version_json_carries_build_info() {
 #[test]
 fn admin_json_reports_every_command_and_failures_too() {
     let dir = temp_dir("admin-json");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     std::fs::write(&log, "").unwrap();
     let output = run(
         ADMIN,
@@ -195,7 +197,7 @@ fn admin_json_reports_every_command_and_failures_too() {
         "{value}"
     );
 
-    let rules = dir.join("rules.toml");
+    let rules = dir.path().join("rules.toml");
     std::fs::write(&rules, jimini::rules::DEFAULT_RULES).unwrap();
     let output = run(
         ADMIN,
@@ -211,7 +213,8 @@ fn admin_json_reports_every_command_and_failures_too() {
 
 #[test]
 fn server_with_an_unreadable_rules_file_fails_with_exit_1() {
-    let missing = temp_dir("server-rules").join("missing.toml");
+    let scratch = temp_dir("server-rules");
+    let missing = scratch.path().join("missing.toml");
     let output = common::binary(env!("CARGO_BIN_EXE_jimini-server"))
         .args([
             "--bind",
@@ -238,9 +241,9 @@ fn server_with_an_unreadable_rules_file_fails_with_exit_1() {
 #[test]
 fn output_that_cannot_be_written_is_an_error_not_a_panic() {
     let dir = temp_dir("lost-output");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     std::fs::write(&log, "").unwrap();
-    let rules = dir.join("rules.toml");
+    let rules = dir.path().join("rules.toml");
     std::fs::write(&rules, jimini::rules::DEFAULT_RULES).unwrap();
     let (log, rules) = (log.to_str().unwrap(), rules.to_str().unwrap());
     let server = env!("CARGO_BIN_EXE_jimini-server");

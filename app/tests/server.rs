@@ -119,11 +119,12 @@ impl RunningServer {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("jimini-server-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory, removed with everything in it when the test ends.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("jimini-server-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Runs a server on `log` that must refuse to start; returns how it ended.
@@ -158,7 +159,7 @@ fn verify_with(log: &Path, extra: &[&str]) -> Output {
 #[test]
 fn health_version_and_evaluate_with_audit_chain() {
     let dir = temp_dir("main");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &[]);
 
     let (status, body) = server.request("GET", "/health", &[], "");
@@ -211,7 +212,7 @@ fn health_version_and_evaluate_with_audit_chain() {
 #[test]
 fn rejects_bad_auth_malformed_json_and_large_bodies() {
     let dir = temp_dir("errors");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &["--max-body-bytes", "100"]);
 
     let (status, _) = server.request("POST", "/v1/evaluate", &[], r#"{"text":"x"}"#);
@@ -257,7 +258,7 @@ fn refuses_to_start_without_api_key_or_on_a_broken_log() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("JIMINI_API_KEY"));
 
     let dir = temp_dir("broken");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     std::fs::write(&log, "{\"garbage\": true}\n").unwrap();
     let output = start_expecting_failure(&log, &[]);
     assert_eq!(output.status.code(), Some(1));
@@ -268,7 +269,7 @@ fn refuses_to_start_without_api_key_or_on_a_broken_log() {
 #[test]
 fn sigterm_finishes_cleanly_with_the_audit_log_durable() {
     let dir = temp_dir("sigterm");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &[]);
     let (status, _) = server.evaluate(r#"{"text":"hello"}"#);
     assert_eq!(status, 200);
@@ -308,7 +309,10 @@ const SECOND: std::time::Duration = std::time::Duration::from_secs(1);
 #[test]
 fn declared_bodies_over_the_limit_get_413_unread_on_every_route_and_the_server_lives() {
     let dir = temp_dir("huge");
-    let server = RunningServer::start(&dir.join("audit.jsonl"), &["--max-body-bytes", "100"]);
+    let server = RunningServer::start(
+        &dir.path().join("audit.jsonl"),
+        &["--max-body-bytes", "100"],
+    );
     // Killed the 0.2.0 server: tiny_http drained the body with `vec![0; remaining]`. hyper
     // refuses a length this size while parsing the head, with a 4xx and a closed connection.
     let head =
@@ -336,7 +340,7 @@ fn declared_bodies_over_the_limit_get_413_unread_on_every_route_and_the_server_l
 #[test]
 fn a_chunked_body_is_cut_off_at_the_limit() {
     let dir = temp_dir("chunked");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &["--max-body-bytes", "100"]);
     let mut request = format!(
         "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\
@@ -357,7 +361,7 @@ fn a_chunked_body_is_cut_off_at_the_limit() {
 #[test]
 fn malformed_and_oversized_requests_get_4xx_never_a_crash() {
     let dir = temp_dir("malformed");
-    let server = RunningServer::start(&dir.join("audit.jsonl"), &[]);
+    let server = RunningServer::start(&dir.path().join("audit.jsonl"), &[]);
     let garbage = raw(&server.addr, b"GARBAGE\r\n\r\n", 5 * SECOND);
     assert_eq!(status_of(&garbage), 400, "{garbage}");
     let flood = format!(
@@ -395,7 +399,7 @@ fn three_hundred_trickling_connections_do_not_keep_health_from_answering() {
     // All 300 from one address: without the per-client share, so all of them are held (the
     // share is tested below, with a second address).
     let server = RunningServer::start(
-        &dir.join("audit.jsonl"),
+        &dir.path().join("audit.jsonl"),
         &["--max-connections-per-client", "0"],
     );
     let mut idle = Vec::new();
@@ -423,7 +427,7 @@ fn three_hundred_trickling_connections_do_not_keep_health_from_answering() {
 #[test]
 fn concurrent_clients_make_one_unbroken_chain() {
     let dir = temp_dir("concurrent");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = std::sync::Arc::new(RunningServer::start(&log, &[]));
     let threads: Vec<_> = (0..16)
         .map(|t| {
@@ -465,7 +469,7 @@ fn concurrent_clients_make_one_unbroken_chain() {
 #[test]
 fn a_second_server_on_the_same_log_refuses_to_start() {
     let dir = temp_dir("locked");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let first = RunningServer::start(&log, &[]);
     let second = start_expecting_failure(&log, &[]);
     assert_eq!(second.status.code(), Some(1));
@@ -491,7 +495,7 @@ fn key_file_of(log: &Path) -> PathBuf {
 #[test]
 fn the_audit_key_is_created_private_and_catches_an_edit_to_the_last_record() {
     let dir = temp_dir("mac");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &[]);
     assert!(
         server.notes.contains("created the audit key file"),
@@ -566,7 +570,7 @@ fn the_audit_key_is_created_private_and_catches_an_edit_to_the_last_record() {
 #[test]
 fn the_served_head_catches_a_log_cut_short() {
     let dir = temp_dir("head");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &[]);
     for text in ["a", "b", "c"] {
         assert_eq!(server.evaluate(&format!(r#"{{"text":"{text}"}}"#)).0, 200);
@@ -612,7 +616,7 @@ fn the_served_head_catches_a_log_cut_short() {
 #[test]
 fn a_torn_last_line_is_moved_aside_on_start() {
     let dir = temp_dir("torn");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &[]);
     assert_eq!(server.evaluate(r#"{"text":"a"}"#).0, 200);
     assert!(server.stop().success());
@@ -631,7 +635,10 @@ fn a_torn_last_line_is_moved_aside_on_start() {
     assert_eq!(status, 200);
     assert!(body.contains(r#""audit_seq":2"#), "{body}");
     assert!(server.stop().success());
-    assert_eq!(std::fs::read(dir.join("audit.jsonl.torn")).unwrap(), torn);
+    assert_eq!(
+        std::fs::read(dir.path().join("audit.jsonl.torn")).unwrap(),
+        torn
+    );
     let key_file = key_file_of(&log);
     let output = verify_with(&log, &["--key", key_file.to_str().unwrap()]);
     assert!(
@@ -644,7 +651,7 @@ fn a_torn_last_line_is_moved_aside_on_start() {
 #[test]
 fn a_0_2_0_log_is_still_read_and_continued_with_macs() {
     let dir = temp_dir("legacy");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     // Written by jimini-server 0.2.0.
     let legacy = concat!(
         r#"{"seq":1,"time_unix_ms":1700000000000,"endpoint":null,"direction":null,"#,
@@ -695,7 +702,7 @@ fn sample(metrics: &str, name: &str) -> f64 {
 #[test]
 fn metrics_count_requests_decisions_and_audit_commits() {
     let dir = temp_dir("metrics");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &["--shadow"]);
     assert_eq!(server.evaluate(r#"{"text":"ssn 123-45-6789"}"#).0, 200);
     assert_eq!(server.evaluate(r#"{"text":"hello"}"#).0, 200);
@@ -827,7 +834,7 @@ fn load(server: &RunningServer) -> Vec<std::thread::JoinHandle<Vec<u64>>> {
 #[test]
 fn thirty_two_clients_times_a_thousand_requests_lose_nothing() {
     let dir = temp_dir("load");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &[]);
     let mut seqs: Vec<u64> = load(&server)
         .into_iter()
@@ -850,7 +857,7 @@ fn thirty_two_clients_times_a_thousand_requests_lose_nothing() {
 #[test]
 fn stopping_under_load_loses_no_acknowledged_record() {
     let dir = temp_dir("load-stop");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = RunningServer::start(&log, &[]);
     let clients = load(&server);
     // Stop once a good part of the run is in the log, while every client is still sending.
@@ -934,7 +941,7 @@ fn evaluate_from(source: &str, addr: &str) -> u16 {
 fn one_client_with_thousands_of_idle_connections_cannot_starve_another() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let dir = temp_dir("starve");
-    let server = RunningServer::start(&dir.join("audit.jsonl"), &[]);
+    let server = RunningServer::start(&dir.path().join("audit.jsonl"), &[]);
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let attacker = {
         let (addr, stop) = (server.addr.clone(), std::sync::Arc::clone(&stop));
@@ -1017,7 +1024,7 @@ fn one_client_with_thousands_of_idle_connections_cannot_starve_another() {
 #[test]
 fn a_full_disk_gets_503_and_not_ready_then_resumes_without_a_restart() {
     let dir = temp_dir("full-disk");
-    let mount = dir.join("tmpfs");
+    let mount = dir.path().join("tmpfs");
     std::fs::create_dir_all(&mount).unwrap();
     let mounted = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
@@ -1139,7 +1146,7 @@ fn rotation_by_size_and_sighup_loses_nothing_and_keeps_one_chain() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     let dir = temp_dir("rotate");
-    let log = dir.join("audit.jsonl");
+    let log = dir.path().join("audit.jsonl");
     let server = Arc::new(RunningServer::start(
         &log,
         &["--audit-rotate-bytes", "65536"],
@@ -1185,7 +1192,7 @@ fn rotation_by_size_and_sighup_loses_nothing_and_keeps_one_chain() {
     assert!(server.stop().success());
 
     let key = key_file_of(&log);
-    let verified = verify_with(&dir, &["--key", key.to_str().unwrap(), "--json"]);
+    let verified = verify_with(dir.path(), &["--key", key.to_str().unwrap(), "--json"]);
     assert!(
         verified.status.success(),
         "{}",
@@ -1193,7 +1200,7 @@ fn rotation_by_size_and_sighup_loses_nothing_and_keeps_one_chain() {
     );
     let summary: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
     assert_eq!(summary["records"], 32_001);
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {

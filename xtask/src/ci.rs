@@ -8,7 +8,7 @@
 //!
 //! The versions of every tool are pinned in `pins.rs`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
@@ -46,11 +46,18 @@ impl flags::Ci {
         )
         .run()
         .context("clippy found problems: fix the warnings above")?;
-        cmd!(sh, "{cargo} test --workspace --locked")
+        let tmp = tests_tmpdir()?;
+        let kept = format!(
+            "their files are kept in {} until the next run",
+            tmp.display()
+        );
+        // --no-fail-fast: one run reports every failing test binary, not only the first.
+        cmd!(sh, "{cargo} test --workspace --locked --no-fail-fast")
             .env("JIMINI_CI_TOOLS", &bin)
             .env("JIMINI_DEBIAN_CHROOT", DEBIAN_CHROOT.dir(&root))
+            .env("TMPDIR", &tmp)
             .run()
-            .context("tests failed: see the failures above")?;
+            .with_context(|| format!("tests failed: see the failures above; {kept}"))?;
         // One cargo run for every emulated target: the host's build scripts and proc-macros
         // compile once, and cargo runs each target's tests through its runner.
         let package = &workspace.config.package;
@@ -59,19 +66,52 @@ impl flags::Ci {
             .flat_map(|t| ["--target".to_owned(), t.triple.to_string()])
             .collect();
         if !emulated.is_empty() {
-            cmd!(sh, "{cargo} test --locked -p {package} {target_args...}")
-                .run()
-                .with_context(|| {
-                    let triples: Vec<&str> = emulated.iter().map(|t| t.triple.as_str()).collect();
-                    format!(
-                        "{package}'s tests fail on {}: see the failures above",
-                        triples.join(" or ")
-                    )
-                })?;
+            cmd!(
+                sh,
+                "{cargo} test --locked --no-fail-fast -p {package} {target_args...}"
+            )
+            .env("TMPDIR", &tmp)
+            .run()
+            .with_context(|| {
+                let triples: Vec<&str> = emulated.iter().map(|t| t.triple.as_str()).collect();
+                format!(
+                    "{package}'s tests fail on {}: see the failures above; {kept}",
+                    triples.join(" or ")
+                )
+            })?;
         }
+        fs_err::remove_dir_all(&tmp)?;
         eprintln!("ci: all checks passed");
         Ok(())
     }
+}
+
+/// Marks a directory as made by [`tests_tmpdir`]: only such directories are ever removed.
+const TESTS_TMPDIR_MARK: &str = ".jimini-ci-tests-tmpdir";
+
+/// The tests' own TMPDIR, `jimini-ci-<pid>` in the system's temporary directory, removed once
+/// every test has passed. The end-to-end tests leave gigabytes there (workspace copies, dists,
+/// target directories), and a CI machine that runs the suite again and again would fill its
+/// disk. After a failure it is kept for a look, and the next run removes it.
+fn tests_tmpdir() -> anyhow::Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for entry in fs_err::read_dir(&base)? {
+        let path = entry?.path();
+        let pid = path.file_name().and_then(|name| {
+            name.to_str()?
+                .strip_prefix("jimini-ci-")?
+                .parse::<u32>()
+                .ok()
+        });
+        let exited = pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if exited && path.join(TESTS_TMPDIR_MARK).is_file() {
+            fs_err::remove_dir_all(&path)?;
+        }
+    }
+    let dir = base.join(format!("jimini-ci-{}", std::process::id()));
+    fs_err::create_dir_all(&dir)?;
+    fs_err::write(dir.join(TESTS_TMPDIR_MARK), "")?;
+    Ok(dir)
 }
 
 fn install(

@@ -12,6 +12,15 @@ pub fn tempdir(label: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// A unit test's scratch directory, removed with everything in it when the guard drops.
+#[cfg(test)]
+pub fn scratch(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("xtask-{label}-"))
+        .tempdir()
+        .expect("cannot create a scratch directory")
+}
+
 fn nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

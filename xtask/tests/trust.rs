@@ -553,9 +553,15 @@ fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
         serde_json::json!(["x86_64-unknown-linux-gnu"])
     );
 
-    let output = run(xtask(&ws).args(["rebuild", "dist"]));
+    let tmp = temp_dir("rebuild-tmp");
+    let output = run(xtask(&ws).args(["rebuild", "dist"]).env("TMPDIR", &tmp));
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "an identical rebuild leaves nothing: {left:?}"
+    );
     let files = std::fs::read_dir(&dist).unwrap().count();
     assert!(
         err.contains(&format!("rebuild identical: {files} files")),
@@ -578,12 +584,16 @@ fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
     assert_ne!(repacked.stdout, std::fs::read(&archive).unwrap());
     std::fs::write(&archive, &repacked.stdout).unwrap();
     let err = expect_failure(
-        xtask(&ws).arg("rebuild").arg(&tampered),
+        xtask(&ws).arg("rebuild").arg(&tampered).env("TMPDIR", &tmp),
         "the rebuild differs in 1 of",
     );
     assert!(
         err.contains(&format!("{name}: first differs at byte")),
         "{err}"
+    );
+    assert!(
+        err.contains(&format!("the rebuild is kept in {}", tmp.display())),
+        "a differing rebuild is kept for a look: {err}"
     );
 }
 

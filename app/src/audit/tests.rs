@@ -9,11 +9,14 @@ fn other_key() -> AuditKey {
     AuditKey::from_secret(&"o".repeat(40)).unwrap()
 }
 
-fn temp_log(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("jimini-audit-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("audit.jsonl")
+/// `audit.jsonl` in a scratch directory that is removed with the returned guard.
+fn temp_log(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("jimini-audit-{name}-"))
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("audit.jsonl");
+    (dir, path)
 }
 
 fn write_three(path: &Path) {
@@ -41,7 +44,7 @@ const LEGACY_LOG: &str = concat!(
 
 #[test]
 fn chain_verifies_with_and_without_the_key_and_resumes_after_reopen() {
-    let path = temp_log("resume");
+    let (_dir, path) = temp_log("resume");
     write_three(&path);
     write_three(&path);
     let summary = verify(&path, Some(&key()), None).unwrap();
@@ -60,7 +63,7 @@ fn chain_verifies_with_and_without_the_key_and_resumes_after_reopen() {
 
 #[test]
 fn an_edit_to_the_last_record_is_caught_by_its_mac() {
-    let path = temp_log("edited");
+    let (_dir, path) = temp_log("edited");
     write_three(&path);
     let text = std::fs::read_to_string(&path).unwrap();
     let last_start = text.trim_end().rfind('\n').unwrap();
@@ -79,7 +82,7 @@ fn an_edit_to_the_last_record_is_caught_by_its_mac() {
 
 #[test]
 fn a_log_written_under_another_key_is_not_extended() {
-    let path = temp_log("other-key");
+    let (_dir, path) = temp_log("other-key");
     write_three(&path);
     assert_eq!(broken_line(verify(&path, Some(&other_key()), None)), 1);
     let err = AuditLog::open(&path, other_key()).unwrap_err().to_string();
@@ -88,7 +91,7 @@ fn a_log_written_under_another_key_is_not_extended() {
 
 #[test]
 fn an_edit_to_an_earlier_record_breaks_the_chain_without_a_key() {
-    let path = temp_log("edited-chain");
+    let (_dir, path) = temp_log("edited-chain");
     write_three(&path);
     let text = std::fs::read_to_string(&path).unwrap();
     let tampered = text.replacen(r#""decision":"block""#, r#""decision":"allow""#, 1);
@@ -99,7 +102,7 @@ fn an_edit_to_an_earlier_record_breaks_the_chain_without_a_key() {
 
 #[test]
 fn expected_heads_catch_cuts_and_rewrites() {
-    let path = temp_log("head");
+    let (_dir, path) = temp_log("head");
     write_three(&path);
     let head = verify(&path, None, None).unwrap().head;
     assert_eq!(head.seq, 3);
@@ -130,7 +133,7 @@ fn expected_heads_catch_cuts_and_rewrites() {
 
 #[test]
 fn a_torn_last_line_is_moved_aside_and_the_chain_continues() {
-    let path = temp_log("torn");
+    let (_dir, path) = temp_log("torn");
     write_three(&path);
     let whole = std::fs::read(&path).unwrap();
     let mut torn = whole.clone();
@@ -160,7 +163,7 @@ fn a_torn_last_line_is_moved_aside_and_the_chain_continues() {
 
 #[test]
 fn a_legacy_log_verifies_and_continues_in_format_2_but_never_back() {
-    let path = temp_log("legacy");
+    let (_dir, path) = temp_log("legacy");
     std::fs::write(&path, LEGACY_LOG).unwrap();
     let summary = verify(&path, Some(&key()), None).unwrap();
     assert_eq!((summary.records, summary.legacy_records), (1, 1));
@@ -180,7 +183,7 @@ fn a_legacy_log_verifies_and_continues_in_format_2_but_never_back() {
 
 #[test]
 fn a_second_writer_is_refused_and_batches_chain_like_single_appends() {
-    let path = temp_log("locked");
+    let (_dir, path) = temp_log("locked");
     let pack = RulePack::default_pack();
     let (mut first, _) = AuditLog::open(&path, key()).unwrap();
     let err = AuditLog::open(&path, key()).unwrap_err().to_string();
@@ -202,7 +205,7 @@ fn a_second_writer_is_refused_and_batches_chain_like_single_appends() {
 
 #[test]
 fn removed_record_is_reported() {
-    let path = temp_log("removed");
+    let (_dir, path) = temp_log("removed");
     write_three(&path);
     let text = std::fs::read_to_string(&path).unwrap();
     let kept: Vec<&str> = text.lines().skip(1).collect();
@@ -216,7 +219,8 @@ fn keys_are_long_enough_and_key_files_private() {
     let secret = AuditKey::generate_secret().unwrap();
     assert_eq!(secret.len(), 64);
     assert_ne!(secret, AuditKey::generate_secret().unwrap());
-    let path = temp_log("key").with_file_name("audit.key");
+    let (_dir, log) = temp_log("key");
+    let path = log.with_file_name("audit.key");
     create_key_file(&path, &secret).unwrap();
     assert!(create_key_file(&path, &secret).is_err(), "never replaced");
     read_key_file(&path).unwrap();
@@ -232,8 +236,8 @@ fn keys_are_long_enough_and_key_files_private() {
 }
 
 /// Three files of two records each, rotated; the log reopened continues the chain.
-fn rotated_log(name: &str) -> (PathBuf, Vec<PathBuf>) {
-    let path = temp_log(name);
+fn rotated_log(name: &str) -> (tempfile::TempDir, PathBuf, Vec<PathBuf>) {
+    let (dir, path) = temp_log(name);
     let pack = RulePack::default_pack();
     let mut rotated = Vec::new();
     {
@@ -257,12 +261,12 @@ fn rotated_log(name: &str) -> (PathBuf, Vec<PathBuf>) {
         .append(&RequestInfo::default(), "c", &pack.evaluate("c", false))
         .unwrap();
     assert_eq!(record.seq, 7);
-    (path, rotated)
+    (dir, path, rotated)
 }
 
 #[test]
 fn rotation_continues_the_chain_across_files() {
-    let (path, rotated) = rotated_log("rotate");
+    let (_dir, path, rotated) = rotated_log("rotate");
     let names: Vec<String> = rotated
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -294,7 +298,7 @@ fn rotation_continues_the_chain_across_files() {
 
 #[test]
 fn a_missing_or_reordered_middle_file_is_named() {
-    let (path, _) = rotated_log("rotate-missing");
+    let (_dir, path, _) = rotated_log("rotate-missing");
     let files = files_of(path.parent().unwrap()).unwrap();
     let without_middle = [files[0].clone(), files[2].clone(), files[3].clone()];
     let err = verify_files(&without_middle, None, None)

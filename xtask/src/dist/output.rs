@@ -267,16 +267,10 @@ mod tests {
     use super::*;
     use crate::dist::manifest::Manifest;
 
-    fn temp(label: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("xtask-{label}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn second_claim_is_refused_and_leftovers_are_cleaned() {
-        let dir = temp("claim");
+        let scratch = crate::util::scratch("claim");
+        let dir = scratch.path();
         let out = dir.join("dist");
         let first = OutputDir::claim(&out, &Ownership::Dist).unwrap();
         let err = OutputDir::claim(&out, &Ownership::Dist)
@@ -299,7 +293,8 @@ mod tests {
 
     #[test]
     fn publish_swaps_in_on_success_and_keeps_the_old_output_on_failure() {
-        let dir = temp("publish");
+        let scratch = crate::util::scratch("publish");
+        let dir = scratch.path();
         let out = dir.join("dist");
         let made = OutputDir::claim(&out, &Ownership::Files(&["a"]))
             .unwrap()
@@ -319,7 +314,7 @@ mod tests {
             .publish(|staging| Ok(fs::write(staging.join("a"), "3")?))
             .unwrap();
         assert_eq!(fs::read_to_string(out.join("a")).unwrap(), "3");
-        let left: Vec<_> = fs::read_dir(&dir)
+        let left: Vec<_> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -328,7 +323,8 @@ mod tests {
 
     #[test]
     fn only_new_empty_or_own_outputs_are_replaceable() {
-        let dir = temp("replaceable");
+        let scratch = crate::util::scratch("replaceable");
+        let dir = scratch.path();
         let ok = |p: &Path, o: &Ownership| ensure_replaceable(p, o).map_err(|e| e.to_string());
         assert!(ok(&dir.join("new"), &Ownership::Dist).is_ok());
         fs::create_dir(dir.join("empty")).unwrap();

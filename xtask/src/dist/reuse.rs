@@ -190,7 +190,8 @@ mod tests {
 
     #[test]
     fn a_stored_package_is_reused_only_while_every_input_and_its_bytes_are_the_same() {
-        let dir = crate::util::tempdir("reuse").unwrap();
+        let scratch = crate::util::scratch("reuse");
+        let dir = scratch.path();
         let cache = PackageCache::new(&dir.join("target"));
         let source = dir.join("binary");
         fs::write(&source, "one").unwrap();
@@ -227,6 +228,5 @@ mod tests {
         .unwrap();
         assert_eq!(again.reuse(&key, &copy).unwrap(), None);
         assert!(!copy.exists());
-        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -100,7 +100,8 @@ fn every_file_is_compared_but_the_signature() {
 
 #[test]
 fn compare_names_each_differing_file_and_where() {
-    let dir = crate::util::tempdir("rebuild-compare").unwrap();
+    let scratch = crate::util::scratch("rebuild-compare");
+    let dir = scratch.path();
     let (published, rebuilt) = (dir.join("a"), dir.join("b"));
     for d in [&published, &rebuilt] {
         fs_err::create_dir_all(d).unwrap();
@@ -113,7 +114,6 @@ fn compare_names_each_differing_file_and_where() {
     fs_err::write(published.join("gone"), b"x").unwrap();
     let files = ["flipped", "gone", "longer", "same"].map(String::from);
     let differences = compare(&published, &rebuilt, &files).unwrap();
-    fs_err::remove_dir_all(&dir).unwrap();
     assert_eq!(
         differences,
         [

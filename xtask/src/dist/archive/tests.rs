@@ -1,9 +1,8 @@
 use super::*;
 
-fn fixture(name: &str) -> (PathBuf, Vec<Entry>) {
-    let dir = std::env::temp_dir().join(format!("xtask-archive-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn fixture(name: &str) -> (tempfile::TempDir, Vec<Entry>) {
+    let scratch = crate::util::scratch(&format!("archive-{name}"));
+    let dir = scratch.path();
     let bin = dir.join("tool");
     std::fs::write(&bin, b"\x7fELF pretend binary").unwrap();
     let readme = dir.join("README.md");
@@ -20,7 +19,7 @@ fn fixture(name: &str) -> (PathBuf, Vec<Entry>) {
             executable: false,
         },
     ];
-    (dir, entries)
+    (scratch, entries)
 }
 
 type Writer = fn(&Path, &str, &[Entry], u64) -> anyhow::Result<Digest256>;
@@ -42,8 +41,9 @@ fn assert_order_free(dir: &Path, entries: &[Entry], write: Writer, ext: &str) {
 
 #[test]
 fn tar_gz_is_deterministic_and_normalised() {
-    let (dir, entries) = fixture("tar");
-    assert_order_free(&dir, &entries, write_tar_gz, "tar.gz");
+    let (scratch, entries) = fixture("tar");
+    let dir = scratch.path();
+    assert_order_free(dir, &entries, write_tar_gz, "tar.gz");
     let bytes = std::fs::read(dir.join("a.tar.gz")).unwrap();
     assert_eq!(&bytes[4..8], &[0, 0, 0, 0], "gzip header has no timestamp");
     assert_eq!(bytes[9], 255, "gzip header names no OS");
@@ -75,7 +75,8 @@ fn tar_gz_is_deterministic_and_normalised() {
 
 #[test]
 fn zip_is_deterministic_unix_and_keeps_modes() {
-    let (dir, entries) = fixture("zip");
+    let (scratch, entries) = fixture("zip");
+    let dir = scratch.path();
     let a = write_zip(&dir.join("a.zip"), "top", &entries, 1_700_000_000).unwrap();
     let b = write_zip(&dir.join("b.zip"), "top", &entries, 1_700_000_000).unwrap();
     assert_eq!(a, b);
@@ -118,8 +119,9 @@ fn assert_golden(compressed: &[u8], golden: &str) {
 
 #[test]
 fn tar_xz_is_deterministic_readable_and_holds_the_same_tar() {
-    let (dir, entries) = fixture("xz");
-    assert_order_free(&dir, &entries, write_tar_xz, "tar.xz");
+    let (scratch, entries) = fixture("xz");
+    let dir = scratch.path();
+    assert_order_free(dir, &entries, write_tar_xz, "tar.xz");
     write_tar_gz(&dir.join("a.tar.gz"), "top", &entries, 1_700_000_000).unwrap();
     let tar_of = |name: &str| {
         let mut bytes = Vec::new();

@@ -193,8 +193,8 @@ fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
 
 #[test]
 fn the_same_inputs_give_the_same_bytes() {
-    let dir = std::env::temp_dir().join(format!("xtask-deb-bytes-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::util::scratch("deb-bytes");
+    let dir = scratch.path();
     let plan = planned(&config(), &target(Some("2.17"))).unwrap().unwrap();
     let at = |name: &str, mtime| write(&dir.join(name), &plan, mtime, None, &read).unwrap();
     let a = at("a.deb", 1_700_000_000);
@@ -207,5 +207,4 @@ fn the_same_inputs_give_the_same_bytes() {
     );
     assert!(bytes.starts_with(header.as_bytes()));
     assert_ne!(at("c.deb", 1_700_000_001).sha256, a.sha256);
-    let _ = std::fs::remove_dir_all(&dir);
 }
