@@ -36,6 +36,13 @@ impl flags::Ci {
             needed.extend(emulated.iter().cloned());
             install(sh, &root, &needed, &workspace)?;
         }
+        let target_dir = match workspace.target_dir.exists() {
+            true => &workspace.target_dir,
+            false => &root,
+        };
+        for warning in disk_warnings(sh, &[target_dir, &std::env::temp_dir()])? {
+            eprintln!("{warning}");
+        }
         let bin = tools_dir(&root).join("venv/bin");
         cmd!(sh, "{cargo} fmt --all --check")
             .run()
@@ -84,6 +91,41 @@ impl flags::Ci {
         eprintln!("ci: all checks passed");
         Ok(())
     }
+}
+
+/// What a full run writes, measured on a fresh clone: about 5 GiB of builds in the target
+/// directory and up to 1 GiB of scratch in the tests' TMPDIR, with a margin.
+const DISK_NEEDED_GIB: u64 = 8;
+
+/// A disk that fills midway fails the run with a compiler's "No space left on device" long
+/// after the cause: say it first, once for each file system the run writes to.
+fn disk_warnings(sh: &Shell, written: &[&Path]) -> anyhow::Result<Vec<String>> {
+    // POSIX format: one line per path, "filesystem 1024-blocks used available capacity mount".
+    let report = cmd!(sh, "df -P -k {written...}")
+        .quiet()
+        .read()
+        .context("`df` failed: cannot tell how much disk space is free")?;
+    let mut seen = Vec::new();
+    let mut warnings = Vec::new();
+    for line in report.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(available), Some(mount)) = (fields.get(3), fields.last()) else {
+            continue;
+        };
+        if seen.contains(mount) {
+            continue;
+        }
+        seen.push(mount);
+        let available_gib = available.parse::<u64>().unwrap_or(u64::MAX) / (1024 * 1024);
+        if available_gib < DISK_NEEDED_GIB {
+            warnings.push(format!(
+                "ci: warning: only {available_gib} GiB free on {mount}; a full run writes about \
+                 {DISK_NEEDED_GIB} GiB (target directory and TMPDIR) and fails midway on a full \
+                 disk: free some space first"
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// Marks a directory as made by [`tests_tmpdir`]: only such directories are ever removed.
@@ -284,6 +326,30 @@ mod tests {
                 ("aarch64-unknown-linux-gnu", Some("aarch64-linux-gnu-gcc")),
                 ("x86_64-pc-windows-gnu", Some("x86_64-w64-mingw32-gcc")),
             ]
+        );
+    }
+
+    /// A real small file system (a tmpfs: the tests run as root) gets one warning, though two
+    /// of the paths are on it; the message names its mount point.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_short_disk_is_named_once_before_the_run() {
+        let scratch = crate::util::scratch("ci-disk");
+        let mount = scratch.path().join("small");
+        fs_err::create_dir(&mount).unwrap();
+        let sh = Shell::new().unwrap();
+        cmd!(sh, "mount -t tmpfs -o size=64m tmpfs {mount}")
+            .quiet()
+            .run()
+            .expect("mounting a tmpfs needs root: run the tests as root");
+        fs_err::create_dir(mount.join("target")).unwrap();
+        let warnings = disk_warnings(&sh, &[&mount.join("target"), &mount]);
+        cmd!(sh, "umount {mount}").quiet().run().unwrap();
+        let warnings = warnings.unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains(&format!("only 0 GiB free on {}", mount.display())),
+            "{warnings:?}"
         );
     }
 }
