@@ -65,17 +65,21 @@ fn lay_out(
         .context("the dist the image is built from must verify")?;
     let archive = musl_archive(&manifest)?;
     let unpacked = crate::util::tempdir("image")?;
-    crate::util::extract(&dist.join(&archive.name), &unpacked)?;
-    let top = unpacked.join(archive.top_dir.as_deref().unwrap_or_default());
-    for (from, to, mode) in IMAGE_FILES {
-        let target = root.join(to);
-        fs_err::create_dir_all(target.parent().expect("image paths have parents"))?;
-        fs_err::copy(top.join(from), &target)
-            .with_context(|| format!("{} has no {from}", archive.name))?;
-        set_mode(&target, mode)?;
-    }
-    fs_err::create_dir_all(root.join(STATE_DIR))?;
+    // The unpacked archive is removed however the copy ends.
+    let copied = (|| -> anyhow::Result<()> {
+        crate::util::extract(&dist.join(&archive.name), &unpacked)?;
+        let top = unpacked.join(archive.top_dir.as_deref().unwrap_or_default());
+        for (from, to, mode) in IMAGE_FILES {
+            let target = root.join(to);
+            fs_err::create_dir_all(target.parent().expect("image paths have parents"))?;
+            fs_err::copy(top.join(from), &target)
+                .with_context(|| format!("{} has no {from}", archive.name))?;
+            set_mode(&target, mode)?;
+        }
+        Ok(fs_err::create_dir_all(root.join(STATE_DIR))?)
+    })();
     fs_err::remove_dir_all(&unpacked)?;
+    copied?;
     Ok(manifest)
 }
 

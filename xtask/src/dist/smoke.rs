@@ -71,36 +71,41 @@ pub fn run(
             }
         };
         let work = tempdir("smoke")?;
-        extract(&dir.join(&target.archive), &work)?;
-        let top = work.join(&target.stem);
-        for binary in &target.binaries {
-            let name = &binary.name;
-            let exe = top.join(&binary.file);
-            let output = run_binary(&prefix, wine, &exe, &["--version"], root)?;
-            let expected = format!("{name} {version} (");
-            if !output.0.starts_with(&expected) {
-                bail!(
-                    "smoke: {} for {} printed {:?} for --version, expected it to start with \
-                     {expected:?}",
-                    binary.file,
-                    target.target.triple,
-                    output.0
-                );
-            }
-            progress.note(format!("{}: {}", target.target.triple, output.0.trim()));
-            if name == SMOKE_BINARY {
-                let (stdout, code) = run_binary(&prefix, wine, &exe, &SMOKE_ARGS, root)?;
-                if code != Some(SMOKE_EXIT) || !stdout.starts_with(SMOKE_STDOUT) {
+        // The unpacked binaries are removed however the smoke run ends.
+        let smoked = (|| -> anyhow::Result<()> {
+            extract(&dir.join(&target.archive), &work)?;
+            let top = work.join(&target.stem);
+            for binary in &target.binaries {
+                let name = &binary.name;
+                let exe = top.join(&binary.file);
+                let output = run_binary(&prefix, wine, &exe, &["--version"], root)?;
+                let expected = format!("{name} {version} (");
+                if !output.0.starts_with(&expected) {
                     bail!(
-                        "smoke: `{} check` on {} gave exit {code:?} and {stdout:?}; expected \
-                         {SMOKE_EXIT} and {SMOKE_STDOUT:?}",
+                        "smoke: {} for {} printed {:?} for --version, expected it to start with \
+                         {expected:?}",
                         binary.file,
-                        target.target.triple
+                        target.target.triple,
+                        output.0
                     );
                 }
+                progress.note(format!("{}: {}", target.target.triple, output.0.trim()));
+                if name == SMOKE_BINARY {
+                    let (stdout, code) = run_binary(&prefix, wine, &exe, &SMOKE_ARGS, root)?;
+                    if code != Some(SMOKE_EXIT) || !stdout.starts_with(SMOKE_STDOUT) {
+                        bail!(
+                            "smoke: `{} check` on {} gave exit {code:?} and {stdout:?}; expected \
+                             {SMOKE_EXIT} and {SMOKE_STDOUT:?}",
+                            binary.file,
+                            target.target.triple
+                        );
+                    }
+                }
             }
-        }
+            Ok(())
+        })();
         fs_err::remove_dir_all(&work)?;
+        smoked?;
     }
     Ok(())
 }

@@ -135,18 +135,23 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
             .context("`wineserver -w` failed: is wine installed (apt-get install wine wine64)?")?;
     }
     let work = crate::util::tempdir("wine-prng")?;
-    let source = work.join("prng.c");
-    fs_err::write(&source, PROCESS_PRNG_C)?;
-    let dll = work.join("bcryptprimitives.dll");
-    cmd!(
-        sh,
-        "x86_64-w64-mingw32-gcc -shared -O2 -o {dll} {source} -ladvapi32"
-    )
-    .run()
-    .context("cannot compile the ProcessPrng shim: is gcc-mingw-w64-x86-64 installed?")?;
-    fs_err::copy(&dll, wine_prng_dll(&prefix))
-        .context("cannot install bcryptprimitives.dll into the wine prefix")?;
+    // The shim's source and build are removed however the build ends.
+    let installed = (|| -> anyhow::Result<()> {
+        let source = work.join("prng.c");
+        fs_err::write(&source, PROCESS_PRNG_C)?;
+        let dll = work.join("bcryptprimitives.dll");
+        cmd!(
+            sh,
+            "x86_64-w64-mingw32-gcc -shared -O2 -o {dll} {source} -ladvapi32"
+        )
+        .run()
+        .context("cannot compile the ProcessPrng shim: is gcc-mingw-w64-x86-64 installed?")?;
+        fs_err::copy(&dll, wine_prng_dll(&prefix))
+            .context("cannot install bcryptprimitives.dll into the wine prefix")?;
+        Ok(())
+    })();
     fs_err::remove_dir_all(&work)?;
+    installed?;
     eprintln!(
         "doctor: installed ProcessPrng shim into {}",
         prefix.display()
