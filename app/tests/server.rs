@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 
 mod common;
 
@@ -113,7 +113,10 @@ impl RunningServer {
     #[cfg(unix)]
     fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
         assert!(status.success());
         self.child.wait().unwrap()
     }
@@ -1026,7 +1029,7 @@ fn a_full_disk_gets_503_and_not_ready_then_resumes_without_a_restart() {
     let dir = temp_dir("full-disk");
     let mount = dir.path().join("tmpfs");
     std::fs::create_dir_all(&mount).unwrap();
-    let mounted = Command::new("mount")
+    let mounted = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
         .arg(&mount)
         .status()
@@ -1038,7 +1041,7 @@ fn a_full_disk_gets_503_and_not_ready_then_resumes_without_a_restart() {
     struct Unmount(PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
         }
     }
     let _unmount = Unmount(mount.clone());
@@ -1158,7 +1161,10 @@ fn rotation_by_size_and_sighup_loses_nothing_and_keeps_one_chain() {
         std::thread::spawn(move || {
             let mut sent = 0;
             while !stop.load(Ordering::Relaxed) {
-                let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+                let status = std::process::Command::new("kill")
+                    .args(["-HUP", &pid])
+                    .status()
+                    .unwrap();
                 assert!(status.success());
                 sent += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));

@@ -3,8 +3,9 @@
 //! First installs what the tests need and a fresh machine lacks (idempotent): rustfmt and
 //! clippy, the release targets' toolchains and runners (`doctor --fix`), Debian tools, and
 //! pinned Python validators in a virtualenv in the tools cache. Then `cargo fmt --check`,
-//! clippy with `-D warnings`, every test with `--locked`, and the shipped package's tests again
-//! on each emulated release target (qemu, wine).
+//! clippy with `-D warnings` (the shipped package also for each emulated release target), every
+//! test with `--locked`, and the shipped package's tests again on each emulated release target
+//! (qemu, wine).
 //!
 //! The versions of every tool are pinned in `pins.rs`.
 
@@ -53,6 +54,22 @@ impl flags::Ci {
         )
         .run()
         .context("clippy found problems: fix the warnings above")?;
+        // The shipped package on each emulated target too: code behind `cfg(unix)` or
+        // `cfg(windows)` has warnings the host's lints never see.
+        let package = &workspace.config.package;
+        let target_args: Vec<String> = emulated
+            .iter()
+            .flat_map(|t| ["--target".to_owned(), t.triple.to_string()])
+            .collect();
+        let target_args = target_args.as_slice();
+        if !emulated.is_empty() {
+            cmd!(
+                sh,
+                "{cargo} clippy --locked -p {package} {target_args...} --all-targets -- -D warnings"
+            )
+            .run()
+            .context("clippy found problems on an emulated target: fix the warnings above")?;
+        }
         let tmp = tests_tmpdir()?;
         let kept = format!(
             "their files are kept in {} until the next run",
@@ -67,11 +84,6 @@ impl flags::Ci {
             .with_context(|| format!("tests failed: see the failures above; {kept}"))?;
         // One cargo run for every emulated target: the host's build scripts and proc-macros
         // compile once, and cargo runs each target's tests through its runner.
-        let package = &workspace.config.package;
-        let target_args: Vec<String> = emulated
-            .iter()
-            .flat_map(|t| ["--target".to_owned(), t.triple.to_string()])
-            .collect();
         if !emulated.is_empty() {
             cmd!(
                 sh,

@@ -110,7 +110,8 @@ impl AuditWriter {
             .map_err(|_| AppendError::Failed("the audit writer has stopped".to_owned()))?
     }
 
-    /// Rotates after the records written so far (SIGHUP).
+    /// Rotates after the records written so far (SIGHUP, which only Unix has).
+    #[cfg(unix)]
     pub(super) async fn rotate(&self) {
         let shared = Arc::clone(&self.shared);
         let _ = tokio::task::spawn_blocking(move || {
