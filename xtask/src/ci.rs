@@ -37,9 +37,12 @@ impl flags::Ci {
             needed.extend(emulated.iter().cloned());
             install(sh, &root, &needed, &workspace)?;
         }
-        let target_dir = match workspace.target_dir.exists() {
-            true => &workspace.target_dir,
-            false => &root,
+        // Before the first build the target directory does not exist yet: its file system is
+        // the workspace's.
+        let target_dir = if workspace.target_dir.exists() {
+            &workspace.target_dir
+        } else {
+            &root
         };
         for warning in disk_warnings(sh, &[target_dir, &std::env::temp_dir()])? {
             eprintln!("{warning}");
