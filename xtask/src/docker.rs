@@ -64,10 +64,9 @@ fn lay_out(
     let manifest = crate::verify::verify_dir(dist, signatures)
         .context("the dist the image is built from must verify")?;
     let archive = musl_archive(&manifest)?;
-    let unpacked = crate::util::tempdir("image")?;
     // The unpacked archive is removed however the copy ends.
-    let copied = (|| -> anyhow::Result<()> {
-        crate::util::extract(&dist.join(&archive.name), &unpacked)?;
+    crate::util::in_tempdir("image", |unpacked| {
+        crate::util::extract(&dist.join(&archive.name), unpacked)?;
         let top = unpacked.join(archive.top_dir.as_deref().unwrap_or_default());
         for (from, to, mode) in IMAGE_FILES {
             let target = root.join(to);
@@ -77,9 +76,7 @@ fn lay_out(
             set_mode(&target, mode)?;
         }
         Ok(fs_err::create_dir_all(root.join(STATE_DIR))?)
-    })();
-    fs_err::remove_dir_all(&unpacked)?;
-    copied?;
+    })?;
     Ok(manifest)
 }
 
@@ -178,11 +175,10 @@ impl flags::Docker {
             image_root(&dist, &cwd.join(image_root_dir), &signatures)?;
             return Ok(());
         }
-        let context = crate::util::tempdir("docker-context")?;
-        let built = build_in(sh, &root, &dist, &signatures, self.tag, &context);
         // The context is a temporary directory of ours: removed whether the build worked or not.
-        fs_err::remove_dir_all(&context)?;
-        let (tag, engine, id) = built?;
+        let (tag, engine, id) = crate::util::in_tempdir("docker-context", |context| {
+            build_in(sh, &root, &dist, &signatures, self.tag, context)
+        })?;
         eprintln!("built {tag} from {} ({engine:?})", dist.display());
         crate::outln!("{}", id.trim())?;
         Ok(())

@@ -12,6 +12,20 @@ pub fn tempdir(label: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Runs `work` in a temporary directory of ours, removed however `work` ends (its error wins
+/// over a failed removal).
+pub fn in_tempdir<T>(
+    label: &str,
+    work: impl FnOnce(&Path) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let dir = tempdir(label)?;
+    let result = work(&dir);
+    let removed = fs_err::remove_dir_all(&dir);
+    let value = result?;
+    removed?;
+    Ok(value)
+}
+
 /// A unit test's scratch directory, removed with everything in it when the guard drops.
 #[cfg(test)]
 pub fn scratch(label: &str) -> tempfile::TempDir {
@@ -40,4 +54,29 @@ pub fn extract(archive: &Path, into: &Path) -> anyhow::Result<()> {
         tar::Archive::new(crate::dist::archive::tar_stream(archive)?).unpack(into)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_tempdir_removes_its_directory_however_the_work_ends() {
+        let mut seen = PathBuf::new();
+        let made = in_tempdir("util-ok", |dir| {
+            seen = dir.to_owned();
+            fs_err::write(dir.join("file"), "x")?;
+            Ok(7)
+        });
+        assert_eq!(made.unwrap(), 7);
+        assert!(!seen.as_os_str().is_empty() && !seen.exists(), "{seen:?}");
+
+        let failed = in_tempdir("util-err", |dir| -> anyhow::Result<()> {
+            seen = dir.to_owned();
+            fs_err::create_dir(dir.join("sub"))?;
+            anyhow::bail!("the work failed")
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "the work failed");
+        assert!(!seen.exists(), "{seen:?}");
+    }
 }

@@ -280,14 +280,13 @@ pub fn run(
     // The build's own TMPDIR, removed after it: GNU dlltool, which rustc runs for the
     // raw-dylib imports of Windows crates (windows-link), leaves empty `ccXXXXXX` files in
     // TMPDIR, about 80 per cold Windows build. Like `quiet`, not a build input.
-    let tmp = crate::util::tempdir("build")?;
-    let built = (|| -> anyhow::Result<(std::process::ExitStatus, Vec<Message>)> {
+    let (status, messages) = crate::util::in_tempdir("build", |tmp| {
         let mut child = Command::new(program)
             .current_dir(cwd)
             .args(args)
             .envs(&step.env)
             .envs(quiet.then_some(("CARGO_TERM_QUIET", "true")))
-            .env("TMPDIR", &tmp)
+            .env("TMPDIR", tmp)
             // The dependencies' build scripts and proc macros run in here: never with the key.
             .env_remove(crate::signing::SIGNING_KEY_VAR)
             .env_remove(crate::signing::PASSWORD_VAR)
@@ -301,9 +300,7 @@ pub fn run(
             messages.push(message.context("cannot read cargo's JSON output")?);
         }
         Ok((child.wait()?, messages))
-    })();
-    fs_err::remove_dir_all(&tmp)?;
-    let (status, messages) = built?;
+    })?;
     if !status.success() {
         bail!(
             "`{}` failed ({status}); the errors are above",

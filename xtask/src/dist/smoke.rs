@@ -10,7 +10,7 @@ use super::TargetPlan;
 use crate::doctor::wine_prefix;
 use crate::progress::Progress;
 use crate::targets::{Emulator, Runner};
-use crate::util::{extract, tempdir};
+use crate::util::{extract, in_tempdir};
 
 /// A sample run of the shipped CLI: it must block a US SSN with exit code 3.
 const SMOKE_BINARY: &str = "jimini";
@@ -70,42 +70,53 @@ pub fn run(
                 continue;
             }
         };
-        let work = tempdir("smoke")?;
         // The unpacked binaries are removed however the smoke run ends.
-        let smoked = (|| -> anyhow::Result<()> {
-            extract(&dir.join(&target.archive), &work)?;
-            let top = work.join(&target.stem);
-            for binary in &target.binaries {
-                let name = &binary.name;
-                let exe = top.join(&binary.file);
-                let output = run_binary(&prefix, wine, &exe, &["--version"], root)?;
-                let expected = format!("{name} {version} (");
-                if !output.0.starts_with(&expected) {
-                    bail!(
-                        "smoke: {} for {} printed {:?} for --version, expected it to start with \
-                         {expected:?}",
-                        binary.file,
-                        target.target.triple,
-                        output.0
-                    );
-                }
-                progress.note(format!("{}: {}", target.target.triple, output.0.trim()));
-                if name == SMOKE_BINARY {
-                    let (stdout, code) = run_binary(&prefix, wine, &exe, &SMOKE_ARGS, root)?;
-                    if code != Some(SMOKE_EXIT) || !stdout.starts_with(SMOKE_STDOUT) {
-                        bail!(
-                            "smoke: `{} check` on {} gave exit {code:?} and {stdout:?}; expected \
-                             {SMOKE_EXIT} and {SMOKE_STDOUT:?}",
-                            binary.file,
-                            target.target.triple
-                        );
-                    }
-                }
+        in_tempdir("smoke", |work| {
+            smoke_target(target, work, (&prefix, wine), version, dir, progress, root)
+        })?;
+    }
+    Ok(())
+}
+
+/// Unpacks one target's archive from `dir` into `work` and runs its binaries through `runner`
+/// (the command before the binary, and whether it is wine).
+fn smoke_target(
+    target: &TargetPlan,
+    work: &Path,
+    (prefix, wine): (&[String], bool),
+    version: &str,
+    dir: &Path,
+    progress: &Progress,
+    root: &Path,
+) -> anyhow::Result<()> {
+    extract(&dir.join(&target.archive), work)?;
+    let top = work.join(&target.stem);
+    for binary in &target.binaries {
+        let name = &binary.name;
+        let exe = top.join(&binary.file);
+        let output = run_binary(prefix, wine, &exe, &["--version"], root)?;
+        let expected = format!("{name} {version} (");
+        if !output.0.starts_with(&expected) {
+            bail!(
+                "smoke: {} for {} printed {:?} for --version, expected it to start with \
+                 {expected:?}",
+                binary.file,
+                target.target.triple,
+                output.0
+            );
+        }
+        progress.note(format!("{}: {}", target.target.triple, output.0.trim()));
+        if name == SMOKE_BINARY {
+            let (stdout, code) = run_binary(prefix, wine, &exe, &SMOKE_ARGS, root)?;
+            if code != Some(SMOKE_EXIT) || !stdout.starts_with(SMOKE_STDOUT) {
+                bail!(
+                    "smoke: `{} check` on {} gave exit {code:?} and {stdout:?}; expected \
+                     {SMOKE_EXIT} and {SMOKE_STDOUT:?}",
+                    binary.file,
+                    target.target.triple
+                );
             }
-            Ok(())
-        })();
-        fs_err::remove_dir_all(&work)?;
-        smoked?;
+        }
     }
     Ok(())
 }

@@ -134,9 +134,8 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
             .run()
             .context("`wineserver -w` failed: is wine installed (apt-get install wine wine64)?")?;
     }
-    let work = crate::util::tempdir("wine-prng")?;
     // The shim's source and build are removed however the build ends.
-    let installed = (|| -> anyhow::Result<()> {
+    crate::util::in_tempdir("wine-prng", |work| {
         let source = work.join("prng.c");
         fs_err::write(&source, PROCESS_PRNG_C)?;
         let dll = work.join("bcryptprimitives.dll");
@@ -149,9 +148,7 @@ fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
         fs_err::copy(&dll, wine_prng_dll(&prefix))
             .context("cannot install bcryptprimitives.dll into the wine prefix")?;
         Ok(())
-    })();
-    fs_err::remove_dir_all(&work)?;
-    installed?;
+    })?;
     eprintln!(
         "doctor: installed ProcessPrng shim into {}",
         prefix.display()
