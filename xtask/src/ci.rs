@@ -44,7 +44,12 @@ impl flags::Ci {
         } else {
             &root
         };
-        for warning in disk_warnings(sh, &[target_dir, &std::env::temp_dir()])? {
+        let system_tmp = std::env::temp_dir();
+        let written = [
+            (target_dir.as_path(), TARGET_DIR_NEEDS_GIB),
+            (system_tmp.as_path(), TMPDIR_NEEDS_GIB),
+        ];
+        for warning in disk_warnings(sh, &written)? {
             eprintln!("{warning}");
         }
         let bin = tools_dir(&root).join("venv/bin");
@@ -108,39 +113,44 @@ impl flags::Ci {
     }
 }
 
-/// What a full run writes, measured on a fresh clone: about 5 GiB of builds in the target
-/// directory and up to 1 GiB of scratch in the tests' TMPDIR, with a margin.
-const DISK_NEEDED_GIB: u64 = 8;
+/// What a full run writes, measured on a fresh clone, with a margin: about 5 GiB of builds in
+/// the target directory, up to about 1 GiB of scratch in the tests' TMPDIR.
+const TARGET_DIR_NEEDS_GIB: u64 = 6;
+const TMPDIR_NEEDS_GIB: u64 = 2;
 
 /// A disk that fills midway fails the run with a compiler's "No space left on device" long
-/// after the cause: say it first, once for each file system the run writes to.
-fn disk_warnings(sh: &Shell, written: &[&Path]) -> anyhow::Result<Vec<String>> {
+/// after the cause: say it first, once for each file system the run writes to, with what the
+/// run writes there (the needs of paths on one file system add up).
+fn disk_warnings(sh: &Shell, written: &[(&Path, u64)]) -> anyhow::Result<Vec<String>> {
+    let paths: Vec<&Path> = written.iter().map(|(path, _)| *path).collect();
     // POSIX format: one line per path, "filesystem 1024-blocks used available capacity mount".
-    let report = cmd!(sh, "df -P -k {written...}")
+    let report = cmd!(sh, "df -P -k {paths...}")
         .quiet()
         .read()
         .context("`df` failed: cannot tell how much disk space is free")?;
-    let mut seen = Vec::new();
-    let mut warnings = Vec::new();
-    for line in report.lines().skip(1) {
+    // (mount point, available GiB, needed GiB), in the order of `written`.
+    let mut file_systems: Vec<(String, u64, u64)> = Vec::new();
+    for (line, (_, needs)) in report.lines().skip(1).zip(written) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let (Some(available), Some(mount)) = (fields.get(3), fields.last()) else {
             continue;
         };
-        if seen.contains(mount) {
-            continue;
-        }
-        seen.push(mount);
         let available_gib = available.parse::<u64>().unwrap_or(u64::MAX) / (1024 * 1024);
-        if available_gib < DISK_NEEDED_GIB {
-            warnings.push(format!(
-                "ci: warning: only {available_gib} GiB free on {mount}; a full run writes about \
-                 {DISK_NEEDED_GIB} GiB (target directory and TMPDIR) and fails midway on a full \
-                 disk: free some space first"
-            ));
+        match file_systems.iter_mut().find(|(seen, _, _)| seen == mount) {
+            Some((_, _, needed)) => *needed += needs,
+            None => file_systems.push(((*mount).to_owned(), available_gib, *needs)),
         }
     }
-    Ok(warnings)
+    Ok(file_systems
+        .into_iter()
+        .filter(|(_, available, needed)| available < needed)
+        .map(|(mount, available, needed)| {
+            format!(
+                "ci: warning: only {available} GiB free on {mount}; a full run writes about \
+                 {needed} GiB there and fails midway on a full disk: free some space first"
+            )
+        })
+        .collect())
 }
 
 /// Marks a directory as made by [`tests_tmpdir`]: only such directories are ever removed.
@@ -345,7 +355,7 @@ mod tests {
     }
 
     /// A real small file system (a tmpfs: the tests run as root) gets one warning, though two
-    /// of the paths are on it; the message names its mount point.
+    /// of the paths are on it; the message names its mount point and what both need together.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_short_disk_is_named_once_before_the_run() {
@@ -358,12 +368,15 @@ mod tests {
             .run()
             .expect("mounting a tmpfs needs root: run the tests as root");
         fs_err::create_dir(mount.join("target")).unwrap();
-        let warnings = disk_warnings(&sh, &[&mount.join("target"), &mount]);
+        let warnings = disk_warnings(&sh, &[(&mount.join("target"), 6), (&mount, 2)]);
         cmd!(sh, "umount {mount}").quiet().run().unwrap();
         let warnings = warnings.unwrap();
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warnings[0].contains(&format!("only 0 GiB free on {}", mount.display())),
+            warnings[0].contains(&format!(
+                "only 0 GiB free on {}; a full run writes about 8 GiB there",
+                mount.display()
+            )),
             "{warnings:?}"
         );
     }
