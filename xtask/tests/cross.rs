@@ -53,9 +53,8 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
     assert!(output.status.success(), "{}", stderr(&output));
     // Only wine's own server directory (`wine-XXXXXX`, made by the wine the smoke run starts,
     // and not ours to remove).
-    let left: Vec<String> = std::fs::read_dir(&tmp)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+    let left: Vec<String> = file_names(&tmp)
+        .into_iter()
         .filter(|name| !name.starts_with("wine-"))
         .collect();
     assert!(left.is_empty(), "dist leaves nothing in TMPDIR: {left:?}");
@@ -198,10 +197,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
                 .arg(&into)
                 .arg(format!("jimini=={pep440}")),
         );
-        let got: Vec<String> = std::fs::read_dir(&into)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let got = file_names(&into);
         assert!(
             got.len() == 1 && got[0].contains(platform),
             "{platform}: {got:?}"

@@ -427,20 +427,13 @@ fn docker_refuses_a_dist_that_does_not_verify() {
     let extra = copy_dist(dist, "extra-file");
     std::fs::write(extra.join("evil"), "x").unwrap();
     let tmp = temp_dir("docker-refused-tmp");
-    let output = run(xtask_fast(copy)
-        .args(["docker", "--dist", extra.to_str().unwrap()])
-        .env("TMPDIR", &tmp));
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("unexpected file evil"),
-        "{}",
-        stderr(&output)
+    expect_failure(
+        xtask_fast(copy)
+            .args(["docker", "--dist", extra.to_str().unwrap()])
+            .env("TMPDIR", &tmp),
+        "unexpected file evil",
     );
-    assert_eq!(
-        std::fs::read_dir(&tmp).unwrap().count(),
-        0,
-        "left in TMPDIR"
-    );
+    assert_eq!(file_names(&tmp), Vec::<String>::new(), "left in TMPDIR");
 }
 
 /// A build the engine fails says why (the engine's own error, not only its exit status) and
@@ -463,11 +456,7 @@ fn a_failed_image_build_says_why_and_leaves_nothing_behind() {
         "{message}"
     );
     assert!(output.stdout.is_empty(), "no image id on stdout");
-    assert_eq!(
-        std::fs::read_dir(&tmp).unwrap().count(),
-        0,
-        "left in TMPDIR"
-    );
+    assert_eq!(file_names(&tmp), Vec::<String>::new(), "left in TMPDIR");
 }
 
 /// A directory of stand-ins for system tools, put first on the PATH.

@@ -379,9 +379,8 @@ fn killed_runs_leave_the_output_and_git_clean() {
     assert!(again.status.success(), "{}", stderr(&again));
     let after = snapshot(&clone.join("dist"));
     assert_ne!(after, before, "the new commit gives a new dist");
-    let leftovers: Vec<String> = std::fs::read_dir(&clone)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let leftovers: Vec<String> = file_names(&clone)
+        .into_iter()
         .filter(|n| n.contains("staging") || n.contains(".old-"))
         .collect();
     assert!(leftovers.is_empty(), "leftovers not cleaned: {leftovers:?}");

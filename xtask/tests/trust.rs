@@ -557,7 +557,7 @@ fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
     let output = run(xtask(&ws).args(["rebuild", "dist"]).env("TMPDIR", &tmp));
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
-    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    let left = file_names(&tmp);
     assert!(
         left.is_empty(),
         "an identical rebuild leaves nothing: {left:?}"
@@ -678,15 +678,7 @@ exec '{xtask}' dist --quiet --target x86_64-unknown-linux-gnu --target x86_64-pc
         );
     }
     // Both builds shipped the two targets' archives, and the same files.
-    let names = |dir: &Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
-    let control = names(&store.join("control/source-root/dist"));
+    let control = file_names(&store.join("control/source-root/dist"));
     assert!(
         control
             .iter()
@@ -699,5 +691,8 @@ exec '{xtask}' dist --quiet --target x86_64-unknown-linux-gnu --target x86_64-pc
             .any(|n| n.ends_with("-x86_64-unknown-linux-gnu.tar.xz")),
         "{control:?}"
     );
-    assert_eq!(control, names(&store.join("experiment-1/source-root/dist")));
+    assert_eq!(
+        control,
+        file_names(&store.join("experiment-1/source-root/dist"))
+    );
 }
