@@ -71,43 +71,57 @@ pub struct ZigInputs {
 pub struct BuildRequest<'a> {
     pub package: &'a str,
     pub profile: &'a str,
-    /// Targets of one linkage: all linked by the host's toolchain, or one through zig.
-    pub targets: &'a [&'a Target],
+    /// The one target this cargo run builds (see `plan`: a target's bytes must not depend on
+    /// which other targets a run builds).
+    pub target: &'a Target,
     pub version: &'a str,
     pub short_commit: &'a str,
     pub source_date_epoch: i64,
 }
 
-/// The exact command of one build: `argv[0]` is cargo (or cargo-zigbuild); `env` holds only
-/// what dist sets or changes. Running it from the workspace root gives the binaries `dist` ships.
+/// The exact command of one target's build: `argv[0]` is cargo (or cargo-zigbuild); `env`
+/// holds only what dist sets or changes. Running it from the workspace root gives the binaries
+/// `dist` ships; the provenance records it as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BuildStep {
-    /// The planned targets it builds.
-    pub targets: Vec<Triple>,
+    /// The planned target it builds.
+    pub target: Triple,
+    /// The program that runs the build: cargo, or cargo-zigbuild for a target linked through
+    /// zig (a fact the provenance records).
+    pub driver: CargoDriver,
     /// The glibc it links against through zig; `None`: not a glibc floor.
     pub glibc: Option<GlibcVersion>,
     /// The oldest macOS an Apple target is linked for through zig.
     pub macos: Option<MacOsVersion>,
-    /// Each target as `--target` names it (`x86_64-unknown-linux-gnu.2.17` for a glibc floor).
-    pub target_args: Vec<String>,
+    /// The target as `--target` names it (`x86_64-unknown-linux-gnu.2.17` for a glibc floor).
+    pub target_arg: String,
     pub argv: Vec<String>,
     pub env: BTreeMap<String, String>,
-    /// The same build of each target alone, as the provenance records it: a target's record
-    /// must not depend on which other targets one cargo run built with it.
-    pub per_target: Vec<TargetCommand>,
 }
 
-/// One target's build command, computed by the same function as the step's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetCommand {
-    pub target: Triple,
-    pub argv: Vec<String>,
-    pub env: BTreeMap<String, String>,
+/// Which program runs cargo for a build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CargoDriver {
+    /// `$CARGO` itself.
+    Cargo,
+    /// The pinned cargo-zigbuild, which runs cargo with `zig cc` as the linker.
+    CargoZigbuild,
+}
+
+impl CargoDriver {
+    /// The name the provenance records in `CARGO`; `None` for cargo itself.
+    pub fn recorded_name(self) -> Option<&'static str> {
+        match self {
+            CargoDriver::Cargo => None,
+            CargoDriver::CargoZigbuild => Some("cargo-zigbuild"),
+        }
+    }
 }
 
 impl BuildStep {
     pub fn links_through_zig(&self) -> bool {
-        self.glibc.is_some() || self.macos.is_some()
+        self.driver == CargoDriver::CargoZigbuild
     }
 
     /// `VAR=value ... cargo build ...`, for people.
@@ -136,53 +150,34 @@ impl BuildStep {
 /// name for everyone. `CARGO_AUDITABLE_ORIG_ARGS` is what `cargo auditable` passes its wrapper:
 /// the cargo flags its `cargo metadata` call must repeat.
 pub fn step(request: &BuildRequest, inputs: &BuildInputs) -> BuildStep {
-    let glibc = request.targets.first().and_then(|t| t.glibc_floor());
-    debug_assert!(
-        request.targets.iter().all(|t| t.glibc_floor() == glibc),
-        "one build, one linkage"
-    );
-    let (argv, env) = command(request, inputs, request.targets);
-    let per_target = request
-        .targets
-        .iter()
-        .map(|target| {
-            let (argv, env) = command(request, inputs, std::slice::from_ref(target));
-            TargetCommand {
-                target: target.triple.clone(),
-                argv,
-                env,
-            }
-        })
-        .collect();
+    let target = request.target;
+    let driver = if target.links_through_zig() {
+        CargoDriver::CargoZigbuild
+    } else {
+        CargoDriver::Cargo
+    };
+    let (argv, env) = command(request, inputs, driver);
     BuildStep {
-        targets: request.targets.iter().map(|t| t.triple.clone()).collect(),
-        glibc: glibc.cloned(),
-        macos: request
-            .targets
-            .first()
-            .and_then(|t| t.macos_floor())
-            .cloned(),
-        target_args: request
-            .targets
-            .iter()
-            .map(|t| t.cargo_target_arg())
-            .collect(),
+        target: target.triple.clone(),
+        driver,
+        glibc: target.glibc_floor().cloned(),
+        macos: target.macos_floor().cloned(),
+        target_arg: target.cargo_target_arg(),
         argv,
         env,
-        per_target,
     }
 }
 
 fn command(
     request: &BuildRequest,
     inputs: &BuildInputs,
-    targets: &[&Target],
+    driver: CargoDriver,
 ) -> (Vec<String>, BTreeMap<String, String>) {
-    let zig = targets.iter().any(|t| t.links_through_zig());
-    let cargo = if zig {
-        &inputs.zig.cargo_zigbuild
-    } else {
-        &inputs.cargo
+    let target = request.target;
+    let zig = driver == CargoDriver::CargoZigbuild;
+    let cargo = match driver {
+        CargoDriver::CargoZigbuild => &inputs.zig.cargo_zigbuild,
+        CargoDriver::Cargo => &inputs.cargo,
     };
     let mut argv: Vec<String> = [
         cargo.as_str(),
@@ -197,10 +192,8 @@ fn command(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for target in targets {
-        argv.push("--target".into());
-        argv.push(target.cargo_target_arg());
-    }
+    argv.push("--target".into());
+    argv.push(target.cargo_target_arg());
     argv.push("--message-format=json-render-diagnostics".into());
     let mut env = BTreeMap::from([
         (
@@ -216,7 +209,7 @@ fn command(
         ),
         ("PATH".to_owned(), path_with_auditable(inputs)),
     ]);
-    if let Some(macos) = targets.iter().find_map(|t| t.macos_floor()) {
+    if let Some(macos) = target.macos_floor() {
         // rustc and zig both read it: the objects' and the binary's `minos`.
         env.insert("MACOSX_DEPLOYMENT_TARGET".to_owned(), macos.to_string());
     }
@@ -229,8 +222,13 @@ fn command(
             format!("{}.no-python", inputs.zig.zig),
         );
     }
-    let triples: Vec<Triple> = targets.iter().map(|t| t.triple.clone()).collect();
-    rustflags::extend(&inputs.remaps, &inputs.user, &triples, &mut argv, &mut env);
+    rustflags::extend(
+        &inputs.remaps,
+        &inputs.user,
+        std::slice::from_ref(&target.triple),
+        &mut argv,
+        &mut env,
+    );
     env.insert(
         "CARGO_AUDITABLE_ORIG_ARGS".to_owned(),
         auditable_cargo_args(&argv[1..]),
@@ -251,7 +249,7 @@ pub fn run_all(
     for step in steps {
         let dirs: Vec<(&Triple, &Path)> = targets
             .iter()
-            .filter(|(triple, _)| step.targets.contains(triple))
+            .filter(|(triple, _)| **triple == step.target)
             .copied()
             .collect();
         let output = run(cwd, step, package, &dirs, quiet)?;

@@ -147,8 +147,7 @@ fn provenance_facts(
     let mut invocations: Vec<provenance::Invocation> = plan
         .builds
         .iter()
-        .flat_map(|build| &build.per_target)
-        .map(|command| provenance::portable_invocation(&command.argv, &command.env, &replacements))
+        .map(|build| provenance::portable_invocation(build, &replacements))
         .collect();
     invocations.sort();
     let lock = workspace.root.join("Cargo.lock");

@@ -80,8 +80,7 @@ pub struct DistPlan {
     pub out: PathBuf,
     pub partial: bool,
     pub signing: SigningPlan,
-    /// The cargo builds of the targets, run in order from the workspace root: one for each
-    /// target linked against a glibc floor (through cargo-zigbuild), one for the rest.
+    /// The cargo builds of the targets, run in order from the workspace root: one per target.
     pub builds: Vec<BuildStep>,
     pub targets: Vec<TargetPlan>,
 }
@@ -157,7 +156,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
                 &build::BuildRequest {
                     package: app,
                     profile: &input.config.profile,
-                    targets: &[&planned.target],
+                    target: &planned.target,
                     version: &input.version.to_string(),
                     short_commit: &input.short_commit,
                     source_date_epoch: input.source_date_epoch,

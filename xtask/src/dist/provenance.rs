@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use builder::{BUILDER_ID_VAR, builder_id};
 
+use super::build::BuildStep;
 use super::manifest::{Artifact, ArtifactKind, Manifest};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -152,11 +153,8 @@ pub struct BuildFacts {
 /// `build` with this machine's paths replaced by names, so the statement is the same on every
 /// checkout: `replacements` are (path, name), longest path first. `argv[0]` (cargo, or the
 /// cargo-zigbuild that runs it) is written `cargo`: `cargo build …`.
-pub fn portable_invocation(
-    argv: &[String],
-    env: &BTreeMap<String, String>,
-    replacements: &[(String, &str)],
-) -> Invocation {
+pub fn portable_invocation(build: &BuildStep, replacements: &[(String, &str)]) -> Invocation {
+    let (argv, env) = (&build.argv, &build.env);
     let mut sorted: Vec<&(String, &str)> =
         replacements.iter().filter(|(p, _)| !p.is_empty()).collect();
     sorted.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
@@ -175,11 +173,11 @@ pub fn portable_invocation(
             .iter()
             .filter_map(|(k, v)| match k.as_str() {
                 // `CARGO` names this machine's cargo binary, as argv[0] did; only which tool
-                // runs cargo is a fact of the build (cargo-zigbuild, for a glibc floor).
-                "CARGO" => {
-                    let name = Path::new(v).file_name()?.to_str()?;
-                    (name != "cargo").then(|| (k.clone(), name.to_owned()))
-                }
+                // runs cargo is a fact of the build (the plan's driver).
+                "CARGO" => build
+                    .driver
+                    .recorded_name()
+                    .map(|name| (k.clone(), name.to_owned())),
                 // Where this machine keeps zig and cargo-auditable (their versions are pinned
                 // by the source).
                 "CARGO_ZIGBUILD_PYTHON_PATH" | "CARGO_ZIGBUILD_ZIG_PATH" | "PATH" => None,

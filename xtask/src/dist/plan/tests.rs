@@ -119,18 +119,18 @@ fn all_expands_the_release_list_sorted_and_windows_gets_zip_and_exe() {
     );
     // Each target in a cargo run of its own (the gnu targets link against the glibc floor
     // through zig), so that no target's features reach another's binaries.
-    let built: Vec<Vec<&str>> = plan
-        .builds
-        .iter()
-        .map(|b| b.targets.iter().map(Triple::as_str).collect())
-        .collect();
+    let built: Vec<&str> = plan.builds.iter().map(|b| b.target.as_str()).collect();
     assert_eq!(
         built,
-        [
-            vec!["aarch64-unknown-linux-gnu"],
-            vec!["x86_64-pc-windows-gnu"],
-            vec![HOST]
-        ]
+        ["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu", HOST]
+    );
+    assert_eq!(
+        plan.builds[0].driver,
+        crate::dist::build::CargoDriver::CargoZigbuild
+    );
+    assert_eq!(
+        plan.builds[1].driver,
+        crate::dist::build::CargoDriver::Cargo
     );
     let zig = plan.builds[0].argv.join(" ");
     assert!(

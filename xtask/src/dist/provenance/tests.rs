@@ -1,5 +1,6 @@
 use super::*;
 use crate::dist::archive::Digest256;
+use crate::dist::build::{BuildStep, CargoDriver};
 use crate::targets::Triple;
 
 const RUSTC: &str = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\ncommit-hash: 59807616e1fa2540724bfbb7bbbb0e1e6a1bd3a9\ncommit-date: 2026-04-14\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\nLLVM version: 20.1.8\n";
@@ -60,7 +61,12 @@ fn facts_of(targets: &[&str]) -> BuildFacts {
         invocations: {
             let mut invocations: Vec<Invocation> = targets
                 .iter()
-                .map(|target| portable_invocation(&argv_of(target), &env, &replacements))
+                .map(|target| {
+                    portable_invocation(
+                        &step_of(argv_of(target), env.clone(), CargoDriver::Cargo),
+                        &replacements,
+                    )
+                })
                 .collect();
             invocations.sort();
             invocations
@@ -258,7 +264,8 @@ fn the_tool_running_cargo_is_recorded_by_name_and_machine_paths_are_not() {
             "cargo-auditable".to_owned(),
         ),
     ]);
-    let invocation = portable_invocation(&argv, &zig, &[]);
+    let invocation =
+        portable_invocation(&step_of(argv.clone(), zig, CargoDriver::CargoZigbuild), &[]);
     assert_eq!(invocation.argv[0], "cargo");
     assert_eq!(
         invocation.env,
@@ -271,5 +278,22 @@ fn the_tool_running_cargo_is_recorded_by_name_and_machine_paths_are_not() {
         ])
     );
     let plain = BTreeMap::from([("CARGO".to_owned(), "/home/u/.cargo/bin/cargo".to_owned())]);
-    assert!(portable_invocation(&argv, &plain, &[]).env.is_empty());
+    assert!(
+        portable_invocation(&step_of(argv, plain, CargoDriver::Cargo), &[])
+            .env
+            .is_empty()
+    );
+}
+
+/// A planned build step with this argv and environment.
+fn step_of(argv: Vec<String>, env: BTreeMap<String, String>, driver: CargoDriver) -> BuildStep {
+    BuildStep {
+        target: Triple::parse("x86_64-unknown-linux-gnu").unwrap(),
+        driver,
+        glibc: None,
+        macos: None,
+        target_arg: "x86_64-unknown-linux-gnu".to_owned(),
+        argv,
+        env,
+    }
 }
