@@ -165,6 +165,29 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
                 facts.signed || cpu == "x86_64",
                 "{triple} {binary} is unsigned"
             );
+            // Apple silicon runs only what its signature covers: every page hash recomputed
+            // from the file by an outside reading of Apple's layout (common/codesign.rs).
+            if cpu == "arm64" {
+                let bytes = std::fs::read(dir.join(binary)).unwrap();
+                let signature = codesign::check(&bytes)
+                    .unwrap_or_else(|err| panic!("{triple} {binary}: {err}"));
+                assert!(
+                    signature.pages > 1 && signature.page_size == 4096,
+                    "{signature:?}"
+                );
+                assert!(!signature.identifier.is_empty(), "{signature:?}");
+                // One byte changed anywhere before the signature is caught.
+                for at in [0, signature.code_limit / 2, signature.code_limit - 1] {
+                    let mut tampered = bytes.clone();
+                    tampered[at] ^= 0x01;
+                    let err = codesign::check(&tampered)
+                        .expect_err("a binary with one byte changed still checks");
+                    assert!(
+                        err.contains("does not match") || err.contains("Mach-O"),
+                        "{at}: {err}"
+                    );
+                }
+            }
         }
     }
 

@@ -308,6 +308,28 @@ fn dist_profile_dists_are_byte_identical_across_paths_and_users() {
     let mut exe = Vec::new();
     std::io::Read::read_to_end(&mut zip.by_name(&name).unwrap(), &mut exe).unwrap();
     assert_eq!(pe_timestamp(&exe), 0, "tiny.exe carries its link time");
+    // The arm64 macOS binary's ad-hoc signature covers every byte before it, page by page
+    // (an outside reading of Apple's layout: common/codesign.rs; the app's: cross.rs).
+    let (name, archive) = dists[0]
+        .iter()
+        .find(|(name, _)| name.ends_with("-aarch64-apple-darwin.tar.xz"))
+        .unwrap();
+    let unpacked = temp_dir("mac-unpacked");
+    std::fs::write(unpacked.join(name), archive).unwrap();
+    checked(Command::new("tar").current_dir(&unpacked).args([
+        "-xJf",
+        name,
+        "--wildcards",
+        "*/tiny",
+    ]));
+    let top = name.trim_end_matches(".tar.xz");
+    let binary = std::fs::read(unpacked.join(top).join("tiny")).unwrap();
+    let signature = codesign::check(&binary).unwrap_or_else(|err| panic!("tiny: {err}"));
+    assert_eq!(signature.page_size, 4096, "{signature:?}");
+    let mut tampered = binary.clone();
+    tampered[signature.code_limit / 2] ^= 0x01;
+    let err = codesign::check(&tampered).expect_err("one byte changed still checks");
+    assert!(err.contains("does not match its hash"), "{err}");
 }
 
 /// Killed runs leave the previous output whole and git clean. In the fast profile's clone,

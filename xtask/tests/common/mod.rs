@@ -2,6 +2,8 @@
 //! real xtask binary in them, and the pinned CI tools.
 #![allow(dead_code)]
 
+pub mod codesign;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
