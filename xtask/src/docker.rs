@@ -66,7 +66,11 @@ fn lay_out(
     let archive = musl_archive(&manifest)?;
     // The unpacked archive is removed however the copy ends.
     crate::util::in_tempdir("image", |unpacked| {
-        crate::util::extract(&dist.join(&archive.name), unpacked)?;
+        crate::util::extract(
+            &dist.join(&archive.name),
+            archive.archive_format()?,
+            unpacked,
+        )?;
         let top = unpacked.join(archive.top_dir.as_deref().unwrap_or_default());
         for (from, to, mode) in IMAGE_FILES {
             let target = root.join(to);

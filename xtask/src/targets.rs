@@ -9,6 +9,7 @@
 //! names or paths. Adding a target to `[workspace.metadata.xtask-dist] targets` needs no code as
 //! long as its triple is in `table.rs` or follows the usual `<arch>-<vendor>-<os>[-<env>]` shape.
 
+mod arch;
 mod glibc;
 mod resolve;
 mod settings;
@@ -18,6 +19,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use arch::Arch;
 pub use glibc::{GlibcVersion, MacOsVersion};
 pub use resolve::{resolve, resolve_triples};
 pub use settings::Settings;
@@ -90,16 +92,19 @@ pub enum Os {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// Serialised as its extension (`tar.xz`), as the settings and the manifest write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ArchiveFormat {
+    #[serde(rename = "tar.xz")]
     TarXz,
+    #[serde(rename = "tar.gz")]
     TarGz,
+    #[serde(rename = "zip")]
     Zip,
 }
 
 impl ArchiveFormat {
-    const ALL: [ArchiveFormat; 3] = [
+    pub(crate) const ALL: [ArchiveFormat; 3] = [
         ArchiveFormat::TarXz,
         ArchiveFormat::TarGz,
         ArchiveFormat::Zip,
@@ -118,13 +123,6 @@ impl ArchiveFormat {
         Self::ALL
             .into_iter()
             .find(|format| format.extension() == text)
-    }
-
-    /// The format of a file that this tool wrote, by its name (a dist's manifest names them).
-    pub fn of_file_name(name: &str) -> Option<ArchiveFormat> {
-        Self::ALL
-            .into_iter()
-            .find(|format| name.ends_with(&format!(".{}", format.extension())))
     }
 }
 
@@ -204,6 +202,8 @@ pub struct Uname {
 pub struct Target {
     pub triple: Triple,
     pub os: Os,
+    /// The CPU architecture: every ecosystem's name for it comes from here.
+    pub arch: Arch,
     pub archive: ArchiveFormat,
     pub exe_suffix: &'static str,
     pub linkage: Linkage,
@@ -321,6 +321,7 @@ impl Target {
                 .find(|(_, t)| *t == name)
                 .map(|(platform, _)| *platform),
             os,
+            arch: Arch::of_triple(name),
             triple: triple.clone(),
         }
     }

@@ -42,16 +42,18 @@ fn nanos() -> u128 {
         .unwrap_or(0)
 }
 
-/// Unpacks a verified archive (tar.xz, tar.gz or zip) into `into`.
-pub fn extract(archive: &Path, into: &Path) -> anyhow::Result<()> {
-    let file = fs_err::File::open(archive)
-        .with_context(|| format!("cannot open {}", archive.display()))?;
-    let format = crate::targets::ArchiveFormat::of_file_name(&archive.to_string_lossy());
-    if format == Some(crate::targets::ArchiveFormat::Zip) {
+/// Unpacks a verified archive of the planned (or recorded) `format` into `into`.
+pub fn extract(
+    archive: &Path,
+    format: crate::targets::ArchiveFormat,
+    into: &Path,
+) -> anyhow::Result<()> {
+    if format == crate::targets::ArchiveFormat::Zip {
+        let file = fs_err::File::open(archive)
+            .with_context(|| format!("cannot open {}", archive.display()))?;
         zip::ZipArchive::new(file)?.extract(into)?;
     } else {
-        drop(file);
-        tar::Archive::new(crate::dist::archive::tar_stream(archive)?).unpack(into)?;
+        tar::Archive::new(crate::dist::archive::tar_stream(archive, format)?).unpack(into)?;
     }
     Ok(())
 }

@@ -228,13 +228,13 @@ fn check_macho(
     problems: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     use crate::dist::inspect::macho;
-    let (Some(recorded), Some(target)) = (&artifact.macos_min, &artifact.target) else {
+    let Some(recorded) = &artifact.macos_min else {
         return Ok(());
     };
     let floor: crate::targets::MacOsVersion = recorded
         .parse()
         .map_err(|err: String| anyhow::anyhow!(err))?;
-    let cpu = macho::cpu_of(target.as_str());
+    let cpu = artifact.target_arch()?.apple();
     for (file, bytes) in wheel::archive_binaries(dir, artifact)? {
         match macho::facts(&bytes) {
             Ok(facts) => {

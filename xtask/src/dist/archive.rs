@@ -238,23 +238,25 @@ pub fn zip_time(mtime: u64) -> anyhow::Result<zip::DateTime> {
     .map_err(|err| anyhow::anyhow!("cannot express {mtime} as a zip time: {err}"))
 }
 
-/// The decompressed tar stream of a `.tar.gz` or `.tar.xz` file, by its name.
-pub fn tar_stream(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+/// The decompressed tar stream of a `.tar.gz` or `.tar.xz` file of the planned (or recorded)
+/// `format`.
+pub fn tar_stream(path: &Path, format: ArchiveFormat) -> anyhow::Result<Box<dyn Read>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let file = io::BufReader::new(file);
-    match ArchiveFormat::of_file_name(&path.to_string_lossy()) {
-        Some(ArchiveFormat::TarXz) => Ok(Box::new(lzma_rust2::XzReader::new(file, false))),
-        Some(ArchiveFormat::TarGz) => Ok(Box::new(flate2::read::GzDecoder::new(file))),
-        _ => anyhow::bail!("{} is neither a .tar.gz nor a .tar.xz", path.display()),
+    match format {
+        ArchiveFormat::TarXz => Ok(Box::new(lzma_rust2::XzReader::new(file, false))),
+        ArchiveFormat::TarGz => Ok(Box::new(flate2::read::GzDecoder::new(file))),
+        ArchiveFormat::Zip => anyhow::bail!("{} is a zip file, not a tar", path.display()),
     }
 }
 
 /// Streams every entry of a `.tar.gz` or `.tar.xz` through `visit` (name, mode, kind, reader).
 pub fn read_tar(
     path: &Path,
+    format: ArchiveFormat,
     mut visit: impl FnMut(&str, u32, tar::EntryType, &mut dyn Read) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut archive = tar::Archive::new(tar_stream(path)?);
+    let mut archive = tar::Archive::new(tar_stream(path, format)?);
     for entry in archive.entries()? {
         let mut entry = entry?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();

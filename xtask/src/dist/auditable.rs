@@ -116,7 +116,8 @@ pub fn check_archives(
             }
         };
         let path = dir.join(&archive.name);
-        if ArchiveFormat::of_file_name(&archive.name) == Some(ArchiveFormat::Zip) {
+        let format = archive.archive_format()?;
+        if format == ArchiveFormat::Zip {
             let mut zip = zip::ZipArchive::new(File::open(&path)?)?;
             for name in &wanted {
                 let Ok(mut entry) = zip.by_name(name) else {
@@ -127,7 +128,7 @@ pub fn check_archives(
                 check(name, &data);
             }
         } else {
-            archive::read_tar(&path, |name, _, _, reader| {
+            archive::read_tar(&path, format, |name, _, _, reader| {
                 if wanted.contains(name) {
                     let mut data = Vec::new();
                     reader.read_to_end(&mut data)?;

@@ -135,7 +135,7 @@ pub fn check_binaries(target: &TargetPlan, entries: &[Entry]) -> anyhow::Result<
             facts.static_binaries = Some(true);
         }
         Libc::Other if target.target.os == crate::targets::Os::MacOs => {
-            let cpu = macho::cpu_of(target.target.triple.as_str());
+            let cpu = target.target.arch.apple();
             let mut newest = None;
             for entry in binaries {
                 let data = read(entry)?;

@@ -8,12 +8,12 @@
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::targets::Triple;
+use crate::targets::{Arch, ArchiveFormat, Triple};
 
 pub const FILE_NAME: &str = "dist-manifest.json";
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 pub const FORMAT: &str = "jimini-dist-manifest";
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The files a manifest of ours lists, whatever its format version: enough to know that a
 /// directory is an earlier dist (one made by an older xtask included) that may be replaced.
@@ -79,6 +79,12 @@ pub struct Artifact {
     pub kind: ArtifactKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Triple>,
+    /// Every artifact of a target: its CPU architecture (from the plan's `Target`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
+    /// Archives (both kinds): how the file is packed, so no reader goes by its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ArchiveFormat>,
     pub size: u64,
     pub sha256: String,
     /// Archives: the executables inside, relative to the archive's top directory.
@@ -113,6 +119,8 @@ impl Artifact {
             name: name.to_owned(),
             kind,
             target: target.cloned(),
+            arch: None,
+            format: None,
             size: digest.size,
             sha256: digest.sha256,
             binaries: vec![],
@@ -137,6 +145,54 @@ impl Artifact {
             target,
             crate::dist::archive::digest_file(path)?,
         ))
+    }
+
+    /// An artifact of `target`'s, with the facts its `Target` carries.
+    pub fn of_target(
+        name: &str,
+        kind: ArtifactKind,
+        target: &crate::targets::Target,
+        digest: crate::dist::archive::Digest256,
+    ) -> Artifact {
+        let mut artifact = Artifact::new(name, kind, Some(&target.triple), digest);
+        artifact.arch = Some(target.arch.clone());
+        artifact
+    }
+
+    /// An archive's recorded format.
+    pub fn archive_format(&self) -> anyhow::Result<ArchiveFormat> {
+        self.format
+            .with_context(|| format!("{FILE_NAME} records no format for {}", self.name))
+    }
+
+    /// A target's artifact's recorded CPU architecture.
+    pub fn target_arch(&self) -> anyhow::Result<&Arch> {
+        self.arch
+            .as_ref()
+            .with_context(|| format!("{FILE_NAME} records no arch for {}", self.name))
+    }
+
+    /// What a reader relies on instead of the file name: archives name their format (and the
+    /// name agrees with it), a target's artifacts their architecture.
+    fn check_facts(&self) -> anyhow::Result<()> {
+        if self.kind.is_archive() {
+            let format = self.archive_format()?;
+            anyhow::ensure!(
+                self.name.ends_with(&format!(".{}", format.extension())),
+                "{FILE_NAME}: {} is recorded as {} but is not named so",
+                self.name,
+                format.extension()
+            );
+        } else if self.format.is_some() {
+            anyhow::bail!(
+                "{FILE_NAME}: {} is no archive but records a format",
+                self.name
+            );
+        }
+        if self.target.is_some() {
+            self.target_arch()?;
+        }
+        Ok(())
     }
 }
 
@@ -168,6 +224,9 @@ impl Manifest {
                 manifest.format,
                 manifest.format_version
             );
+        }
+        for artifact in &manifest.artifacts {
+            artifact.check_facts()?;
         }
         Ok(manifest)
     }
@@ -238,7 +297,34 @@ mod tests {
             size: 1,
             sha256: sha.to_string().repeat(64),
         };
-        Artifact::new(name, kind, None, digest)
+        let mut artifact = Artifact::new(name, kind, None, digest);
+        if kind.is_archive() {
+            artifact.format = Some(ArchiveFormat::TarGz);
+        }
+        artifact
+    }
+
+    #[test]
+    fn readers_get_the_format_and_arch_from_the_manifest_not_from_names() {
+        let good = artifact("a.tar.gz", ArtifactKind::Archive, 'a');
+        good.check_facts().unwrap();
+        let mut unrecorded = good.clone();
+        unrecorded.format = None;
+        let err = unrecorded.check_facts().unwrap_err().to_string();
+        assert!(err.contains("records no format for a.tar.gz"), "{err}");
+        let mut misnamed = good.clone();
+        misnamed.format = Some(ArchiveFormat::TarXz);
+        let err = misnamed.check_facts().unwrap_err().to_string();
+        assert!(err.contains("recorded as tar.xz"), "{err}");
+        let mut targeted = good.clone();
+        targeted.target = Triple::parse("aarch64-apple-darwin");
+        let err = targeted.check_facts().unwrap_err().to_string();
+        assert!(err.contains("records no arch"), "{err}");
+        targeted.arch = Some(Arch::Aarch64);
+        targeted.check_facts().unwrap();
+        let json = serde_json::to_value(&targeted).unwrap();
+        assert_eq!(json["format"], "tar.gz");
+        assert_eq!(json["arch"], "aarch64");
     }
 
     #[test]

@@ -170,12 +170,12 @@ fn write_sbom(
     check_dependency_lists(target, entries, &json)?;
     let path = packing.staging.join(&target.sbom);
     fs::write(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
-    Artifact::of_file(
+    Ok(Artifact::of_target(
         &target.sbom,
         ArtifactKind::Sbom,
-        Some(&target.target.triple),
-        &path,
-    )
+        &target.target,
+        super::archive::digest_file(&path)?,
+    ))
 }
 
 mod managed;
@@ -281,7 +281,8 @@ fn write_archive(
         ArchiveFormat::TarGz => archive::write_tar_gz(&path, &target.stem, entries, mtime),
         ArchiveFormat::Zip => archive::write_zip(&path, &target.stem, entries, mtime),
     })?;
-    let mut artifact = Artifact::new(file, kind, Some(&target.target.triple), digest);
+    let mut artifact = Artifact::of_target(file, kind, &target.target, digest);
+    artifact.format = Some(format);
     artifact.binaries = target.binaries.iter().map(|b| b.file.clone()).collect();
     artifact.files = target
         .archive_entries

@@ -89,7 +89,7 @@ fn smoke_target(
     progress: &Progress,
     root: &Path,
 ) -> anyhow::Result<()> {
-    extract(&dir.join(&target.archive), work)?;
+    extract(&dir.join(&target.archive), target.target.archive, work)?;
     let top = work.join(&target.stem);
     for binary in &target.binaries {
         let name = &binary.name;

@@ -155,20 +155,36 @@ fn a_glibc_suffix_on_a_target_names_the_setting() {
 }
 
 #[test]
-fn archive_formats_are_known_by_their_file_names() {
-    assert_eq!(
-        ArchiveFormat::of_file_name("a-1.tar.xz"),
-        Some(ArchiveFormat::TarXz)
-    );
-    assert_eq!(
-        ArchiveFormat::of_file_name("a-1.tar.gz"),
-        Some(ArchiveFormat::TarGz)
-    );
-    assert_eq!(
-        ArchiveFormat::of_file_name("a-1.zip"),
-        Some(ArchiveFormat::Zip)
-    );
-    assert_eq!(ArchiveFormat::of_file_name("a-1.deb"), None);
+fn archive_formats_serialise_as_their_extensions_and_arches_by_their_names() {
+    for format in ArchiveFormat::ALL {
+        let json = serde_json::to_string(&format).unwrap();
+        assert_eq!(json, format!("\"{}\"", format.extension()));
+        assert_eq!(
+            serde_json::from_str::<ArchiveFormat>(&json).unwrap(),
+            format
+        );
+    }
+    let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+    let cases = [
+        ("aarch64-apple-darwin", "aarch64", "arm64", Some("arm64")),
+        ("x86_64-pc-windows-gnu", "x86_64", "x86_64", Some("amd64")),
+        (
+            "riscv64gc-unknown-linux-gnu",
+            "riscv64gc",
+            "riscv64gc",
+            None,
+        ),
+    ];
+    for (triple, name, apple, windows) in cases {
+        let target = Target::new(&Triple::parse(triple).unwrap(), &host);
+        assert_eq!(target.arch.name(), name);
+        assert_eq!(target.arch.apple(), apple);
+        assert_eq!(target.arch.windows(), windows);
+        assert_eq!(
+            serde_json::to_string(&target.arch).unwrap(),
+            format!("\"{name}\"")
+        );
+    }
 }
 
 /// `.cargo/config.toml` lets plain `cargo test --target T` link and run the cross targets; its

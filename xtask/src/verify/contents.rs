@@ -68,7 +68,8 @@ pub(super) fn check_archive(
 ) -> anyhow::Result<()> {
     let path = dir.join(&artifact.name);
     let mut files = BTreeMap::new();
-    if ArchiveFormat::of_file_name(&artifact.name) == Some(ArchiveFormat::Zip) {
+    let format = artifact.archive_format()?;
+    if format == ArchiveFormat::Zip {
         let mut zip = zip::ZipArchive::new(File::open(&path)?)?;
         for index in 0..zip.len() {
             let entry = zip.by_index_raw(index)?;
@@ -87,7 +88,7 @@ pub(super) fn check_archive(
             }
         }
     } else {
-        archive::read_tar(&path, |name, mode, kind, _| {
+        archive::read_tar(&path, format, |name, mode, kind, _| {
             if !(kind.is_file() || kind.is_dir()) {
                 problems.push(format!(
                     "{}: entry {name:?} is a {kind:?}, not a regular file",
@@ -153,6 +154,8 @@ mod tests {
             name: "a.tar.gz".into(),
             kind: ArtifactKind::Archive,
             target: None,
+            arch: None,
+            format: Some(crate::targets::ArchiveFormat::TarGz),
             size: 0,
             sha256: String::new(),
             binaries: vec![],

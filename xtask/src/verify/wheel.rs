@@ -65,7 +65,8 @@ pub(super) fn archive_binaries(
             .then(|| file.to_owned())
     };
     let mut binaries = BTreeMap::new();
-    if ArchiveFormat::of_file_name(&archive.name) == Some(ArchiveFormat::Zip) {
+    let format = archive.archive_format()?;
+    if format == ArchiveFormat::Zip {
         let mut zip = zip::ZipArchive::new(fs_err::File::open(&path)?)?;
         for index in 0..zip.len() {
             let mut entry = zip.by_index(index)?;
@@ -76,7 +77,7 @@ pub(super) fn archive_binaries(
             }
         }
     } else {
-        archive::read_tar(&path, |name, _, _, reader| {
+        archive::read_tar(&path, format, |name, _, _, reader| {
             if let Some(file) = wanted(name) {
                 let mut bytes = Vec::new();
                 reader.read_to_end(&mut bytes)?;

@@ -49,10 +49,14 @@ fn tar_gz_is_deterministic_and_normalised() {
     assert_eq!(bytes[9], 255, "gzip header names no OS");
 
     let mut seen = Vec::new();
-    read_tar(&dir.join("a.tar.gz"), |name, mode, _, _| {
-        seen.push((name.to_owned(), mode));
-        Ok(())
-    })
+    read_tar(
+        &dir.join("a.tar.gz"),
+        ArchiveFormat::TarGz,
+        |name, mode, _, _| {
+            seen.push((name.to_owned(), mode));
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(
         seen,
@@ -125,7 +129,12 @@ fn tar_xz_is_deterministic_readable_and_holds_the_same_tar() {
     write_tar_gz(&dir.join("a.tar.gz"), "top", &entries, 1_700_000_000).unwrap();
     let tar_of = |name: &str| {
         let mut bytes = Vec::new();
-        tar_stream(&dir.join(name))
+        let format = if name.ends_with(".xz") {
+            ArchiveFormat::TarXz
+        } else {
+            ArchiveFormat::TarGz
+        };
+        tar_stream(&dir.join(name), format)
             .unwrap()
             .read_to_end(&mut bytes)
             .unwrap();

@@ -79,15 +79,6 @@ pub fn problems(facts: &MachOFacts, cpu: &str, floor: Option<&MacOsVersion>) -> 
     problems
 }
 
-/// The Mach-O CPU name of a target triple's architecture.
-pub fn cpu_of(triple: &str) -> &'static str {
-    match triple.split('-').next() {
-        Some("aarch64") => "arm64",
-        Some("x86_64") => "x86_64",
-        _ => "other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,10 +47,10 @@ pub(super) fn write_deb(
     let digest = reuse_or_write(packing, &inputs, || {
         crate::dist::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)
     })?;
-    Ok(Artifact::new(
+    Ok(Artifact::of_target(
         &deb.file,
         ArtifactKind::Deb,
-        Some(&target.target.triple),
+        &target.target,
         digest,
     ))
 }
@@ -75,12 +75,8 @@ pub(super) fn write_wheel(
     let digest = reuse_or_write(packing, &inputs, || {
         crate::dist::wheel::write(&staging.join(&wheel.file), wheel, mtime, &read)
     })?;
-    let mut artifact = Artifact::new(
-        &wheel.file,
-        ArtifactKind::Wheel,
-        Some(&target.target.triple),
-        digest,
-    );
+    let mut artifact =
+        Artifact::of_target(&wheel.file, ArtifactKind::Wheel, &target.target, digest);
     artifact.binaries = target.binaries.iter().map(|b| b.file.clone()).collect();
     Ok(artifact)
 }

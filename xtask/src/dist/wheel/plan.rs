@@ -132,7 +132,7 @@ pub fn plan(request: &WheelRequest) -> anyhow::Result<Option<WheelPlan>> {
 /// (with its legacy alias), static musl is `musllinux_1_2`, Windows `win_amd64`/`win_arm64`.
 /// A glibc target without a floor has none: nothing bounds the glibc it needs.
 pub fn platform_tags(target: &Target) -> Option<Vec<String>> {
-    let arch = target.triple.as_str().split('-').next()?;
+    let arch = target.arch.name();
     match (target.os, target.libc, &target.linkage) {
         (Os::Linux, Libc::Glibc, Linkage::Zig { glibc }) => {
             let (major, minor) = (*glibc.0.first()?, *glibc.0.get(1)?);
@@ -152,17 +152,13 @@ pub fn platform_tags(target: &Target) -> Option<Vec<String>> {
         }
         (Os::MacOs, _, Linkage::ZigApple { macos }) => {
             let (major, minor) = (*macos.0.first()?, macos.0.get(1).copied().unwrap_or(0));
-            let arch = match arch {
-                "aarch64" => "arm64",
-                other => other,
-            };
+            let arch = target.arch.apple();
             Some(vec![format!("macosx_{major}_{minor}_{arch}")])
         }
-        (Os::Windows, _, _) => match arch {
-            "x86_64" => Some(vec!["win_amd64".to_owned()]),
-            "aarch64" => Some(vec!["win_arm64".to_owned()]),
-            _ => None,
-        },
+        (Os::Windows, _, _) => target
+            .arch
+            .windows()
+            .map(|arch| vec![format!("win_{arch}")]),
         _ => None,
     }
 }
