@@ -484,6 +484,7 @@ fn formats() {
             .iter()
             .map(|e| PackageEntry::binary(format!("/usr/bin/{}", e.name), &e.name))
             .collect(),
+        conffiles: vec![],
         copyright: Copyright {
             upstream_name: "bench".into(),
             upstream_contact: "Bench <bench@example.org>".into(),
@@ -502,7 +503,7 @@ fn formats() {
     };
     let start = Instant::now();
     let digest =
-        xtask::dist::deb::write(&dir.join("bench.deb"), &deb, 1_700_000_000, None, &read).unwrap();
+        xtask::dist::deb::write(&dir.join("bench.deb"), &deb, 1_700_000_000, &read).unwrap();
     let ours = start.elapsed().as_secs_f64();
     // dpkg-deb over the same files (xz, its default), from a tree laid out by hand.
     let tree = dir.join("tree");

@@ -80,25 +80,23 @@ fn gzip_max(data: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(gz.finish()?)
 }
 
-/// Writes the package to `out`; returns its digest. `measured_glibc` is the archive's
-/// measured glibc floor, for a `Depends` that the plan leaves to measurement.
+/// Writes the package to `out`; returns its digest.
 pub fn write(
     out: &Path,
     plan: &DebPlan,
     mtime: u64,
-    measured_glibc: Option<&str>,
     read: &dyn Fn(&Source) -> anyhow::Result<Vec<u8>>,
 ) -> anyhow::Result<Digest256> {
     let files = files(plan, mtime, read)?;
-    let conffiles: String = files
+    let conffiles: String = plan
+        .conffiles
         .iter()
-        .filter(|f| f.path.starts_with("/etc/"))
-        .map(|f| format!("{}\n", f.path))
+        .map(|path| format!("{path}\n"))
         .collect();
     // dpkg checks conffiles by their own hashes; md5sums lists the rest.
     let md5sums: String = files
         .iter()
-        .filter(|f| !f.path.starts_with("/etc/"))
+        .filter(|f| !plan.conffiles.contains(&f.path))
         .map(|f| {
             format!(
                 "{}  {}\n",
@@ -110,7 +108,7 @@ pub fn write(
     let mut control_files = vec![DebFile {
         path: "/control".into(),
         mode: 0o644,
-        content: text::control(&plan.control, &files, measured_glibc).into_bytes(),
+        content: text::control(&plan.control, &files).into_bytes(),
     }];
     if !conffiles.is_empty() {
         control_files.push(DebFile {

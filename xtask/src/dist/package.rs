@@ -109,8 +109,9 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
             scope.spawn(move || write_archive(packing, target, file, kind, entries, mtime))
         });
         let deb = target.deb.as_ref().map(|deb| {
-            let (binaries, glibc_min) = (&binaries, facts.glibc_min.as_deref());
-            scope.spawn(move || write_deb(packing, target, deb, binaries, glibc_min))
+            // Its Depends is the planned floor, which `check_binaries` held every binary to.
+            let binaries = &binaries;
+            scope.spawn(move || write_deb(packing, target, deb, binaries))
         });
         let wheel = target.wheel.as_ref().map(|wheel| {
             let binaries = &binaries;

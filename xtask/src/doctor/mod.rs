@@ -27,11 +27,19 @@ pub use probe::{on_path, probe};
 use crate::flags;
 use crate::targets::{Emulator, Runner, Target, Triple};
 
-/// One missing piece and how to get it.
+/// One missing piece, the targets it keeps from building or running, and how to get it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub what: String,
     pub fix: Fix,
+    /// The targets this problem blocks: a target's mark reads this, never the text.
+    pub blocks: Vec<Triple>,
+}
+
+impl Problem {
+    pub fn blocks(&self, target: &Triple) -> bool {
+        self.blocks.contains(target)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -117,14 +125,21 @@ pub enum Scope {
 pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem> {
     let mut problems = Vec::new();
     let host = &facts.host;
-    if targets.iter().any(Target::links_through_zig) && !facts.zig {
+    let through_zig: Vec<Triple> = targets
+        .iter()
+        .filter(|t| t.links_through_zig())
+        .map(|t| t.triple.clone())
+        .collect();
+    if !through_zig.is_empty() && !facts.zig {
         let tool = crate::pins::ZIG;
         problems.push(Problem {
             what: format!(
-                "{} (link the gnu targets against the configured glibc floor) are not installed",
+                "{} (link the gnu targets against the configured glibc floor, and the macOS \
+                 targets) are not installed",
                 tool.describe()
             ),
             fix: Fix::ZigInstall(tool),
+            blocks: through_zig,
         });
     }
     if !facts.cargo_auditable {
@@ -135,6 +150,7 @@ pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem>
                 tool.name, tool.version
             ),
             fix: Fix::CargoInstall(tool),
+            blocks: targets.iter().map(|t| t.triple.clone()).collect(),
         });
     }
     for info in targets {
@@ -145,6 +161,7 @@ pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem>
                     "build it on a {} runner: `cargo xtask dist --target {} --partial` (see `cargo xtask plan`)",
                     info.github_runner, info.triple
                 )),
+                blocks: vec![info.triple.clone()],
             });
             continue;
         }
@@ -155,6 +172,7 @@ pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem>
                     info.triple
                 ),
                 fix: Fix::RustupTarget(info.triple.to_string()),
+                blocks: vec![info.triple.clone()],
             });
         }
         let apt = || Fix::apt_for(info);
@@ -164,6 +182,7 @@ pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem>
             problems.push(Problem {
                 what: format!("linker {linker} for {} is not on PATH", info.triple),
                 fix: apt(),
+                blocks: vec![info.triple.clone()],
             });
         }
         // A cross gcc links against the sysroot; zig brings its own glibc stubs, and then
@@ -175,6 +194,7 @@ pub fn problems(targets: &[Target], facts: &Facts, scope: Scope) -> Vec<Problem>
             problems.push(Problem {
                 what: format!("the C library of {} ({sysroot}) is missing", info.triple),
                 fix: apt(),
+                blocks: vec![info.triple.clone()],
             });
         }
         if scope == Scope::BuildAndRun {
@@ -193,6 +213,7 @@ fn runner_problem(info: &Target, facts: &Facts) -> Option<Problem> {
         return Some(Problem {
             what: format!("runner {} for {} is not on PATH", command[0], info.triple),
             fix: Fix::apt_for(info),
+            blocks: vec![info.triple.clone()],
         });
     }
     (*emulator == Emulator::Wine && !facts.wine_prng).then(|| Problem {
@@ -202,6 +223,7 @@ fn runner_problem(info: &Target, facts: &Facts) -> Option<Problem> {
             info.triple
         ),
         fix: Fix::WinePrng,
+        blocks: vec![info.triple.clone()],
     })
 }
 
@@ -288,9 +310,8 @@ impl flags::Doctor {
             });
             crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
         }
-        for info in &infos {
-            let missing = left.iter().any(|p| p.what.contains(info.triple.as_str()));
-            eprintln!("  {} {}", if missing { "✗" } else { "✓" }, info.triple);
+        for line in target_marks(&infos, &left) {
+            eprintln!("{line}");
         }
         if left.is_empty() {
             let names: Vec<&str> = infos.iter().map(|t| t.triple.as_str()).collect();
@@ -310,6 +331,25 @@ impl flags::Doctor {
             describe(&left)
         )
     }
+}
+
+/// One line per target: ✓, or ✗ with what blocks it (the problems that name it in `blocks`).
+pub fn target_marks(targets: &[Target], problems: &[Problem]) -> Vec<String> {
+    targets
+        .iter()
+        .map(|target| {
+            let blocking: Vec<&str> = problems
+                .iter()
+                .filter(|p| p.blocks(&target.triple))
+                .map(|p| p.what.as_str())
+                .collect();
+            if blocking.is_empty() {
+                format!("  ✓ {}", target.triple)
+            } else {
+                format!("  ✗ {}: {}", target.triple, blocking.join("; "))
+            }
+        })
+        .collect()
 }
 
 fn check_rust_version(sh: &Shell, workspace: &crate::workspace::Workspace) -> anyhow::Result<()> {

@@ -213,6 +213,46 @@ fn a_glibc_floor_needs_the_pinned_zig() {
 }
 
 #[test]
+fn each_target_is_marked_by_what_blocks_it() {
+    // Everything but zig: the targets zig links are blocked by it though no problem's text
+    // names them; musl and Windows link with the host's toolchain and are ready.
+    let targets = infos(&RELEASE);
+    let mut facts = fresh();
+    for _ in 0..3 {
+        for p in problems(&targets, &facts, ALL) {
+            if !matches!(p.fix, Fix::ZigInstall(_)) {
+                simulate(&mut facts, &p.fix);
+            }
+        }
+    }
+    let left = problems(&targets, &facts, ALL);
+    assert_eq!(left.len(), 1, "{left:?}");
+    let marks = target_marks(&targets, &left);
+    assert_eq!(marks.len(), 4);
+    for (target, mark) in targets.iter().zip(&marks) {
+        if target.links_through_zig() {
+            assert!(
+                mark.starts_with(&format!("  ✗ {}: zig 0.15.2", target.triple)),
+                "{mark}"
+            );
+        } else {
+            assert_eq!(mark, &format!("  ✓ {}", target.triple));
+        }
+    }
+    // A problem of one target marks that target only.
+    facts.zig = true;
+    facts.rust_targets.remove("x86_64-pc-windows-gnu");
+    let left = problems(&targets, &facts, ALL);
+    let marks = target_marks(&targets, &left);
+    let blocked: Vec<&String> = marks.iter().filter(|m| m.contains('✗')).collect();
+    assert_eq!(blocked.len(), 1, "{marks:?}");
+    assert!(
+        blocked[0].contains("x86_64-pc-windows-gnu: the Rust standard library"),
+        "{marks:?}"
+    );
+}
+
+#[test]
 fn a_target_that_zig_links_needs_no_cross_gcc() {
     let mut facts = fresh();
     facts.cargo_auditable = true;

@@ -32,8 +32,11 @@ pub struct DebPlan {
     /// `<package>_<version>_<arch>.deb`.
     pub file: String,
     pub control: DebControl,
-    /// Sorted by path; those under `/etc` are conffiles.
+    /// Sorted by path.
     pub entries: Vec<PackageEntry>,
+    /// The entries dpkg keeps a user's changes to (`conffiles`): every file under `/etc`, as
+    /// Debian policy (10.7.2) requires. md5sums lists the others.
+    pub conffiles: Vec<String>,
     pub copyright: Copyright,
 }
 
@@ -53,34 +56,26 @@ pub struct DebControl {
     pub description: String,
 }
 
-/// What the package depends on.
+/// What the package depends on: `libc6 (>= floor)`, the configured glibc floor, decided before
+/// anything compiles; `dist` refuses a binary that needs a newer glibc (`inspect`), so the
+/// field holds for what ships.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Depends {
-    /// `libc6 (>= floor)`: the configured glibc floor.
     Libc6AtLeast(GlibcVersion),
-    /// No floor: `libc6 (>= v)` with the newest glibc the binaries were measured to need.
-    Libc6Measured,
 }
 
 impl Depends {
-    /// The field's value; `measured` is the archive's measured glibc floor.
-    pub fn field(&self, measured: Option<&str>) -> String {
-        match (self, measured) {
-            (Depends::Libc6AtLeast(floor), _) => format!("libc6 (>= {floor})"),
-            (Depends::Libc6Measured, Some(measured)) => format!("libc6 (>= {measured})"),
-            (Depends::Libc6Measured, None) => "libc6".to_owned(),
+    /// The field's value.
+    pub fn field(&self) -> String {
+        match self {
+            Depends::Libc6AtLeast(floor) => format!("libc6 (>= {floor})"),
         }
     }
 }
 
 impl Serialize for Depends {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Depends::Libc6AtLeast(_) => serializer.collect_str(&self.field(None)),
-            Depends::Libc6Measured => {
-                serializer.serialize_str("libc6 (>= the glibc the binaries need, measured)")
-            }
-        }
+        serializer.collect_str(&self.field())
     }
 }
 
@@ -173,7 +168,20 @@ pub fn plan(request: &DebRequest) -> anyhow::Result<Option<DebPlan>> {
         return Ok(None);
     };
     let (config, app, meta) = (request.config, request.app, request.meta);
+    let Some(floor) = request.target.glibc_floor() else {
+        bail!(
+            "a .deb of {} needs a glibc floor for its Depends field (nothing else bounds the \
+             glibc the binaries need): set glibc = \"2.17\" in [workspace.metadata.xtask-dist], \
+             or remove {KEY}",
+            request.target.triple
+        );
+    };
     let entries = entries(request)?;
+    let conffiles = entries
+        .iter()
+        .filter(|entry| entry.path.starts_with("/etc/"))
+        .map(|entry| entry.path.clone())
+        .collect();
     let Some(license_file) = license_file(request.include) else {
         bail!(
             "a .deb needs the license text for its copyright file: add the LICENSE file to \
@@ -192,14 +200,12 @@ pub fn plan(request: &DebRequest) -> anyhow::Result<Option<DebPlan>> {
             section: config.section.clone(),
             priority: "optional",
             homepage: meta.homepage.clone(),
-            depends: match request.target.glibc_floor() {
-                Some(floor) => Depends::Libc6AtLeast(floor.clone()),
-                None => Depends::Libc6Measured,
-            },
+            depends: Depends::Libc6AtLeast(floor.clone()),
             synopsis,
             description,
         },
         entries,
+        conffiles,
         copyright: Copyright {
             upstream_name: app.to_owned(),
             upstream_contact: config.maintainer.clone(),

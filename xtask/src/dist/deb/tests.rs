@@ -112,11 +112,18 @@ fn the_plan_holds_every_file_and_control_field() {
         json["entries"][0]["source"],
         serde_json::json!({"kind": "file", "path": "app/rules/default.toml"})
     );
-    // Without a floor, the plan says the dependency is measured.
-    let native = planned(&config(), &target(None)).unwrap().unwrap();
+    // The conffiles are planned: every file under /etc, nothing else.
+    assert_eq!(plan.conffiles, ["/etc/jimini/rules.toml"]);
     assert_eq!(
-        native.control.depends.field(Some("2.34")),
-        "libc6 (>= 2.34)"
+        json["conffiles"],
+        serde_json::json!(["/etc/jimini/rules.toml"])
+    );
+    // Without a floor nothing bounds the glibc the binaries need: no Depends to plan.
+    let err = planned(&config(), &target(None)).unwrap_err().to_string();
+    assert!(
+        err.contains("needs a glibc floor for its Depends field")
+            && err.contains("set glibc = \"2.17\" in [workspace.metadata.xtask-dist]"),
+        "{err}"
     );
 }
 
@@ -124,18 +131,24 @@ fn the_plan_holds_every_file_and_control_field() {
 fn bad_settings_are_refused_naming_the_key() {
     let mut bad_mode = config();
     bad_mode.assets[0][2] = "rw-r--r--".into();
-    let err = planned(&bad_mode, &target(None)).unwrap_err().to_string();
+    let err = planned(&bad_mode, &target(Some("2.17")))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("[workspace.metadata.xtask-dist.deb] assets: mode \"rw-r--r--\""),
         "{err}"
     );
     let mut relative = config();
     relative.assets[0][1] = "etc/jimini/".into();
-    let err = planned(&relative, &target(None)).unwrap_err().to_string();
+    let err = planned(&relative, &target(Some("2.17")))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("absolute file path"), "{err}");
     let mut twice = config();
     twice.assets[0][1] = "/usr/bin/jimini".into();
-    let err = planned(&twice, &target(None)).unwrap_err().to_string();
+    let err = planned(&twice, &target(Some("2.17")))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("two files of the .deb would be /usr/bin/jimini"),
         "{err}"
@@ -158,7 +171,7 @@ fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
             "/usr/share/doc/jimini"
         ]
     );
-    let control = text::control(&plan.control, &files, None);
+    let control = text::control(&plan.control, &files);
     assert_eq!(
         control,
         "Package: jimini\nVersion: 0.3.0~rc.1\nArchitecture: amd64\n\
@@ -177,7 +190,7 @@ fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
     );
     let mut long = plan.control.clone();
     long.description = "word ".repeat(40);
-    let text = text::control(&long, &files, None);
+    let text = text::control(&long, &files);
     let description: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.starts_with("Description"))
@@ -196,7 +209,7 @@ fn the_same_inputs_give_the_same_bytes() {
     let scratch = crate::util::scratch("deb-bytes");
     let dir = scratch.path();
     let plan = planned(&config(), &target(Some("2.17"))).unwrap().unwrap();
-    let at = |name: &str, mtime| write(&dir.join(name), &plan, mtime, None, &read).unwrap();
+    let at = |name: &str, mtime| write(&dir.join(name), &plan, mtime, &read).unwrap();
     let a = at("a.deb", 1_700_000_000);
     assert_eq!(a, at("b.deb", 1_700_000_000));
     let bytes = std::fs::read(dir.join("a.deb")).unwrap();

@@ -41,8 +41,8 @@ pub fn copyright(copyright: &Copyright, license_text: &str) -> String {
     out
 }
 
-/// The `control` file; `measured_glibc` fills a `Depends` the plan leaves to measurement.
-pub fn control(control: &DebControl, files: &[DebFile], measured_glibc: Option<&str>) -> String {
+/// The `control` file.
+pub fn control(control: &DebControl, files: &[DebFile]) -> String {
     // dpkg's estimate: kibibytes of the files, rounded up each, plus one per directory.
     let kib: u64 = files
         .iter()
@@ -56,7 +56,7 @@ pub fn control(control: &DebControl, files: &[DebFile], measured_glibc: Option<&
         control.version,
         control.architecture,
         control.maintainer,
-        control.depends.field(measured_glibc),
+        control.depends.field(),
         control.section,
         control.priority,
     );

@@ -32,7 +32,6 @@ pub(super) fn write_deb(
     target: &TargetPlan,
     deb: &crate::dist::deb::DebPlan,
     binaries: &BTreeMap<String, PathBuf>,
-    glibc_min: Option<&str>,
 ) -> anyhow::Result<Artifact> {
     let (root, staging) = (&packing.context.workspace.root, packing.staging);
     let mtime = packing.plan.source_date_epoch as u64;
@@ -40,12 +39,12 @@ pub(super) fn write_deb(
     sources.push(root.join(&deb.copyright.license_file));
     let inputs = PackageInputs {
         file_name: &deb.file,
-        description: serde_json::to_string(&(deb, mtime, glibc_min))?,
+        description: serde_json::to_string(&(deb, mtime))?,
         sources: sources.iter().map(PathBuf::as_path).collect(),
     };
     let read = |source: &Source| read_source(source, binaries, root);
     let digest = reuse_or_write(packing, &inputs, || {
-        crate::dist::deb::write(&staging.join(&deb.file), deb, mtime, glibc_min, &read)
+        crate::dist::deb::write(&staging.join(&deb.file), deb, mtime, &read)
     })?;
     Ok(Artifact::of_target(
         &deb.file,
