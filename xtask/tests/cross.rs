@@ -1,11 +1,15 @@
-//! End to end: the four-target release dist (glibc, musl, aarch64 under qemu, Windows under
-//! wine), its smoke runs, and `doctor`. Needs the toolchains `cargo xtask ci` installs.
+//! End to end: the release dist of every target (glibc, musl, aarch64 under qemu, Windows under
+//! wine, macOS linked by zig), its smoke runs, and `doctor`, on the app-shaped fixture
+//! ([`Build::FixtureAll`]): the toolchains, formats, emulation and reproducibility are the
+//! point; the app's own tests run on the emulated targets in `cargo xtask ci`. Needs the
+//! toolchains `cargo xtask ci` installs.
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
+use common::builds::{Build, dist as build};
 use common::*;
 
 /// The release targets whose binaries run here (natively, under qemu or wine).
@@ -42,23 +46,16 @@ fn unpack(dist: &Path, artifact: &serde_json::Value) -> std::path::PathBuf {
 #[test]
 fn four_target_dist_smoke_runs_and_is_reproducible() {
     // The fast profile: emulation, archive formats and reproducibility are the point here.
-    let copy = shared_workspace();
-    let dist = temp_dir("cross").join("dist");
-    let tmp = temp_dir("cross-tmp");
-    let output = run(xtask_fast(&copy)
-        // The Apple targets cannot run here (macOS runners run them in release.yml).
-        .args(["dist", "--target", "all", "--smoke=available", "--out"])
-        .arg(&dist)
-        .env("TMPDIR", &tmp));
-    assert!(output.status.success(), "{}", stderr(&output));
+    let built = build(Build::FixtureAll);
+    let (copy, dist) = (&built.workspace, &built.dist);
     // Only wine's own server directory (`wine-XXXXXX`, made by the wine the smoke run starts,
     // and not ours to remove).
-    let left: Vec<String> = file_names(&tmp)
+    let left: Vec<String> = file_names(built.tmp.as_ref().unwrap())
         .into_iter()
         .filter(|name| !name.starts_with("wine-"))
         .collect();
     assert!(left.is_empty(), "dist leaves nothing in TMPDIR: {left:?}");
-    let log = stderr(&output);
+    let log = &built.log;
     for target in RUN_HERE {
         assert!(
             log.contains(&format!("{target}: jimini ")),
@@ -67,11 +64,11 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
     }
     checked(
         Command::new("sha256sum")
-            .current_dir(&dist)
+            .current_dir(dist)
             .args(["-c", "--strict", "SHA256SUMS"]),
     );
-    checked(xtask(&copy).args(["verify", dist.to_str().unwrap()]));
-    let manifest = read_manifest(&dist);
+    checked(xtask(copy).args(["verify", dist.to_str().unwrap()]));
+    let manifest = read_manifest(dist);
     let version = manifest["version"].as_str().unwrap().to_owned();
     // And the two that zig links for macOS, which macOS runners run (release.yml).
     let mut all: Vec<&str> = RUN_HERE.to_vec();
@@ -86,7 +83,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
         windows["binaries"],
         serde_json::json!(["jimini-admin.exe", "jimini-server.exe", "jimini.exe"])
     );
-    let dir = unpack(&dist, windows);
+    let dir = unpack(dist, windows);
     let wine = checked(
         Command::new("wine")
             .arg(dir.join("jimini.exe"))
@@ -108,7 +105,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
     let arm = archive(&manifest, "aarch64-unknown-linux-gnu");
     let floor = arm["glibc_min"].as_str().expect("glibc floor recorded");
     assert!(floor.starts_with("2."), "{floor}");
-    let dir = unpack(&dist, arm);
+    let dir = unpack(dist, arm);
     let qemu = checked(
         Command::new("qemu-aarch64")
             .args(["-L", "/usr/aarch64-linux-gnu"])
@@ -122,7 +119,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
     // musl: static (no interpreter, no NEEDED), and it runs.
     let musl = archive(&manifest, "x86_64-unknown-linux-musl");
     assert_eq!(musl["static_binaries"], true);
-    let dir = unpack(&dist, musl);
+    let dir = unpack(dist, musl);
     for binary in ["jimini", "jimini-admin", "jimini-server"] {
         let program_headers = checked(Command::new("readelf").args(["-lW"]).arg(dir.join(binary)));
         assert!(
@@ -149,7 +146,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
     ] {
         let mac = archive(&manifest, triple);
         assert_eq!(mac["macos_min"], "11.0", "{mac}");
-        let dir = unpack(&dist, mac);
+        let dir = unpack(dist, mac);
         for binary in ["jimini", "jimini-admin", "jimini-server"] {
             let facts =
                 xtask::dist::inspect::macho::facts(&std::fs::read(dir.join(binary)).unwrap())
@@ -215,7 +212,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
                 ])
                 .arg(platform)
                 .args(["--python-version", "3.9", "--find-links"])
-                .arg(&dist)
+                .arg(dist)
                 .arg("-d")
                 .arg(&into)
                 .arg(format!("jimini=={pep440}")),
@@ -273,7 +270,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
             || name.ends_with("_aarch64.whl")
             || name.ends_with("_arm64.whl")
     };
-    let first: Vec<(String, Vec<u8>)> = snapshot(&dist)
+    let first: Vec<(String, Vec<u8>)> = snapshot(dist)
         .into_iter()
         .filter(|(name, _)| ours(name))
         .collect();

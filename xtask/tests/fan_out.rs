@@ -3,13 +3,10 @@
 
 mod common;
 
+use common::builds::{Build, dist as build};
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
-
-use common::*;
-
-const MUSL: &str = "x86_64-unknown-linux-musl";
 
 #[test]
 fn plan_json_has_the_documented_shape() {
@@ -70,37 +67,20 @@ fn a_closed_stdout_ends_plan_quietly_with_the_sigpipe_status() {
     );
 }
 
-/// Two partial dists (as two runners build them) and a single-machine dist of the same two
-/// targets, in the shared workspace copy with the fast profile: the merge is the point here;
-/// reproducibility across paths is tested in dist.rs.
-fn fan_out() -> &'static (PathBuf, PathBuf, PathBuf, PathBuf) {
-    static FAN_OUT: OnceLock<(PathBuf, PathBuf, PathBuf, PathBuf)> = OnceLock::new();
-    FAN_OUT.get_or_init(|| {
-        let checkout = shared_workspace();
-        let host = host();
-        let out = temp_dir("fan-out");
-        let (part_a, part_b, single) = (
-            out.join("partial-host"),
-            out.join("partial-musl"),
-            out.join("single"),
-        );
-        for (targets, dir, partial) in [
-            (&[host.as_str()][..], &part_a, true),
-            (&[MUSL][..], &part_b, true),
-            (&[host.as_str(), MUSL][..], &single, false),
-        ] {
-            let mut cmd = xtask_fast(&checkout);
-            cmd.args(["dist", "--quiet", "--out"]).arg(dir);
-            if partial {
-                cmd.arg("--partial");
-            }
-            for target in targets {
-                cmd.args(["--target", target]);
-            }
-            checked(&mut cmd);
-        }
-        (checkout, part_a, part_b, single)
-    })
+/// The fixture, its two partial dists (one per "runner") and the one-machine dist of the same
+/// targets: named builds, shared with trust.rs and delivery.rs.
+fn fan_out() -> (
+    &'static PathBuf,
+    &'static PathBuf,
+    &'static PathBuf,
+    &'static PathBuf,
+) {
+    let (host, musl, single) = (
+        build(Build::FixturePartialHost),
+        build(Build::FixturePartialMusl),
+        build(Build::FixtureHostMusl),
+    );
+    (&single.workspace, &host.dist, &musl.dist, &single.dist)
 }
 
 #[test]

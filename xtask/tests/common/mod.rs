@@ -2,13 +2,23 @@
 //! real xtask binary in them, and the pinned CI tools.
 #![allow(dead_code)]
 
+pub mod builds;
+mod chroot;
 pub mod codesign;
+mod workspaces;
+
+#[allow(unused_imports)] // only delivery.rs runs anything in the chroot
+pub use chroot::*;
+pub use workspaces::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+/// The static Linux target, which runs on this machine too.
+pub const MUSL: &str = "x86_64-unknown-linux-musl";
 
 /// The real workspace this test was built from.
 pub fn source_root() -> PathBuf {
@@ -58,69 +68,7 @@ pub fn cargo_tool(tool: xtask::tools::CargoTool) -> PathBuf {
     binary
 }
 
-/// The Debian 11 chroot (`cargo xtask ci` makes it with debootstrap).
-pub fn debian_chroot() -> PathBuf {
-    let dir = std::env::var_os("JIMINI_DEBIAN_CHROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| xtask::pins::DEBIAN_CHROOT.dir(&source_root()));
-    assert!(
-        dir.join("etc/debian_version").is_file(),
-        "the Debian 11 chroot {} is missing: run `cargo xtask ci` once (as root) to make it",
-        dir.display()
-    );
-    dir
-}
-
-/// A directory of its own inside the chroot: (its path on this machine, its path inside). The
-/// chroot is shared by every run on the machine: the first call of a test process removes the
-/// directories of test processes that have exited.
-pub fn chroot_dir(chroot: &Path, label: &str) -> (PathBuf, String) {
-    static SWEPT: std::sync::Once = std::sync::Once::new();
-    SWEPT.call_once(|| {
-        let Ok(entries) = std::fs::read_dir(chroot.join("tmp")) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name
-                .strip_prefix("jimini-test-")
-                .and_then(|rest| rest.rsplit('-').nth(1))
-                .and_then(|pid| pid.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && pid != std::process::id()
-                && !Path::new(&format!("/proc/{pid}")).exists()
-            {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    });
-    let inside = format!(
-        "/tmp/jimini-test-{label}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    let outside = chroot.join(inside.trim_start_matches('/'));
-    let _ = std::fs::remove_dir_all(&outside);
-    std::fs::create_dir_all(&outside).unwrap();
-    (outside, inside)
-}
-
-/// `program args…` inside the chroot, with a clean environment plus `env`.
-pub fn in_chroot(chroot: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new("chroot");
-    cmd.arg(chroot)
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-        .env("HOME", "/root")
-        .env("LC_ALL", "C");
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    cmd
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+pub(crate) static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh directory `jimini-e2e-<pid>-<n>-<label>` in the system's temporary directory. The
 /// first call of a test process removes the directories of earlier test processes that have
@@ -194,92 +142,6 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     )
 }
 
-/// A git repository holding a copy of the tracked files of this workspace, one commit.
-pub fn copy_workspace(label: &str) -> PathBuf {
-    let dir = temp_dir(label);
-    copy_workspace_into(&dir);
-    dir
-}
-
-/// The tracked (and untracked, not ignored) files of this workspace that exist.
-fn workspace_files() -> Vec<String> {
-    let source = source_root();
-    let files = checked(Command::new("git").current_dir(&source).args([
-        "ls-files",
-        "-z",
-        "--cached",
-        "--others",
-        "--exclude-standard",
-    ]));
-    files
-        .split('\0')
-        .filter(|f| !f.is_empty() && source.join(f).is_file())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn copy_workspace_into(dir: &Path) {
-    let source = source_root();
-    for file in workspace_files() {
-        let to = dir.join(&file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(source.join(&file), &to).unwrap();
-    }
-    // The project's release key pair is not ours to use: each copy gets its own, made by the
-    // real `keygen`, with the secret key beside the copy (see `release_key`).
-    std::fs::remove_file(dir.join("keys/jimini.pub")).unwrap();
-    let secret = release_key(dir);
-    let _ = std::fs::remove_file(&secret);
-    checked(
-        Command::new(XTASK)
-            .current_dir(dir)
-            .args(["keygen", "--unencrypted", "--secret-key"])
-            .arg(&secret),
-    );
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "-A"]);
-    commit(dir, "initial", "2026-01-02T03:04:05Z");
-}
-
-/// The unencrypted secret key of the release key pair of a workspace copy.
-pub fn release_key(workspace: &Path) -> PathBuf {
-    workspace.with_extension("release-key")
-}
-
-/// One copy of this workspace at a fixed path, shared by every test binary that only reads
-/// it (and writes its dists elsewhere; gitlab.rs runs its pipeline there, writing only what
-/// .gitignore ignores, and removes it and its tag): the remap flags name the workspace path, so a new path
-/// would rebuild every crate. The path stays the same when the files change (the copy is made
-/// again in place, so only the workspace's own crates rebuild); prepared once under a lock.
-pub fn shared_workspace() -> PathBuf {
-    use std::hash::{Hash, Hasher};
-    static SHARED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    SHARED
-        .get_or_init(|| {
-            let source = source_root();
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            for file in workspace_files() {
-                file.hash(&mut hasher);
-                std::fs::read(source.join(&file)).unwrap().hash(&mut hasher);
-            }
-            let content = format!("{:016x}", hasher.finish());
-            let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-            let dir = base.join("shared-ws");
-            let lock = std::fs::File::create(base.join("shared-ws.lock")).unwrap();
-            lock.lock().unwrap();
-            let ready = dir.with_extension("ready");
-            if std::fs::read_to_string(&ready).ok().as_deref() != Some(content.as_str()) {
-                let _ = std::fs::remove_file(&ready);
-                let _ = std::fs::remove_dir_all(&dir);
-                std::fs::create_dir_all(&dir).unwrap();
-                copy_workspace_into(&dir);
-                std::fs::write(&ready, content).unwrap();
-            }
-            dir
-        })
-        .clone()
-}
-
 /// Cargo profile overrides for tests where the dist profile is not the point: no LTO, parallel
 /// codegen, no optimisation. Flags, remaps and reproducibility are unchanged.
 pub const FAST_PROFILE: [(&str, &str); 3] = [
@@ -288,11 +150,17 @@ pub const FAST_PROFILE: [(&str, &str); 3] = [
     ("CARGO_PROFILE_DIST_OPT_LEVEL", "0"),
 ];
 
-/// `cargo xtask ARGS` in `dir` with [`FAST_PROFILE`] and the fast builds' target directory.
+/// `cargo xtask ARGS` in `dir` with [`FAST_PROFILE`] and the fast builds' target directory:
+/// the fixture's own in the [`fixture_workspace`] (another path, other remap flags).
 pub fn xtask_fast(dir: &Path) -> Command {
     let mut cmd = xtask(dir);
+    let label = if dir.ends_with("fixture-ws") {
+        "fixture-target-fast"
+    } else {
+        "e2e-target-fast"
+    };
     cmd.envs(FAST_PROFILE)
-        .env("CARGO_TARGET_DIR", target_dir("e2e-target-fast"));
+        .env("CARGO_TARGET_DIR", target_dir(label));
     cmd
 }
 
@@ -404,52 +272,6 @@ pub fn artifact_name(manifest: &serde_json::Value, kind: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-/// `git clone` of a local repository, as a second machine or runner would check it out.
-pub fn clone_repo(from: &Path, to: &Path) {
-    checked(Command::new("git").args(["clone", "-q"]).arg(from).arg(to));
-}
-
-/// A clone of [`shared_workspace`] at a second fixed path, at the same commit (reset on each
-/// use: the kill test commits to it), for the reproducibility-across-paths tests. Built with
-/// [`xtask_fast_clone`], whose target directory is its own (other remap flags).
-pub fn cloned_workspace() -> PathBuf {
-    static CLONE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CLONE
-        .get_or_init(|| {
-            let shared = shared_workspace();
-            let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-            let dir = base.join("clone-ws");
-            let lock = std::fs::File::create(base.join("clone-ws.lock")).unwrap();
-            lock.lock().unwrap();
-            let head = git(&shared, &["rev-parse", "HEAD"]);
-            let fetched = dir.join(".git").is_dir()
-                && run(Command::new("git")
-                    .current_dir(&dir)
-                    .args(["fetch", "-q"])
-                    .arg(&shared)
-                    .arg("HEAD"))
-                .status
-                .success();
-            if fetched {
-                // Only files that differ are rewritten, so cargo's fingerprints stay warm.
-                git(&dir, &["reset", "-q", "--hard", head.trim()]);
-                git(&dir, &["clean", "-q", "-fd"]);
-            } else {
-                let _ = std::fs::remove_dir_all(&dir);
-                clone_repo(&shared, &dir);
-            }
-            dir
-        })
-        .clone()
-}
-
-/// [`xtask_fast`] in the [`cloned_workspace`], with that clone's own target directory.
-pub fn xtask_fast_clone() -> Command {
-    let mut cmd = xtask_fast(&cloned_workspace());
-    cmd.env("CARGO_TARGET_DIR", target_dir("e2e-target-fast-clone"));
-    cmd
 }
 
 fn copy_dir(from: &Path, to: &Path) {

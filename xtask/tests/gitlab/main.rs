@@ -165,10 +165,11 @@ impl PipelineLeftovers {
 /// committed file as it is: runner tags mean nothing to gitlab-ci-local and its
 /// `--force-shell-executor` runs the jobs of the Rust image here; variables come the way
 /// GitLab's do. It runs in the shared workspace with the fast profile and that workspace's
-/// target directory, where cross.rs built every target already: the pipeline is the point.
+/// target directory, where cross.rs built every target already: the pipeline is the point, so it
+/// runs on the app-shaped fixture.
 #[test]
 fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
-    let workspace = shared_workspace();
+    let workspace = fixture_workspace();
     let plan: serde_json::Value =
         serde_json::from_str(&checked(xtask(&workspace).args(["plan", "--json"]))).unwrap();
     let tag = plan["tag"].as_str().unwrap().to_owned();
@@ -201,7 +202,7 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
                 "--variable",
                 &format!(
                     "CARGO_TARGET_DIR={}",
-                    target_dir("e2e-target-fast").display()
+                    target_dir("fixture-target-fast").display()
                 ),
             ]);
         for (name, value) in FAST_PROFILE {
