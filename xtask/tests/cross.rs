@@ -162,28 +162,8 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
                 facts.signed || cpu == "x86_64",
                 "{triple} {binary} is unsigned"
             );
-            // Apple silicon runs only what its signature covers: every page hash recomputed
-            // from the file by an outside reading of Apple's layout (common/codesign.rs).
             if cpu == "arm64" {
-                let bytes = std::fs::read(dir.join(binary)).unwrap();
-                let signature = codesign::check(&bytes)
-                    .unwrap_or_else(|err| panic!("{triple} {binary}: {err}"));
-                assert!(
-                    signature.pages > 1 && signature.page_size == 4096,
-                    "{signature:?}"
-                );
-                assert!(!signature.identifier.is_empty(), "{signature:?}");
-                // One byte changed anywhere before the signature is caught.
-                for at in [0, signature.code_limit / 2, signature.code_limit - 1] {
-                    let mut tampered = bytes.clone();
-                    tampered[at] ^= 0x01;
-                    let err = codesign::check(&tampered)
-                        .expect_err("a binary with one byte changed still checks");
-                    assert!(
-                        err.contains("does not match") || err.contains("Mach-O"),
-                        "{at}: {err}"
-                    );
-                }
+                check_signature_page_by_page(&dir.join(binary));
             }
         }
     }
@@ -293,6 +273,48 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
             a == b,
             "{name} differs between two builds of the same commit at two paths"
         );
+    }
+}
+
+/// Apple silicon runs only what its signature covers: every page hash recomputed from the file
+/// by an outside reading of Apple's layout (common/codesign.rs), and one byte changed anywhere
+/// before the signature is caught.
+fn check_signature_page_by_page(binary: &Path) {
+    let bytes = std::fs::read(binary).unwrap();
+    let signature =
+        codesign::check(&bytes).unwrap_or_else(|err| panic!("{}: {err}", binary.display()));
+    assert!(
+        signature.pages > 1 && signature.page_size == 4096,
+        "{signature:?}"
+    );
+    assert!(!signature.identifier.is_empty(), "{signature:?}");
+    for at in [0, signature.code_limit / 2, signature.code_limit - 1] {
+        let mut tampered = bytes.clone();
+        tampered[at] ^= 0x01;
+        let err =
+            codesign::check(&tampered).expect_err("a binary with one byte changed still checks");
+        assert!(
+            err.contains("does not match") || err.contains("Mach-O"),
+            "{at}: {err}"
+        );
+    }
+}
+
+/// The app's own arm64 macOS binaries (what the release ships to Apple silicon, linked by zig
+/// here): signed over every page, for the CPU the plan says.
+#[test]
+fn the_apps_arm64_macos_binaries_are_signed_over_every_page() {
+    let built = build(Build::AppMacArm64);
+    let manifest = read_manifest(&built.dist);
+    let mac = archive(&manifest, "aarch64-apple-darwin");
+    assert_eq!(mac["arch"], "aarch64");
+    assert_eq!(mac["format"], "tar.xz");
+    let dir = unpack(&built.dist, mac);
+    for binary in ["jimini", "jimini-admin", "jimini-server"] {
+        let facts =
+            xtask::dist::inspect::macho::facts(&std::fs::read(dir.join(binary)).unwrap()).unwrap();
+        assert_eq!((facts.cpu, facts.signed), ("arm64", true));
+        check_signature_page_by_page(&dir.join(binary));
     }
 }
 

@@ -11,6 +11,8 @@ use std::process::{Child, Output, Stdio};
 mod audit;
 #[path = "../common/mod.rs"]
 mod common;
+// Every test of it needs a Unix x86_64 host (tmpfs, signals).
+#[cfg(all(unix, target_arch = "x86_64"))]
 mod faults;
 mod limits;
 mod load;

@@ -22,22 +22,26 @@ pub enum Build {
     /// shipped binaries themselves (the SBOM of what linked, the run, the planned argv, maturin
     /// packing the same workspace): dist.rs.
     AppHost,
+    /// The app, arm64 macOS (linked by zig here): the code signature of the binaries Apple
+    /// silicon runs, checked from outside (cross.rs).
+    AppMacArm64,
     /// The fixture, every release target with the smoke runs this machine can do, with a
     /// TMPDIR of its own ([`Built::tmp`]): cross.rs, and the tag pipeline's comparison.
     FixtureAll,
     /// The fixture's host and musl targets: install.sh, the image, the `.deb`, binstall
-    /// (delivery.rs) and the one-machine dist the fan-out's partials must equal (fan_out.rs).
+    /// (tests/delivery) and the one-machine dist the fan-out's partials must equal (fan_out.rs).
     FixtureHostMusl,
-    /// The fixture's host target as a partial dist (fan_out.rs, trust.rs's merge).
+    /// The fixture's host target as a partial dist (fan_out.rs, tests/trust's merge).
     FixturePartialHost,
-    /// The fixture's musl target as a partial dist (fan_out.rs, trust.rs's merge).
+    /// The fixture's musl target as a partial dist (fan_out.rs, tests/trust's merge).
     FixturePartialMusl,
-    /// The fixture's host target signed with its workspace's release key (trust.rs).
+    /// The fixture's host target signed with its workspace's release key (tests/trust).
     FixtureSigned,
 }
 
-const ALL: [Build; 6] = [
+const ALL: [Build; 7] = [
     Build::AppHost,
+    Build::AppMacArm64,
     Build::FixtureAll,
     Build::FixtureHostMusl,
     Build::FixturePartialHost,
@@ -74,6 +78,11 @@ fn make(build: Build) -> Built {
             let cmd = xtask(&workspace);
             (workspace, cmd)
         }
+        Build::AppMacArm64 => {
+            let workspace = shared_workspace();
+            let cmd = xtask_fast(&workspace);
+            (workspace, cmd)
+        }
         _ => {
             let workspace = fixture_workspace();
             let cmd = xtask_fast(&workspace);
@@ -84,6 +93,9 @@ fn make(build: Build) -> Built {
     let mut tmp = None;
     match build {
         Build::AppHost => {}
+        Build::AppMacArm64 => {
+            cmd.args(["--quiet", "--target", "aarch64-apple-darwin"]);
+        }
         Build::FixtureAll => {
             // The Apple targets cannot run here (macOS runners run them in release.yml).
             cmd.args(["--target", "all", "--smoke=available"]);

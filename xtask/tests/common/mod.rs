@@ -7,7 +7,7 @@ mod chroot;
 pub mod codesign;
 mod workspaces;
 
-#[allow(unused_imports)] // only delivery.rs runs anything in the chroot
+#[allow(unused_imports)] // only tests/delivery runs anything in the chroot
 pub use chroot::*;
 pub use workspaces::*;
 

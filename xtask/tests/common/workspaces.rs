@@ -172,8 +172,8 @@ pub fn shared_workspace() -> PathBuf {
 }
 
 /// The app-shaped fixture workspace at a fixed path, shared like [`shared_workspace`]: the
-/// packaging, signing, merging, publishing and verifying tests run there (cross.rs, delivery.rs,
-/// trust.rs, fan_out.rs, gitlab), with the fast profile ([`xtask_fast`] gives it a target
+/// packaging, signing, merging, publishing and verifying tests run there (cross.rs, tests/delivery,
+/// tests/trust, fan_out.rs, tests/gitlab), with the fast profile ([`xtask_fast`] gives it a target
 /// directory of its own). tests/gitlab/main.rs runs its pipeline there, writing only what
 /// `.gitignore` ignores, and removes it and its tag afterwards.
 pub fn fixture_workspace() -> PathBuf {

@@ -9,7 +9,7 @@ use crate::common::*;
 /// The dist profile (fat LTO, one codegen unit, stripped) at two paths gives the same bytes,
 /// for every toolchain of the release list (zig against the glibc floor, cross and native;
 /// mingw's PE header; static musl): on the one-crate fixture, whose builds take seconds (the
-/// app itself at two paths: cross.rs).
+/// app-shaped fixture at two paths, fast profile: cross.rs).
 #[test]
 fn dist_profile_dists_are_byte_identical_across_paths_and_users() {
     let dists: Vec<Vec<(String, Vec<u8>)>> = ["a", "b"]
@@ -68,7 +68,7 @@ fn dist_profile_dists_are_byte_identical_across_paths_and_users() {
     std::io::Read::read_to_end(&mut zip.by_name(&name).unwrap(), &mut exe).unwrap();
     assert_eq!(pe_timestamp(&exe), 0, "tiny.exe carries its link time");
     // The arm64 macOS binary's ad-hoc signature covers every byte before it, page by page
-    // (an outside reading of Apple's layout: common/codesign.rs; the app's: cross.rs).
+    // (an outside reading of Apple's layout: common/codesign.rs; the app's binaries: cross.rs).
     let (name, archive) = dists[0]
         .iter()
         .find(|(name, _)| name.ends_with("-aarch64-apple-darwin.tar.xz"))
