@@ -250,16 +250,24 @@ pub fn tar_stream(path: &Path, format: ArchiveFormat) -> anyhow::Result<Box<dyn 
     }
 }
 
-/// Streams every entry of a `.tar.gz` or `.tar.xz` through `visit` (name, mode, kind, reader).
+/// Streams every entry of a `.tar.gz` or `.tar.xz` through `visit` (name, mode, kind, reader),
+/// each admitted by its declared size first ([`super::bounded`]): a reader gets at most
+/// [`super::bounded::MAX_MEMBER_BYTES`] from one entry.
 pub fn read_tar(
     path: &Path,
     format: ArchiveFormat,
     mut visit: impl FnMut(&str, u32, tar::EntryType, &mut dyn Read) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let package = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut budget = super::bounded::Budget::new(&package);
     let mut archive = tar::Archive::new(tar_stream(path, format)?);
     for entry in archive.entries()? {
         let mut entry = entry?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        budget.admit(&name, entry.header().size()?)?;
         let mode = entry.header().mode()?;
         let kind = entry.header().entry_type();
         visit(&name, mode, kind, &mut entry)?;

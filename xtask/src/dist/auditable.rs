@@ -119,12 +119,13 @@ pub fn check_archives(
         let format = archive.archive_format()?;
         if format == ArchiveFormat::Zip {
             let mut zip = zip::ZipArchive::new(File::open(&path)?)?;
+            let mut budget = super::bounded::Budget::new(&archive.name);
             for name in &wanted {
-                let Ok(mut entry) = zip.by_name(name) else {
+                let Ok(entry) = zip.by_name(name) else {
                     continue;
                 };
-                let mut data = Vec::new();
-                std::io::Read::read_to_end(&mut entry, &mut data)?;
+                budget.admit(name, entry.size())?;
+                let data = super::bounded::read_member(&archive.name, name, entry)?;
                 check(name, &data);
             }
         } else {

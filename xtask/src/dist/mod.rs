@@ -15,6 +15,7 @@
 pub mod archive;
 pub mod auditable;
 pub mod binstall;
+pub mod bounded;
 pub mod build;
 pub mod deb;
 pub mod execute;

@@ -9,30 +9,31 @@ use crate::dist::archive;
 use crate::dist::manifest::{self, Artifact, ArtifactKind, Manifest};
 use crate::signing::{self, SIGNATURE_FILE};
 
-pub(super) fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) {
+/// Whether the file is there with the manifest's size and SHA-256; each way it is not is a
+/// problem.
+pub(super) fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<String>) -> bool {
     let path = dir.join(&artifact.name);
-    match fs_err::symlink_metadata(&path) {
-        Err(_) => problems.push(format!("{} is missing", artifact.name)),
-        Ok(meta) if !meta.is_file() => {
-            problems.push(format!("{} is not a regular file", artifact.name))
-        }
+    let problem = match fs_err::symlink_metadata(&path) {
+        Err(_) => Some(format!("{} is missing", artifact.name)),
+        Ok(meta) if !meta.is_file() => Some(format!("{} is not a regular file", artifact.name)),
+        Ok(meta) if meta.len() != artifact.size => Some(format!(
+            "{}: size {} differs from the manifest's {} (not opened)",
+            artifact.name,
+            meta.len(),
+            artifact.size
+        )),
         Ok(_) => match archive::digest_file(&path) {
-            Err(err) => problems.push(format!("{}: {err:#}", artifact.name)),
-            Ok(digest) => {
-                if digest.sha256 != artifact.sha256 {
-                    problems.push(format!(
-                        "{}: sha256 is {} but the manifest says {} (modified or corrupted)",
-                        artifact.name, digest.sha256, artifact.sha256
-                    ));
-                } else if digest.size != artifact.size {
-                    problems.push(format!(
-                        "{}: size {} differs from the manifest's {}",
-                        artifact.name, digest.size, artifact.size
-                    ));
-                }
-            }
+            Err(err) => Some(format!("{}: {err:#}", artifact.name)),
+            Ok(digest) if digest.sha256 != artifact.sha256 => Some(format!(
+                "{}: sha256 is {} but the manifest says {} (modified or corrupted; not opened)",
+                artifact.name, digest.sha256, artifact.sha256
+            )),
+            Ok(_) => None,
         },
-    }
+    };
+    let intact = problem.is_none();
+    problems.extend(problem);
+    intact
 }
 
 pub(super) fn check_signature(

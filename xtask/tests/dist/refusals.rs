@@ -288,3 +288,89 @@ fn settings_in_cargo_dists_table_name_the_move() {
         stderr(&output)
     );
 }
+
+/// Hostile packages whose manifest and `SHA256SUMS` match them (an unsigned dist can be made so
+/// by anyone): an xz bomb, a gzip bomb and a wheel whose member unpacks to more than a release
+/// file may hold are each refused naming the member, under a 2 GiB address-space limit (such an
+/// xz bomb once took `verify` 8.4 GB); a bomb whose digest disagrees is reported, not opened.
+#[test]
+fn decompression_bombs_are_refused_with_memory_bounded() {
+    let (copy, dist) = built();
+    let manifest = read_manifest(dist);
+    let archive = archive_name(&manifest);
+    let fallback = archive.replace(".tar.xz", ".tar.gz");
+    let wheel = artifact_name(&manifest, "wheel");
+    let top = archive.trim_end_matches(".tar.xz").to_owned();
+    // 200 MiB of zeros: a few hundred KB packed.
+    let bomb = r#"
+import io, sys, tarfile, zipfile
+path, kind, name = sys.argv[1:4]
+size = 200 << 20
+class Zeros(io.RawIOBase):
+    def readable(self): return True
+    def readinto(self, b):
+        b[:] = bytes(len(b)); return len(b)
+if kind == "whl":
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open(name, "w", force_zip64=True) as out:
+            chunk = bytes(1 << 20)
+            for _ in range(size >> 20): out.write(chunk)
+else:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = size, 0o755
+    options = {"preset": 0} if kind == "xz" else {"compresslevel": 1}
+    with tarfile.open(path, "w:" + kind, **options) as tar:
+        tar.addfile(info, io.BufferedReader(Zeros()))
+"#;
+    let make = |dir: &Path, file: &str, kind: &str, member: &str| {
+        checked(
+            Command::new("python3")
+                .args(["-c", bomb])
+                .arg(dir.join(file))
+                .args([kind, member]),
+        );
+    };
+    let verify_bounded = |dir: &Path| {
+        let output = run(Command::new("sh")
+            .current_dir(copy)
+            .args(["-c", "ulimit -v 2097152 && exec \"$0\" verify \"$1\""])
+            .arg(XTASK)
+            .arg(dir)
+            .env("NO_COLOR", "1"));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "verify must refuse, not crash:\n{}",
+            stderr(&output)
+        );
+        stderr(&output)
+    };
+    let pep440_top = wheel.split('-').take(2).collect::<Vec<_>>().join("-");
+    for (file, kind, member) in [
+        (archive.as_str(), "xz", format!("{top}/jimini")),
+        (fallback.as_str(), "gz", format!("{top}/jimini")),
+        (
+            wheel.as_str(),
+            "whl",
+            format!("{pep440_top}.data/scripts/jimini"),
+        ),
+    ] {
+        let hostile = copy_dist(dist, &format!("bomb-{kind}"));
+        make(&hostile, file, kind, &member);
+        rechecksum(&hostile, file);
+        let said = verify_bounded(&hostile);
+        assert!(
+            said.contains(&format!(
+                "{file}: {member} declares more than 128 MiB, more than a release may hold"
+            )),
+            "{file}:\n{said}"
+        );
+        // The same bomb with the manifest left as it was: reported by its digest, not opened.
+        let unopened = copy_dist(dist, &format!("bomb-{kind}-unopened"));
+        make(&unopened, file, kind, &member);
+        let said = verify_bounded(&unopened);
+        assert!(said.contains(&format!("{file}: size ")), "{said}");
+        assert!(said.contains("(not opened)"), "{said}");
+        assert!(!said.contains("declares more than"), "{said}");
+    }
+}

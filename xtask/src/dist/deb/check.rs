@@ -8,6 +8,8 @@ use std::path::Path;
 
 use md5::Digest;
 
+use crate::dist::bounded;
+
 /// What `verify` finds wrong with a `.deb`: the ar layout dpkg requires, and every file of
 /// `data.tar.xz` against the package's own `md5sums` (conffiles aside), so a changed binary
 /// is caught even when the package's checksum was changed with it.
@@ -19,12 +21,12 @@ pub fn check(
     let mut members = Vec::new();
     let file =
         File::open(path).map_err(|err| anyhow::anyhow!("cannot open {}: {err}", path.display()))?;
+    let package = artifact.name.as_str();
     let mut ar = ar::Archive::new(file);
     while let Some(entry) = ar.next_entry() {
-        let mut entry = entry?;
+        let entry = entry?;
         let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
-        let mut data = Vec::new();
-        io::Read::read_to_end(&mut entry, &mut data)?;
+        let data = bounded::read_member(package, &name, entry)?;
         members.push((name, data));
     }
     let names: Vec<&str> = members.iter().map(|(name, _)| name.as_str()).collect();
@@ -35,22 +37,38 @@ pub fn check(
         ));
         return Ok(problems);
     }
-    let read_tar = |data: &[u8]| -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    // Each file of a member: its bytes (the control files, to read) or its MD5 (the data,
+    // streamed), every entry admitted by its declared size first.
+    let mut budget = bounded::Budget::new(package);
+    let mut read_tar = |data: &[u8], keep: bool| -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
         let mut files = BTreeMap::new();
         let mut tar = tar::Archive::new(lzma_rust2::XzReader::new(data, false));
         for entry in tar.entries()? {
             let mut entry = entry?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            budget.admit(&name, entry.header().size()?)?;
             if entry.header().entry_type().is_file() {
-                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-                let mut content = Vec::new();
-                io::Read::read_to_end(&mut entry, &mut content)?;
+                let content = if keep {
+                    bounded::read_member(package, &name, &mut entry)?
+                } else {
+                    let mut md5 = md5::Md5::new();
+                    let mut chunk = vec![0; 64 << 10];
+                    loop {
+                        let read = io::Read::read(&mut entry, &mut chunk)?;
+                        if read == 0 {
+                            break;
+                        }
+                        md5.update(&chunk[..read]);
+                    }
+                    md5.finalize().to_vec()
+                };
                 files.insert(name.trim_start_matches("./").to_owned(), content);
             }
         }
         Ok(files)
     };
-    let control = read_tar(&members[1].1)?;
-    let data = read_tar(&members[2].1)?;
+    let control = read_tar(&members[1].1, true)?;
+    let data = read_tar(&members[2].1, false)?;
     let md5sums = String::from_utf8_lossy(
         control
             .get("md5sums")
@@ -65,7 +83,7 @@ pub fn check(
         };
         listed.insert(file.to_owned());
         match data.get(file) {
-            Some(content) if hex::encode(md5::Md5::digest(content)) == sum => {}
+            Some(digest) if hex::encode(digest) == sum => {}
             Some(_) => problems.push(format!(
                 "{}: {file} differs from its md5sums entry",
                 artifact.name
@@ -76,9 +94,21 @@ pub fn check(
             )),
         }
     }
+    // dpkg checks conffiles by their own hashes: the package's `conffiles` says which.
+    let conffiles = String::from_utf8_lossy(
+        control
+            .get("conffiles")
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    )
+    .into_owned();
+    let conffiles: std::collections::BTreeSet<&str> = conffiles
+        .lines()
+        .map(|line| line.trim_start_matches('/'))
+        .collect();
     for file in data
         .keys()
-        .filter(|f| !f.starts_with("etc/") && !listed.contains(*f))
+        .filter(|f| !conffiles.contains(f.as_str()) && !listed.contains(*f))
     {
         problems.push(format!("{}: {file} is not in md5sums", artifact.name));
     }

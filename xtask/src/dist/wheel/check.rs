@@ -3,7 +3,6 @@
 //! scripts (the binaries) are returned for the comparison with the target's archive.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
@@ -17,15 +16,16 @@ pub fn check(path: &Path, name: &str) -> anyhow::Result<(Vec<String>, Scripts)> 
     let mut zip = zip::ZipArchive::new(file).with_context(|| format!("{name} is not a zip"))?;
     let mut members = BTreeMap::new();
     let mut problems = Vec::new();
+    let mut budget = crate::dist::bounded::Budget::new(name);
     for i in 0..zip.len() {
-        let mut member = zip.by_index(i)?;
+        let member = zip.by_index(i)?;
         let member_name = member.name()?.into_owned();
         if member_name.starts_with('/') || member_name.split('/').any(|part| part == "..") {
             problems.push(format!("{name}: member {member_name:?} leaves the wheel"));
             continue;
         }
-        let mut content = Vec::new();
-        member.read_to_end(&mut content)?;
+        budget.admit(&member_name, member.size())?;
+        let content = crate::dist::bounded::read_member(name, &member_name, member)?;
         members.insert(member_name, content);
     }
     let Some((record_name, record)) = members
