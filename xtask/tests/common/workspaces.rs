@@ -51,8 +51,10 @@ fn files_of(layout: &Layout) -> Vec<(String, String)> {
     match layout {
         Layout::App => files.into_iter().map(|f| (f.clone(), f)).collect(),
         Layout::AppShaped => {
+            // The tooling itself is the tested binary (see `cargo_xtask_dir`), not a crate to
+            // compile again in the fixture.
             let replaced = |f: &str| {
-                ["app/src/", "app/tests/", "app/benches/"]
+                ["app/src/", "app/tests/", "app/benches/", "xtask/"]
                     .iter()
                     .any(|dir| f.starts_with(dir))
             };
@@ -81,6 +83,15 @@ fn fill(dir: &Path, layout: &Layout) {
     }
     if let Layout::AppShaped = layout {
         shape_app_manifest(&dir.join("app/Cargo.toml"));
+        edit_toml(&dir.join("Cargo.toml"), |root| {
+            root["workspace"]["members"] = toml_edit::value(toml_edit::Array::from_iter(["app"]));
+        });
+        // `cargo xtask` runs the tested binary (`cargo-tested-xtask` on PATH, an external
+        // subcommand) instead of compiling the tooling again. An alias, not none: the config
+        // files of the directories above (this repository's own, with the real alias) count.
+        edit_toml(&dir.join(".cargo/config.toml"), |config| {
+            config["alias"]["xtask"] = toml_edit::value("tested-xtask");
+        });
         // The real lock, less the packages the fixture no longer links: every version kept.
         checked(Command::new(env!("CARGO")).current_dir(dir).args([
             "update",
@@ -103,6 +114,34 @@ fn fill(dir: &Path, layout: &Layout) {
     git(dir, &["init", "-q", "-b", "main"]);
     git(dir, &["add", "-A"]);
     commit(dir, "initial", "2026-01-02T03:04:05Z");
+}
+
+fn edit_toml(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) {
+    let mut document: toml_edit::DocumentMut =
+        std::fs::read_to_string(path).unwrap().parse().unwrap();
+    change(&mut document);
+    std::fs::write(path, document.to_string()).unwrap();
+}
+
+/// A directory holding `cargo-tested-xtask`, which cargo runs for `cargo xtask ARGS` in the
+/// app-shaped fixture (its alias names it): the tested xtask binary.
+pub fn cargo_xtask_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cargo-xtask-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("cargo-tested-xtask");
+    // cargo passes the subcommand's name first.
+    let text = format!("#!/bin/sh\nshift\nexec '{XTASK}' \"$@\"\n");
+    if std::fs::read_to_string(&script).ok().as_deref() != Some(text.as_str()) {
+        let partial = dir.join(format!("cargo-tested-xtask.{}", std::process::id()));
+        std::fs::write(&partial, &text).unwrap();
+        std::fs::set_permissions(
+            &partial,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        std::fs::rename(&partial, &script).unwrap();
+    }
+    dir
 }
 
 /// The app's manifest with the fixture's dependencies (`hex`; `libc` on Unix; the real
@@ -141,6 +180,8 @@ fn prepared(name: &str, layout: Layout) -> PathBuf {
     use std::hash::{Hash, Hasher};
     let source = source_root();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    // How a layout is made counts too: a change here makes the workspaces again.
+    include_str!("workspaces.rs").hash(&mut hasher);
     for (to, from) in files_of(&layout) {
         to.hash(&mut hasher);
         std::fs::read(source.join(&from)).unwrap().hash(&mut hasher);

@@ -188,9 +188,16 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
         .unwrap()
         .to_owned();
     let home = temp_dir("gitlab-ci-local-home");
+    // The jobs' `cargo xtask` is the tested binary (the fixture has no tooling crate to build).
+    let path = std::env::join_paths(
+        std::iter::once(cargo_xtask_dir())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
     let pipeline = |jobs: &[String]| {
         let mut cmd = Command::new(gitlab_ci_local());
         cmd.current_dir(&workspace)
+            .env("PATH", &path)
             .args(["--force-shell-executor", "--concurrency", "1", "--no-color"])
             .arg("--home")
             .arg(&home)
