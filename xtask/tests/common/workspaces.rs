@@ -229,17 +229,34 @@ pub fn clone_repo(from: &Path, to: &Path) {
     checked(Command::new("git").args(["clone", "-q"]).arg(from).arg(to));
 }
 
-/// A clone of [`fixture_workspace`] at a second fixed path, at the same commit (reset on each
-/// use: the kill test commits to it), for the reproducibility-across-paths tests. Built with
-/// [`xtask_fast_clone`], whose target directory is its own (other remap flags).
-pub fn cloned_workspace() -> PathBuf {
-    static CLONE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CLONE
+/// Clones of [`fixture_workspace`] at fixed paths of their own, each at the fixture's commit
+/// (reset on first use in a run), each with its own target directory (other remap flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixtureClone {
+    /// For the reproducibility-across-paths check (cross.rs): never committed to.
+    Paths,
+    /// For the kill test, which commits to it.
+    Kills,
+}
+
+impl FixtureClone {
+    fn name(self) -> &'static str {
+        match self {
+            FixtureClone::Paths => "fixture-clone-ws",
+            FixtureClone::Kills => "fixture-kill-ws",
+        }
+    }
+}
+
+/// The clone `which` of the fixture, made or reset once per run.
+pub fn cloned_workspace(which: FixtureClone) -> PathBuf {
+    static CLONES: [std::sync::OnceLock<PathBuf>; 2] = [const { std::sync::OnceLock::new() }; 2];
+    CLONES[which as usize]
         .get_or_init(|| {
             let fixture = fixture_workspace();
             let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-            let dir = base.join("fixture-clone-ws");
-            let lock = std::fs::File::create(base.join("fixture-clone-ws.lock")).unwrap();
+            let dir = base.join(which.name());
+            let lock = std::fs::File::create(base.join(format!("{}.lock", which.name()))).unwrap();
             lock.lock().unwrap();
             let head = git(&fixture, &["rev-parse", "HEAD"]);
             let fetched = dir.join(".git").is_dir()
@@ -263,9 +280,12 @@ pub fn cloned_workspace() -> PathBuf {
         .clone()
 }
 
-/// [`xtask_fast`] in the [`cloned_workspace`], with that clone's own target directory.
-pub fn xtask_fast_clone() -> Command {
-    let mut cmd = xtask_fast(&cloned_workspace());
-    cmd.env("CARGO_TARGET_DIR", target_dir("fixture-target-fast-clone"));
+/// [`xtask_fast`] in the clone `which`, with that clone's own target directory.
+pub fn xtask_fast_clone(which: FixtureClone) -> Command {
+    let mut cmd = xtask_fast(&cloned_workspace(which));
+    cmd.env(
+        "CARGO_TARGET_DIR",
+        target_dir(&format!("{}-target", which.name())),
+    );
     cmd
 }

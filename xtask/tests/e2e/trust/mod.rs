@@ -2,14 +2,12 @@
 //! refusing what does not verify, and the provenance statement checked by PyPI's
 //! `in-toto-attestation`, for a dist and for a merge of partial dists.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod provenance;
 mod rebuild;
 mod signatures;
 
-use common::builds::{Build, dist as build};
-use common::*;
+use crate::common::builds::{Build, dist as build};
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 /// The fixture and a signed dist of its host target ([`Build::FixtureSigned`]): signing and

@@ -1,7 +1,5 @@
 //! End to end: `cargo xtask dist` and `verify` on temporary copies of this workspace.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod refusals;
 mod reproducible;
 mod wheels;
@@ -10,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::builds::{Build, dist as build};
-use common::*;
+use crate::common::builds::{Build, dist as build};
+use crate::common::*;
 /// The shared workspace copy and a host dist built with the real dist profile (fat LTO), for
 /// the tests that only read it ([`Build::AppHost`]).
 fn built() -> (&'static PathBuf, &'static PathBuf) {

@@ -4,8 +4,6 @@
 //! the user's machine and how is the point; the app's own binaries are tested in app/tests.
 
 mod binstall;
-#[path = "../common/mod.rs"]
-mod common;
 mod debian;
 mod image;
 mod install;
@@ -17,8 +15,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::builds::{Build, dist as build};
-use common::*;
+use crate::common::builds::{Build, dist as build};
+use crate::common::*;
 /// The fixture and a dist of its host and musl targets (fast profile: the installer and the
 /// image are the point here, not the optimiser).
 fn built() -> (&'static PathBuf, &'static PathBuf) {

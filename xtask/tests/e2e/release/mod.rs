@@ -1,15 +1,13 @@
 //! End to end: `cargo xtask release` in temporary git repositories holding a small fixture
 //! workspace, and snapshot versions of `dist` around release tags.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod refusals;
 mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 fn fixture_target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixture-target")
 }

@@ -4,13 +4,11 @@
 //! point; the app's own tests run on the emulated targets in `cargo xtask ci`. Needs the
 //! toolchains `cargo xtask ci` installs.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::builds::{Build, dist as build};
-use common::*;
+use crate::common::builds::{Build, dist as build};
+use crate::common::*;
 
 /// The release targets whose binaries run here (natively, under qemu or wine).
 const RUN_HERE: [&str; 4] = [
@@ -239,9 +237,9 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
     // paths, with the dist profile: dist.rs, on the one-crate fixture).
     let arm = "aarch64-unknown-linux-gnu";
     let mac = "aarch64-apple-darwin";
-    let clone = cloned_workspace();
-    let second =
-        run(xtask_fast_clone().args(["dist", "--quiet", "--target", arm, "--target", mac]));
+    let clone = cloned_workspace(FixtureClone::Paths);
+    let second = run(xtask_fast_clone(FixtureClone::Paths)
+        .args(["dist", "--quiet", "--target", arm, "--target", mac]));
     assert!(second.status.success(), "{}", stderr(&second));
     let ours = |name: &String| {
         name.contains(arm)

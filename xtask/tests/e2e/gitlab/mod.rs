@@ -3,15 +3,13 @@
 //! runner emulator: its shell executor runs each job's script here and passes the artifacts
 //! between jobs as GitLab does).
 
-#[path = "../common/mod.rs"]
-mod common;
 mod release_job;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 fn gitlab_ci_local() -> PathBuf {
     let tool = xtask::tools::tools_dir(&source_root())

@@ -96,9 +96,9 @@ fn dist_profile_dists_are_byte_identical_across_paths_and_users() {
 /// zig and packs every package of the target again.
 #[test]
 fn killed_runs_leave_the_output_and_git_clean() {
-    let clone = cloned_workspace();
+    let clone = cloned_workspace(FixtureClone::Kills);
     let dist_in_clone = || {
-        let mut cmd = xtask_fast_clone();
+        let mut cmd = xtask_fast_clone(FixtureClone::Kills);
         cmd.args(["dist", "--quiet", "--target", "aarch64-unknown-linux-gnu"]);
         cmd
     };
@@ -131,7 +131,7 @@ fn killed_runs_leave_the_output_and_git_clean() {
             before,
             "killed at {delay_ms} ms"
         );
-        checked(xtask_fast_clone().args(["verify"]));
+        checked(xtask_fast_clone(FixtureClone::Kills).args(["verify"]));
     }
     // ...and at a named stage, once the new output is complete but not yet swapped in.
     for stage in ["before-swap"] {

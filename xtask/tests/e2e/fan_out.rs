@@ -1,10 +1,8 @@
 //! Release at scale: `plan --json`, partial dists on separate "runners" merged back with
 //! `dist merge`, merge refusals, and the GitHub Actions workflows (actionlint + shellcheck).
 
-mod common;
-
-use common::builds::{Build, dist as build};
-use common::*;
+use crate::common::builds::{Build, dist as build};
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use super::text;
 use crate::common::*;
-use crate::text;
 
 /// The GitLab release job for real, against a stand-in for GitLab's API: every file once into
 /// the package registry and one release linking them all; a re-run uploads nothing; a file
