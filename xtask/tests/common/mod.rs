@@ -208,6 +208,16 @@ pub fn expect_failure(cmd: &mut Command, needle: &str) -> String {
     text
 }
 
+/// `sha256sum -c --strict SHA256SUMS` and `xtask verify` both pass on `dist`.
+pub fn sums_and_verify_pass(workspace: &Path, dist: &Path) {
+    checked(
+        Command::new("sha256sum")
+            .current_dir(dist)
+            .args(["-c", "--strict", "SHA256SUMS"]),
+    );
+    checked(xtask(workspace).args(["verify", dist.to_str().unwrap()]));
+}
+
 /// The names of the entries of `dir`, sorted.
 pub fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -60,12 +60,7 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
             "no smoke run for {target}:\n{log}"
         );
     }
-    checked(
-        Command::new("sha256sum")
-            .current_dir(dist)
-            .args(["-c", "--strict", "SHA256SUMS"]),
-    );
-    checked(xtask(copy).args(["verify", dist.to_str().unwrap()]));
+    sums_and_verify_pass(copy, dist);
     let manifest = read_manifest(dist);
     let version = manifest["version"].as_str().unwrap().to_owned();
     // And the two that zig links for macOS, which macOS runners run (release.yml).

@@ -24,12 +24,7 @@ fn archive_name(manifest: &serde_json::Value) -> String {
 #[test]
 fn dist_output_passes_sha256sum_verify_and_runs() {
     let (copy, dist) = built();
-    checked(
-        Command::new("sha256sum")
-            .current_dir(dist)
-            .args(["-c", "--strict", "SHA256SUMS"]),
-    );
-    checked(xtask(copy).args(["verify", dist.to_str().unwrap()]));
+    sums_and_verify_pass(copy, dist);
 
     let manifest = read_manifest(dist);
     let version = manifest["version"].as_str().unwrap();
