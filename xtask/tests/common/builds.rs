@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::{
-    FAST_PROFILE, MUSL, fixture_workspace, host, release_key, run, shared_workspace, stderr,
-    temp_dir, xtask, xtask_fast,
+    MUSL, fixture_workspace, host, release_key, run, shared_workspace, stderr, temp_dir, xtask,
+    xtask_fast,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +121,7 @@ fn make(build: Build) -> Built {
     let log = stderr(&output);
     assert!(
         output.status.success(),
-        "the {build:?} build failed ({:?}):\n{log}",
-        FAST_PROFILE
+        "the {build:?} build failed:\n{log}"
     );
     Built {
         workspace,
