@@ -3,6 +3,7 @@
 //! Each command is a module with a pure `plan` step (unit-tested) and an `execute`/`run` step
 //! that does the I/O. See ARCHITECTURE.md for the map.
 
+pub mod changelog;
 pub mod ci;
 pub mod context;
 pub mod dist;

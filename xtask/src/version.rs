@@ -21,11 +21,7 @@ pub fn release_tag(version: &Version) -> String {
 
 /// The `## [X.Y.Z] - DATE` heading of `version` in a Keep a Changelog text, when it is dated.
 pub fn dated_changelog_heading(changelog: &str, version: &Version) -> Option<String> {
-    let prefix = format!("## [{version}] - ");
-    changelog
-        .lines()
-        .find(|line| line.starts_with(&prefix) && line.len() > prefix.len())
-        .map(|line| line.trim_end().to_owned())
+    crate::changelog::dated_heading(changelog, version)
 }
 
 /// The commit that released the workspace version, if any witness says it was released.

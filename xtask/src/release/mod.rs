@@ -8,7 +8,6 @@
 //! the tags are put back as they were.
 
 mod bump;
-mod changelog;
 mod manifests;
 
 use std::path::{Path, PathBuf};
@@ -17,8 +16,8 @@ use anyhow::{Context, bail};
 use semver::Version;
 use xshell::{Shell, cmd};
 
+pub use crate::changelog::promote_changelog;
 pub use bump::{Bump, Level, next_version};
-pub use changelog::promote_changelog;
 pub use manifests::{bump_lock, bump_manifest};
 
 use crate::{flags, git};
@@ -92,7 +91,7 @@ pub fn plan(input: &ReleaseInput) -> anyhow::Result<ReleasePlan> {
     Ok(ReleasePlan {
         current: input.current.clone(),
         commit_message: format!("release: {tag}"),
-        tag_message: format!("{tag}\n\n{section}"),
+        tag_message: format!("{tag}\n\n{}", section.with_heading()),
         tag,
         version,
         edits,
