@@ -40,6 +40,32 @@ pub enum Command {
     Ci(Ci),
     /// Make a minisign key pair for signing releases (never replaces a key).
     Keygen(Keygen),
+    /// Publish a verified dist: the GitHub release, GitLab's package registry and release,
+    /// crates.io, PyPI; each step safe to re-run, nothing ever replaced.
+    Publish(Publish),
+}
+
+#[derive(Debug, Args)]
+pub struct Publish {
+    /// The dist directory to publish (default: dist/); it is verified first.
+    pub dir: Option<PathBuf>,
+    /// Where to publish (repeatable; they run in the order github, gitlab, crates-io, pypi).
+    #[arg(long = "to", value_enum, required = true, value_name = "HOST")]
+    pub hosts: Vec<crate::publish::plan::Host>,
+    /// Print the publish plan (every upload with its SHA-256 and destination, and the release
+    /// notes) and send nothing.
+    #[arg(long, env = "JIMINI_PUBLISH_DRY_RUN", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, action = clap::ArgAction::SetTrue)]
+    pub dry_run: bool,
+    /// Print the plan as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// The minisign public key the dist's signature must verify with (default: the
+    /// workspace's `public-key`).
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// Fail when the dist is not signed.
+    #[arg(long)]
+    pub require_signature: bool,
 }
 
 /// How a dist is signed; shared by `dist` and `dist merge`.

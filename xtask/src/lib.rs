@@ -16,6 +16,7 @@ pub mod keygen;
 pub mod pins;
 pub mod plan;
 pub mod progress;
+pub mod publish;
 pub mod rebuild;
 pub mod release;
 pub mod signing;

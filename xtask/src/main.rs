@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Docker(cmd) => cmd.run(&sh),
         Command::Ci(cmd) => cmd.run(&sh),
         Command::Keygen(cmd) => cmd.run(&sh),
+        Command::Publish(cmd) => cmd.run(&sh),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

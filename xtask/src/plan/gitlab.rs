@@ -49,7 +49,7 @@ default:
 variables:
   # The version is derived from the history (the release commit; tags only cross-check).
   GIT_DEPTH: "0"
-  # "1": the publish jobs print what they would upload and upload nothing.
+  # "1": the publish jobs print what they would upload (`publish --dry-run`) and send nothing.
   JIMINI_PUBLISH_DRY_RUN: "0"
 
 .on-release:
@@ -106,21 +106,22 @@ plan:
 "#;
 
 const PUBLISH: &str = r#"
+# Each publish job is `cargo xtask publish` (README, "Releasing"): it verifies the dist, compares
+# what the host has by SHA-256 before uploading anything, never replaces a file, and completes
+# a run that stopped when it is run again.
 .publish:
   extends: .on-release
   stage: publish
   tags: [{linux}]
   interruptible: false
-  before_script:
-    - command -v python3 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends python3)
 
 # Every file of the dist into the project's generic package registry, and the tag's release
-# linking them (CI_JOB_TOKEN).
+# linking them, its notes the version's CHANGELOG section (CI_JOB_TOKEN).
 release:
   extends: .publish
   needs: [merge]
   script:
-    - python3 .ci/gitlab/publish.py release dist
+    - cargo xtask publish --to gitlab --require-signature dist
 
 # crates.io Trusted Publishing: crates.io trusts this project's pipeline and trades the ID
 # token for a token that lives for this job only.
@@ -131,9 +132,10 @@ crates-io:
     CRATES_IO_ID_TOKEN:
       aud: crates.io
   script:
-    - python3 .ci/gitlab/publish.py crates-io dist
+    - cargo xtask publish --to crates-io --require-signature dist
 
-# PyPI Trusted Publishing, the same way, for the wheels.
+# PyPI Trusted Publishing, the same way, for the wheels (twine, pinned by the tooling, in a
+# virtualenv of the job's own).
 pypi:
   extends: .publish
   needs: [merge, crates-io]
@@ -143,22 +145,20 @@ pypi:
   id_tokens:
     PYPI_ID_TOKEN:
       aud: pypi
-  variables:
-    TWINE_VERSION: "{twine}"
+  before_script:
+    - python3 -m venv --help > /dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv)
   script:
-    - python3 .ci/gitlab/publish.py pypi dist
+    - cargo xtask publish --to pypi --require-signature dist
 "#;
 
 /// The pipeline for `plan`'s targets, whose merge checks the signature with `public_key`
 /// (workspace-relative, as configured).
 pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
-    let twine = crate::pins::python_tool_version("twine").expect("twine is pinned");
     let fill = |text: &str| {
         text.replace("{release}", RELEASE_TAG)
             .replace("{image}", GITLAB_RUST_IMAGE)
             .replace("{linux}", LINUX)
             .replace("{app}", &plan.app)
-            .replace("{twine}", twine)
     };
     let mut out = format!("{HEADER}\n{}", fill(PREAMBLE));
     let mut merge_needs = Vec::new();
@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn images_are_pinned_by_digest_and_no_placeholder_is_left() {
         let yaml = render(&plan(), KEY);
-        for placeholder in ["{release}", "{image}", "{linux}", "{app}", "{twine}"] {
+        for placeholder in ["{release}", "{image}", "{linux}", "{app}"] {
             assert!(!yaml.contains(placeholder), "{placeholder}");
         }
         let image = yaml

@@ -226,14 +226,21 @@ fn workflows_pass_actionlint_zizmor_and_shellcheck_and_the_matrix_comes_from_pla
             && release.contains("minisign -Vm dist/SHA256SUMS -p keys/jimini.pub")
     );
     assert!(release.contains("uses: actions/attest-build-provenance@"));
-    // The GitHub release through the script tested below, safe to re-run.
-    assert!(release.contains("run: .ci/github/release.sh \"$TAG\" dist"));
-    // The crate is published after the GitHub release; a re-run finds it there and is done.
+    // Publishing is `cargo xtask publish` (tests/e2e/publish/), the GitHub release before
+    // the crate, the crate before the wheels; no script beside the tool, no globbing.
+    let github = release.find("run: cargo xtask publish --to github --require-signature dist");
+    let crates = release.find("run: cargo xtask publish --to crates-io --require-signature dist");
+    let pypi = release.find("run: cargo xtask publish --to pypi --require-signature dist");
     assert!(
-        release.contains("cargo publish --locked -p jimini")
-            && release.contains("CARGO_REGISTRY_TOKEN: ${{ steps.auth.outputs.token }}")
-            && release.contains("is already on crates.io")
+        github.is_some() && github < crates && crates < pypi,
+        "{github:?} {crates:?} {pypi:?}"
     );
+    for script in [".ci/github/", ".ci/gitlab/", "dist/*", "*.whl"] {
+        assert!(
+            !release.contains(script),
+            "release.yml still names {script}"
+        );
+    }
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     for triple in [
         "x86_64-unknown-linux-gnu",
@@ -272,123 +279,4 @@ fn workflows_pass_actionlint_zizmor_and_shellcheck_and_the_matrix_comes_from_pla
             );
         }
     }
-}
-
-/// release.yml's GitHub release step, run against a stand-in for `gh` (the fixture keeps the
-/// releases in a directory): a run cut off by a failed upload leaves a draft that the next run
-/// completes and publishes; a run over a finished release uploads nothing; a file whose bytes
-/// differ from the attached one stops the job and is not replaced.
-#[test]
-fn the_github_release_step_completes_a_half_made_release_and_never_replaces_a_file() {
-    let script = source_root().join(".ci/github/release.sh");
-    checked(Command::new("shellcheck").arg(&script));
-    let work = temp_dir("github-release");
-    let dist = work.join("dist");
-    std::fs::create_dir(&dist).unwrap();
-    std::fs::write(
-        work.join("CHANGELOG.md"),
-        "# Changelog\n\n## [Unreleased]\n\n## [1.2.0-rc.1] - 2026-12-01\n\n### Added\n- Wheels.\n\n\
-         ## [1.1.0] - 2026-11-01\n\n- Older.\n",
-    )
-    .unwrap();
-    let files = [
-        ("SHA256SUMS", "checksums\n"),
-        ("dist-manifest.json", "{}\n"),
-        (
-            "jimini-1.2.0-rc.1-x86_64-unknown-linux-gnu.tar.xz",
-            "archive",
-        ),
-    ];
-    for (name, content) in files {
-        std::fs::write(dist.join(name), content).unwrap();
-    }
-    let state = work.join("gh-state");
-    let path = format!(
-        "{}:{}",
-        source_root().join("xtask/tests/fixtures/github").display(),
-        std::env::var("PATH").unwrap()
-    );
-    let release = |tag: &str| {
-        let mut cmd = Command::new("bash");
-        cmd.current_dir(&work)
-            .arg(&script)
-            .args([tag, "dist"])
-            .env("PATH", &path)
-            .env("FAKE_GH_STATE", &state)
-            .env_remove("FAKE_GH_UPLOADS_BEFORE_FAILURE");
-        cmd
-    };
-    let published = state.join("v1.2.0-rc.1");
-    let record = || -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(published.join("release.json")).unwrap())
-            .unwrap()
-    };
-    let attached = || file_names(&published.join("assets"));
-    let stdout =
-        |output: &std::process::Output| String::from_utf8_lossy(&output.stdout).into_owned();
-
-    // Cut off after one upload: a draft with one file.
-    let output = run(release("v1.2.0-rc.1").env("FAKE_GH_UPLOADS_BEFORE_FAILURE", "1"));
-    assert!(!output.status.success(), "{}", stdout(&output));
-    assert_eq!(record()["draft"], true);
-    assert_eq!(record()["prerelease"], true, "an -rc.1 is a pre-release");
-    assert_eq!(record()["title"], "jimini 1.2.0-rc.1");
-    assert_eq!(
-        record()["notes"].as_str().unwrap().trim(),
-        "### Added\n- Wheels."
-    );
-    assert_eq!(attached(), ["SHA256SUMS"]);
-
-    // The re-run completes and publishes it.
-    let output = run(&mut release("v1.2.0-rc.1"));
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    assert!(stdout(&output).contains("SHA256SUMS is already attached"));
-    assert_eq!(record()["draft"], false);
-    let mut names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
-    names.sort();
-    assert_eq!(attached(), names);
-    for (name, content) in files {
-        assert_eq!(
-            std::fs::read_to_string(published.join("assets").join(name)).unwrap(),
-            content
-        );
-    }
-
-    // Once more: nothing to do.
-    let output = run(&mut release("v1.2.0-rc.1"));
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(!stdout(&output).contains("uploaded"), "{}", stdout(&output));
-
-    // Other bytes under an attached name: refused, the attached file kept.
-    std::fs::write(dist.join(files[2].0), "another archive").unwrap();
-    let output = run(&mut release("v1.2.0-rc.1"));
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains(&format!(
-            "the release v1.2.0-rc.1 already has another {}",
-            files[2].0
-        )) && stderr(&output).contains("nothing is replaced"),
-        "{}",
-        stderr(&output)
-    );
-    assert_eq!(
-        std::fs::read_to_string(published.join("assets").join(files[2].0)).unwrap(),
-        "archive"
-    );
-
-    // A tag without a CHANGELOG section fails before asking GitHub anything.
-    let calls = std::fs::read_to_string(state.join("calls.log")).unwrap();
-    expect_failure(
-        &mut release("v1.3.0"),
-        "CHANGELOG.md has no section for 1.3.0",
-    );
-    assert_eq!(
-        std::fs::read_to_string(state.join("calls.log")).unwrap(),
-        calls
-    );
 }

@@ -11,5 +11,6 @@ mod delivery;
 mod dist;
 mod fan_out;
 mod gitlab;
+mod publish;
 mod release;
 mod trust;

@@ -1,0 +1,179 @@
+//! GitLab: every file into the project's generic package registry (package `<app>`, version
+//! `<version>`), then the tag's release, its notes the CHANGELOG section, linking each file.
+//!
+//! Re-runnable: a file already in the registry with the same SHA-256 is done, one with other
+//! bytes stops the run before anything is uploaded (never replaced); an existing release gets
+//! only the links it lacks.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use super::http::{Body, Client, MAX_API_RESPONSE, Secret, escape_path_segment};
+use super::plan::{HostPlan, PublishPlan};
+use super::{Remote, Sha256Sink, compare_all, say};
+
+pub struct Gitlab {
+    /// `CI_API_V4_URL/projects/CI_PROJECT_ID`
+    project: String,
+    client: Client,
+}
+
+impl Gitlab {
+    /// The job's token (`CI_JOB_TOKEN`), which may write the project's packages and releases.
+    pub fn from_env(api: &str, project: &str) -> anyhow::Result<Gitlab> {
+        let token = std::env::var("CI_JOB_TOKEN")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .context("publishing to GitLab needs CI_JOB_TOKEN: run it in a GitLab tag pipeline")?;
+        Ok(Gitlab {
+            project: format!(
+                "{}/projects/{}",
+                api.trim_end_matches('/'),
+                escape_path_segment(project)
+            ),
+            client: Client::new(vec![("JOB-TOKEN".into(), Secret::new(token))]),
+        })
+    }
+}
+
+pub fn publish(
+    gitlab: &Gitlab,
+    plan: &PublishPlan,
+    host: &HostPlan,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let client = &gitlab.client;
+    let remote: Vec<Remote> = host
+        .uploads
+        .iter()
+        .map(|upload| {
+            let mut hasher = Sha256Sink::default();
+            // One byte more than the file: a longer one is other bytes, and is not read on.
+            match client.download(&upload.destination, &[], upload.size + 1, &mut hasher) {
+                Ok(200) => Ok(Remote::Present(hasher.hex())),
+                Ok(404) => Ok(Remote::Missing),
+                Ok(status) => bail!(
+                    "GitLab answered GET {} with HTTP {status}",
+                    upload.destination
+                ),
+                // Longer than the dist's file: certainly other bytes.
+                Err(err) if err.is::<super::http::TooLarge>() => Ok(Remote::Present(String::new())),
+                Err(err) => Err(err),
+            }
+        })
+        .collect::<anyhow::Result<_>>()?;
+    compare_all(
+        &format!("the package registry ({} {})", plan.app, plan.version),
+        &host.uploads,
+        &remote,
+        "delete that package file first",
+    )?;
+    for (upload, remote) in host.uploads.iter().zip(&remote) {
+        if matches!(remote, Remote::Present(_)) {
+            say(format_args!(
+                "{} is already in the package registry",
+                upload.file
+            ));
+            continue;
+        }
+        let response = client.send(
+            "PUT",
+            &upload.destination,
+            &[],
+            Body::File(&dir.join(&upload.file), "application/octet-stream"),
+            MAX_API_RESPONSE,
+        )?;
+        if !response.ok() {
+            bail!(
+                "uploading {}: HTTP {}: {}",
+                upload.file,
+                response.status,
+                response.excerpt()
+            );
+        }
+        say(format_args!("uploaded {}", upload.file));
+    }
+
+    let links: Vec<Value> = host
+        .uploads
+        .iter()
+        .map(|upload| json!({"name": upload.file, "url": upload.destination, "link_type": "package"}))
+        .collect();
+    let release_url = format!(
+        "{}/releases/{}",
+        gitlab.project,
+        escape_path_segment(&plan.tag)
+    );
+    let response = client.send("GET", &release_url, &[], Body::Empty, MAX_API_RESPONSE)?;
+    match response.status {
+        200 => {
+            let release = response.json()?;
+            let existing: Vec<&str> = release["assets"]["links"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|link| link["name"].as_str())
+                .collect();
+            for link in links
+                .iter()
+                .filter(|l| !existing.contains(&l["name"].as_str().unwrap_or("")))
+            {
+                let response = client.send(
+                    "POST",
+                    &format!("{release_url}/assets/links"),
+                    &[],
+                    Body::Json(link),
+                    MAX_API_RESPONSE,
+                )?;
+                if !response.ok() {
+                    bail!(
+                        "linking {}: HTTP {}: {}",
+                        link["name"],
+                        response.status,
+                        response.excerpt()
+                    );
+                }
+            }
+            say(format_args!(
+                "the release {} exists; it links all {} files",
+                plan.tag,
+                links.len()
+            ));
+        }
+        404 => {
+            let release = json!({
+                "tag_name": plan.tag,
+                "name": plan.title,
+                "description": plan.notes,
+                "assets": {"links": links},
+            });
+            let response = client.send(
+                "POST",
+                &format!("{}/releases", gitlab.project),
+                &[],
+                Body::Json(&release),
+                MAX_API_RESPONSE,
+            )?;
+            if !response.ok() {
+                bail!(
+                    "creating the release {}: HTTP {}: {}",
+                    plan.tag,
+                    response.status,
+                    response.excerpt()
+                );
+            }
+            say(format_args!(
+                "created the release {} linking {} files",
+                plan.tag,
+                links.len()
+            ));
+        }
+        status => bail!(
+            "GitLab answered GET {release_url} with HTTP {status}: {}",
+            response.excerpt()
+        ),
+    }
+    Ok(())
+}

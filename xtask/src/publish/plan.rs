@@ -1,0 +1,422 @@
+//! The publish plan (pure): for each host, in the order they run, every upload (file, SHA-256,
+//! destination) and the release notes. Printed by `publish --dry-run --json`; executed by the
+//! host modules, which upload exactly these files and nothing they find in the directory.
+
+use serde::Serialize;
+
+use crate::dist::manifest::{ArtifactKind, Manifest};
+
+/// A place a release is published to. The order is the order they run in: the release hosts
+/// first, so that a registry never points at a release that is not there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Host {
+    /// The GitHub release of the tag, every file of the dist attached.
+    Github,
+    /// GitLab's generic package registry (every file) and the tag's release linking them.
+    Gitlab,
+    /// The app's crate on crates.io.
+    CratesIo,
+    /// The wheels on PyPI.
+    Pypi,
+}
+
+impl std::fmt::Display for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Host::Github => "github",
+            Host::Gitlab => "gitlab",
+            Host::CratesIo => "crates-io",
+            Host::Pypi => "pypi",
+        })
+    }
+}
+
+/// A file to upload: its name in the dist, digest and size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileDigest {
+    pub name: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Where each host is, as the environment (CI) or the workspace says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoints {
+    /// GitHub's REST API (`GITHUB_API_URL`) and web (`GITHUB_SERVER_URL`) and `owner/name`.
+    pub github_api: String,
+    pub github_web: String,
+    pub github_repo: String,
+    /// GitLab's API v4 (`CI_API_V4_URL`) and the project (`CI_PROJECT_ID`).
+    pub gitlab_api: String,
+    pub gitlab_project: String,
+    /// crates.io's web API.
+    pub crates_io_api: String,
+    /// PyPI's upload endpoint and its JSON API.
+    pub pypi_upload: String,
+    pub pypi_api: String,
+}
+
+/// Everything the plan is computed from.
+pub struct PublishInput<'a> {
+    /// The verified dist's manifest.
+    pub manifest: &'a Manifest,
+    /// Files of the dist that its manifest does not list: the manifest itself and the
+    /// signature of `SHA256SUMS`.
+    pub unlisted: Vec<FileDigest>,
+    /// The version's CHANGELOG section (its entries).
+    pub notes: String,
+    pub hosts: Vec<Host>,
+    pub endpoints: Endpoints,
+    /// The app's `.crate` as `cargo publish` uploads it (when crates.io is a host).
+    pub crate_file: Option<FileDigest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishPlan {
+    pub app: String,
+    pub version: String,
+    pub tag: String,
+    pub commit: String,
+    /// A SemVer pre-release: a GitHub pre-release, never "latest".
+    pub prerelease: bool,
+    /// The release's title on GitHub and GitLab.
+    pub title: String,
+    /// The version's CHANGELOG section: the GitHub and GitLab release notes.
+    pub notes: String,
+    pub hosts: Vec<HostPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostPlan {
+    pub host: Host,
+    /// What is published there, for people (`github.com/o/r release v1.2.0`).
+    pub release: String,
+    /// In the order they are sent.
+    pub uploads: Vec<Upload>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Upload {
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Where the file ends up (the URL users download it from, where the host has one).
+    pub destination: String,
+}
+
+/// The plan: hosts in their fixed order (each once), and for the release hosts every file
+/// of the dist, packages first and the files that vouch for them last (`SHA256SUMS`, its
+/// signature, the manifest), so a release that has its manifest has every file.
+pub fn plan(input: &PublishInput<'_>) -> anyhow::Result<PublishPlan> {
+    let manifest = input.manifest;
+    let version = release_version(manifest)?;
+    let tag = crate::version::release_tag(&version);
+    let release_files = release_files(input);
+    let mut hosts: Vec<Host> = input.hosts.clone();
+    hosts.sort();
+    hosts.dedup();
+    let e = &input.endpoints;
+    let hosts = hosts
+        .into_iter()
+        .map(|host| {
+            let (release, uploads) = match host {
+                Host::Github => (
+                    format!(
+                        "{}/{} release {tag}",
+                        host_name(&e.github_web),
+                        e.github_repo
+                    ),
+                    uploads(&release_files, |name| {
+                        format!(
+                            "{}/{}/releases/download/{tag}/{name}",
+                            e.github_web, e.github_repo
+                        )
+                    }),
+                ),
+                Host::Gitlab => {
+                    let package = format!(
+                        "{}/projects/{}/packages/generic/{}/{}",
+                        e.gitlab_api, e.gitlab_project, manifest.app, manifest.version
+                    );
+                    (
+                        format!(
+                            "GitLab project {} package {} {} and release {tag}",
+                            e.gitlab_project, manifest.app, manifest.version
+                        ),
+                        uploads(&release_files, |name| format!("{package}/{name}")),
+                    )
+                }
+                Host::CratesIo => {
+                    let file = input.crate_file.as_ref().ok_or_else(|| {
+                        anyhow::anyhow!("publishing to crates.io needs the packaged crate")
+                    })?;
+                    (
+                        format!("crates.io {} {}", manifest.app, manifest.version),
+                        uploads(std::slice::from_ref(file), |_| {
+                            format!(
+                                "{}/api/v1/crates/{}/{}",
+                                e.crates_io_api, manifest.app, manifest.version
+                            )
+                        }),
+                    )
+                }
+                Host::Pypi => {
+                    let wheels: Vec<FileDigest> = manifest
+                        .artifacts
+                        .iter()
+                        .filter(|a| a.kind == ArtifactKind::Wheel)
+                        .map(|a| FileDigest {
+                            name: a.name.clone(),
+                            sha256: a.sha256.clone(),
+                            size: a.size,
+                        })
+                        .collect();
+                    if wheels.is_empty() {
+                        anyhow::bail!(
+                            "the dist has no wheels for PyPI: enable them with \
+                             [workspace.metadata.dist.wheel] or publish without --to pypi"
+                        );
+                    }
+                    (
+                        format!("PyPI {} {}", manifest.app, manifest.version),
+                        uploads(&wheels, |_| e.pypi_upload.clone()),
+                    )
+                }
+            };
+            Ok(HostPlan {
+                host,
+                release,
+                uploads,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(PublishPlan {
+        app: manifest.app.clone(),
+        version: manifest.version.clone(),
+        title: format!("{} {}", manifest.app, manifest.version),
+        tag,
+        commit: manifest.commit.clone(),
+        prerelease: !version.pre.is_empty(),
+        notes: input.notes.clone(),
+        hosts,
+    })
+}
+
+/// The dist's version, when the dist is a whole release (not a runner's partial, not a
+/// snapshot built off a release commit).
+pub fn release_version(manifest: &Manifest) -> anyhow::Result<semver::Version> {
+    if manifest.partial {
+        anyhow::bail!(
+            "this dist is one runner's partial: publish the dist `cargo xtask dist merge` made \
+             from all of them"
+        );
+    }
+    let version: semver::Version = manifest.version.parse().map_err(|err| {
+        anyhow::anyhow!(
+            "the manifest's version {} is not SemVer: {err}",
+            manifest.version
+        )
+    })?;
+    if !version.build.is_empty() {
+        anyhow::bail!(
+            "{} is a snapshot version (built off a release commit): publish a dist built on \
+             the commit `cargo xtask release` made",
+            manifest.version
+        );
+    }
+    Ok(version)
+}
+
+/// Every file of the dist in upload order.
+fn release_files(input: &PublishInput<'_>) -> Vec<FileDigest> {
+    let listed = input.manifest.artifacts.iter().map(|a| {
+        let vouches = a.kind == ArtifactKind::Checksums;
+        (
+            vouches,
+            FileDigest {
+                name: a.name.clone(),
+                sha256: a.sha256.clone(),
+                size: a.size,
+            },
+        )
+    });
+    let unlisted = input.unlisted.iter().map(|f| (true, f.clone()));
+    let mut files: Vec<(bool, FileDigest)> = listed.chain(unlisted).collect();
+    // Packages by name; then SHA256SUMS, its signature, the manifest (names sort that way).
+    files.sort_by(|(a_vouches, a), (b_vouches, b)| {
+        (a_vouches, vouching_rank(&a.name), &a.name).cmp(&(
+            b_vouches,
+            vouching_rank(&b.name),
+            &b.name,
+        ))
+    });
+    files.into_iter().map(|(_, file)| file).collect()
+}
+
+fn vouching_rank(name: &str) -> u8 {
+    match name {
+        crate::dist::manifest::CHECKSUMS_FILE => 0,
+        crate::signing::SIGNATURE_FILE => 1,
+        _ => 2,
+    }
+}
+
+fn uploads(files: &[FileDigest], destination: impl Fn(&str) -> String) -> Vec<Upload> {
+    files
+        .iter()
+        .map(|file| Upload {
+            file: file.name.clone(),
+            sha256: file.sha256.clone(),
+            size: file.size,
+            destination: destination(&file.name),
+        })
+        .collect()
+}
+
+fn host_name(url: &str) -> &str {
+    url.split("://").nth(1).unwrap_or(url).trim_end_matches('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::archive::Digest256;
+    use crate::dist::manifest::Artifact;
+
+    fn manifest(version: &str) -> Manifest {
+        let artifact = |name: &str, kind, c: char| {
+            Artifact::new(
+                name,
+                kind,
+                None,
+                Digest256 {
+                    size: 7,
+                    sha256: c.to_string().repeat(64),
+                },
+            )
+        };
+        Manifest {
+            format: crate::dist::manifest::FORMAT.into(),
+            format_version: crate::dist::manifest::FORMAT_VERSION,
+            app: "jimini".into(),
+            version: version.into(),
+            commit: "c".repeat(40),
+            source_date_epoch: 0,
+            source_date: String::new(),
+            partial: false,
+            targets: vec![],
+            artifacts: vec![
+                artifact("SHA256SUMS", ArtifactKind::Checksums, 'a'),
+                artifact("install.sh", ArtifactKind::Installer, 'b'),
+                artifact(
+                    &format!("jimini-{version}-x.tar.xz"),
+                    ArtifactKind::Archive,
+                    'c',
+                ),
+                artifact("jimini-1-py3-none-x.whl", ArtifactKind::Wheel, 'd'),
+            ],
+        }
+    }
+
+    fn endpoints() -> Endpoints {
+        Endpoints {
+            github_api: "https://api.github.com".into(),
+            github_web: "https://github.com".into(),
+            github_repo: "o/r".into(),
+            gitlab_api: "https://gitlab.com/api/v4".into(),
+            gitlab_project: "42".into(),
+            crates_io_api: "https://crates.io".into(),
+            pypi_upload: "https://upload.pypi.org/legacy/".into(),
+            pypi_api: "https://pypi.org".into(),
+        }
+    }
+
+    fn input<'a>(manifest: &'a Manifest, hosts: &[Host]) -> PublishInput<'a> {
+        let unlisted = |name: &str| FileDigest {
+            name: name.into(),
+            sha256: "e".repeat(64),
+            size: 3,
+        };
+        PublishInput {
+            manifest,
+            unlisted: vec![
+                unlisted("dist-manifest.json"),
+                unlisted("SHA256SUMS.minisig"),
+            ],
+            notes: "### Added\n\n- Things.".into(),
+            hosts: hosts.to_vec(),
+            endpoints: endpoints(),
+            crate_file: Some(FileDigest {
+                name: "jimini-1.2.0.crate".into(),
+                sha256: "f".repeat(64),
+                size: 9,
+            }),
+        }
+    }
+
+    #[test]
+    fn release_hosts_get_every_file_packages_first_and_the_vouchers_last() {
+        let manifest = manifest("1.2.0");
+        let plan = plan(&input(&manifest, &[Host::Pypi, Host::Github, Host::Github])).unwrap();
+        let hosts: Vec<Host> = plan.hosts.iter().map(|h| h.host).collect();
+        assert_eq!(hosts, [Host::Github, Host::Pypi], "fixed order, each once");
+        let github = &plan.hosts[0];
+        let files: Vec<&str> = github.uploads.iter().map(|u| u.file.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "install.sh",
+                "jimini-1-py3-none-x.whl",
+                "jimini-1.2.0-x.tar.xz",
+                "SHA256SUMS",
+                "SHA256SUMS.minisig",
+                "dist-manifest.json"
+            ]
+        );
+        assert_eq!(github.release, "github.com/o/r release v1.2.0");
+        assert_eq!(
+            github.uploads[2].destination,
+            "https://github.com/o/r/releases/download/v1.2.0/jimini-1.2.0-x.tar.xz"
+        );
+        assert_eq!(github.uploads[2].sha256, "c".repeat(64));
+        assert_eq!(plan.notes, "### Added\n\n- Things.");
+        assert!(!plan.prerelease);
+        let pypi: Vec<&str> = plan.hosts[1]
+            .uploads
+            .iter()
+            .map(|u| u.file.as_str())
+            .collect();
+        assert_eq!(pypi, ["jimini-1-py3-none-x.whl"]);
+    }
+
+    #[test]
+    fn gitlab_and_crates_io_destinations() {
+        let manifest = manifest("1.2.0-rc.1");
+        let plan = plan(&input(&manifest, &[Host::CratesIo, Host::Gitlab])).unwrap();
+        assert!(plan.prerelease);
+        assert_eq!(plan.tag, "v1.2.0-rc.1");
+        assert_eq!(
+            plan.hosts[0].uploads[0].destination,
+            "https://gitlab.com/api/v4/projects/42/packages/generic/jimini/1.2.0-rc.1/install.sh"
+        );
+        assert_eq!(plan.hosts[1].uploads[0].file, "jimini-1.2.0.crate");
+    }
+
+    #[test]
+    fn partials_snapshots_and_wheel_less_pypi_are_refused() {
+        let mut partial = manifest("1.2.0");
+        partial.partial = true;
+        let err = plan(&input(&partial, &[Host::Github])).unwrap_err();
+        assert!(err.to_string().contains("dist merge"), "{err}");
+        let snapshot = manifest("1.2.1-dev.3+g0123abc");
+        let err = plan(&input(&snapshot, &[Host::Github])).unwrap_err();
+        assert!(err.to_string().contains("snapshot"), "{err}");
+        let mut no_wheels = manifest("1.2.0");
+        no_wheels
+            .artifacts
+            .retain(|a| a.kind != ArtifactKind::Wheel);
+        let err = plan(&input(&no_wheels, &[Host::Pypi])).unwrap_err();
+        assert!(err.to_string().contains("no wheels"), "{err}");
+    }
+}

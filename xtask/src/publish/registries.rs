@@ -1,0 +1,261 @@
+//! The package registries: the crate on crates.io (`cargo publish`), the wheels on PyPI
+//! (`twine`, pinned in `pins.rs`). Both after the release hosts.
+//!
+//! Re-runnable: a version already there with the same content (crates.io's checksum of the
+//! `.crate`, PyPI's SHA-256 of each wheel) is done; other content stops the run before any
+//! upload (a registry never replaces a version). Credentials come from the environment CI
+//! sets: an explicit token, or a Trusted Publishing token minted from the CI's ID token
+//! (GitLab's `id_tokens`, GitHub's OIDC request); they reach only the uploading child process,
+//! never `cargo build` (`cargo publish --no-verify`: the dist was built and verified already).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use super::http::{Body, Client, MAX_API_RESPONSE, Secret};
+use super::plan::{HostPlan, PublishPlan};
+use super::{Remote, compare_all, say};
+
+/// The CI's OIDC identity token for `audience`: GitLab's `id_tokens` variable `gitlab_var`,
+/// or GitHub Actions' token request (a job with `id-token: write`).
+fn id_token(audience: &str, gitlab_var: &str) -> anyhow::Result<Option<Secret>> {
+    if let Some(token) = std::env::var(gitlab_var).ok().filter(|v| !v.is_empty()) {
+        return Ok(Some(Secret::new(token)));
+    }
+    let (Ok(url), Ok(request_token)) = (
+        std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) else {
+        return Ok(None);
+    };
+    let client = Client::new(vec![(
+        "Authorization".into(),
+        Secret::new(format!("bearer {request_token}")),
+    )]);
+    let response = client.send(
+        "GET",
+        &format!("{url}&audience={audience}"),
+        &[],
+        Body::Empty,
+        MAX_API_RESPONSE,
+    )?;
+    if !response.ok() {
+        bail!(
+            "GitHub refused an ID token for {audience} (HTTP {}): give the job `id-token: write`",
+            response.status
+        );
+    }
+    let value = response.json()?["value"]
+        .as_str()
+        .context("GitHub's ID token answer has no value")?
+        .to_owned();
+    Ok(Some(Secret::new(value)))
+}
+
+/// Trades an ID token for a registry's short-lived upload token.
+fn mint(endpoint: &str, field: &str, id_token: &Secret, registry: &str) -> anyhow::Result<Secret> {
+    let body = json!({ field: id_token.expose() });
+    let response =
+        Client::new(vec![]).send("POST", endpoint, &[], Body::Json(&body), MAX_API_RESPONSE)?;
+    if response.status != 200 {
+        bail!(
+            "{registry} refused the CI's ID token (HTTP {}): add this repository's release \
+             workflow as a trusted publisher there",
+            response.status
+        );
+    }
+    response.json()?["token"]
+        .as_str()
+        .map(|t| Secret::new(t.to_owned()))
+        .with_context(|| format!("{registry}'s token answer has no token"))
+}
+
+pub fn publish_crate(
+    plan: &PublishPlan,
+    host: &HostPlan,
+    crates_io_api: &str,
+    crate_path: &Path,
+) -> anyhow::Result<()> {
+    let upload = &host.uploads[0];
+    let api = crates_io_api.trim_end_matches('/');
+    let version_url = format!("{api}/api/v1/crates/{}/{}", plan.app, plan.version);
+    let response =
+        Client::new(vec![]).send("GET", &version_url, &[], Body::Empty, MAX_API_RESPONSE)?;
+    if response.status == 200 {
+        let checksum = response.json()?["version"]["checksum"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        compare_all(
+            "crates.io",
+            &host.uploads,
+            &[Remote::Present(checksum)],
+            "crates.io never replaces a version; release a new one",
+        )?;
+        say(format_args!(
+            "{} {} is already on crates.io",
+            plan.app, plan.version
+        ));
+        return Ok(());
+    }
+    if response.status != 404 {
+        bail!(
+            "crates.io answered GET {version_url} with HTTP {}",
+            response.status
+        );
+    }
+    let (token, minted) = match std::env::var("CARGO_REGISTRY_TOKEN")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(token) => (Secret::new(token), None),
+        None => {
+            let id = id_token("crates.io", "CRATES_IO_ID_TOKEN")?.context(
+                "publishing to crates.io needs CARGO_REGISTRY_TOKEN or a Trusted Publishing ID \
+                 token (GitLab: id_tokens CRATES_IO_ID_TOKEN; GitHub: `id-token: write`)",
+            )?;
+            let endpoint = format!("{api}/api/v1/trusted_publishing/tokens");
+            let token = mint(&endpoint, "jwt", &id, "crates.io")?;
+            (token.clone(), Some((endpoint, token)))
+        }
+    };
+    let result = (|| {
+        let output = Command::new(crate::cargo())
+            .args(["publish", "--locked", "--no-verify", "-p", &plan.app])
+            .env("CARGO_REGISTRY_TOKEN", token.expose())
+            .output()
+            .context("cannot run cargo publish")?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            if stderr.contains("already exists") {
+                say(format_args!(
+                    "{} {} is already on crates.io",
+                    plan.app, plan.version
+                ));
+                return Ok(());
+            }
+            bail!("cargo publish failed ({}):\n{stderr}", output.status);
+        }
+        say(format_args!(
+            "published {} ({}) to crates.io",
+            upload.file,
+            crate_path.display()
+        ));
+        Ok(())
+    })();
+    if let Some((endpoint, token)) = minted {
+        // The minted token dies with the job either way; revoking it says so now.
+        let revoke = Client::new(vec![(
+            "Authorization".into(),
+            Secret::new(format!("Bearer {}", token.expose())),
+        )]);
+        let _ = revoke.send("DELETE", &endpoint, &[], Body::Empty, MAX_API_RESPONSE);
+    }
+    result
+}
+
+pub fn publish_wheels(
+    sh: &xshell::Shell,
+    plan: &PublishPlan,
+    host: &HostPlan,
+    pypi_api: &str,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let api = pypi_api.trim_end_matches('/');
+    let url = format!("{api}/pypi/{}/{}/json", plan.app, plan.version);
+    let response = Client::new(vec![]).send("GET", &url, &[], Body::Empty, MAX_API_RESPONSE)?;
+    let files = match response.status {
+        200 => response.json()?["urls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        404 => vec![],
+        status => bail!("PyPI answered GET {url} with HTTP {status}"),
+    };
+    let remote: Vec<Remote> = host
+        .uploads
+        .iter()
+        .map(|upload| {
+            files
+                .iter()
+                .find(|file| file["filename"] == upload.file.as_str())
+                .map_or(Remote::Missing, |file| {
+                    Remote::Present(file["digests"]["sha256"].as_str().unwrap_or("").to_owned())
+                })
+        })
+        .collect();
+    compare_all(
+        &format!("PyPI ({} {})", plan.app, plan.version),
+        &host.uploads,
+        &remote,
+        "PyPI never takes a file name twice; release a new version",
+    )?;
+    let missing: Vec<&str> = host
+        .uploads
+        .iter()
+        .zip(&remote)
+        .filter(|(_, r)| !matches!(r, Remote::Present(_)))
+        .map(|(u, _)| u.file.as_str())
+        .collect();
+    for (upload, remote) in host.uploads.iter().zip(&remote) {
+        if matches!(remote, Remote::Present(_)) {
+            say(format_args!("{} is already on PyPI", upload.file));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let token = match std::env::var("PYPI_TOKEN").ok().filter(|v| !v.is_empty()) {
+        Some(token) => Secret::new(token),
+        None => {
+            let id = id_token("pypi", "PYPI_ID_TOKEN")?.context(
+                "publishing to PyPI needs PYPI_TOKEN or a Trusted Publishing ID token \
+                 (GitLab: id_tokens PYPI_ID_TOKEN; GitHub: `id-token: write`)",
+            )?;
+            mint(&format!("{api}/_/oidc/mint-token"), "token", &id, "PyPI")?
+        }
+    };
+    let upload_url = &host.uploads[0].destination;
+    crate::util::in_tempdir("twine", |venv| {
+        let twine = install_twine(sh, venv)?;
+        let wheels: Vec<std::path::PathBuf> = missing.iter().map(|name| dir.join(name)).collect();
+        let status = Command::new(&twine)
+            .args(["upload", "--non-interactive", "--disable-progress-bar"])
+            .arg("--repository-url")
+            .arg(upload_url)
+            .args(&wheels)
+            .env("TWINE_USERNAME", "__token__")
+            .env("TWINE_PASSWORD", token.expose())
+            .status()
+            .context("cannot run twine")?;
+        if !status.success() {
+            bail!("twine upload failed ({status})");
+        }
+        for name in &missing {
+            say(format_args!("uploaded {name}"));
+        }
+        Ok(())
+    })
+}
+
+/// twine at its pinned version, in a virtual environment of this run's own.
+fn install_twine(sh: &xshell::Shell, venv: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let version = crate::pins::python_tool_version("twine").expect("twine is pinned");
+    let env = venv.join("venv");
+    xshell::cmd!(sh, "python3 -m venv {env}")
+        .quiet()
+        .run()
+        .context("cannot make a Python virtualenv for twine: install python3-venv")?;
+    let pip = env.join("bin/pip");
+    let pin = format!("twine=={version}");
+    xshell::cmd!(
+        sh,
+        "{pip} install --quiet --disable-pip-version-check {pin}"
+    )
+    .quiet()
+    .run()
+    .context("cannot install twine")?;
+    Ok(env.join("bin/twine"))
+}
