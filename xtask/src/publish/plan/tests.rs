@@ -1,0 +1,141 @@
+//! The publish plan's unit tests.
+
+use super::*;
+use crate::dist::archive::Digest256;
+use crate::dist::manifest::Artifact;
+
+fn manifest(version: &str) -> Manifest {
+    let artifact = |name: &str, kind, c: char| {
+        Artifact::new(
+            name,
+            kind,
+            None,
+            Digest256 {
+                size: 7,
+                sha256: c.to_string().repeat(64),
+            },
+        )
+    };
+    Manifest {
+        format: crate::dist::manifest::FORMAT.into(),
+        format_version: crate::dist::manifest::FORMAT_VERSION,
+        app: "jimini".into(),
+        version: version.into(),
+        commit: "c".repeat(40),
+        source_date_epoch: 0,
+        source_date: String::new(),
+        partial: false,
+        targets: vec![],
+        artifacts: vec![
+            artifact("SHA256SUMS", ArtifactKind::Checksums, 'a'),
+            artifact("install.sh", ArtifactKind::Installer, 'b'),
+            artifact(
+                &format!("jimini-{version}-x.tar.xz"),
+                ArtifactKind::Archive,
+                'c',
+            ),
+            artifact("jimini-1-py3-none-x.whl", ArtifactKind::Wheel, 'd'),
+        ],
+    }
+}
+
+fn endpoints() -> Endpoints {
+    Endpoints {
+        github_api: "https://api.github.com".into(),
+        github_web: "https://github.com".into(),
+        github_repo: "o/r".into(),
+        gitlab_api: "https://gitlab.com/api/v4".into(),
+        gitlab_project: "42".into(),
+        crates_io_api: "https://crates.io".into(),
+        pypi_upload: "https://upload.pypi.org/legacy/".into(),
+        pypi_api: "https://pypi.org".into(),
+    }
+}
+
+fn input<'a>(manifest: &'a Manifest, hosts: &[Host]) -> PublishInput<'a> {
+    let unlisted = |name: &str| FileDigest {
+        name: name.into(),
+        sha256: "e".repeat(64),
+        size: 3,
+    };
+    PublishInput {
+        manifest,
+        unlisted: vec![
+            unlisted("dist-manifest.json"),
+            unlisted("SHA256SUMS.minisig"),
+        ],
+        notes: "### Added\n\n- Things.".into(),
+        hosts: hosts.to_vec(),
+        endpoints: endpoints(),
+        crate_file: Some(FileDigest {
+            name: "jimini-1.2.0.crate".into(),
+            sha256: "f".repeat(64),
+            size: 9,
+        }),
+    }
+}
+
+#[test]
+fn release_hosts_get_every_file_packages_first_and_the_vouchers_last() {
+    let manifest = manifest("1.2.0");
+    let plan = plan(&input(&manifest, &[Host::Pypi, Host::Github, Host::Github])).unwrap();
+    let hosts: Vec<Host> = plan.hosts.iter().map(|h| h.host).collect();
+    assert_eq!(hosts, [Host::Github, Host::Pypi], "fixed order, each once");
+    let github = &plan.hosts[0];
+    let files: Vec<&str> = github.uploads.iter().map(|u| u.file.as_str()).collect();
+    assert_eq!(
+        files,
+        [
+            "install.sh",
+            "jimini-1-py3-none-x.whl",
+            "jimini-1.2.0-x.tar.xz",
+            "SHA256SUMS",
+            "SHA256SUMS.minisig",
+            "dist-manifest.json"
+        ]
+    );
+    assert_eq!(github.release, "github.com/o/r release v1.2.0");
+    assert_eq!(
+        github.uploads[2].destination,
+        "https://github.com/o/r/releases/download/v1.2.0/jimini-1.2.0-x.tar.xz"
+    );
+    assert_eq!(github.uploads[2].sha256, "c".repeat(64));
+    assert_eq!(plan.notes, "### Added\n\n- Things.");
+    assert!(!plan.prerelease);
+    let pypi: Vec<&str> = plan.hosts[1]
+        .uploads
+        .iter()
+        .map(|u| u.file.as_str())
+        .collect();
+    assert_eq!(pypi, ["jimini-1-py3-none-x.whl"]);
+}
+
+#[test]
+fn gitlab_and_crates_io_destinations() {
+    let manifest = manifest("1.2.0-rc.1");
+    let plan = plan(&input(&manifest, &[Host::CratesIo, Host::Gitlab])).unwrap();
+    assert!(plan.prerelease);
+    assert_eq!(plan.tag, "v1.2.0-rc.1");
+    assert_eq!(
+        plan.hosts[0].uploads[0].destination,
+        "https://gitlab.com/api/v4/projects/42/packages/generic/jimini/1.2.0-rc.1/install.sh"
+    );
+    assert_eq!(plan.hosts[1].uploads[0].file, "jimini-1.2.0.crate");
+}
+
+#[test]
+fn partials_snapshots_and_wheel_less_pypi_are_refused() {
+    let mut partial = manifest("1.2.0");
+    partial.partial = true;
+    let err = plan(&input(&partial, &[Host::Github])).unwrap_err();
+    assert!(err.to_string().contains("dist merge"), "{err}");
+    let snapshot = manifest("1.2.1-dev.3+g0123abc");
+    let err = plan(&input(&snapshot, &[Host::Github])).unwrap_err();
+    assert!(err.to_string().contains("snapshot"), "{err}");
+    let mut no_wheels = manifest("1.2.0");
+    no_wheels
+        .artifacts
+        .retain(|a| a.kind != ArtifactKind::Wheel);
+    let err = plan(&input(&no_wheels, &[Host::Pypi])).unwrap_err();
+    assert!(err.to_string().contains("no wheels"), "{err}");
+}
