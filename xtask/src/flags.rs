@@ -222,8 +222,12 @@ pub struct Plan {
     /// Write `.gitlab-ci.yml`, the release pipeline for GitLab CI, from the plan.
     #[arg(long, conflicts_with = "json")]
     pub gitlab: bool,
-    /// With --gitlab: only check that `.gitlab-ci.yml` is what the plan gives.
-    #[arg(long, requires = "gitlab")]
+    /// Write `.github/workflows/release.yml`, the release workflow for GitHub Actions, from
+    /// the plan.
+    #[arg(long, conflicts_with_all = ["json", "gitlab"])]
+    pub github: bool,
+    /// With --gitlab or --github: only check that the file is what the plan gives.
+    #[arg(long)]
     pub check: bool,
     /// Fail unless TAG is this commit's release tag (a tag pipeline's first check).
     #[arg(long, value_name = "TAG")]

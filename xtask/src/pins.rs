@@ -38,6 +38,19 @@ pub fn python_tool_version(name: &str) -> Option<&'static str> {
 /// The image every Linux job of the generated `.gitlab-ci.yml` runs in (Docker Hub's official
 /// Rust image: rustup, git, curl and python3; the index digest, for amd64 and arm64 runners).
 pub const GITLAB_RUST_IMAGE: &str = "docker.io/library/rust:1.95.0-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1";
+/// The actions the generated release workflow uses, each pinned to a commit (zizmor, and
+/// GitHub's own hardening guide: a tag can move, a commit cannot).
+pub const GITHUB_CHECKOUT_ACTION: &str =
+    "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2";
+pub const GITHUB_UPLOAD_ACTION: &str =
+    "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2";
+pub const GITHUB_DOWNLOAD_ACTION: &str =
+    "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093 # v4.3.0";
+pub const GITHUB_ATTEST_ACTION: &str =
+    "actions/attest-build-provenance@a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32 # v4.1.0";
+/// The runner of the release workflow's jobs that are not a target's (plan, merge, publish).
+pub const GITHUB_LINUX_RUNNER: &str = "ubuntu-24.04";
+
 /// GitLab's macOS runner image (a VM image chosen by name: GitLab offers no digest for it).
 pub const GITLAB_MACOS_IMAGE: &str = "macos-14-xcode-15";
 

@@ -1,6 +1,7 @@
 //! `cargo xtask plan`: the release's build matrix (one runner per target) as JSON, which the
 //! GitHub release workflow reads, and as `.gitlab-ci.yml` (`--gitlab`, see [`gitlab`]).
 
+pub mod github;
 pub mod gitlab;
 
 use std::path::Path;
@@ -105,9 +106,33 @@ impl flags::Plan {
                 plan.version
             );
         }
+        let public_key = context.workspace.config.public_key();
         if self.gitlab {
-            let public_key = context.workspace.config.public_key();
-            return write_gitlab(&root, &plan, public_key, self.check);
+            let wanted = gitlab::render(&plan, public_key);
+            let generated = Generated {
+                file: gitlab::FILE,
+                header: gitlab::HEADER,
+                flag: "--gitlab",
+            };
+            write_generated(&root, &generated, &wanted, self.check)?;
+            if !self.check {
+                for (job, reason) in not_on_gitlab(&plan) {
+                    eprintln!("note: not on GitLab: {job}: {reason}");
+                }
+            }
+            return Ok(());
+        }
+        if self.github {
+            let wanted = github::render(&plan, public_key);
+            let generated = Generated {
+                file: github::FILE,
+                header: github::HEADER,
+                flag: "--github",
+            };
+            return write_generated(&root, &generated, &wanted, self.check);
+        }
+        if self.check {
+            bail!("--check compares a generated pipeline: add --gitlab or --github");
         }
         if self.json {
             crate::outln!("{}", serde_json::to_string(&plan)?)?;
@@ -151,49 +176,55 @@ fn not_on_gitlab(plan: &BuildMatrix) -> Vec<(String, &'static str)> {
         .collect()
 }
 
-/// Writes `.gitlab-ci.yml` (only over a file this command wrote), or with `check` only
+/// A pipeline file `plan` writes.
+struct Generated {
+    file: &'static str,
+    header: &'static str,
+    flag: &'static str,
+}
+
+/// Writes a generated pipeline (only over a file this command wrote), or with `check` only
 /// compares.
-fn write_gitlab(
+fn write_generated(
     root: &Path,
-    plan: &BuildMatrix,
-    public_key: &str,
+    generated: &Generated,
+    wanted: &str,
     check: bool,
 ) -> anyhow::Result<()> {
-    let path = root.join(gitlab::FILE);
-    let wanted = gitlab::render(plan, public_key);
+    let Generated { file, header, flag } = generated;
+    let path = root.join(file);
     let current = match fs_err::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => return Err(err.into()),
     };
     if check {
-        if current.as_deref() != Some(wanted.as_str()) {
+        if current.as_deref() != Some(wanted) {
             bail!(
-                "{} is not what the release plan gives: run `cargo xtask plan --gitlab` and \
-                 commit the result",
-                gitlab::FILE
+                "{file} is not what the release plan gives: run `cargo xtask plan {flag}` and \
+                 commit the result"
             );
         }
-        eprintln!("{} matches the release plan", gitlab::FILE);
+        eprintln!("{file} matches the release plan");
         return Ok(());
     }
     if let Some(current) = &current
-        && !current.starts_with(gitlab::HEADER)
+        && !current.starts_with(header)
     {
         bail!(
-            "{} exists and was not written by `cargo xtask plan --gitlab`: move it aside, \
+            "{} exists and was not written by `cargo xtask plan {flag}`: move it aside, \
              then run again",
             path.display()
         );
     }
-    if current.as_deref() == Some(wanted.as_str()) {
-        eprintln!("{} is up to date", gitlab::FILE);
+    if current.as_deref() == Some(wanted) {
+        eprintln!("{file} is up to date");
         return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        fs_err::create_dir_all(parent)?;
     }
     crate::write_atomic(&path, wanted.as_bytes())?;
     eprintln!("wrote {}", path.display());
-    for (job, reason) in not_on_gitlab(plan) {
-        eprintln!("note: not on GitLab: {job}: {reason}");
-    }
     Ok(())
 }

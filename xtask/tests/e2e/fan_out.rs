@@ -180,6 +180,29 @@ fn bad_partials_are_rejected_naming_the_runner() {
 #[test]
 fn workflows_pass_actionlint_zizmor_and_shellcheck_and_the_matrix_comes_from_plan() {
     let root = source_root();
+    // release.yml is what `plan --github` renders, and a hand edit is caught, naming the fix.
+    let copy = copy_workspace("github-check");
+    checked(xtask(&copy).args(["plan", "--github", "--check"]));
+    let file = copy.join(".github/workflows/release.yml");
+    let generated = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        generated.replace("timeout-minutes: 60", "timeout-minutes: 600"),
+    )
+    .unwrap();
+    expect_failure(
+        xtask(&copy).args(["plan", "--github", "--check"]),
+        "run `cargo xtask plan --github` and commit the result",
+    );
+    checked(xtask(&copy).args(["plan", "--github"]));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), generated);
+    // A workflow of the maintainer's own is never replaced.
+    std::fs::write(&file, "name: mine\n").unwrap();
+    expect_failure(
+        xtask(&copy).args(["plan", "--github"]),
+        "was not written by `cargo xtask plan --github`: move it aside",
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "name: mine\n");
     let workflows = [
         root.join(".github/workflows/ci.yml"),
         root.join(".github/workflows/release.yml"),
