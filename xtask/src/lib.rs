@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod errors;
 pub mod flags;
 pub mod git;
+pub mod http;
 pub mod keygen;
 pub mod pins;
 pub mod plan;

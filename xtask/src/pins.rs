@@ -196,8 +196,11 @@ pub const APT_TOOLS: &[&str] = &[
     "diffoscope-minimal",
     // gitlab-ci-local copies the tracked files with rsync.
     "rsync",
-    // The stand-in for gh applies `--jq` with jq, as gh's built-in one does.
-    "jq",
+    // `publish` and `verify URL` talk HTTP through curl; the tests make loopback certificates
+    // with openssl and measure peak memory with GNU time.
+    "curl",
+    "openssl",
+    "time",
 ];
 
 /// The reprotest the tests run (Debian 12's package; the test checks the installed version).

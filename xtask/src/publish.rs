@@ -2,7 +2,7 @@
 //! `seal`. Gathers the dist (verified first: digests, signature, contents), the version's
 //! CHANGELOG section and where each host is; computes the plan ([`plan`], pure, printed by
 //! `--dry-run --json`); then runs each host's step in order ([`github`], [`gitlab`],
-//! [`registries`]) over [`http`].
+//! [`registries`]) over [`crate::http`].
 //!
 //! **Architecture Invariant:** the files published are the plan's, which come from the
 //! manifest (plus the manifest and the signature themselves), never from listing the
@@ -11,7 +11,6 @@
 
 pub mod github;
 pub mod gitlab;
-pub mod http;
 pub mod plan;
 pub mod registries;
 

@@ -21,11 +21,7 @@ use files::{check_checksum_file, check_file, check_signature};
 impl flags::Verify {
     pub fn run(self, sh: &xshell::Shell) -> anyhow::Result<()> {
         let cwd = std::env::current_dir()?;
-        let dir = match self.dir {
-            Some(dir) => cwd.join(dir),
-            None => sh.current_dir().join("dist"),
-        };
-        let public_key = match self.public_key {
+        let public_key = match &self.public_key {
             Some(path) => Some(signing::read_public_key(&cwd.join(path))?),
             None => workspace_public_key(sh)?,
         };
@@ -33,39 +29,75 @@ impl flags::Verify {
             public_key,
             required: self.require_signature,
         };
+        let argument = self.dir.as_ref().map(|d| d.to_string_lossy().into_owned());
+        match argument.filter(|a| remote::is_url(a)) {
+            Some(url) => crate::util::in_tempdir("verify-url", |dir| {
+                let (_, mut problems) = remote::download(&url, dir)?;
+                let named: Vec<String> = problems
+                    .iter()
+                    .filter_map(|p| p.split(':').next().map(str::to_owned))
+                    .collect();
+                let (manifest, found) = check(dir)?;
+                // A file that could not be fetched is named once, by the download.
+                problems.extend(
+                    found
+                        .into_iter()
+                        .filter(|p| !named.iter().any(|name| p.contains(name.as_str()))),
+                );
+                check_signature(dir, &manifest, &signatures, &mut problems);
+                self.report(&url, dir, &manifest, problems)
+            }),
+            None => {
+                let dir = match &self.dir {
+                    Some(dir) => cwd.join(dir),
+                    None => sh.current_dir().join("dist"),
+                };
+                let (manifest, mut problems) = check(&dir)?;
+                check_signature(&dir, &manifest, &signatures, &mut problems);
+                self.report(&dir.display().to_string(), &dir, &manifest, problems)
+            }
+        }
+    }
+
+    /// Prints the result for `place` (a directory or a URL) and fails on any problem.
+    fn report(
+        &self,
+        place: &str,
+        dir: &Path,
+        manifest: &Manifest,
+        problems: Vec<String>,
+    ) -> anyhow::Result<()> {
+        let signed = dir.join(SIGNATURE_FILE).is_file();
         if self.json {
-            let (manifest, mut problems) = check(&dir)?;
-            check_signature(&dir, &manifest, &signatures, &mut problems);
             let report = serde_json::json!({
                 "ok": problems.is_empty(),
-                "dir": dir,
+                "dir": place,
                 "app": manifest.app,
                 "version": manifest.version,
                 "artifacts": manifest.artifacts.len(),
-                "signed": dir.join(SIGNATURE_FILE).is_file(),
+                "signed": signed,
                 "problems": problems,
             });
             crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
             if !problems.is_empty() {
-                bail!(
-                    "{} is not a valid dist: see the problems above",
-                    dir.display()
-                );
+                bail!("{place} is not a valid dist: see the problems above");
             }
             return Ok(());
         }
-        let manifest = verify_dir(&dir, &signatures)?;
-        let signed = if dir.join(SIGNATURE_FILE).is_file() {
-            "signature good"
-        } else {
-            "unsigned"
-        };
+        if !problems.is_empty() {
+            bail!(
+                "{place} is not a valid dist ({} problem{}):\n  - {}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                problems.join("\n  - ")
+            );
+        }
         eprintln!(
-            "ok: {} {} — {} artifacts in {} verified, {signed}",
+            "ok: {} {} — {} artifacts in {place} verified, {}",
             manifest.app,
             manifest.version,
             manifest.artifacts.len(),
-            dir.display()
+            if signed { "signature good" } else { "unsigned" }
         );
         Ok(())
     }
@@ -259,4 +291,5 @@ fn check_macho(
 
 mod contents;
 mod files;
+pub mod remote;
 mod wheel;

@@ -11,9 +11,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::http::{Body, Client, MAX_API_RESPONSE, Secret, escape_path_segment};
 use super::plan::{HostPlan, PublishPlan, Upload};
 use super::{Remote, compare_all, say};
+use crate::http::{Body, Client, MAX_API_RESPONSE, Secret, escape_path_segment};
 
 pub struct Github {
     pub api: String,
@@ -160,7 +160,7 @@ impl Github {
             Ok(200) => Ok(Remote::Present(hasher.hex())),
             Ok(status) => bail!("GitHub answered GET {url} with HTTP {status}"),
             // Longer than the dist's file: certainly other bytes.
-            Err(err) if err.is::<super::http::TooLarge>() => Ok(Remote::Present(String::new())),
+            Err(err) if err.is::<crate::http::TooLarge>() => Ok(Remote::Present(String::new())),
             Err(err) => Err(err),
         }
     }

@@ -10,9 +10,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::http::{Body, Client, MAX_API_RESPONSE, Secret, escape_path_segment};
 use super::plan::{HostPlan, PublishPlan};
 use super::{Remote, Sha256Sink, compare_all, say};
+use crate::http::{Body, Client, MAX_API_RESPONSE, Secret, escape_path_segment};
 
 pub struct Gitlab {
     /// `CI_API_V4_URL/projects/CI_PROJECT_ID`
@@ -59,7 +59,7 @@ pub fn publish(
                     upload.destination
                 ),
                 // Longer than the dist's file: certainly other bytes.
-                Err(err) if err.is::<super::http::TooLarge>() => Ok(Remote::Present(String::new())),
+                Err(err) if err.is::<crate::http::TooLarge>() => Ok(Remote::Present(String::new())),
                 Err(err) => Err(err),
             }
         })

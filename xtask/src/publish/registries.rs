@@ -14,9 +14,9 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use super::http::{Body, Client, MAX_API_RESPONSE, Secret};
 use super::plan::{HostPlan, PublishPlan};
 use super::{Remote, compare_all, say};
+use crate::http::{Body, Client, MAX_API_RESPONSE, Secret};
 
 /// The CI's OIDC identity token for `audience`: GitLab's `id_tokens` variable `gitlab_var`,
 /// or GitHub Actions' token request (a job with `id-token: write`).

@@ -5,6 +5,7 @@
 pub mod builds;
 mod chroot;
 pub mod codesign;
+pub mod https;
 mod workspaces;
 
 #[allow(unused_imports)] // only tests/delivery runs anything in the chroot

@@ -15,44 +15,10 @@ fn cargo_binstall_installs_the_release_archive_named_by_the_crate_metadata() {
         std::fs::write(release.join(name), bytes).unwrap();
     }
     // cargo-binstall downloads over HTTPS only: a certificate for 127.0.0.1 that it trusts
-    // through SSL_CERT_FILE, and Python's server wrapped in TLS.
-    let tls = temp_dir("binstall-tls");
-    checked(
-        Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args([
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-            ])
-            // A server certificate, not a CA: rustls refuses a CA as the end entity.
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(tls.join("key.pem"))
-            .arg("-out")
-            .arg(tls.join("cert.pem")),
-    );
-    let https = r#"
-import functools, http.server, ssl, sys
-directory, cert, key = sys.argv[1:4]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(cert, key)
-server.socket = context.wrap_socket(server.socket, server_side=True)
-print("Serving HTTPS on 127.0.0.1 port", server.server_address[1], flush=True)
-server.serve_forever()
-"#;
-    let mut python = Command::new("python3");
-    python
-        .args(["-c", https])
-        .arg(&site)
-        .arg(tls.join("cert.pem"))
-        .arg(tls.join("key.pem"));
-    let (mut server, port) = start_server(python);
+    // through SSL_CERT_FILE.
+    let tls = https::loopback_certificate("binstall-tls");
+    let server = https::HttpsServer::start(&site, &tls, None);
+    let port = server.port;
     // The crate's own manifests, with `repository` pointing at that server.
     let manifests = temp_dir("binstall-manifests");
     let root = std::fs::read_to_string(copy.join("Cargo.toml")).unwrap();
@@ -83,8 +49,7 @@ server.serve_forever()
         .env("CARGO_HOME", temp_dir("binstall-cargo-home"))
         .env("SSL_CERT_FILE", tls.join("cert.pem"))
         .env("BINSTALL_DISABLE_TELEMETRY", "true"));
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     assert!(
         output.status.success(),
         "cargo binstall failed ({:?}):\n{}{}",

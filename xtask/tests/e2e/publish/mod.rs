@@ -6,6 +6,7 @@
 
 mod github;
 mod gitlab;
+mod verify_url;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

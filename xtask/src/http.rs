@@ -1,4 +1,4 @@
-//! HTTP for the publish hosts, through `curl` (on every CI image and runner; it keeps TLS and
+//! HTTP for `publish` and `verify URL`, through `curl` (on every CI image and runner; it keeps TLS and
 //! HTTP out of the tooling's compile).
 //!
 //! **Architecture Invariant:** a credential travels only on curl's stdin (its `--config -`),
@@ -199,10 +199,12 @@ impl Client {
         drop(stdout);
         let status = child.wait()?;
         let errors = errors.join().unwrap_or_default();
+        let too_large = || TooLarge {
+            url: url.to_owned(),
+            max_bytes,
+        };
         if over {
-            bail!(
-                "{method} {url}: the host sent more than {max_bytes} bytes, more than this can be"
-            );
+            return Err(too_large().into());
         }
         copied.with_context(|| format!("{method} {url}: cannot keep the response"))?;
         written.with_context(|| format!("{method} {url}: curl did not take its configuration"))?;
@@ -211,9 +213,7 @@ impl Client {
             None => (errors.trim(), None),
         };
         if status.code() == Some(63) {
-            bail!(
-                "{method} {url}: the host announced more than {max_bytes} bytes, more than this can be"
-            );
+            return Err(too_large().into());
         }
         match (status.success(), code) {
             (true, Some(code)) if code != 0 => Ok(code),
@@ -228,7 +228,7 @@ impl Client {
     }
 }
 
-const USER_AGENT: &str = "jimini-xtask-publish (cargo xtask publish)";
+const USER_AGENT: &str = "jimini-xtask (cargo xtask publish, verify)";
 
 /// `https` only, unless the URL is on this machine (the tests' stand-ins, a local proxy).
 fn allowed_protocols(url: &str) -> anyhow::Result<&'static str> {
