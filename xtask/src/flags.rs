@@ -150,8 +150,13 @@ pub struct Rebuild {
 
 #[derive(Debug, Args)]
 pub struct Verify {
-    /// The dist directory to check (default: dist/).
+    /// The dist directory to check (default: dist/), or a published release's HTTPS download
+    /// URL (e.g. https://github.com/OWNER/REPO/releases/download/vX.Y.Z/).
     pub dir: Option<PathBuf>,
+    /// Check the release of DIR's version as HOST serves it (github, gitlab; where `publish`
+    /// put it), and that the host serves DIR's manifest: what users download is what was built.
+    #[arg(long, value_enum, value_name = "HOST")]
+    pub published: Option<crate::publish::plan::Host>,
     /// The minisign public key to check SHA256SUMS.minisig with (default: the workspace's
     /// `public-key`).
     #[arg(long, value_name = "FILE")]

@@ -155,7 +155,7 @@ fn check_tag(sh: &xshell::Shell, tag: &str, commit: &str) -> anyhow::Result<()> 
 
 /// Where the hosts are: the CI's variables, else the public hosts and the workspace's
 /// `repository` (so a dry run anywhere shows the real destinations).
-fn endpoints(workspace: &crate::workspace::Workspace) -> anyhow::Result<Endpoints> {
+pub fn endpoints(workspace: &crate::workspace::Workspace) -> anyhow::Result<Endpoints> {
     let var = |name: &str, default: &str| {
         std::env::var(name)
             .ok()

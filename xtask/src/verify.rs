@@ -30,9 +30,50 @@ impl flags::Verify {
             required: self.require_signature,
         };
         let argument = self.dir.as_ref().map(|d| d.to_string_lossy().into_owned());
-        match argument.filter(|a| remote::is_url(a)) {
+        let mut built = None;
+        let mut client = crate::http::Client::new(vec![]);
+        let url = match self.published {
+            Some(host) => {
+                if argument.as_deref().is_some_and(remote::is_url) {
+                    bail!("--published takes the dist directory that was published, not a URL");
+                }
+                let dir = cwd.join(
+                    self.dir
+                        .clone()
+                        .unwrap_or_else(|| sh.current_dir().join("dist")),
+                );
+                let manifest = Manifest::read(&dir)?;
+                let version = crate::publish::plan::release_version(&manifest)?;
+                let workspace = crate::workspace::Workspace::load(sh)?;
+                let endpoints = crate::publish::endpoints(&workspace)?;
+                let base = crate::publish::plan::download_base(host, &endpoints, &manifest.app, &version)
+                    .ok_or_else(|| anyhow::anyhow!("{host} has no release directory to verify: --published takes github or gitlab"))?;
+                built = Some(fs_err::read(dir.join(manifest::FILE_NAME))?);
+                // A private project's registry answers its pipeline's job token only.
+                if let (crate::publish::plan::Host::Gitlab, Ok(token)) =
+                    (host, std::env::var("CI_JOB_TOKEN"))
+                {
+                    client = crate::http::Client::new(vec![(
+                        "JOB-TOKEN".into(),
+                        crate::http::Secret::new(token),
+                    )]);
+                }
+                Some(base)
+            }
+            None => argument.filter(|a| remote::is_url(a)),
+        };
+        match url {
             Some(url) => crate::util::in_tempdir("verify-url", |dir| {
-                let (_, mut problems) = remote::download(&url, dir)?;
+                let (_, mut problems) = remote::download(&url, dir, &client)?;
+                if let Some(built) = &built
+                    && fs_err::read(dir.join(manifest::FILE_NAME))? != *built
+                {
+                    problems.push(format!(
+                        "{}: the host serves another manifest than the dist that was built and \
+                         published: another release is there",
+                        manifest::FILE_NAME
+                    ));
+                }
                 let named: Vec<String> = problems
                     .iter()
                     .filter_map(|p| p.split(':').next().map(str::to_owned))

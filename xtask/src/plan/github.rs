@@ -224,6 +224,25 @@ jobs:
           path: dist
       - name: The wheels on PyPI
         run: cargo xtask publish --to pypi --require-signature dist
+
+  verify-release:
+    # The release as users download it: every file from GitHub's download URLs, checked against
+    # the signature and against the dist that was built (its manifest).
+    needs: [publish, publish-pypi]
+    runs-on: {linux}
+    permissions:
+      contents: read
+    steps:
+      - uses: {checkout}
+        with:
+          persist-credentials: false
+          fetch-depth: 0
+      - uses: {download}
+        with:
+          name: dist
+          path: dist
+      - name: Verify the published release
+        run: cargo xtask verify --require-signature --published github dist
 "#;
 
 /// The workflow for `plan`'s app, whose merge checks the signature with `public_key`

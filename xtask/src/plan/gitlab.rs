@@ -39,7 +39,7 @@ workflow:
     - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
     - if: {release}
 
-stages: [test, plan, build, smoke, merge, publish]
+stages: [test, plan, build, smoke, merge, publish, verify]
 
 default:
   image: {image}
@@ -149,6 +149,20 @@ pypi:
     - python3 -m venv --help > /dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv)
   script:
     - cargo xtask publish --to pypi --require-signature dist
+
+# The release as users download it: every file from the package registry, checked against the
+# signature and against the dist that was built (its manifest). Nothing to check in a dry run.
+verify-release:
+  stage: verify
+  tags: [{linux}]
+  interruptible: false
+  needs: [merge, release, crates-io, pypi]
+  rules:
+    - if: $JIMINI_PUBLISH_DRY_RUN == "1"
+      when: never
+    - if: {release}
+  script:
+    - cargo xtask verify --require-signature --published gitlab dist
 "#;
 
 /// The pipeline for `plan`'s targets, whose merge checks the signature with `public_key`

@@ -128,23 +128,19 @@ pub fn plan(input: &PublishInput<'_>) -> anyhow::Result<PublishPlan> {
                         e.github_repo
                     ),
                     uploads(&release_files, |name| {
-                        format!(
-                            "{}/{}/releases/download/{tag}/{name}",
-                            e.github_web, e.github_repo
-                        )
+                        let base = download_base(Host::Github, e, &manifest.app, &version);
+                        format!("{}{name}", base.unwrap_or_default())
                     }),
                 ),
                 Host::Gitlab => {
-                    let package = format!(
-                        "{}/projects/{}/packages/generic/{}/{}",
-                        e.gitlab_api, e.gitlab_project, manifest.app, manifest.version
-                    );
+                    let package =
+                        download_base(Host::Gitlab, e, &manifest.app, &version).unwrap_or_default();
                     (
                         format!(
                             "GitLab project {} package {} {} and release {tag}",
                             e.gitlab_project, manifest.app, manifest.version
                         ),
-                        uploads(&release_files, |name| format!("{package}/{name}")),
+                        uploads(&release_files, |name| format!("{package}{name}")),
                     )
                 }
                 Host::CratesIo => {
@@ -226,6 +222,29 @@ pub fn release_version(manifest: &Manifest) -> anyhow::Result<semver::Version> {
         );
     }
     Ok(version)
+}
+
+/// Where a release host serves the release's files (ending in `/`): what users download and
+/// `verify --published` checks. The registries have no such directory.
+pub fn download_base(
+    host: Host,
+    e: &Endpoints,
+    app: &str,
+    version: &semver::Version,
+) -> Option<String> {
+    match host {
+        Host::Github => Some(format!(
+            "{}/{}/releases/download/{}/",
+            e.github_web,
+            e.github_repo,
+            crate::version::release_tag(version)
+        )),
+        Host::Gitlab => Some(format!(
+            "{}/projects/{}/packages/generic/{app}/{version}/",
+            e.gitlab_api, e.gitlab_project
+        )),
+        Host::CratesIo | Host::Pypi => None,
+    }
 }
 
 /// Every file of the dist in upload order.

@@ -29,7 +29,11 @@ pub fn is_url(argument: &str) -> bool {
 
 /// Downloads the release at `base` into `into`; returns the manifest and what could not be
 /// fetched as problems (a file the host lacks or serves longer than listed).
-pub fn download(base: &str, into: &Path) -> anyhow::Result<(Manifest, Vec<String>)> {
+pub fn download(
+    base: &str,
+    into: &Path,
+    client: &Client,
+) -> anyhow::Result<(Manifest, Vec<String>)> {
     if !base.starts_with("https://") {
         bail!(
             "{base}: verify downloads a release over HTTPS only (an attacker on the path could \
@@ -41,7 +45,6 @@ pub fn download(base: &str, into: &Path) -> anyhow::Result<(Manifest, Vec<String
     } else {
         format!("{base}/")
     };
-    let client = Client::new(vec![]);
     let fetch = |name: &str, max: u64| -> anyhow::Result<Fetched> {
         let path = into.join(name);
         let mut file = fs_err::File::create(&path)?;

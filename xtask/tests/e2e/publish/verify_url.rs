@@ -84,6 +84,31 @@ fn verify_url_checks_a_served_release_and_names_a_swapped_file() {
     expect_failure(&mut verify(&url), "extra.bin");
     serve_again();
 
+    // `--published github`: the URL where `publish` put the dist's version, and the manifest
+    // served there must be the dist's own.
+    let published = |local: &Path| {
+        let mut cmd = xtask(workspace);
+        cmd.args(["verify", "--require-signature", "--published", "github"])
+            .arg(local)
+            .env(
+                "GITHUB_SERVER_URL",
+                format!("https://127.0.0.1:{}", server.port),
+            )
+            .env("GITHUB_REPOSITORY", "o/r")
+            .env("CURL_CA_BUNDLE", tls.join("cert.pem"));
+        cmd
+    };
+    let output = run(&mut published(dist));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&url), "{}", stderr(&output));
+    let other = copy_dist(dist, "verify-published-other");
+    let text = std::fs::read_to_string(other.join("dist-manifest.json")).unwrap();
+    std::fs::write(other.join("dist-manifest.json"), format!("{text}\n")).unwrap();
+    expect_failure(
+        &mut published(&other),
+        "the host serves another manifest than the dist that was built",
+    );
+
     // Plain HTTP, even to this machine: refused before anything is fetched.
     let plain = url.replacen("https://", "http://", 1);
     expect_failure(&mut verify(&plain), "over HTTPS only");
