@@ -1,5 +1,6 @@
 //! End to end: `cargo xtask dist` and `verify` on temporary copies of this workspace.
 
+mod bombs;
 mod refusals;
 mod reproducible;
 mod wheels;
@@ -232,4 +233,40 @@ print("valid")
             .arg(dist.join(&sbom_name)),
     );
     assert_eq!(out.trim(), "valid");
+}
+
+/// Updates the manifest and SHA256SUMS for a rewritten artifact.
+pub fn rechecksum(dir: &Path, name: &str) {
+    let sha = checked(Command::new("sha256sum").arg(dir.join(name)));
+    let sha = sha.split_whitespace().next().unwrap().to_owned();
+    let size = std::fs::metadata(dir.join(name)).unwrap().len();
+    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+    let sums: String = sums
+        .lines()
+        .map(|l| {
+            if l.ends_with(name) {
+                format!("{sha}  {name}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(dir.join("SHA256SUMS"), &sums).unwrap();
+    let sums_sha = checked(Command::new("sha256sum").arg(dir.join("SHA256SUMS")));
+    let mut manifest = read_manifest(dir);
+    for artifact in manifest["artifacts"].as_array_mut().unwrap() {
+        if artifact["name"] == name {
+            artifact["sha256"] = sha.clone().into();
+            artifact["size"] = size.into();
+        }
+        if artifact["name"] == "SHA256SUMS" {
+            artifact["sha256"] = sums_sha.split_whitespace().next().unwrap().into();
+            artifact["size"] = sums.len().into();
+        }
+    }
+    std::fs::write(
+        dir.join("dist-manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
 }
