@@ -39,6 +39,16 @@ pub fn shell() -> anyhow::Result<xshell::Shell> {
     Ok(sh)
 }
 
+/// [`shell`], or outside a workspace a shell in the current directory (for `verify`, which a
+/// user who downloaded a release runs without a checkout).
+pub fn shell_anywhere() -> anyhow::Result<xshell::Shell> {
+    let sh = xshell::Shell::new()?;
+    if let Some(root) = workspace::try_locate_root(&sh) {
+        sh.change_dir(&root);
+    }
+    Ok(sh)
+}
+
 /// The `cargo` that runs us (`$CARGO`), so a toolchain override is honoured.
 pub fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())

@@ -156,6 +156,10 @@ pub struct SignatureCheck {
 
 /// The workspace's public key (`public-key`, default `keys/jimini.pub`), if it has one.
 pub fn workspace_public_key(sh: &xshell::Shell) -> anyhow::Result<Option<minisign::PublicKey>> {
+    if crate::workspace::try_locate_root(sh).is_none() {
+        // Outside a checkout: only a key the user passes (`--public-key`) is trusted.
+        return Ok(None);
+    }
     let root = sh.current_dir();
     let config = crate::workspace::Workspace::load(sh)?.config;
     let path = root.join(config.public_key());

@@ -136,6 +136,20 @@ pub fn locate_root(sh: &Shell) -> anyhow::Result<PathBuf> {
         .to_owned())
 }
 
+/// The workspace root when there is one around the current directory (no error, no output).
+pub fn try_locate_root(sh: &Shell) -> Option<PathBuf> {
+    let cargo = crate::cargo();
+    let manifest = cmd!(
+        sh,
+        "{cargo} locate-project --workspace --message-format plain"
+    )
+    .quiet()
+    .ignore_stderr()
+    .read()
+    .ok()?;
+    Path::new(manifest.trim()).parent().map(Path::to_owned)
+}
+
 impl Workspace {
     pub fn load(sh: &Shell) -> anyhow::Result<Workspace> {
         let root = sh.current_dir();

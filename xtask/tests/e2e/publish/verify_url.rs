@@ -84,6 +84,29 @@ fn verify_url_checks_a_served_release_and_names_a_swapped_file() {
     expect_failure(&mut verify(&url), "extra.bin");
     serve_again();
 
+    // Outside a checkout (a user who downloaded the tool, not the repository): only a key
+    // passed with --public-key is trusted.
+    let elsewhere = temp_dir("verify-url-elsewhere");
+    let outside = |key: Option<&Path>| {
+        let mut cmd = Command::new(XTASK);
+        cmd.current_dir(&elsewhere)
+            .args(["verify", "--require-signature", &url])
+            .env("CURL_CA_BUNDLE", tls.join("cert.pem"))
+            .env("NO_COLOR", "1");
+        if let Some(key) = key {
+            cmd.arg("--public-key").arg(key);
+        }
+        cmd
+    };
+    expect_failure(&mut outside(None), "no public key (pass --public-key FILE)");
+    let output = run(&mut outside(Some(&workspace.join("keys/jimini.pub"))));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("could not find"),
+        "{}",
+        stderr(&output)
+    );
+
     // `--published github`: the URL where `publish` put the dist's version, and the manifest
     // served there must be the dist's own.
     let published = |local: &Path| {
