@@ -43,6 +43,18 @@ pub enum Command {
     /// Publish a verified dist: the GitHub release, GitLab's package registry and release,
     /// crates.io, PyPI; each step safe to re-run, nothing ever replaced.
     Publish(Publish),
+    /// Run a target's binaries from a (partial) dist on a machine of that target: --version,
+    /// `jimini check`, and the server's start, /health and stop.
+    Smoke(Smoke),
+}
+
+#[derive(Debug, Args)]
+pub struct Smoke {
+    /// The dist or partial dist holding the target's archive.
+    pub dir: PathBuf,
+    /// The target whose archive to run (it must be this machine's).
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]

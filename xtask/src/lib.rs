@@ -21,6 +21,7 @@ pub mod publish;
 pub mod rebuild;
 pub mod release;
 pub mod signing;
+pub mod smoke;
 pub mod stdout;
 pub mod targets;
 pub mod tools;

@@ -39,6 +39,7 @@ fn dispatch(command: Command, sh: &xshell::Shell) -> anyhow::Result<()> {
         Command::Ci(cmd) => cmd.run(sh),
         Command::Keygen(cmd) => cmd.run(sh),
         Command::Publish(cmd) => cmd.run(sh),
+        Command::Smoke(cmd) => cmd.run(sh),
         Command::Verify(cmd) => cmd.run(sh),
     }
 }

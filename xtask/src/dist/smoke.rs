@@ -13,10 +13,10 @@ use crate::targets::{Emulator, Runner};
 use crate::util::{extract, in_tempdir};
 
 /// A sample run of the shipped CLI: it must block a US SSN with exit code 3.
-const SMOKE_BINARY: &str = "jimini";
-const SMOKE_ARGS: [&str; 2] = ["check", "my ssn is 123-45-6789"];
-const SMOKE_EXIT: i32 = 3;
-const SMOKE_STDOUT: &str = "decision: block";
+pub const SMOKE_BINARY: &str = "jimini";
+pub const SMOKE_ARGS: [&str; 2] = ["check", "my ssn is 123-45-6789"];
+pub const SMOKE_EXIT: i32 = 3;
+pub const SMOKE_STDOUT: &str = "decision: block";
 
 /// Which targets `--smoke` must run: all of them, or only those this machine can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -101,8 +101,13 @@ plan:
 .smoke:
   extends: .on-release
   stage: smoke
+  before_script:
+    # The macOS image may lack Rust: rustup's minimal profile, for `cargo xtask` only.
+    - command -v cargo || (curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal)
+    - export PATH="$HOME/.cargo/bin:$PATH"
   script:
-    - sh .ci/smoke.sh "partial-$TARGET" "$TARGET"
+    # The archive, its format and files come from the partial's manifest.
+    - cargo xtask smoke "partial-$TARGET" --target "$TARGET"
 "#;
 
 const PUBLISH: &str = r#"

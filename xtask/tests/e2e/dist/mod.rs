@@ -270,3 +270,18 @@ pub fn rechecksum(dir: &Path, name: &str) {
     )
     .unwrap();
 }
+
+/// `smoke` on the app's own host archive (what the macOS jobs run on the Apple builds): every
+/// binary's version line, the block, and the real server's /health and clean SIGTERM stop.
+#[test]
+fn the_apps_own_binaries_pass_the_smoke_command() {
+    let (copy, dist) = built();
+    let host = host();
+    let said = checked(xtask(copy).args(["smoke", dist.to_str().unwrap(), "--target", &host]));
+    let version = read_manifest(dist)["version"].as_str().unwrap().to_owned();
+    for binary in ["jimini", "jimini-admin", "jimini-server"] {
+        assert!(said.contains(&format!("{binary} {version} (")), "{said}");
+    }
+    assert!(said.contains("jimini check: decision: block"), "{said}");
+    assert!(said.contains("stopped cleanly on SIGTERM"), "{said}");
+}

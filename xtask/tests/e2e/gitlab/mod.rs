@@ -365,26 +365,25 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
     // No secret in the log.
     assert!(!log.contains(&key_line));
 
-    // The smoke script of the macOS jobs (both CIs), on this machine's own partial.
-    let script = source_root().join(".ci/smoke.sh");
-    checked(Command::new("shellcheck").arg(&script));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The smoke command of the macOS jobs (both CIs), on this machine's own partial.
     let host = host();
-    let smoke = checked(
-        Command::new("sh")
-            .current_dir(&workspace)
-            .arg(&script)
-            .arg(format!("partial-{host}"))
-            .arg(&host)
-            .env("JIMINI_SMOKE_PORT", port.to_string()),
-    );
+    let smoke =
+        checked(xtask(&workspace).args(["smoke", &format!("partial-{host}"), "--target", &host]));
     assert!(
-        smoke.starts_with(&format!("jimini {version}")) && smoke.contains(r#"{"status":"ok"}"#),
+        smoke.starts_with(&format!("jimini {version}"))
+            && smoke.contains("jimini check: decision: block")
+            && smoke.contains(r#"/health {"status":"ok"}, stopped cleanly on SIGTERM"#),
         "{smoke}"
+    );
+    // A partial without that target's archive: named, nothing run.
+    expect_failure(
+        xtask(&workspace).args([
+            "smoke",
+            &format!("partial-{host}"),
+            "--target",
+            "aarch64-apple-darwin",
+        ]),
+        "has no archive for aarch64-apple-darwin",
     );
     drop(leftovers);
 }
