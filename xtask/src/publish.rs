@@ -79,7 +79,14 @@ impl flags::Publish {
                     registries::publish_crate(&plan, host, &endpoints.crates_io_api, &crate_path)?;
                 }
                 Host::Pypi => {
-                    registries::publish_wheels(sh, &plan, host, &endpoints.pypi_api, &dir)?;
+                    registries::publish_wheels(
+                        sh,
+                        &plan,
+                        host,
+                        &endpoints.pypi_api,
+                        &dir,
+                        &workspace.target_dir,
+                    )?;
                 }
             }
         }

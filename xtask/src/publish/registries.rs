@@ -162,6 +162,7 @@ pub fn publish_wheels(
     host: &HostPlan,
     pypi_api: &str,
     dir: &Path,
+    target_dir: &Path,
 ) -> anyhow::Result<()> {
     let api = pypi_api.trim_end_matches('/');
     let url = format!("{api}/pypi/{}/{}/json", plan.app, plan.version);
@@ -218,44 +219,55 @@ pub fn publish_wheels(
         }
     };
     let upload_url = &host.uploads[0].destination;
-    crate::util::in_tempdir("twine", |venv| {
-        let twine = install_twine(sh, venv)?;
-        let wheels: Vec<std::path::PathBuf> = missing.iter().map(|name| dir.join(name)).collect();
-        let status = Command::new(&twine)
-            .args(["upload", "--non-interactive", "--disable-progress-bar"])
-            .arg("--repository-url")
-            .arg(upload_url)
-            .args(&wheels)
-            .env("TWINE_USERNAME", "__token__")
-            .env("TWINE_PASSWORD", token.expose())
-            .status()
-            .context("cannot run twine")?;
-        if !status.success() {
-            bail!("twine upload failed ({status})");
-        }
-        for name in &missing {
-            say(format_args!("uploaded {name}"));
-        }
-        Ok(())
-    })
+    let twine = install_twine(sh, target_dir)?;
+    let wheels: Vec<std::path::PathBuf> = missing.iter().map(|name| dir.join(name)).collect();
+    let status = Command::new(&twine)
+        .args(["upload", "--non-interactive", "--disable-progress-bar"])
+        .arg("--repository-url")
+        .arg(upload_url)
+        .args(&wheels)
+        .env("TWINE_USERNAME", "__token__")
+        .env("TWINE_PASSWORD", token.expose())
+        .status()
+        .context("cannot run twine")?;
+    if !status.success() {
+        bail!("twine upload failed ({status}); run publish again to upload what is missing");
+    }
+    for name in &missing {
+        say(format_args!("uploaded {name}"));
+    }
+    Ok(())
 }
 
-/// twine at its pinned version, in a virtual environment of this run's own.
-fn install_twine(sh: &xshell::Shell, venv: &Path) -> anyhow::Result<std::path::PathBuf> {
+/// twine at its pinned version, in a virtualenv of its own in the tools cache, made once per
+/// version under a lock; a `.complete` marker written last, so a cut-off install is made again.
+fn install_twine(sh: &xshell::Shell, target_dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     let version = crate::pins::python_tool_version("twine").expect("twine is pinned");
-    let env = venv.join("venv");
-    xshell::cmd!(sh, "python3 -m venv {env}")
+    let root = crate::tools::tools_cache(target_dir).join(format!("twine-{version}"));
+    let parent = root.parent().expect("the cache has a parent");
+    fs_err::create_dir_all(parent)?;
+    let lock = fs_err::File::create(parent.join(format!(".twine-{version}.lock")))?;
+    lock.file().lock()?;
+    let complete = root.join(".complete");
+    if !complete.is_file() {
+        // Ours (the cache's versioned directory): a cut-off install is removed and made again.
+        if root.exists() {
+            fs_err::remove_dir_all(&root)?;
+        }
+        xshell::cmd!(sh, "python3 -m venv {root}")
+            .quiet()
+            .run()
+            .context("cannot make a Python virtualenv for twine: install python3-venv")?;
+        let pip = root.join("bin/pip");
+        let pin = format!("twine=={version}");
+        xshell::cmd!(
+            sh,
+            "{pip} install --quiet --disable-pip-version-check {pin}"
+        )
         .quiet()
         .run()
-        .context("cannot make a Python virtualenv for twine: install python3-venv")?;
-    let pip = env.join("bin/pip");
-    let pin = format!("twine=={version}");
-    xshell::cmd!(
-        sh,
-        "{pip} install --quiet --disable-pip-version-check {pin}"
-    )
-    .quiet()
-    .run()
-    .context("cannot install twine")?;
-    Ok(env.join("bin/twine"))
+        .context("cannot install twine")?;
+        fs_err::write(&complete, "")?;
+    }
+    Ok(root.join("bin/twine"))
 }

@@ -4,8 +4,10 @@
 //! a run with nothing to do, a file the host holds with other bytes, an immutable release, a
 //! tag on another commit; and no token in any output.
 
+mod crates_io;
 mod github;
 mod gitlab;
+mod pypi;
 mod verify_url;
 
 use std::io::BufRead;
@@ -87,6 +89,9 @@ pub fn publish(workspace: &Path) -> Command {
         "CI_JOB_TOKEN",
         "JIMINI_PUBLISH_DRY_RUN",
         "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "PYPI_TOKEN",
+        "PYPI_ID_TOKEN",
+        "CARGO_REGISTRY_TOKEN",
     ] {
         cmd.env_remove(var);
     }
