@@ -65,29 +65,69 @@ impl flags::Publish {
         let gitlab = wants(Host::Gitlab)
             .then(|| gitlab::Gitlab::from_env(&endpoints.gitlab_api, &endpoints.gitlab_project))
             .transpose()?;
+        // Preflight: every host is read and every refusal made before the first upload
+        // anywhere.
+        let mut found = Vec::new();
         for host in &plan.hosts {
+            say(format_args!("checking {}", host.release));
+            found.push(match host.host {
+                Host::Github => Found::Github(github::inspect(
+                    github.as_ref().expect("made above"),
+                    &plan,
+                    host,
+                )?),
+                Host::Gitlab => Found::Gitlab(gitlab::inspect(
+                    gitlab.as_ref().expect("made above"),
+                    &plan,
+                    host,
+                )?),
+                Host::CratesIo => Found::CratesIo(registries::inspect_crate(
+                    &plan,
+                    host,
+                    &endpoints.crates_io_api,
+                )?),
+                Host::Pypi => Found::Pypi(registries::inspect_wheels(
+                    &plan,
+                    host,
+                    &endpoints.pypi_api,
+                )?),
+            });
+        }
+        for (host, found) in plan.hosts.iter().zip(found) {
             say(format_args!("publishing to {}", host.release));
-            match host.host {
-                Host::Github => {
-                    github::publish(github.as_ref().expect("made above"), &plan, host, &dir)?
-                }
-                Host::Gitlab => {
-                    gitlab::publish(gitlab.as_ref().expect("made above"), &plan, host, &dir)?
-                }
-                Host::CratesIo => {
+            match found {
+                Found::Github(found) => github::apply(
+                    github.as_ref().expect("made above"),
+                    &plan,
+                    host,
+                    &dir,
+                    found,
+                )?,
+                Found::Gitlab(found) => gitlab::apply(
+                    gitlab.as_ref().expect("made above"),
+                    &plan,
+                    host,
+                    &dir,
+                    found,
+                )?,
+                Found::CratesIo(already) => {
                     let crate_path = packaged_crate_path(&workspace, &plan.app, &plan.version);
-                    registries::publish_crate(&plan, host, &endpoints.crates_io_api, &crate_path)?;
-                }
-                Host::Pypi => {
-                    registries::publish_wheels(
-                        sh,
+                    registries::apply_crate(
                         &plan,
                         host,
-                        &endpoints.pypi_api,
-                        &dir,
-                        &workspace.target_dir,
-                    )?;
+                        &endpoints.crates_io_api,
+                        &crate_path,
+                        already,
+                    )?
                 }
+                Found::Pypi(missing) => registries::apply_wheels(
+                    sh,
+                    host,
+                    &endpoints.pypi_api,
+                    &dir,
+                    &workspace.target_dir,
+                    missing,
+                )?,
             }
         }
         if self.json {
@@ -272,6 +312,16 @@ fn print_plan(plan: &PublishPlan) -> anyhow::Result<()> {
         crate::outln!("  {line}")?;
     }
     Ok(())
+}
+
+/// What the preflight read from each host, for its step to act on.
+enum Found {
+    Github(github::Found),
+    Gitlab(Vec<Remote>),
+    /// The version is on crates.io already.
+    CratesIo(bool),
+    /// The wheels PyPI lacks.
+    Pypi(Vec<String>),
 }
 
 /// What a host holds under an upload's name.

@@ -166,13 +166,15 @@ impl Github {
     }
 }
 
-/// Runs the GitHub part of `plan`.
-pub fn publish(
-    github: &Github,
-    plan: &PublishPlan,
-    host: &HostPlan,
-    dir: &Path,
-) -> anyhow::Result<()> {
+/// What GitHub has for the release, read before anything is sent.
+pub struct Found {
+    release: Option<Value>,
+    remote: Vec<Remote>,
+}
+
+/// The preflight: every read and every refusal (the tag on another commit, a file attached
+/// with other bytes, an immutable release lacking files), before any host is sent anything.
+pub fn inspect(github: &Github, plan: &PublishPlan, host: &HostPlan) -> anyhow::Result<Found> {
     let tag = &plan.tag;
     let commit = github.tag_commit(tag)?;
     if commit != plan.commit {
@@ -211,6 +213,19 @@ pub fn publish(
              immutable release takes no files; release a new version"
         );
     }
+    Ok(Found { release, remote })
+}
+
+/// Sends what [`inspect`] found missing, then publishes the draft.
+pub fn apply(
+    github: &Github,
+    plan: &PublishPlan,
+    host: &HostPlan,
+    dir: &Path,
+    found: Found,
+) -> anyhow::Result<()> {
+    let tag = &plan.tag;
+    let Found { release, remote } = found;
     let release = match release {
         Some(release) => release,
         None => {

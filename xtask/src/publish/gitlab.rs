@@ -38,12 +38,13 @@ impl Gitlab {
     }
 }
 
-pub fn publish(
+/// The preflight: what the registry holds under each name; a file with other bytes is
+/// refused before any host is sent anything.
+pub fn inspect(
     gitlab: &Gitlab,
     plan: &PublishPlan,
     host: &HostPlan,
-    dir: &Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Remote>> {
     let client = &gitlab.client;
     let remote: Vec<Remote> = host
         .uploads
@@ -70,6 +71,18 @@ pub fn publish(
         &remote,
         "delete that package file first",
     )?;
+    Ok(remote)
+}
+
+/// Uploads what [`inspect`] found missing, then makes (or completes) the release.
+pub fn apply(
+    gitlab: &Gitlab,
+    plan: &PublishPlan,
+    host: &HostPlan,
+    dir: &Path,
+    remote: Vec<Remote>,
+) -> anyhow::Result<()> {
+    let client = &gitlab.client;
     for (upload, remote) in host.uploads.iter().zip(&remote) {
         if matches!(remote, Remote::Present(_)) {
             say(format_args!(

@@ -72,13 +72,27 @@ fn mint(endpoint: &str, field: &str, id_token: &Secret, registry: &str) -> anyho
         .with_context(|| format!("{registry}'s token answer has no token"))
 }
 
-pub fn publish_crate(
+/// Whether a credential for a registry can be had: an explicit token, or a CI's ID token to
+/// trade (checked in the preflight; minted only when something is sent).
+fn credential_available(explicit: &str, gitlab_var: &str) -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    set(explicit)
+        || set(gitlab_var)
+        || (set("ACTIONS_ID_TOKEN_REQUEST_URL") && set("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+}
+
+const CRATES_IO_CREDENTIAL: &str = "publishing to crates.io needs CARGO_REGISTRY_TOKEN or a \
+    Trusted Publishing ID token (GitLab: id_tokens CRATES_IO_ID_TOKEN; GitHub: `id-token: write`)";
+const PYPI_CREDENTIAL: &str = "publishing to PyPI needs PYPI_TOKEN or a Trusted Publishing ID \
+    token (GitLab: id_tokens PYPI_ID_TOKEN; GitHub: `id-token: write`)";
+
+/// The preflight for crates.io: whether the version is there (with the `.crate`'s checksum:
+/// done; another: refused), and else that a credential can be had.
+pub fn inspect_crate(
     plan: &PublishPlan,
     host: &HostPlan,
     crates_io_api: &str,
-    crate_path: &Path,
-) -> anyhow::Result<()> {
-    let upload = &host.uploads[0];
+) -> anyhow::Result<bool> {
     let api = crates_io_api.trim_end_matches('/');
     let version_url = format!("{api}/api/v1/crates/{}/{}", plan.app, plan.version);
     let response =
@@ -94,11 +108,7 @@ pub fn publish_crate(
             &[Remote::Present(checksum)],
             "crates.io never replaces a version; release a new one",
         )?;
-        say(format_args!(
-            "{} {} is already on crates.io",
-            plan.app, plan.version
-        ));
-        return Ok(());
+        return Ok(true);
     }
     if response.status != 404 {
         bail!(
@@ -106,16 +116,36 @@ pub fn publish_crate(
             response.status
         );
     }
+    if !credential_available("CARGO_REGISTRY_TOKEN", "CRATES_IO_ID_TOKEN") {
+        bail!("{CRATES_IO_CREDENTIAL}");
+    }
+    Ok(false)
+}
+
+/// `cargo publish` unless [`inspect_crate`] found the version there.
+pub fn apply_crate(
+    plan: &PublishPlan,
+    host: &HostPlan,
+    crates_io_api: &str,
+    crate_path: &Path,
+    already: bool,
+) -> anyhow::Result<()> {
+    if already {
+        say(format_args!(
+            "{} {} is already on crates.io",
+            plan.app, plan.version
+        ));
+        return Ok(());
+    }
+    let upload = &host.uploads[0];
+    let api = crates_io_api.trim_end_matches('/');
     let (token, minted) = match std::env::var("CARGO_REGISTRY_TOKEN")
         .ok()
         .filter(|v| !v.is_empty())
     {
         Some(token) => (Secret::new(token), None),
         None => {
-            let id = id_token("crates.io", "CRATES_IO_ID_TOKEN")?.context(
-                "publishing to crates.io needs CARGO_REGISTRY_TOKEN or a Trusted Publishing ID \
-                 token (GitLab: id_tokens CRATES_IO_ID_TOKEN; GitHub: `id-token: write`)",
-            )?;
+            let id = id_token("crates.io", "CRATES_IO_ID_TOKEN")?.context(CRATES_IO_CREDENTIAL)?;
             let endpoint = format!("{api}/api/v1/trusted_publishing/tokens");
             let token = mint(&endpoint, "jwt", &id, "crates.io")?;
             (token.clone(), Some((endpoint, token)))
@@ -156,14 +186,13 @@ pub fn publish_crate(
     result
 }
 
-pub fn publish_wheels(
-    sh: &xshell::Shell,
+/// The preflight for PyPI: which wheels are there (another digest under a name: refused) and,
+/// when some are missing, that a credential can be had. Returns the missing wheels.
+pub fn inspect_wheels(
     plan: &PublishPlan,
     host: &HostPlan,
     pypi_api: &str,
-    dir: &Path,
-    target_dir: &Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let api = pypi_api.trim_end_matches('/');
     let url = format!("{api}/pypi/{}/{}/json", plan.app, plan.version);
     let response = Client::new(vec![]).send("GET", &url, &[], Body::Empty, MAX_API_RESPONSE)?;
@@ -193,28 +222,39 @@ pub fn publish_wheels(
         &remote,
         "PyPI never takes a file name twice; release a new version",
     )?;
-    let missing: Vec<&str> = host
+    let missing: Vec<String> = host
         .uploads
         .iter()
         .zip(&remote)
         .filter(|(_, r)| !matches!(r, Remote::Present(_)))
-        .map(|(u, _)| u.file.as_str())
+        .map(|(u, _)| u.file.clone())
         .collect();
-    for (upload, remote) in host.uploads.iter().zip(&remote) {
-        if matches!(remote, Remote::Present(_)) {
-            say(format_args!("{} is already on PyPI", upload.file));
-        }
+    if !missing.is_empty() && !credential_available("PYPI_TOKEN", "PYPI_ID_TOKEN") {
+        bail!("{PYPI_CREDENTIAL}");
+    }
+    Ok(missing)
+}
+
+/// Uploads the wheels [`inspect_wheels`] found missing, with twine.
+pub fn apply_wheels(
+    sh: &xshell::Shell,
+    host: &HostPlan,
+    pypi_api: &str,
+    dir: &Path,
+    target_dir: &Path,
+    missing: Vec<String>,
+) -> anyhow::Result<()> {
+    for upload in host.uploads.iter().filter(|u| !missing.contains(&u.file)) {
+        say(format_args!("{} is already on PyPI", upload.file));
     }
     if missing.is_empty() {
         return Ok(());
     }
+    let api = pypi_api.trim_end_matches('/');
     let token = match std::env::var("PYPI_TOKEN").ok().filter(|v| !v.is_empty()) {
         Some(token) => Secret::new(token),
         None => {
-            let id = id_token("pypi", "PYPI_ID_TOKEN")?.context(
-                "publishing to PyPI needs PYPI_TOKEN or a Trusted Publishing ID token \
-                 (GitLab: id_tokens PYPI_ID_TOKEN; GitHub: `id-token: write`)",
-            )?;
+            let id = id_token("pypi", "PYPI_ID_TOKEN")?.context(PYPI_CREDENTIAL)?;
             mint(&format!("{api}/_/oidc/mint-token"), "token", &id, "PyPI")?
         }
     };

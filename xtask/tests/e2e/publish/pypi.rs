@@ -99,4 +99,39 @@ fn the_wheels_reach_pypi_once_and_a_rerun_completes_a_cut_off_upload() {
         text(&refused)
     );
     assert_eq!(uploads(seen), 0);
+
+    // With the GitHub release in the same run: PyPI's refusal comes from the preflight, before
+    // GitHub is sent anything.
+    let github_dir = temp_dir("publish-pypi-github");
+    let github_control = github_dir.join("control.json");
+    let tag = format!("v{}", manifest["version"].as_str().unwrap());
+    std::fs::write(
+        &github_control,
+        serde_json::json!({"tags": {&tag: manifest["commit"]}}).to_string(),
+    )
+    .unwrap();
+    let github = StandIn::start("github/fake_api.py", &github_dir, &[&github_control]);
+    let both = run(publish(workspace)
+        .args(["--to", "pypi", "--to", "github"])
+        .arg(dist)
+        .env("JIMINI_PYPI_API", &base)
+        .env("JIMINI_PYPI_UPLOAD_URL", format!("{base}/legacy/"))
+        .env("PYPI_TOKEN", "pypi-token")
+        .env(
+            "GITHUB_API_URL",
+            format!("http://127.0.0.1:{}", github.port),
+        )
+        .env("GITHUB_REPOSITORY", "o/r")
+        .env("GH_TOKEN", "gh-token"));
+    assert!(!both.status.success());
+    assert!(
+        text(&both).contains("nothing was uploaded"),
+        "{}",
+        text(&both)
+    );
+    assert!(
+        github.requests(0).iter().all(|r| r.starts_with("GET ")),
+        "{:?}",
+        github.requests(0)
+    );
 }
