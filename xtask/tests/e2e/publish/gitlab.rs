@@ -5,9 +5,10 @@ use std::process::Command;
 use super::{StandIn, publish, text};
 use crate::common::*;
 
-/// Every file once into the package registry and one release linking them all, its notes the
-/// version's CHANGELOG section; a re-run only reads; a registry file with other content stops
-/// the run before any upload and is kept.
+/// Cut off after one upload (the registry answers 503): no release yet; the re-run uploads the
+/// rest and makes one release linking every file, its notes the version's CHANGELOG section; a
+/// third run only reads; a registry file with other content stops the run before any upload
+/// and is kept.
 #[test]
 fn the_gitlab_release_uploads_each_file_once_and_a_rerun_is_done() {
     let built = builds::dist(builds::Build::FixtureSigned);
@@ -16,7 +17,9 @@ fn the_gitlab_release_uploads_each_file_once_and_a_rerun_is_done() {
     let version = manifest["version"].as_str().unwrap().to_owned();
     let tag = format!("v{version}");
     let dir = temp_dir("publish-gitlab");
-    let api = StandIn::start("gitlab/fake_api.py", &dir, &[]);
+    let control = dir.join("control.json");
+    std::fs::write(&control, r#"{"uploads_before_failure": 1}"#).unwrap();
+    let api = StandIn::start("gitlab/fake_api.py", &dir, &[&control]);
     let base = format!("http://127.0.0.1:{}/api/v4", api.port);
     let run_publish = || {
         run(publish(workspace)
@@ -29,15 +32,27 @@ fn the_gitlab_release_uploads_each_file_once_and_a_rerun_is_done() {
     };
     let files = file_names(dist);
 
+    let puts = |from: usize| -> usize {
+        api.requests(from)
+            .iter()
+            .filter(|r| r.starts_with("PUT "))
+            .count()
+    };
+    let cut = run_publish();
+    assert!(!cut.status.success(), "{}", text(&cut));
+    assert!(!text(&cut).contains("job-token"));
+    assert_eq!(api.state()["files"].as_array().unwrap().len(), 1);
+    assert!(api.state()["releases"].as_object().unwrap().is_empty());
+
+    std::fs::write(&control, "{}").unwrap();
+    let seen = api.requests(0).len();
     let first = run_publish();
     assert!(first.status.success(), "{}", text(&first));
-    assert!(!text(&first).contains("job-token"));
-    let puts: Vec<String> = api
-        .requests(0)
-        .into_iter()
-        .filter(|r| r.starts_with("PUT "))
-        .collect();
-    assert_eq!(puts.len(), files.len(), "{puts:?}");
+    assert_eq!(
+        puts(seen),
+        files.len() - 1,
+        "the stored file is not sent again"
+    );
     let release = &api.state()["releases"][&tag];
     assert_eq!(release["name"], format!("jimini {version}"));
     assert!(
