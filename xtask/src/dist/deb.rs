@@ -50,7 +50,7 @@ pub fn files(
                 what: Generated::DebianChangelog,
             } => gzip_max(text::debian_changelog(&plan.control, mtime)?.as_bytes())?,
             Source::Generated {
-                what: Generated::WheelMetadata | Generated::WheelInfo,
+                what: Generated::WheelMetadata | Generated::WheelInfo | Generated::Sbom,
             } => anyhow::bail!("{:?} has no place in a .deb", entry.source),
             Source::Generated {
                 what: Generated::DebianCopyright,

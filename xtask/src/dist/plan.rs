@@ -254,8 +254,10 @@ fn plan_target(
         })?,
         None => None,
     };
+    let sbom = format!("{stem}.cdx.json");
     let wheel = match input.config.wheel() {
         Some(config) => super::wheel::plan::plan(&WheelRequest {
+            sbom: &sbom,
             app: &input.config.package,
             version: input.version,
             target: &target,
@@ -273,7 +275,7 @@ fn plan_target(
         archive: format!("{stem}.{}", target.archive.extension()),
         fallback_archive: (target.archive == ArchiveFormat::TarXz && target.os == Os::Linux)
             .then(|| format!("{stem}.{}", ArchiveFormat::TarGz.extension())),
-        sbom: format!("{stem}.cdx.json"),
+        sbom,
         stem,
         binaries,
         archive_entries,

@@ -49,6 +49,10 @@ pub fn files(
             Source::Generated {
                 what: Generated::WheelInfo,
             } => plan::wheel_text(&plan.tags).into_bytes(),
+            // The SBOM is written before the packages; `read` gives its bytes.
+            Source::Generated {
+                what: Generated::Sbom,
+            } => read(&entry.source)?,
             other => bail!("{other:?} has no place in a wheel"),
         };
         files.push((entry.path.clone(), entry.mode.0, content));

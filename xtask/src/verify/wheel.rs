@@ -1,5 +1,5 @@
-//! A wheel in a dist: its `RECORD` holds (as pip checks it), and its scripts are byte for byte
-//! the binaries of the same target's archive.
+//! A wheel in a dist: its `RECORD` holds (as pip checks it), its scripts are byte for byte
+//! the binaries of the same target's archive, and its SBOM (PEP 770) is the target's.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,8 +17,35 @@ pub(super) fn check_wheel(
     intact: &dyn Fn(&Artifact) -> bool,
     problems: &mut Vec<String>,
 ) -> anyhow::Result<()> {
-    let (found, scripts) = crate::dist::wheel::check::check(&dir.join(&wheel.name), &wheel.name)?;
+    let (found, contents) = crate::dist::wheel::check::check(&dir.join(&wheel.name), &wheel.name)?;
     problems.extend(found);
+    let scripts = contents.scripts;
+    // PEP 770: the wheel carries its target's SBOM, byte for byte.
+    match manifest
+        .artifacts
+        .iter()
+        .find(|a| a.kind == ArtifactKind::Sbom && a.target == wheel.target)
+    {
+        Some(sbom) => match contents.sboms.get(&sbom.name) {
+            Some(bytes) if intact(sbom) => {
+                if *bytes != fs_err::read(dir.join(&sbom.name))? {
+                    problems.push(format!(
+                        "{}: .dist-info/sboms/{} differs from {}",
+                        wheel.name, sbom.name, sbom.name
+                    ));
+                }
+            }
+            Some(_) => {}
+            None => problems.push(format!(
+                "{}: no .dist-info/sboms/{} (PEP 770): the wheel must carry its target's SBOM",
+                wheel.name, sbom.name
+            )),
+        },
+        None => problems.push(format!(
+            "{}: the dist has no SBOM of its target",
+            wheel.name
+        )),
+    }
     let Some(archive) = manifest
         .artifacts
         .iter()

@@ -65,12 +65,20 @@ pub(super) fn write_wheel(
     let mtime = packing.plan.source_date_epoch as u64;
     let mut sources = entry_sources(&wheel.entries, binaries, root)?;
     sources.extend(wheel.metadata.readme.iter().map(|readme| root.join(readme)));
+    // The SBOM it carries, written into staging before the packages.
+    let sbom = staging.join(&target.sbom);
+    sources.push(sbom.clone());
     let inputs = PackageInputs {
         file_name: &wheel.file,
         description: serde_json::to_string(&(wheel, mtime))?,
         sources: sources.iter().map(PathBuf::as_path).collect(),
     };
-    let read = |source: &Source| read_source(source, binaries, root);
+    let read = |source: &Source| match source {
+        Source::Generated {
+            what: crate::dist::plan::entry::Generated::Sbom,
+        } => fs::read(&sbom).with_context(|| format!("cannot read {}", sbom.display())),
+        other => read_source(other, binaries, root),
+    };
     let digest = reuse_or_write(packing, &inputs, || {
         crate::dist::wheel::write(&staging.join(&wheel.file), wheel, mtime, &read)
     })?;

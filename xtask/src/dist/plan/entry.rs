@@ -29,6 +29,9 @@ pub enum Generated {
     WheelMetadata,
     /// A wheel's `WHEEL` file (its tags).
     WheelInfo,
+    /// The target's CycloneDX SBOM: the same bytes as its `.cdx.json` (in a wheel, PEP 770's
+    /// `.dist-info/sboms/`).
+    Sbom,
 }
 
 /// A Unix permission mode, written in octal in the plan (`"0755"`).

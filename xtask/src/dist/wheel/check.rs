@@ -7,11 +7,19 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// A wheel's scripts (the binaries), by file name.
+/// A wheel's scripts (the binaries), or its SBOMs, by file name.
 pub type Scripts = BTreeMap<String, Vec<u8>>;
 
-/// The problems of the wheel at `path` (named by `name`), and its scripts.
-pub fn check(path: &Path, name: &str) -> anyhow::Result<(Vec<String>, Scripts)> {
+/// What `verify` compares of a wheel with the rest of the dist.
+pub struct Contents {
+    /// The binaries, from `.data/scripts/`.
+    pub scripts: Scripts,
+    /// PEP 770's `.dist-info/sboms/`.
+    pub sboms: Scripts,
+}
+
+/// The problems of the wheel at `path` (named by `name`), and its scripts and SBOMs.
+pub fn check(path: &Path, name: &str) -> anyhow::Result<(Vec<String>, Contents)> {
     let file = fs_err::File::open(path)?;
     let mut zip = zip::ZipArchive::new(file).with_context(|| format!("{name} is not a zip"))?;
     let mut members = BTreeMap::new();
@@ -33,7 +41,11 @@ pub fn check(path: &Path, name: &str) -> anyhow::Result<(Vec<String>, Scripts)> 
         .find(|(member, _)| member.ends_with(".dist-info/RECORD"))
     else {
         problems.push(format!("{name} has no .dist-info/RECORD"));
-        return Ok((problems, BTreeMap::new()));
+        let empty = Contents {
+            scripts: BTreeMap::new(),
+            sboms: BTreeMap::new(),
+        };
+        return Ok((problems, empty));
     };
     let record = String::from_utf8_lossy(record).into_owned();
     let mut recorded = BTreeSet::new();
@@ -54,13 +66,19 @@ pub fn check(path: &Path, name: &str) -> anyhow::Result<(Vec<String>, Scripts)> 
     for member in members.keys().filter(|m| !recorded.contains(*m)) {
         problems.push(format!("{name}: {member} is not in RECORD"));
     }
-    let scripts = members
-        .iter()
-        .filter_map(|(member, content)| {
-            let (dir, file) = member.rsplit_once('/')?;
-            dir.ends_with(".data/scripts")
-                .then(|| (file.to_owned(), content.clone()))
-        })
-        .collect();
-    Ok((problems, scripts))
+    let below = |suffix: &str| -> Scripts {
+        members
+            .iter()
+            .filter_map(|(member, content)| {
+                let (dir, file) = member.rsplit_once('/')?;
+                dir.ends_with(suffix)
+                    .then(|| (file.to_owned(), content.clone()))
+            })
+            .collect()
+    };
+    let contents = Contents {
+        scripts: below(".data/scripts"),
+        sboms: below(".dist-info/sboms"),
+    };
+    Ok((problems, contents))
 }

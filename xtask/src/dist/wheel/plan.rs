@@ -3,7 +3,8 @@
 //!
 //! A wheel is what `pip`, `pipx` and `uv` install: the binaries go to the environment's
 //! `bin/` (`Scripts\` on Windows) from `<name>-<version>.data/scripts/`, as ruff and uv ship
-//! theirs. The `RECORD` is written by the writer (it holds the entries' digests) and is last.
+//! theirs. The target's SBOM is in `.dist-info/sboms/` (PEP 770). The `RECORD` is written by
+//! the writer (it holds the entries' digests) and is last.
 
 use anyhow::bail;
 use serde::Serialize;
@@ -56,6 +57,8 @@ pub struct WheelRequest<'a> {
     pub meta: &'a PackageMeta,
     /// Classifiers from `[workspace.metadata.xtask-dist.wheel]`, after dist's own.
     pub classifiers: &'a [String],
+    /// The file name of the target's SBOM, which the wheel carries (PEP 770).
+    pub sbom: &'a str,
 }
 
 /// The wheel of `request.target`, or `None` for a target that has no platform tag.
@@ -89,9 +92,12 @@ pub fn plan(request: &WheelRequest) -> anyhow::Result<Option<WheelPlan>> {
             Mode::FILE,
         ));
     }
+    // PEP 770: SBOMs of what the wheel holds, in `.dist-info/sboms/`, listed in RECORD like
+    // every member (pip-audit and SBOM scanners read them from installed packages).
     for (file, what) in [
         ("METADATA", Generated::WheelMetadata),
         ("WHEEL", Generated::WheelInfo),
+        (&format!("sboms/{}", request.sbom), Generated::Sbom),
     ] {
         entries.push(PackageEntry::generated(format!("{info}/{file}"), what));
     }

@@ -252,3 +252,48 @@ fn settings_in_cargo_dists_table_name_the_move() {
         stderr(&output)
     );
 }
+
+/// A wheel whose PEP 770 SBOM is not its target's (its RECORD and the dist's checksums made to
+/// agree, as anyone can for an unsigned dist): `verify` names it.
+#[test]
+fn verify_names_a_wheel_whose_sbom_is_not_its_targets() {
+    let (copy, dist) = built();
+    let manifest = read_manifest(dist);
+    let wheel = artifact_name(&manifest, "wheel");
+    let hostile = copy_dist(dist, "wheel-other-sbom");
+    let rewrite = r#"
+import base64, hashlib, sys, zipfile
+path = sys.argv[1]
+members = {}
+with zipfile.ZipFile(path) as z:
+    for info in z.infolist():
+        members[info] = z.read(info)
+def line(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+out = {}
+for info, data in members.items():
+    if "/sboms/" in info.filename:
+        data = data.replace(b'"bomFormat"', b'"bomFormat" ', 1)
+    out[info] = data
+record = [i for i in out if i.filename.endswith("/RECORD")][0]
+out[record] = ("\n".join(
+    line(i.filename, d) for i, d in out.items() if i is not record
+) + f"\n{record.filename},,\n").encode()
+with zipfile.ZipFile(path, "w") as z:
+    for info, data in out.items():
+        z.writestr(info, data)
+"#;
+    checked(
+        Command::new("python3")
+            .args(["-c", rewrite])
+            .arg(hostile.join(&wheel)),
+    );
+    rechecksum(&hostile, &wheel);
+    let sbom = artifact_name(&manifest, "sbom");
+    verify_fails(
+        copy,
+        &hostile,
+        &format!("{wheel}: .dist-info/sboms/{sbom} differs from {sbom}"),
+    );
+}

@@ -38,6 +38,40 @@ fn the_wheel_installs_with_pip_and_uv_and_passes_pypas_checkers() {
             .arg(&wheel_path),
     );
 
+    // PEP 770, checked from the PEP's layout (not the writer's code): the SBOM is in
+    // `.dist-info/sboms/`, RECORD lists it with its urlsafe-base64 SHA-256 and size, it is the
+    // target's `.cdx.json` byte for byte, and CycloneDX 1.5 as cyclonedx-python-lib reads it.
+    let sbom_name = artifact_name(&manifest, "sbom");
+    let pep770 = r#"
+import base64, hashlib, sys, zipfile
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+wheel, sbom = sys.argv[1:3]
+z = zipfile.ZipFile(wheel)
+info = next(n.split("/")[0] for n in z.namelist() if n.endswith(".dist-info/RECORD"))
+member = f"{info}/sboms/{sbom.rsplit('/', 1)[-1]}"
+data = z.read(member)
+assert data == open(sbom, "rb").read(), "not the target's SBOM"
+digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+record = z.read(f"{info}/RECORD").decode().splitlines()
+assert f"{member},sha256={digest},{len(data)}" in record, record
+errors = JsonStrictValidator(SchemaVersion.V1_5).validate_str(data.decode())
+assert not errors, errors
+print(member)
+"#;
+    let member = checked(
+        Command::new(ci_tool("python"))
+            .args(["-c", pep770])
+            .arg(&wheel_path)
+            .arg(dist.join(&sbom_name)),
+    );
+    assert!(
+        member
+            .trim()
+            .ends_with(&format!(".dist-info/sboms/{sbom_name}")),
+        "{member}"
+    );
+
     let version = manifest["version"].as_str().unwrap();
     let pep440 =
         xtask::dist::wheel::plan::pep440(&semver::Version::parse(version).unwrap()).unwrap();
@@ -57,6 +91,11 @@ fn the_wheel_installs_with_pip_and_uv_and_passes_pypas_checkers() {
     for binary in ["jimini-admin", "jimini-server"] {
         assert!(venv.join("bin").join(binary).is_file(), "{binary}");
     }
+    // Installed where SBOM scanners look: the environment's `<dist-info>/sboms/`.
+    let installed_sbom = files_below(&venv)
+        .into_iter()
+        .find(|p| p.ends_with(format!("jimini-{pep440}.dist-info/sboms/{sbom_name}")));
+    assert!(installed_sbom.is_some(), "pip did not install the SBOM");
     checked(Command::new(venv.join("bin/pip")).args(["uninstall", "-y", "jimini"]));
     let left: Vec<_> = files_below(&venv)
         .difference(&before)

@@ -85,6 +85,7 @@ fn a_wheel_holds_the_scripts_the_license_and_its_metadata() {
         license_file: Some("LICENSE"),
         meta: &meta,
         classifiers: &["Topic :: Utilities".to_owned()],
+        sbom: "jimini-0.3.0-rc.1-x86_64-pc-windows-gnu.cdx.json",
     })
     .unwrap()
     .unwrap();
@@ -98,6 +99,7 @@ fn a_wheel_holds_the_scripts_the_license_and_its_metadata() {
             "jimini-0.3.0rc1.dist-info/METADATA",
             "jimini-0.3.0rc1.dist-info/WHEEL",
             "jimini-0.3.0rc1.dist-info/licenses/LICENSE",
+            "jimini-0.3.0rc1.dist-info/sboms/jimini-0.3.0-rc.1-x86_64-pc-windows-gnu.cdx.json",
         ]
     );
     assert_eq!(wheel.record, "jimini-0.3.0rc1.dist-info/RECORD");
