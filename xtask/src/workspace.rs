@@ -122,32 +122,31 @@ pub struct Workspace {
 }
 
 pub fn locate_root(sh: &Shell) -> anyhow::Result<PathBuf> {
-    let cargo = crate::cargo();
-    let manifest = cmd!(
-        sh,
-        "{cargo} locate-project --workspace --message-format plain"
-    )
-    .quiet()
-    .read()
-    .context("cannot find the workspace: run cargo xtask inside the jimini checkout")?;
-    Ok(Path::new(manifest.trim())
-        .parent()
-        .context("Cargo.toml has no parent directory")?
-        .to_owned())
+    locate_project(sh, true)
+        .context("cannot find the workspace: run cargo xtask inside the jimini checkout")
 }
 
 /// The workspace root when there is one around the current directory (no error, no output).
 pub fn try_locate_root(sh: &Shell) -> Option<PathBuf> {
+    locate_project(sh, false).ok()
+}
+
+/// `cargo locate-project`'s workspace root; cargo's own message on stderr when `say_why`.
+fn locate_project(sh: &Shell, say_why: bool) -> anyhow::Result<PathBuf> {
     let cargo = crate::cargo();
-    let manifest = cmd!(
+    let mut locate = cmd!(
         sh,
         "{cargo} locate-project --workspace --message-format plain"
     )
-    .quiet()
-    .ignore_stderr()
-    .read()
-    .ok()?;
-    Path::new(manifest.trim()).parent().map(Path::to_owned)
+    .quiet();
+    if !say_why {
+        locate = locate.ignore_stderr();
+    }
+    let manifest = locate.read()?;
+    Ok(Path::new(manifest.trim())
+        .parent()
+        .context("Cargo.toml has no parent directory")?
+        .to_owned())
 }
 
 impl Workspace {

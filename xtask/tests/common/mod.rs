@@ -359,3 +359,36 @@ pub fn pe_timestamp(exe: &[u8]) -> u32 {
         .time_date_stamp
         .get(LittleEndian)
 }
+
+/// Runs `program ARGS` under GNU time: its output and its peak resident set in KiB (the largest
+/// of it and its children, as getrusage counts them).
+pub fn run_measured(cmd: &mut Command) -> (Output, u64) {
+    let report = temp_dir("time").join("time.txt");
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .arg("-v")
+        .arg("-o")
+        .arg(&report)
+        .arg(cmd.get_program());
+    timed.args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        timed.current_dir(dir);
+    }
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => timed.env(name, value),
+            None => timed.env_remove(name),
+        };
+    }
+    let output = run(&mut timed);
+    let text = std::fs::read_to_string(&report).unwrap();
+    let peak = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak in {text}"));
+    (output, peak)
+}

@@ -78,34 +78,20 @@ fn make_bomb(dir: &Path, file: &str, kind: &str, member: &str) {
 /// `verify TARGET` under GNU time: it must refuse (exit 1, not a crash); its stderr and peak
 /// resident set in KiB.
 pub fn verify_measured(workspace: &Path, target: &str, env: &[(&str, &Path)]) -> (String, u64) {
-    let report = temp_dir("verify-time").join("time.txt");
-    let mut cmd = Command::new("/usr/bin/time");
-    cmd.arg("-v")
-        .arg("-o")
-        .arg(&report)
-        .arg(XTASK)
-        .args(["verify", target])
+    let mut cmd = Command::new(XTASK);
+    cmd.args(["verify", target])
         .current_dir(workspace)
         .env("NO_COLOR", "1");
     for (name, value) in env {
         cmd.env(name, value);
     }
-    let output = run(&mut cmd);
+    let (output, peak) = run_measured(&mut cmd);
     assert_eq!(
         output.status.code(),
         Some(1),
         "verify must refuse, not crash:\n{}",
         stderr(&output)
     );
-    let text = std::fs::read_to_string(&report).unwrap();
-    let peak = text
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak in {text}"));
     (stderr(&output), peak)
 }
 

@@ -1,7 +1,7 @@
 //! `verify URL`: a release checked from where users download it, served over HTTPS on loopback
 //! as GitHub lays a release out (`OWNER/REPO/releases/download/vX.Y.Z/`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
@@ -141,8 +141,15 @@ fn verify_url_checks_a_served_release_and_names_a_swapped_file() {
     // stays far below what the stream would need.
     let endless = https::HttpsServer::start(&site, &tls, Some(&archive));
     let url = format!("https://127.0.0.1:{}/{path}/", endless.port);
-    let (status, said, peak_kib) = peak_memory(workspace, &tls, &url);
-    assert_eq!(status, Some(1), "{said}");
+    let (output, peak_kib) = run_measured(
+        Command::new(XTASK)
+            .args(["verify", &url])
+            .current_dir(workspace)
+            .env("CURL_CA_BUNDLE", tls.join("cert.pem"))
+            .env("NO_COLOR", "1"),
+    );
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
     assert!(
         said.contains(&format!("{archive}: the host serves more than the")),
         "{said}"
@@ -152,28 +159,4 @@ fn verify_url_checks_a_served_release_and_names_a_swapped_file() {
         peak_kib < 256 * 1024,
         "peak RSS {peak_kib} KiB over 256 MiB"
     );
-}
-
-/// `verify URL` under GNU time: the exit status, stderr and the peak resident set in KiB.
-fn peak_memory(workspace: &Path, tls: &Path, url: &str) -> (Option<i32>, String, u64) {
-    let report: PathBuf = temp_dir("verify-url-time").join("time.txt");
-    let output = run(Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg("-o")
-        .arg(&report)
-        .arg(XTASK)
-        .args(["verify", url])
-        .current_dir(workspace)
-        .env("CURL_CA_BUNDLE", tls.join("cert.pem"))
-        .env("NO_COLOR", "1"));
-    let text = std::fs::read_to_string(&report).unwrap();
-    let peak = text
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak in {text}"));
-    (output.status.code(), stderr(&output), peak)
 }
