@@ -133,7 +133,7 @@ pub enum DistCommand {
 
 #[derive(Debug, Args)]
 pub struct DistMerge {
-    /// The partial dist directories.
+    /// The partial dist directories, or directories holding them (one level down).
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
     /// Output directory, replaced atomically.

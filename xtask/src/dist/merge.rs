@@ -143,6 +143,37 @@ fn check_coverage(have: &[Triple], want: &[Triple]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The partial dists: each argument is one, or a directory whose subdirectories holding a
+/// manifest are (a CI's downloaded artifacts, `partials/<name>/`), in name order: the
+/// pipelines name one directory and never a glob.
+fn partial_dirs(arguments: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for argument in arguments {
+        if argument.join(manifest::FILE_NAME).is_file() {
+            dirs.push(argument.clone());
+            continue;
+        }
+        let mut inside: Vec<PathBuf> = fs_err::read_dir(argument)
+            .with_context(|| format!("{} is not a partial dist directory", argument.display()))?
+            .map(|entry| Ok(entry?.path()))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|dir| dir.join(manifest::FILE_NAME).is_file())
+            .collect();
+        if inside.is_empty() {
+            bail!(
+                "{} holds no {}, and no directory that does: pass the partial dists \
+                 (`dist --partial` writes them)",
+                argument.display(),
+                manifest::FILE_NAME
+            );
+        }
+        inside.sort();
+        dirs.extend(inside);
+    }
+    Ok(dirs)
+}
+
 impl flags::DistMerge {
     pub fn run(self, sh: &xshell::Shell) -> anyhow::Result<()> {
         let progress = Progress::new(self.quiet);
@@ -163,10 +194,10 @@ impl flags::DistMerge {
         output::ensure_replaceable(&out, &output::Ownership::Dist)?;
         let root = &context.workspace.root;
         let signer = crate::signing::Signer::for_plan(&plan.signing, root, &progress)?;
-        let step = progress.step(format!("verify {} partial dists", self.dirs.len()));
+        let dirs = partial_dirs(&self.dirs.iter().map(|d| cwd.join(d)).collect::<Vec<_>>())?;
+        let step = progress.step(format!("verify {} partial dists", dirs.len()));
         let mut partials = Vec::new();
-        for dir in &self.dirs {
-            let dir = cwd.join(dir);
+        for dir in dirs {
             let unsigned = crate::verify::SignatureCheck::default();
             let manifest = crate::verify::verify_dir(&dir, &unsigned)
                 .with_context(|| format!("partial dist {} is rejected", dir.display()))?;

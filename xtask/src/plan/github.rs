@@ -144,8 +144,8 @@ jobs:
           # The version is derived from the history (release commit, tags as a cross-check).
           fetch-depth: 0
       - uses: {download}
+        # Every artifact of the run so far: the partials, one directory each.
         with:
-          pattern: partial-*
           path: partials
       - name: Install minisign
         run: |
@@ -157,7 +157,7 @@ jobs:
           JIMINI_SIGNING_KEY: ${{ secrets.JIMINI_SIGNING_KEY }}
           JIMINI_SIGNING_KEY_PASSWORD: ${{ secrets.JIMINI_SIGNING_KEY_PASSWORD }}
         run: |
-          cargo xtask dist merge --require-signature partials/*
+          cargo xtask dist merge --require-signature partials
           cargo xtask verify --require-signature dist
           (cd dist && sha256sum -c SHA256SUMS)
           minisign -Vm dist/SHA256SUMS -p {public_key}

@@ -96,7 +96,7 @@ plan:
   script:
     - cargo xtask doctor --fix --target "$TARGET"
     # Runs every binary this runner can run; the smoke jobs run the Apple targets.
-    - cargo xtask dist --target "$TARGET" --partial --smoke=available --out "partial-$TARGET"
+    - cargo xtask dist --target "$TARGET" --partial --smoke=available --out "partials/$TARGET"
 
 .smoke:
   extends: .on-release
@@ -107,7 +107,7 @@ plan:
     - export PATH="$HOME/.cargo/bin:$PATH"
   script:
     # The archive, its format and files come from the partial's manifest.
-    - cargo xtask smoke "partial-$TARGET" --target "$TARGET"
+    - cargo xtask smoke "partials/$TARGET" --target "$TARGET"
 "#;
 
 const PUBLISH: &str = r#"
@@ -190,7 +190,7 @@ pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
                 let _ = writeln!(
                     out,
                     "{job}:\n  extends: .build\n  tags: [{tag}]\n  variables:\n    TARGET: \
-                     {target}\n  artifacts:\n    paths: [partial-{target}/]\n    expire_in: 1 week"
+                     {target}\n  artifacts:\n    paths: [partials/{target}/]\n    expire_in: 1 week"
                 );
                 merge_needs.push(job);
             }
@@ -228,7 +228,7 @@ merge:
     name: release-signing
     action: prepare
   script:
-    - cargo xtask dist merge --require-signature partial-*
+    - cargo xtask dist merge --require-signature partials
     - cargo xtask verify --require-signature dist
     - (cd dist && sha256sum -c SHA256SUMS)
     # minisign's own check of the signature, with the key in the repository.
@@ -315,7 +315,7 @@ mod tests {
         ] {
             assert!(yaml.contains(&format!(
                 "build:{target}:\n  extends: .build\n  tags: [saas-linux-small-amd64]\n  \
-                 variables:\n    TARGET: {target}\n  artifacts:\n    paths: [partial-{target}/]"
+                 variables:\n    TARGET: {target}\n  artifacts:\n    paths: [partials/{target}/]"
             )));
             assert!(yaml.contains(&format!("    - build:{target}\n")));
         }

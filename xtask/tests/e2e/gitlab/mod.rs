@@ -150,7 +150,7 @@ impl PipelineLeftovers {
             .flatten()
         {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("partial-") || name == "dist" || name == ".gitlab-ci-local" {
+            if name == "partials" || name == "dist" || name == ".gitlab-ci-local" {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
@@ -262,7 +262,7 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
 
     // A build job that fails (its output directory holds a file of the maintainer's): the
     // pipeline stops, the merge never runs.
-    let windows = workspace.join("partial-x86_64-pc-windows-gnu");
+    let windows = workspace.join("partials/x86_64-pc-windows-gnu");
     std::fs::create_dir_all(&windows).unwrap();
     std::fs::write(windows.join("notes.txt"), "mine").unwrap();
     let failed = pipeline(&[
@@ -368,7 +368,7 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
     // The smoke command of the macOS jobs (both CIs), on this machine's own partial.
     let host = host();
     let smoke =
-        checked(xtask(&workspace).args(["smoke", &format!("partial-{host}"), "--target", &host]));
+        checked(xtask(&workspace).args(["smoke", &format!("partials/{host}"), "--target", &host]));
     assert!(
         smoke.starts_with(&format!("jimini {version}"))
             && smoke.contains("jimini check: decision: block")
@@ -379,7 +379,7 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
     expect_failure(
         xtask(&workspace).args([
             "smoke",
-            &format!("partial-{host}"),
+            &format!("partials/{host}"),
             "--target",
             "aarch64-apple-darwin",
         ]),
