@@ -148,7 +148,7 @@ impl Client {
             config.push_str(&config_line("header", &format!("{name}: {value}")));
         }
         let mut command = Command::new("curl");
-        command
+        crate::secrets::scrubbed(&mut command)
             .args(["--silent", "--show-error", "--globoff", "--location"])
             .args(["--proto", protocols, "--proto-redir", "=https"])
             .args(["--connect-timeout", "30", "--max-time", "1800"])

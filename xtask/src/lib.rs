@@ -20,6 +20,7 @@ pub mod progress;
 pub mod publish;
 pub mod rebuild;
 pub mod release;
+pub mod secrets;
 pub mod signing;
 pub mod smoke;
 pub mod stdout;

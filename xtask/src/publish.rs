@@ -262,9 +262,12 @@ fn package_crate(
     }
     let cargo = crate::cargo();
     let app = &manifest.app;
-    xshell::cmd!(sh, "{cargo} package --locked --no-verify --quiet -p {app}")
-        .run()
-        .context("cargo package failed: the crate cannot be published as it is")?;
+    crate::secrets::scrubbed_cmd(xshell::cmd!(
+        sh,
+        "{cargo} package --locked --no-verify --quiet -p {app}"
+    ))
+    .run()
+    .context("cargo package failed: the crate cannot be published as it is")?;
     let path = packaged_crate_path(workspace, app, &manifest.version);
     let digest = digest_file(&path)?;
     Ok(FileDigest {

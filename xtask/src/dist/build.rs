@@ -279,15 +279,14 @@ pub fn run(
     // raw-dylib imports of Windows crates (windows-link), leaves empty `ccXXXXXX` files in
     // TMPDIR, about 80 per cold Windows build. Like `quiet`, not a build input.
     let (status, messages) = crate::util::in_tempdir("build", |tmp| {
-        let mut child = Command::new(program)
+        let mut child = crate::secrets::scrubbed(&mut Command::new(program))
             .current_dir(cwd)
             .args(args)
             .envs(&step.env)
             .envs(quiet.then_some(("CARGO_TERM_QUIET", "true")))
             .env("TMPDIR", tmp)
-            // The dependencies' build scripts and proc macros run in here: never with the key.
-            .env_remove(crate::signing::SIGNING_KEY_VAR)
-            .env_remove(crate::signing::PASSWORD_VAR)
+            // The dependencies' build scripts and proc macros run in here: never with a
+            // credential (the release key, a CI token), removed above.
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -152,7 +152,7 @@ pub fn apply_crate(
         }
     };
     let result = (|| {
-        let output = Command::new(crate::cargo())
+        let output = crate::secrets::scrubbed(&mut Command::new(crate::cargo()))
             .args(["publish", "--locked", "--no-verify", "-p", &plan.app])
             .env("CARGO_REGISTRY_TOKEN", token.expose())
             .output()
@@ -261,7 +261,7 @@ pub fn apply_wheels(
     let upload_url = &host.uploads[0].destination;
     let twine = install_twine(sh, target_dir)?;
     let wheels: Vec<std::path::PathBuf> = missing.iter().map(|name| dir.join(name)).collect();
-    let status = Command::new(&twine)
+    let status = crate::secrets::scrubbed(&mut Command::new(&twine))
         .args(["upload", "--non-interactive", "--disable-progress-bar"])
         .arg("--repository-url")
         .arg(upload_url)
