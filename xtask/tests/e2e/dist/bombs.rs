@@ -95,9 +95,12 @@ pub fn verify_measured(workspace: &Path, target: &str, env: &[(&str, &Path)]) ->
     (stderr(&output), peak)
 }
 
+/// On the app-shaped fixture's host and musl dist (what is checked is `verify`, not the app's
+/// binaries; its small packages keep each of the eleven runs quick).
 #[test]
 fn decompression_bombs_are_refused_with_memory_bounded() {
-    let (copy, dist) = built();
+    let fixture = crate::common::builds::dist(crate::common::builds::Build::FixtureHostMusl);
+    let (copy, dist) = (&fixture.workspace, &fixture.dist);
     let manifest = read_manifest(dist);
     let archive = archive_name(&manifest);
     let fallback = archive.replace(".tar.xz", ".tar.gz");
@@ -152,14 +155,15 @@ fn decompression_bombs_are_refused_with_memory_bounded() {
             "{kind}: {file}:\n{said}"
         );
         assert!(peak < MAX_PEAK_KIB, "{kind}: peak RSS {peak} KiB");
-        // The same bomb with the manifest left as it was: reported by its digest, not opened.
-        let unopened = copy_dist(dist, &format!("bomb-{kind}-unopened"));
-        std::fs::write(unopened.join(file), &bomb).unwrap();
-        let (said, _) = verify_measured(copy, unopened.to_str().unwrap(), &[]);
-        assert!(said.contains(&format!("{file}: size ")), "{said}");
-        assert!(said.contains("(not opened)"), "{said}");
-        assert!(!said.contains("declares more than"), "{said}");
         if kind == "xz" {
+            // The same bomb with the manifest left as it was: reported by its digest, not
+            // opened (one format shows it: which files are opened does not depend on it).
+            let unopened = copy_dist(dist, "bomb-xz-unopened");
+            std::fs::write(unopened.join(file), &bomb).unwrap();
+            let (said, _) = verify_measured(copy, unopened.to_str().unwrap(), &[]);
+            assert!(said.contains(&format!("{file}: size ")), "{said}");
+            assert!(said.contains("(not opened)"), "{said}");
+            assert!(!said.contains("declares more than"), "{said}");
             // Served over HTTPS, as `verify URL` reads it: the same refusal, memory as flat.
             let tls = https::loopback_certificate("bomb-tls");
             let server = https::HttpsServer::start(&hostile, &tls, None);
