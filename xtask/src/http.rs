@@ -61,6 +61,14 @@ impl Response {
         })
     }
 
+    /// The response when its status is a success, else an error: `{what}: HTTP n: <body>`.
+    pub fn require_ok(self, what: std::fmt::Arguments<'_>) -> anyhow::Result<Response> {
+        if !self.ok() {
+            bail!("{what}: HTTP {}: {}", self.status, self.excerpt());
+        }
+        Ok(self)
+    }
+
     /// The start of the body, for an error message.
     pub fn excerpt(&self) -> String {
         let text = String::from_utf8_lossy(&self.body);
@@ -101,17 +109,11 @@ impl Client {
         Client { headers }
     }
 
-    /// Sends one request; HTTP error statuses are answers, transport failures are errors.
-    pub fn send(
-        &self,
-        method: &str,
-        url: &str,
-        extra_headers: &[(&str, &str)],
-        body: Body<'_>,
-        max_response: u64,
-    ) -> anyhow::Result<Response> {
+    /// Sends one request whose answer is an API's (at most [`MAX_API_RESPONSE`]); HTTP error
+    /// statuses are answers, transport failures are errors.
+    pub fn send(&self, method: &str, url: &str, body: Body<'_>) -> anyhow::Result<Response> {
         let mut sink = Vec::new();
-        let status = self.transfer(method, url, extra_headers, body, max_response, &mut sink)?;
+        let status = self.transfer(method, url, &[], body, MAX_API_RESPONSE, &mut sink)?;
         Ok(Response { status, body: sink })
     }
 

@@ -118,7 +118,7 @@ fn serve(server: &Path, work: &Path) -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{port}/health");
     let started = Instant::now();
     let health = loop {
-        let answer = client.send("GET", &url, &[], crate::http::Body::Empty, 1 << 16);
+        let answer = client.send("GET", &url, crate::http::Body::Empty);
         match answer {
             Ok(response) if response.status == 200 => break response,
             _ if started.elapsed() > Duration::from_secs(20) => {

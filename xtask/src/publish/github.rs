@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::plan::{HostPlan, PublishPlan, Upload};
 use super::{Remote, compare_all, say};
-use crate::http::{Body, Client, MAX_API_RESPONSE, Secret, escape_path_segment};
+use crate::http::{Body, Client, Secret, escape_path_segment};
 
 pub struct Github {
     pub api: String,
@@ -56,35 +56,19 @@ impl Github {
     }
 
     fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        let response =
-            self.client
-                .send("GET", &self.url(path), &[], Body::Empty, MAX_API_RESPONSE)?;
-        let value = if response.status == 404 {
-            Value::Null
-        } else if response.ok() {
-            response.json()?
-        } else {
-            bail!(
-                "GitHub answered GET {path} with HTTP {}: {}",
-                response.status,
-                response.excerpt()
-            )
-        };
-        Ok((response.status, value))
+        let response = self.client.send("GET", &self.url(path), Body::Empty)?;
+        if response.status == 404 {
+            return Ok((404, Value::Null));
+        }
+        let response = response.require_ok(format_args!("GitHub answered GET {path}"))?;
+        Ok((response.status, response.json()?))
     }
 
     fn send_json(&self, method: &str, url: &str, body: &Value) -> anyhow::Result<Value> {
-        let response = self
-            .client
-            .send(method, url, &[], Body::Json(body), MAX_API_RESPONSE)?;
-        if !response.ok() {
-            bail!(
-                "GitHub answered {method} {url} with HTTP {}: {}",
-                response.status,
-                response.excerpt()
-            );
-        }
-        response.json()
+        self.client
+            .send(method, url, Body::Json(body))?
+            .require_ok(format_args!("GitHub answered {method} {url}"))?
+            .json()
     }
 
     /// The commit the tag names on GitHub.
@@ -255,40 +239,26 @@ pub fn apply(
                 continue;
             }
             Remote::Broken(id) => {
-                let response = github.client.send(
-                    "DELETE",
-                    &github.url(&format!("/releases/assets/{id}")),
-                    &[],
-                    Body::Empty,
-                    MAX_API_RESPONSE,
-                )?;
-                if !response.ok() {
-                    bail!(
-                        "cannot remove the broken upload of {} (HTTP {}): {}",
-                        upload.file,
-                        response.status,
-                        response.excerpt()
-                    );
-                }
+                let url = github.url(&format!("/releases/assets/{id}"));
+                github
+                    .client
+                    .send("DELETE", &url, Body::Empty)?
+                    .require_ok(format_args!(
+                        "cannot remove the broken upload of {}",
+                        upload.file
+                    ))?;
             }
             Remote::Missing => {}
         }
         let url = format!("{upload_url}?name={}", escape_path_segment(&upload.file));
-        let response = github.client.send(
-            "POST",
-            &url,
-            &[],
-            Body::File(&dir.join(&upload.file), "application/octet-stream"),
-            MAX_API_RESPONSE,
-        )?;
-        if !response.ok() {
-            bail!(
-                "uploading {} to the release {tag}: HTTP {}: {}",
-                upload.file,
-                response.status,
-                response.excerpt()
-            );
-        }
+        let file = Body::File(&dir.join(&upload.file), "application/octet-stream");
+        let response = github
+            .client
+            .send("POST", &url, file)?
+            .require_ok(format_args!(
+                "uploading {} to the release {tag}",
+                upload.file
+            ))?;
         if let Some(digest) = response.json()?["digest"].as_str()
             && digest != format!("sha256:{}", upload.sha256)
         {

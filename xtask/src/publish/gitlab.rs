@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::plan::{HostPlan, PublishPlan};
 use super::{Remote, Sha256Sink, compare_all, say};
-use crate::http::{Body, Client, MAX_API_RESPONSE, Secret, escape_path_segment};
+use crate::http::{Body, Client, Secret, escape_path_segment};
 
 pub struct Gitlab {
     /// `CI_API_V4_URL/projects/CI_PROJECT_ID`
@@ -91,21 +91,10 @@ pub fn apply(
             ));
             continue;
         }
-        let response = client.send(
-            "PUT",
-            &upload.destination,
-            &[],
-            Body::File(&dir.join(&upload.file), "application/octet-stream"),
-            MAX_API_RESPONSE,
-        )?;
-        if !response.ok() {
-            bail!(
-                "uploading {}: HTTP {}: {}",
-                upload.file,
-                response.status,
-                response.excerpt()
-            );
-        }
+        let file = Body::File(&dir.join(&upload.file), "application/octet-stream");
+        client
+            .send("PUT", &upload.destination, file)?
+            .require_ok(format_args!("uploading {}", upload.file))?;
         say(format_args!("uploaded {}", upload.file));
     }
 
@@ -119,7 +108,7 @@ pub fn apply(
         gitlab.project,
         escape_path_segment(&plan.tag)
     );
-    let response = client.send("GET", &release_url, &[], Body::Empty, MAX_API_RESPONSE)?;
+    let response = client.send("GET", &release_url, Body::Empty)?;
     match response.status {
         200 => {
             let release = response.json()?;
@@ -133,21 +122,13 @@ pub fn apply(
                 .iter()
                 .filter(|l| !existing.contains(&l["name"].as_str().unwrap_or("")))
             {
-                let response = client.send(
-                    "POST",
-                    &format!("{release_url}/assets/links"),
-                    &[],
-                    Body::Json(link),
-                    MAX_API_RESPONSE,
-                )?;
-                if !response.ok() {
-                    bail!(
-                        "linking {}: HTTP {}: {}",
-                        link["name"],
-                        response.status,
-                        response.excerpt()
-                    );
-                }
+                client
+                    .send(
+                        "POST",
+                        &format!("{release_url}/assets/links"),
+                        Body::Json(link),
+                    )?
+                    .require_ok(format_args!("linking {}", link["name"]))?;
             }
             say(format_args!(
                 "the release {} exists; it links all {} files",
@@ -162,21 +143,10 @@ pub fn apply(
                 "description": plan.notes,
                 "assets": {"links": links},
             });
-            let response = client.send(
-                "POST",
-                &format!("{}/releases", gitlab.project),
-                &[],
-                Body::Json(&release),
-                MAX_API_RESPONSE,
-            )?;
-            if !response.ok() {
-                bail!(
-                    "creating the release {}: HTTP {}: {}",
-                    plan.tag,
-                    response.status,
-                    response.excerpt()
-                );
-            }
+            let url = format!("{}/releases", gitlab.project);
+            client
+                .send("POST", &url, Body::Json(&release))?
+                .require_ok(format_args!("creating the release {}", plan.tag))?;
             say(format_args!(
                 "created the release {} linking {} files",
                 plan.tag,

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::plan::{HostPlan, PublishPlan};
 use super::{Remote, compare_all, say};
-use crate::http::{Body, Client, MAX_API_RESPONSE, Secret};
+use crate::http::{Body, Client, Secret};
 
 /// The CI's OIDC identity token for `audience`: GitLab's `id_tokens` variable `gitlab_var`,
 /// or GitHub Actions' token request (a job with `id-token: write`).
@@ -34,13 +34,7 @@ fn id_token(audience: &str, gitlab_var: &str) -> anyhow::Result<Option<Secret>> 
         "Authorization".into(),
         Secret::new(format!("bearer {request_token}")),
     )]);
-    let response = client.send(
-        "GET",
-        &format!("{url}&audience={audience}"),
-        &[],
-        Body::Empty,
-        MAX_API_RESPONSE,
-    )?;
+    let response = client.send("GET", &format!("{url}&audience={audience}"), Body::Empty)?;
     if !response.ok() {
         bail!(
             "GitHub refused an ID token for {audience} (HTTP {}): give the job `id-token: write`",
@@ -57,8 +51,7 @@ fn id_token(audience: &str, gitlab_var: &str) -> anyhow::Result<Option<Secret>> 
 /// Trades an ID token for a registry's short-lived upload token.
 fn mint(endpoint: &str, field: &str, id_token: &Secret, registry: &str) -> anyhow::Result<Secret> {
     let body = json!({ field: id_token.expose() });
-    let response =
-        Client::new(vec![]).send("POST", endpoint, &[], Body::Json(&body), MAX_API_RESPONSE)?;
+    let response = Client::new(vec![]).send("POST", endpoint, Body::Json(&body))?;
     if response.status != 200 {
         bail!(
             "{registry} refused the CI's ID token (HTTP {}): add this repository's release \
@@ -95,8 +88,7 @@ pub fn inspect_crate(
 ) -> anyhow::Result<bool> {
     let api = crates_io_api.trim_end_matches('/');
     let version_url = format!("{api}/api/v1/crates/{}/{}", plan.app, plan.version);
-    let response =
-        Client::new(vec![]).send("GET", &version_url, &[], Body::Empty, MAX_API_RESPONSE)?;
+    let response = Client::new(vec![]).send("GET", &version_url, Body::Empty)?;
     if response.status == 200 {
         let checksum = response.json()?["version"]["checksum"]
             .as_str()
@@ -181,7 +173,7 @@ pub fn apply_crate(
             "Authorization".into(),
             Secret::new(format!("Bearer {}", token.expose())),
         )]);
-        let _ = revoke.send("DELETE", &endpoint, &[], Body::Empty, MAX_API_RESPONSE);
+        let _ = revoke.send("DELETE", &endpoint, Body::Empty);
     }
     result
 }
@@ -195,7 +187,7 @@ pub fn inspect_wheels(
 ) -> anyhow::Result<Vec<String>> {
     let api = pypi_api.trim_end_matches('/');
     let url = format!("{api}/pypi/{}/{}/json", plan.app, plan.version);
-    let response = Client::new(vec![]).send("GET", &url, &[], Body::Empty, MAX_API_RESPONSE)?;
+    let response = Client::new(vec![]).send("GET", &url, Body::Empty)?;
     let files = match response.status {
         200 => response.json()?["urls"]
             .as_array()

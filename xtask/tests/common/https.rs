@@ -2,7 +2,6 @@
 //! URL`): a certificate for 127.0.0.1 and Python's server wrapped in TLS
 //! (tests/fixtures/https_server.py).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -51,20 +50,7 @@ impl HttpsServer {
         if let Some(name) = endless {
             command.args(["--endless", name]);
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .rsplit(' ')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{line}"));
+        let (child, port) = super::spawn_announcing_port(command.stderr(Stdio::null()));
         HttpsServer { child, port }
     }
 }

@@ -392,3 +392,24 @@ pub fn run_measured(cmd: &mut Command) -> (Output, u64) {
         .unwrap_or_else(|| panic!("no peak in {text}"));
     (output, peak)
 }
+
+/// Spawns a server that announces its port on the first line of its stdout (`… port N …`, or
+/// just `N`): the child and N.
+pub fn spawn_announcing_port(cmd: &mut Command) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {cmd:?}: {err}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = match line.split_once(" port ") {
+        Some((_, rest)) => rest.split_whitespace().next(),
+        None => Some(line.trim()),
+    }
+    .and_then(|port| port.parse().ok())
+    .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (child, port)
+}

@@ -75,7 +75,7 @@ fn installs_from_a_file_url_and_runs() {
 }
 
 /// A loopback HTTP server of `dir` (Python's http.server): the child and its port.
-fn serve(dir: &Path) -> (std::process::Child, String) {
+fn serve(dir: &Path) -> (std::process::Child, u16) {
     let mut python = Command::new("python3");
     python
         .args([
@@ -88,7 +88,7 @@ fn serve(dir: &Path) -> (std::process::Child, String) {
             "--directory",
         ])
         .arg(dir);
-    start_server(python)
+    spawn_announcing_port(python.stderr(Stdio::null()))
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod debian;
 mod image;
 mod install;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,26 +39,6 @@ fn install(dist_url: &str, to: &Path, extra_env: &[(&str, &str)]) -> std::proces
         cmd.env(key, value);
     }
     run(&mut cmd)
-}
-
-/// Starts a server that prints `… port N …` first; the child and N.
-fn start_server(mut command: Command) -> (std::process::Child, String) {
-    let mut server = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split(" port ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
-    (server, port)
 }
 
 /// A directory of stand-ins for system tools, put first on the PATH.

@@ -10,7 +10,6 @@ mod gitlab;
 mod pypi;
 mod verify_url;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
@@ -27,24 +26,18 @@ pub struct StandIn {
 impl StandIn {
     pub fn start(script: &str, dir: &Path, extra: &[&Path]) -> StandIn {
         let (log, state) = (dir.join("requests.log"), dir.join("state.json"));
-        let mut child = Command::new("python3")
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures")
-                    .join(script),
-            )
-            .args([&log, &state])
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut port = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut port)
-            .unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(script);
+        let (child, port) = spawn_announcing_port(
+            Command::new("python3")
+                .arg(fixture)
+                .args([&log, &state])
+                .args(extra),
+        );
         StandIn {
             child,
-            port: port.trim().parse().unwrap(),
+            port,
             log,
             state,
         }
