@@ -47,7 +47,8 @@ impl flags::Publish {
         )
         .context("publish takes only a dist that verifies")?;
         let workspace = crate::workspace::Workspace::load(sh)?;
-        let plan = gather_and_plan(sh, &workspace, &manifest, &dir, &self.hosts)?;
+        let endpoints = endpoints(&workspace)?;
+        let plan = gather_and_plan(sh, &workspace, &endpoints, &manifest, &dir, &self.hosts)?;
         if self.dry_run {
             if self.json {
                 crate::outln!("{}", serde_json::to_string_pretty(&plan)?)?;
@@ -57,7 +58,6 @@ impl flags::Publish {
             return Ok(());
         }
         // The release hosts' credentials before the first upload anywhere.
-        let endpoints = endpoints(&workspace)?;
         let wants = |host: Host| plan.hosts.iter().any(|h| h.host == host);
         let github = wants(Host::Github)
             .then(|| github::Github::from_env(&endpoints.github_api, &endpoints.github_repo))
@@ -140,6 +140,7 @@ impl flags::Publish {
 fn gather_and_plan(
     sh: &xshell::Shell,
     workspace: &crate::workspace::Workspace,
+    endpoints: &Endpoints,
     manifest: &Manifest,
     dir: &Path,
     hosts: &[Host],
@@ -164,7 +165,7 @@ fn gather_and_plan(
         unlisted,
         notes,
         hosts: hosts.to_vec(),
-        endpoints: endpoints(workspace)?,
+        endpoints: endpoints.clone(),
         crate_file,
     })
 }
