@@ -27,6 +27,8 @@ pub struct ReleaseContext {
     pub binaries: Vec<String>,
     /// The shipped package's `[package.metadata.binstall]`, if any.
     pub binstall: Option<dist::binstall::Binstall>,
+    /// The release keys: the key history beside the public key, checked link by link.
+    pub keyring: Option<crate::keys::Keyring>,
     pub package_id: cargo_metadata::PackageId,
     /// The environment and config files that decide the build's flags.
     pub build: BuildInputs,
@@ -97,6 +99,8 @@ impl ReleaseContext {
         let workspace_version = package.version.clone();
         let binaries = dist::shipped_binaries(package);
         let binstall = dist::binstall::Binstall::from_metadata(&package.metadata)?;
+        let keyring =
+            crate::keys::Keyring::load(&workspace.root.join(workspace.config.public_key()))?;
         let package_id = package.id.clone();
         let host = host_triple(sh)?;
         let git_state = if git::is_repository(sh) {
@@ -136,6 +140,7 @@ impl ReleaseContext {
             source_date_epoch,
             binaries,
             binstall,
+            keyring,
             package_id,
         })
     }
@@ -162,11 +167,8 @@ impl ReleaseContext {
             build: &self.build,
             package_dir: self.package_dir.clone(),
             meta: self.meta.clone(),
-            public_key_exists: self
-                .workspace
-                .root
-                .join(self.workspace.config.public_key())
-                .is_file(),
+            public_key_exists: self.keyring.is_some(),
+            keyring: self.keyring.as_ref(),
             signing,
             binstall: self.binstall.as_ref(),
         })

@@ -172,7 +172,7 @@ impl flags::Docker {
             .map(|d| cwd.join(d))
             .unwrap_or_else(|| root.join("dist"));
         let signatures = crate::verify::SignatureCheck {
-            public_key: crate::verify::workspace_public_key(sh)?,
+            keyring: crate::verify::workspace_keyring(sh)?,
             required: false,
         };
         if let Some(image_root_dir) = &self.image_root {

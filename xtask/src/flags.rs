@@ -40,6 +40,11 @@ pub enum Command {
     Ci(Ci),
     /// Make a minisign key pair for signing releases (never replaces a key).
     Keygen(Keygen),
+    /// Replace the release key: a new pair, the transition signed by the current key, and
+    /// every place that names the key (keys/, binstall's metadata) in one change.
+    RotateKey(RotateKey),
+    /// Record that a release key is no longer trusted, signed by the current key.
+    RevokeKey(RevokeKey),
     /// Publish a verified dist: the GitHub release, GitLab's package registry and release,
     /// crates.io, PyPI; each step safe to re-run, nothing ever replaced.
     Publish(Publish),
@@ -189,6 +194,34 @@ impl Signing {
             require: self.require_signature,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct RotateKey {
+    /// The current release key's secret key file (it signs the transition).
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: PathBuf,
+    /// Where to write the new secret key: outside the repository, or a path git ignores.
+    #[arg(long, value_name = "FILE")]
+    pub secret_key: PathBuf,
+    /// Do not encrypt the new secret key (for a key kept only in a CI secret store).
+    #[arg(long)]
+    pub unencrypted: bool,
+    /// Why, recorded in the history.
+    #[arg(long, default_value = "scheduled rotation")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeKey {
+    /// The id of the key to revoke, as `minisign` prints it (16 hex digits).
+    pub key_id: String,
+    /// The current release key's secret key file (it signs the revocation).
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: PathBuf,
+    /// Why, recorded in the history (e.g. "leaked").
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]

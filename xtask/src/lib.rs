@@ -14,6 +14,7 @@ pub mod flags;
 pub mod git;
 pub mod http;
 pub mod keygen;
+pub mod keys;
 pub mod pins;
 pub mod plan;
 pub mod progress;

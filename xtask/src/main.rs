@@ -38,6 +38,8 @@ fn dispatch(command: Command, sh: &xshell::Shell) -> anyhow::Result<()> {
         Command::Docker(cmd) => cmd.run(sh),
         Command::Ci(cmd) => cmd.run(sh),
         Command::Keygen(cmd) => cmd.run(sh),
+        Command::RotateKey(cmd) => cmd.run(sh),
+        Command::RevokeKey(cmd) => cmd.run(sh),
         Command::Publish(cmd) => cmd.run(sh),
         Command::Smoke(cmd) => cmd.run(sh),
         Command::Verify(cmd) => cmd.run(sh),

@@ -34,14 +34,14 @@ impl flags::Publish {
             Some(dir) => cwd.join(dir),
             None => root.join("dist"),
         };
-        let public_key = match &self.public_key {
-            Some(path) => Some(signing::read_public_key(&cwd.join(path))?),
-            None => crate::verify::workspace_public_key(sh)?,
+        let keyring = match &self.public_key {
+            Some(path) => Some(crate::keys::Keyring::from_path(&cwd.join(path))?),
+            None => crate::verify::workspace_keyring(sh)?,
         };
         let manifest = crate::verify::verify_dir(
             &dir,
             &crate::verify::SignatureCheck {
-                public_key,
+                keyring,
                 required: self.require_signature,
             },
         )

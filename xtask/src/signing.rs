@@ -1,9 +1,16 @@
-//! Signatures: minisign keys, `SHA256SUMS.minisig`, and checking it.
+//! Signatures: minisign keys, `SHA256SUMS.minisig`, the `<file>.sig` beside each package, and
+//! checking them.
 //!
-//! The release signs one file, `SHA256SUMS`, which names every other file with its SHA-256, so
-//! one signature covers the whole release. Keys and signatures are minisign's (the `minisign`
-//! crate by minisign's author), so Debian's `minisign -Vm SHA256SUMS -p keys/jimini.pub`
-//! verifies what this module writes.
+//! `SHA256SUMS` names every other file with its SHA-256, so its signature covers the whole
+//! release; clients that fetch one file by itself (cargo-binstall) check that file's own
+//! `.sig`. Keys and signatures are minisign's (read and checked with the `minisign` crate by
+//! minisign's author), so Debian's `minisign -Vm SHA256SUMS -p keys/jimini.pub` verifies what
+//! this module writes.
+//!
+//! **Architecture Invariant:** signing is deterministic. The minisign crate adds random noise
+//! to every signature; [`Signer::sign`] makes the same Ed25519 signature (RFC 8032, over
+//! minisign's BLAKE2b-512 prehash) without it, so a release signed twice with one key is the
+//! same bytes and the `.sig` files can be listed in `SHA256SUMS` like any file.
 
 use std::io::{Cursor, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -49,9 +56,14 @@ impl KeySource {
 
 /// A secret key, decrypted, with the public key it belongs to.
 pub struct Signer {
-    secret: minisign::SecretKey,
+    /// minisign's key id, in every signature.
+    keynum: [u8; 8],
+    secret: ed25519_compact::SecretKey,
     public: minisign::PublicKey,
 }
+
+/// The suffix of a package's own signature, where cargo-binstall looks for it.
+pub const FILE_SIGNATURE_SUFFIX: &str = ".sig";
 
 /// The password of an encrypted key: the environment, else the terminal.
 fn password(purpose: &str) -> anyhow::Result<Option<String>> {
@@ -118,19 +130,75 @@ impl Signer {
                 })?,
         };
         let public = read_public_key(public_key)?;
+        let signer = Signer::from_minisign(&secret, public)?;
         // Sign something and check it with the public key: a key of another pair is caught
         // before the build, not after.
-        minisign::sign(Some(&public), &secret, Cursor::new(b"probe"), None, None).map_err(
-            |_| {
-                anyhow::anyhow!(
-                    "the signing key {} does not belong to the public key {}: use the secret \
-                     key made with it, or make a new pair with `cargo xtask keygen`",
-                    source.describe(),
-                    public_key.display()
-                )
-            },
-        )?;
-        Ok(Signer { secret, public })
+        let probe = signer.sign(&mut Cursor::new(b"probe"), "probe")?;
+        verify_bytes(&signer.public, &probe, b"probe").map_err(|_| {
+            anyhow::anyhow!(
+                "the signing key {} does not belong to the public key {}: use the secret \
+                 key made with it, or make a new pair with `cargo xtask keygen`",
+                source.describe(),
+                public_key.display()
+            )
+        })?;
+        Ok(signer)
+    }
+
+    /// The decrypted minisign secret key's id and Ed25519 key (seed and public half).
+    pub fn from_minisign(
+        secret: &minisign::SecretKey,
+        public: minisign::PublicKey,
+    ) -> anyhow::Result<Signer> {
+        // `SecretKey::to_bytes`: algorithm, KDF and checksum ids (2 bytes each), KDF salt (32),
+        // ops and memory limits (8 each), then the key id (8) and the Ed25519 key (64).
+        let bytes = secret.to_bytes();
+        let (keynum, key) = (bytes.get(54..62), bytes.get(62..126));
+        let (Some(keynum), Some(key)) = (keynum, key) else {
+            bail!("the minisign secret key is too short");
+        };
+        Ok(Signer {
+            keynum: keynum.try_into()?,
+            secret: ed25519_compact::SecretKey::from_slice(key)
+                .map_err(|err| anyhow::anyhow!("the minisign secret key is not Ed25519: {err}"))?,
+            public,
+        })
+    }
+
+    /// A minisign signature (prehashed, `ED`) of everything `data` yields, with
+    /// `trusted_comment`; the same inputs always give the same text.
+    pub fn sign(
+        &self,
+        data: &mut dyn std::io::Read,
+        trusted_comment: &str,
+    ) -> anyhow::Result<String> {
+        use base64::Engine as _;
+        use blake2::Digest as _;
+        let mut prehash = blake2::Blake2b512::new();
+        let mut buffer = vec![0; 1 << 16];
+        loop {
+            let read = data
+                .read(&mut buffer)
+                .context("cannot read what is signed")?;
+            if read == 0 {
+                break;
+            }
+            prehash.update(&buffer[..read]);
+        }
+        let signature = self.secret.sign(prehash.finalize(), None);
+        let mut signed_line = b"ED".to_vec();
+        signed_line.extend(self.keynum);
+        signed_line.extend(signature.as_ref());
+        let mut global = signature.to_vec();
+        global.extend(trusted_comment.as_bytes());
+        let global = self.secret.sign(&global, None);
+        let base64 = base64::engine::general_purpose::STANDARD;
+        Ok(format!(
+            "untrusted comment: signature from the {UNTRUSTED_COMMENT_KEY} release key\n{}\n\
+             trusted comment: {trusted_comment}\n{}\n",
+            base64.encode(signed_line),
+            base64.encode(global.as_ref())
+        ))
     }
 
     pub fn public_key(&self) -> &minisign::PublicKey {
@@ -156,49 +224,57 @@ impl Signer {
         }
     }
 
-    /// Writes `SHA256SUMS.minisig` in `dir`.
-    pub fn sign_checksums(&self, dir: &Path, trusted_comment: &str) -> anyhow::Result<()> {
-        let checksums = fs_err::read(dir.join(CHECKSUMS_FILE))?;
-        let signature = minisign::sign(
-            Some(&self.public),
-            &self.secret,
-            Cursor::new(checksums),
-            Some(trusted_comment),
-            Some("signature from the jimini release key"),
-        )
-        .map_err(|err| anyhow::anyhow!("cannot sign {CHECKSUMS_FILE}: {err}"))?;
-        fs_err::write(dir.join(SIGNATURE_FILE), signature.to_string())?;
+    /// Writes `<file>.sig` (or `SHA256SUMS.minisig`) for `dir`'s `file` into `dir`.
+    pub fn sign_file(
+        &self,
+        dir: &Path,
+        file: &str,
+        signature: &str,
+        trusted_comment: &str,
+    ) -> anyhow::Result<()> {
+        let mut reader = fs_err::File::open(dir.join(file))?;
+        let text = self
+            .sign(&mut reader, trusted_comment)
+            .with_context(|| format!("cannot sign {file}"))?;
+        fs_err::write(dir.join(signature), text)?;
         Ok(())
     }
 }
 
+/// The untrusted comment's name for the key (minisign shows it; nothing relies on it).
+const UNTRUSTED_COMMENT_KEY: &str = "jimini";
+
 /// The trusted comment: signed along with the file, shown by `minisign -V`.
-pub fn trusted_comment(app: &str, version: &str, commit: &str, source_date_epoch: i64) -> String {
+pub fn trusted_comment(
+    file: &str,
+    app: &str,
+    version: &str,
+    commit: &str,
+    source_date_epoch: i64,
+) -> String {
     format!(
-        "timestamp:{source_date_epoch}\tfile:{CHECKSUMS_FILE}\tapp:{app}\tversion:{version}\tcommit:{commit}"
+        "timestamp:{source_date_epoch}\tfile:{file}\tapp:{app}\tversion:{version}\tcommit:{commit}"
     )
 }
 
-/// Checks `dir`'s `SHA256SUMS.minisig` against `public_key`; returns its trusted comment.
-pub fn verify_checksums(dir: &Path, public_key: &minisign::PublicKey) -> Result<String, String> {
-    let text = fs_err::read_to_string(dir.join(SIGNATURE_FILE))
-        .map_err(|err| format!("{SIGNATURE_FILE}: cannot be read: {err}"))?;
-    let signature = minisign::SignatureBox::from_string(&text)
-        .map_err(|err| format!("{SIGNATURE_FILE} is not a minisign signature: {err}"))?;
-    let checksums = fs_err::read(dir.join(CHECKSUMS_FILE))
-        .map_err(|err| format!("{CHECKSUMS_FILE}: cannot be read: {err}"))?;
+/// Checks a minisign signature (text) of `data` with `public_key`; returns its trusted comment.
+pub fn verify_bytes(
+    public_key: &minisign::PublicKey,
+    signature: &str,
+    data: &[u8],
+) -> Result<String, String> {
+    let signature = minisign::SignatureBox::from_string(signature)
+        .map_err(|err| format!("not a minisign signature: {err}"))?;
     minisign::verify(
         public_key,
         &signature,
-        Cursor::new(checksums),
+        Cursor::new(data),
         true,
         false,
         false,
     )
-    .map_err(|err| format!("{SIGNATURE_FILE} does not verify {CHECKSUMS_FILE}: {err}"))?;
-    signature
-        .trusted_comment()
-        .map_err(|err| format!("{SIGNATURE_FILE}: {err}"))
+    .map_err(|err| err.to_string())?;
+    signature.trusted_comment().map_err(|err| err.to_string())
 }
 
 #[cfg(test)]

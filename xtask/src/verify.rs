@@ -3,9 +3,9 @@
 //! Recomputes every checksum; checks the manifest against the files and `SHA256SUMS` against
 //! the manifest; opens every archive and rejects entries outside the top directory, absolute
 //! paths, `..`, links, devices and anything not in the manifest's file list; checks each SBOM
-//! parses as CycloneDX 1.5 and names the manifest's version; checks `SHA256SUMS.minisig` with
-//! the public key when the dist is signed (and, when asked, that it is). Every problem is
-//! named; any problem is a non-zero exit.
+//! parses as CycloneDX 1.5 and names the manifest's version; checks `SHA256SUMS.minisig` and
+//! every package's `.sig` with the keys the key history trusts when the dist is signed (and,
+//! when asked, that it is). Every problem is named; any problem is a non-zero exit.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,19 +14,20 @@ use anyhow::bail;
 
 use crate::dist::manifest::{self, ArtifactKind, Manifest};
 use crate::flags;
-use crate::signing::{self, SIGNATURE_FILE};
+use crate::signing::SIGNATURE_FILE;
 use contents::{check_archive, check_sbom};
-use files::{check_checksum_file, check_file, check_signature};
+use files::{check_checksum_file, check_file};
+use signatures::check_signatures;
 
 impl flags::Verify {
     pub fn run(self, sh: &xshell::Shell) -> anyhow::Result<()> {
         let cwd = std::env::current_dir()?;
-        let public_key = match &self.public_key {
-            Some(path) => Some(signing::read_public_key(&cwd.join(path))?),
-            None => workspace_public_key(sh)?,
+        let keyring = match &self.public_key {
+            Some(path) => Some(crate::keys::Keyring::from_path(&cwd.join(path))?),
+            None => workspace_keyring(sh)?,
         };
         let signatures = SignatureCheck {
-            public_key,
+            keyring,
             required: self.require_signature,
         };
         let argument = self.dir.as_ref().map(|d| d.to_string_lossy().into_owned());
@@ -85,7 +86,7 @@ impl flags::Verify {
                         .into_iter()
                         .filter(|p| !named.iter().any(|name| p.contains(name.as_str()))),
                 );
-                check_signature(dir, &manifest, &signatures, &mut problems);
+                check_signatures(dir, &manifest, &signatures, &mut problems);
                 self.report(&url, dir, &manifest, problems)
             }),
             None => {
@@ -94,7 +95,7 @@ impl flags::Verify {
                     None => sh.current_dir().join("dist"),
                 };
                 let (manifest, mut problems) = check(&dir)?;
-                check_signature(&dir, &manifest, &signatures, &mut problems);
+                check_signatures(&dir, &manifest, &signatures, &mut problems);
                 self.report(&dir.display().to_string(), &dir, &manifest, problems)
             }
         }
@@ -144,29 +145,26 @@ impl flags::Verify {
     }
 }
 
-/// How `SHA256SUMS.minisig` is checked.
+/// How `SHA256SUMS.minisig` and the packages' `.sig` files are checked.
 #[derive(Default)]
 pub struct SignatureCheck {
-    /// The key a present signature must verify with; without one, a present signature is a
+    /// The keys a present signature must verify with; without them, a present signature is a
     /// problem (it cannot be checked).
-    pub public_key: Option<minisign::PublicKey>,
+    pub keyring: Option<crate::keys::Keyring>,
     /// A missing signature is a problem.
     pub required: bool,
 }
 
-/// The workspace's public key (`public-key`, default `keys/jimini.pub`), if it has one.
-pub fn workspace_public_key(sh: &xshell::Shell) -> anyhow::Result<Option<minisign::PublicKey>> {
+/// The workspace's release keys (the history beside `public-key`, default
+/// `keys/jimini.pub`), if it has a key.
+pub fn workspace_keyring(sh: &xshell::Shell) -> anyhow::Result<Option<crate::keys::Keyring>> {
     if crate::workspace::try_locate_root(sh).is_none() {
         // Outside a checkout: only a key the user passes (`--public-key`) is trusted.
         return Ok(None);
     }
     let root = sh.current_dir();
     let config = crate::workspace::Workspace::load(sh)?.config;
-    let path = root.join(config.public_key());
-    if !path.is_file() {
-        return Ok(None);
-    }
-    signing::read_public_key(&path).map(Some)
+    crate::keys::Keyring::load(&root.join(config.public_key()))
 }
 
 /// Verifies `dir`, failing with every problem found.
@@ -186,7 +184,7 @@ pub fn verify_dir_with(
     verified_before: &BTreeSet<(String, String)>,
 ) -> anyhow::Result<Manifest> {
     let (manifest, mut problems) = check_with(dir, verified_before)?;
-    check_signature(dir, &manifest, signatures, &mut problems);
+    check_signatures(dir, &manifest, signatures, &mut problems);
     if !problems.is_empty() {
         bail!(
             "{} is not a valid dist ({} problem{}):\n  - {}",
@@ -337,4 +335,5 @@ fn check_macho(
 mod contents;
 mod files;
 pub mod remote;
+mod signatures;
 mod wheel;

@@ -20,6 +20,18 @@ pub struct Binstall {
     pub pkg_fmt: Option<String>,
     #[serde(default)]
     pub overrides: BTreeMap<String, Binstall>,
+    /// `[package.metadata.binstall.signing]`: the key cargo-binstall checks each archive's
+    /// `.sig` with (cargo-binstall's SIGNING.md).
+    pub signing: Option<BinstallSigning>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BinstallSigning {
+    pub algorithm: String,
+    pub pubkey: String,
+    /// Where the signature is, relative to the package URL (default `{ url }.sig`).
+    pub file: Option<String>,
 }
 
 impl Binstall {
@@ -41,6 +53,7 @@ impl Binstall {
             bin_dir: over.bin_dir.or_else(|| self.bin_dir.clone()),
             pkg_fmt: over.pkg_fmt.or_else(|| self.pkg_fmt.clone()),
             overrides: BTreeMap::new(),
+            signing: None,
         }
     }
 }
@@ -63,14 +76,42 @@ fn render(template: &str, vars: &[(&str, &str)]) -> String {
         })
 }
 
-/// Every way `meta` disagrees with the planned targets, as errors that name the fix.
+/// Every way `meta` disagrees with the planned targets and the release key (`release_key`,
+/// base64, when the workspace has one), as errors that name the fix.
 pub fn check(
     meta: &Binstall,
     app: &str,
     version: &str,
     targets: &[TargetPlan],
+    release_key: Option<&str>,
 ) -> anyhow::Result<()> {
     let mut problems = Vec::new();
+    if let Some(key) = release_key {
+        let fix = format!(
+            "[package.metadata.binstall.signing] must be algorithm = \"minisign\", pubkey = \
+             \"{key}\" (the release key; `cargo xtask rotate-key` keeps it so), or `cargo \
+             binstall --only-signed {app}` refuses the release"
+        );
+        match &meta.signing {
+            None => problems.push(format!("there is no signing key: {fix}")),
+            Some(signing) if signing.algorithm != "minisign" || signing.pubkey != key => problems
+                .push(format!(
+                    "the signing key is {} {:?}: {fix}",
+                    signing.algorithm, signing.pubkey
+                )),
+            Some(signing) => {
+                if let Some(file) = signing.file.as_deref()
+                    && render(file, &[("url", "")]) != crate::signing::FILE_SIGNATURE_SUFFIX
+                {
+                    problems.push(format!(
+                        "signing.file is {file:?}, but dist writes the signature beside each \
+                         archive as {{ url }}{}",
+                        crate::signing::FILE_SIGNATURE_SUFFIX
+                    ));
+                }
+            }
+        }
+    }
     for target in targets {
         let triple = target.target.triple.as_str();
         let settings = meta.for_target(triple);

@@ -93,7 +93,9 @@ pub fn execute(
             &mut manifest,
             &statement,
             staging,
-            signer.as_ref(),
+            signer
+                .as_ref()
+                .map(|s| (s, plan.signing.signs_each.as_slice())),
             &cache.reused(),
             progress,
         )?;

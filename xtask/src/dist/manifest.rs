@@ -13,7 +13,7 @@ use crate::targets::{Arch, ArchiveFormat, Triple};
 pub const FILE_NAME: &str = "dist-manifest.json";
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 pub const FORMAT: &str = "jimini-dist-manifest";
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// The files a manifest of ours lists, whatever its format version: enough to know that a
 /// directory is an earlier dist (one made by an older xtask included) that may be replaced.
@@ -63,12 +63,28 @@ pub enum ArtifactKind {
     Deb,
     /// A Python wheel of a target's binaries (`pip install`).
     Wheel,
+    /// The minisign signature of one package (`signs` names it), for clients that fetch that
+    /// file by itself and check it with the release key (cargo-binstall).
+    Signature,
 }
 
 impl ArtifactKind {
     /// An archive of a target's files, in any of its formats.
     pub fn is_archive(self) -> bool {
         matches!(self, ArtifactKind::Archive | ArtifactKind::FallbackArchive)
+    }
+
+    /// The packages a client downloads by themselves: a signed release gives each a
+    /// `<file>.sig`.
+    pub const SIGNED_ALONE: [ArtifactKind; 4] = [
+        ArtifactKind::Archive,
+        ArtifactKind::FallbackArchive,
+        ArtifactKind::Deb,
+        ArtifactKind::Wheel,
+    ];
+
+    pub fn signed_alone(self) -> bool {
+        Self::SIGNED_ALONE.contains(&self)
     }
 }
 
@@ -105,6 +121,9 @@ pub struct Artifact {
     /// macOS archives: the newest `minos` (oldest macOS) any binary needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub macos_min: Option<String>,
+    /// Signatures: the artifact this one signs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signs: Option<String>,
 }
 
 impl Artifact {
@@ -129,6 +148,7 @@ impl Artifact {
             glibc_min: None,
             static_binaries: None,
             macos_min: None,
+            signs: None,
         }
     }
 
@@ -192,6 +212,11 @@ impl Artifact {
         if self.target.is_some() {
             self.target_arch()?;
         }
+        anyhow::ensure!(
+            (self.kind == ArtifactKind::Signature) == self.signs.is_some(),
+            "{FILE_NAME}: {} must name the file it signs if and only if it is a signature",
+            self.name
+        );
         Ok(())
     }
 }

@@ -233,7 +233,9 @@ impl flags::DistMerge {
                 &mut merged,
                 &statement,
                 staging,
-                signer.as_ref(),
+                signer
+                    .as_ref()
+                    .map(|s| (s, plan.signing.signs_each.as_slice())),
                 &fresh,
                 &progress,
             )?;

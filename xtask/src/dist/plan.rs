@@ -41,6 +41,8 @@ pub struct PlanInput<'a> {
     pub meta: PackageMeta,
     /// Whether the configured (or default) public key file exists.
     pub public_key_exists: bool,
+    /// The release keys the workspace's key history trusts (with the public key).
+    pub keyring: Option<&'a crate::keys::Keyring>,
     pub signing: SigningRequest,
     /// The shipped package's `[package.metadata.binstall]`, checked against the plan.
     pub binstall: Option<&'a super::binstall::Binstall>,
@@ -60,6 +62,14 @@ pub struct SigningPlan {
     pub public_key: Option<String>,
     /// Where the secret key that signs `SHA256SUMS` comes from; `None`: an unsigned release.
     pub key: Option<KeySource>,
+    /// The kinds of artifact that get a `<file>.sig` of their own (a signed release only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signs_each: Vec<crate::dist::manifest::ArtifactKind>,
+    /// The key history's trusted key ids (the current last) and revoked ones: install.sh
+    /// carries both.
+    pub trusted_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revoked_keys: Vec<String>,
     /// A partial dist's build jobs may see the key the merge job signs with (GitLab hands
     /// project variables to every job that no environment scope keeps them from): ignored.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -141,7 +151,14 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         .map(|target| plan_target(input, target, &include))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(binstall) = input.binstall {
-        super::binstall::check(binstall, app, &input.version.to_string(), &targets)?;
+        let release_key = input.keyring.map(|k| k.current().key.to_base64());
+        super::binstall::check(
+            binstall,
+            app,
+            &input.version.to_string(),
+            &targets,
+            release_key.as_deref(),
+        )?;
     }
     // One cargo run per target, in plan order. A target's binaries must not depend on which
     // other targets a dist builds, and in one cargo run they do: cargo unifies a dependency's

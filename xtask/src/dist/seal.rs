@@ -1,6 +1,7 @@
 //! The last step of `dist` and `dist merge` alike: the provenance statement joins the artifact
-//! list, the manifest and `SHA256SUMS` are rendered from that list, the signature covers
-//! `SHA256SUMS`, and `verify` reads the staged result as a user would.
+//! list, each package a client fetches by itself gets its `<file>.sig`, the manifest and
+//! `SHA256SUMS` are rendered from that list, the signature covers `SHA256SUMS`, and `verify`
+//! reads the staged result as a user would.
 //!
 //! **Architecture Invariant:** one sequence for both commands, so a merged fan-out is sealed
 //! exactly as a one-machine dist is (and gives the same bytes).
@@ -18,31 +19,61 @@ use crate::verify::SignatureCheck;
 
 /// Seals the staged dist whose artifacts `manifest` lists; `statement` is its provenance.
 /// `verified_before`: packages (name, SHA-256) reused from a verified dist, checked by digest.
+/// `signing`: the signer and the plan's kinds of artifact that get a signature of their own.
 pub fn seal(
     manifest: &mut Manifest,
     statement: &Statement,
     staging: &Path,
-    signer: Option<&Signer>,
+    signing: Option<(&Signer, &[ArtifactKind])>,
     verified_before: &BTreeSet<(String, String)>,
     progress: &Progress,
 ) -> anyhow::Result<()> {
-    let step = progress.step("provenance, checksums and manifest");
+    let step = progress.step("provenance");
     manifest
         .artifacts
         .push(write_statement(manifest, statement, staging)?);
+    step.done();
+
+    if let Some((signer, signs_each)) = signing {
+        let signed: Vec<Artifact> = manifest
+            .artifacts
+            .iter()
+            .filter(|a| signs_each.contains(&a.kind))
+            .cloned()
+            .collect();
+        let step = progress.step(format!("sign {} packages", signed.len()));
+        for artifact in &signed {
+            let signature = signature_name(&artifact.name);
+            let comment = trusted_comment(manifest, &artifact.name);
+            signer.sign_file(staging, &artifact.name, &signature, &comment)?;
+            manifest
+                .artifacts
+                .push(signature_artifact(artifact, staging)?);
+        }
+        step.done();
+    }
+
+    let step = progress.step("checksums and manifest");
     manifest::write(manifest, staging)?;
     step.done();
 
-    if let Some(signer) = signer {
+    if let Some((signer, _)) = signing {
         let step = progress.step(format!("sign {}", manifest::CHECKSUMS_FILE));
-        signer.sign_checksums(staging, &trusted_comment(manifest))?;
+        let comment = trusted_comment(manifest, manifest::CHECKSUMS_FILE);
+        signer.sign_file(
+            staging,
+            manifest::CHECKSUMS_FILE,
+            crate::signing::SIGNATURE_FILE,
+            &comment,
+        )?;
         step.done();
     }
 
     let step = progress.step("verify");
     let signatures = SignatureCheck {
-        public_key: signer.map(|s| s.public_key().clone()),
-        required: signer.is_some(),
+        keyring: signing
+            .map(|(s, _)| crate::keys::Keyring::single(s.public_key().clone(), "the signing key")),
+        required: signing.is_some(),
     };
     crate::verify::verify_dir_with(staging, &signatures, verified_before)?;
     step.done();
@@ -62,9 +93,29 @@ fn write_statement(
     Artifact::of_file(&name, ArtifactKind::Provenance, None, &path)
 }
 
-/// What a release's signature vouches for besides `SHA256SUMS` itself.
-pub fn trusted_comment(manifest: &Manifest) -> String {
+/// The name of `file`'s own signature.
+pub fn signature_name(file: &str) -> String {
+    format!("{file}{}", crate::signing::FILE_SIGNATURE_SUFFIX)
+}
+
+/// The manifest's entry for the signature (in `dir`) of `signed`.
+pub fn signature_artifact(signed: &Artifact, dir: &Path) -> anyhow::Result<Artifact> {
+    let name = signature_name(&signed.name);
+    let mut artifact = Artifact::of_file(
+        &name,
+        ArtifactKind::Signature,
+        signed.target.as_ref(),
+        &dir.join(&name),
+    )?;
+    artifact.arch = signed.arch.clone();
+    artifact.signs = Some(signed.name.clone());
+    Ok(artifact)
+}
+
+/// What a signature of `file` vouches for besides the file's bytes: the release it is of.
+pub fn trusted_comment(manifest: &Manifest, file: &str) -> String {
     crate::signing::trusted_comment(
+        file,
         &manifest.app,
         &manifest.version,
         &manifest.commit,

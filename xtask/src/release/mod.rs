@@ -126,7 +126,7 @@ impl ReleasePlan {
     }
 }
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     let now = time::OffsetDateTime::now_utc();
     format!(
         "{:04}-{:02}-{:02}",

@@ -164,6 +164,7 @@ mod tests {
             glibc_min: None,
             static_binaries: None,
             macos_min: None,
+            signs: None,
         }
     }
 

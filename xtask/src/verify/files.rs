@@ -1,13 +1,11 @@
 //! The files of a dist as files: present, regular, with the manifest's size and SHA-256;
-//! `SHA256SUMS` against the manifest; `SHA256SUMS.minisig` against the public key.
+//! `SHA256SUMS` against the manifest.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::SignatureCheck;
 use crate::dist::archive;
 use crate::dist::manifest::{self, Artifact, ArtifactKind, Manifest};
-use crate::signing::{self, SIGNATURE_FILE};
 
 /// Whether the file is there with the manifest's size and SHA-256; each way it is not is a
 /// problem.
@@ -34,51 +32,6 @@ pub(super) fn check_file(dir: &Path, artifact: &Artifact, problems: &mut Vec<Str
     let intact = problem.is_none();
     problems.extend(problem);
     intact
-}
-
-pub(super) fn check_signature(
-    dir: &Path,
-    manifest: &Manifest,
-    signatures: &SignatureCheck,
-    problems: &mut Vec<String>,
-) {
-    if !dir.join(SIGNATURE_FILE).exists() {
-        if signatures.required {
-            problems.push(format!(
-                "the dist is not signed ({SIGNATURE_FILE} is missing) and a signature is required"
-            ));
-        }
-        return;
-    }
-    if manifest.partial {
-        problems.push(format!("a partial dist must not carry {SIGNATURE_FILE}"));
-        return;
-    }
-    let Some(public_key) = &signatures.public_key else {
-        problems.push(format!(
-            "{SIGNATURE_FILE} cannot be checked: no public key (pass --public-key FILE)"
-        ));
-        return;
-    };
-    match signing::verify_checksums(dir, public_key) {
-        Err(problem) => problems.push(problem),
-        Ok(comment) => {
-            let expected = [
-                format!("version:{}", manifest.version),
-                format!("commit:{}", manifest.commit),
-            ];
-            if !expected
-                .iter()
-                .all(|field| comment.split('\t').any(|f| f == field))
-            {
-                problems.push(format!(
-                    "{SIGNATURE_FILE} signs another release: its trusted comment is {comment:?}, \
-                     but the manifest is version {} commit {}",
-                    manifest.version, manifest.commit
-                ));
-            }
-        }
-    }
 }
 
 pub(super) fn check_checksum_file(dir: &Path, manifest: &Manifest, problems: &mut Vec<String>) {

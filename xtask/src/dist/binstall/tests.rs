@@ -49,7 +49,7 @@ fn the_metadata_names_exactly_what_dist_writes_on_every_platform() {
     .iter()
     .map(|t| planned(t))
     .collect();
-    check(&ours(), "jimini", "0.3.0", &targets).unwrap();
+    check(&ours(), "jimini", "0.3.0", &targets, None).unwrap();
     assert_eq!(
         Binstall::from_metadata(&serde_json::json!({})).unwrap(),
         None
@@ -64,7 +64,7 @@ fn a_rename_or_a_wrong_format_is_refused_naming_both_sides() {
     ];
     let mut renamed = ours();
     renamed.pkg_url = Some("{ repo }/releases/download/v{ version }/{ name }-{ target }-v{ version }{ archive-suffix }".into());
-    let err = check(&renamed, "jimini", "0.3.0", &targets)
+    let err = check(&renamed, "jimini", "0.3.0", &targets, None)
         .unwrap_err()
         .to_string();
     assert!(
@@ -75,7 +75,7 @@ fn a_rename_or_a_wrong_format_is_refused_naming_both_sides() {
     );
     let mut no_override = ours();
     no_override.overrides.clear();
-    let err = check(&no_override, "jimini", "0.3.0", &targets)
+    let err = check(&no_override, "jimini", "0.3.0", &targets, None)
         .unwrap_err()
         .to_string();
     assert!(
@@ -84,7 +84,7 @@ fn a_rename_or_a_wrong_format_is_refused_naming_both_sides() {
     );
     let mut flat = ours();
     flat.bin_dir = Some("{ bin }{ binary-ext }".into());
-    let err = check(&flat, "jimini", "0.3.0", &targets)
+    let err = check(&flat, "jimini", "0.3.0", &targets, None)
         .unwrap_err()
         .to_string();
     assert!(

@@ -3,6 +3,7 @@
 use anyhow::bail;
 
 use super::{PlanInput, SigningPlan};
+use crate::dist::manifest::ArtifactKind;
 use crate::signing::{KeySource, SIGNING_KEY_VAR};
 
 /// Signing follows the flags, the key files and whether the dist is partial; every mismatch is
@@ -23,6 +24,9 @@ pub(super) fn plan(input: &PlanInput) -> anyhow::Result<SigningPlan> {
         return Ok(SigningPlan {
             public_key: shipped_key,
             key: None,
+            signs_each: vec![],
+            trusted_keys: key_ids(input, false),
+            revoked_keys: key_ids(input, true),
             ignores_ambient_key: true,
         });
     }
@@ -44,9 +48,27 @@ pub(super) fn plan(input: &PlanInput) -> anyhow::Result<SigningPlan> {
              xtask keygen --secret-key FILE` and commit the public key"
         );
     }
+    let signs_each = match request.key {
+        Some(_) => ArtifactKind::SIGNED_ALONE.to_vec(),
+        None => vec![],
+    };
     Ok(SigningPlan {
         public_key: shipped_key,
         key: request.key.clone(),
+        signs_each,
+        trusted_keys: key_ids(input, false),
+        revoked_keys: key_ids(input, true),
         ignores_ambient_key: false,
     })
+}
+
+/// The ids of the keys the history trusts (the current last), or of those it revoked.
+fn key_ids(input: &PlanInput, revoked: bool) -> Vec<String> {
+    let Some(keyring) = input.keyring else {
+        return vec![];
+    };
+    match revoked {
+        false => keyring.trusted.iter().map(|k| k.id.clone()).collect(),
+        true => keyring.revoked.iter().map(|k| k.id.clone()).collect(),
+    }
 }

@@ -65,6 +65,7 @@ fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> 
         package_dir: "app".into(),
         meta: Default::default(),
         public_key_exists: false,
+        keyring: None,
         signing: Default::default(),
         binstall: None,
     })
@@ -281,6 +282,7 @@ fn planned_signing(
         package_dir: "app".into(),
         meta: Default::default(),
         public_key_exists,
+        keyring: None,
         signing,
         binstall: None,
     })
