@@ -16,8 +16,11 @@ set -eu
 # `cargo xtask dist` writes the released version here when it ships this script.
 default_version="__JIMINI_VERSION__"
 repository="https://github.com/jimini-dev/jimini"
-# `cargo xtask dist` writes the release's minisign public key (base64) here.
-public_key="__JIMINI_PUBLIC_KEY__"
+# `cargo xtask dist` writes the release keys its key history (keys/history/) trusts here, one
+# per line: <minisign public key (base64)> <key id>; the current key first.
+public_keys="__JIMINI_PUBLIC_KEYS__"
+# ... and the keys it revoked: <public key> <key id> <history entry> <date> <reason>.
+revoked_keys="__JIMINI_REVOKED_KEYS__"
 
 usage() {
     cat <<USAGE
@@ -161,9 +164,9 @@ fetch() {
     download "$1" "$2" || die "download failed: $1"
 }
 
-# Checks SHA256SUMS.minisig with the embedded key before any checksum is trusted.
+# Checks SHA256SUMS.minisig with the embedded keys before any checksum is trusted.
 verify_signature() {
-    case $public_key in
+    case $public_keys in
         "" | __*__) unsigned_project=1 ;;
         *) unsigned_project=0 ;;
     esac
@@ -182,9 +185,25 @@ verify_signature() {
         warn "minisign is not installed: the signature was not checked (install minisign, or pass --require-signature to insist)"
         return 0
     fi
-    minisign -V -q -m "$work/SHA256SUMS" -x "$work/SHA256SUMS.minisig" -P "$public_key" >/dev/null 2>&1 ||
-        die "SHA256SUMS.minisig does not verify with the release key: the release files were altered or signed by someone else"
-    echo "install.sh: the signature of SHA256SUMS is good (release key $public_key)" >&2
+    # A key the history revoked is named, whatever the signature says.
+    revoked=$(printf '%s\n' "$revoked_keys" | while read -r key id entry date reason; do
+        [ -n "$key" ] || continue
+        if minisign -V -q -m "$work/SHA256SUMS" -x "$work/SHA256SUMS.minisig" -P "$key" >/dev/null 2>&1; then
+            echo "$id, which the key history revoked ($entry, $date: $reason)"
+            break
+        fi
+    done)
+    [ -z "$revoked" ] || die "SHA256SUMS.minisig is signed by key $revoked: this release is not trusted"
+    trusted=$(printf '%s\n' "$public_keys" | while read -r key id; do
+        [ -n "$key" ] || continue
+        if minisign -V -q -m "$work/SHA256SUMS" -x "$work/SHA256SUMS.minisig" -P "$key" >/dev/null 2>&1; then
+            echo "$id"
+            break
+        fi
+    done)
+    ids=$(printf '%s\n' "$public_keys" | awk 'NF { printf "%s%s", sep, $2; sep = ", " }')
+    [ -n "$trusted" ] || die "SHA256SUMS.minisig does not verify with any release key this installer trusts ($ids): the release files were altered or signed by someone else"
+    echo "install.sh: the signature of SHA256SUMS is good (release key $trusted)" >&2
 }
 
 sha256_of() {

@@ -111,6 +111,14 @@ fn check(sh: &Shell, root: &Path, plan: &KeygenPlan) -> anyhow::Result<()> {
             plan.public_key.display()
         );
     }
+    let history = crate::keys::history_dir(&plan.public_key);
+    if history.exists() {
+        bail!(
+            "{} holds the key history of another key: a project that starts with a key of its \
+             own (a fork) starts its own history; move that directory away first",
+            history.display()
+        );
+    }
     check_new_secret(sh, root, &plan.secret_key)
 }
 

@@ -8,8 +8,10 @@
 //! build or of this user's set-up can stand in for the source. The pinned tools come from this
 //! machine's tools cache: they are pinned by version and digest, and where they live does not
 //! change a byte (dist.rs holds that). Every file of DIR must come out identical, the
-//! provenance (every planned command) included; the one file a rebuild cannot make is the
-//! signature, which needs the release key: it signs `SHA256SUMS`, which is compared.
+//! provenance (every planned command) included. The signatures need the release key, which a
+//! rebuild does not have: each is adopted when it checks over the rebuilt bytes with the keys
+//! the workspace's history trusts (`rebuild/adopt.rs`), and `SHA256SUMS` and the manifest,
+//! which list them, are then compared like every file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,8 @@ pub struct Recorded {
     pub rustc_commit: String,
     /// Who built it (a CI pipeline, or `local`): the rebuild's provenance must say the same.
     pub builder_id: String,
+    /// The packages' signatures the manifest lists.
+    pub signatures: Vec<String>,
 }
 
 /// The rebuild, decided before anything runs.
@@ -109,8 +113,15 @@ pub fn recorded(dir: &Path) -> anyhow::Result<Recorded> {
     }
     let rustc = resolved("rustc")?;
     let builder_id = statement.predicate.run_details.builder.id.clone();
+    let signatures = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == manifest::ArtifactKind::Signature)
+        .map(|a| a.name.clone())
+        .collect();
     Ok(Recorded {
         builder_id,
+        signatures,
         app: manifest.app,
         version: manifest.version,
         commit: commit.clone(),
@@ -177,8 +188,9 @@ pub fn plan(
     ]
     .map(str::to_owned)
     .to_vec();
-    let (not_rebuilt, compared): (Vec<&String>, Vec<&String>) =
-        files.iter().partition(|f| f.as_str() == SIGNATURE_FILE);
+    let (not_rebuilt, compared): (Vec<&String>, Vec<&String>) = files
+        .iter()
+        .partition(|f| f.as_str() == SIGNATURE_FILE || recorded.signatures.contains(f));
     RebuildPlan {
         recorded,
         repository: repository.to_owned(),
@@ -193,7 +205,8 @@ pub fn plan(
             .map(|f| {
                 (
                     f.clone(),
-                    "a signature needs the release key; it signs SHA256SUMS, which is compared"
+                    "a signature needs the release key: adopted when it checks over the rebuilt \
+                     file with the key history's keys"
                         .to_owned(),
                 )
             })
@@ -242,13 +255,18 @@ impl flags::Rebuild {
                 scratch.display()
             );
         }
+        let keyring = crate::verify::workspace_keyring(sh)?;
+        let unadopted = adopt::adopt(&dir, &plan.out, keyring.as_ref())?;
         let differences = compare(&dir, &plan.out, &plan.compared)?;
         for (file, why) in &plan.not_rebuilt {
             eprintln!("    {file}: not rebuilt ({why})");
         }
-        if differences.is_empty() {
+        for problem in &unadopted {
+            eprintln!("    {problem}");
+        }
+        if differences.is_empty() && unadopted.is_empty() {
             eprintln!(
-                "==> rebuild identical: {} files of {} byte for byte",
+                "==> rebuild identical: {} files of {} byte for byte, signatures adopted",
                 plan.compared.len(),
                 dir.display()
             );
@@ -260,6 +278,14 @@ impl flags::Rebuild {
         for difference in &differences {
             eprintln!("    {}: {}", difference.file, difference.detail);
             diffoscope(&dir.join(&difference.file), &rebuilt.join(&difference.file));
+        }
+        if differences.is_empty() {
+            bail!(
+                "the rebuild is identical but {} signature(s) do not check over it (above); the \
+                 rebuild is kept in {}",
+                unadopted.len(),
+                plan.out.display()
+            );
         }
         bail!(
             "the rebuild differs in {} of {} files: {}; the rebuild is kept in {}",
@@ -348,6 +374,7 @@ fn checkout(sh: &xshell::Shell, plan: &RebuildPlan) -> anyhow::Result<()> {
     Ok(())
 }
 
+mod adopt;
 mod compare;
 #[cfg(test)]
 mod tests;

@@ -51,7 +51,8 @@ pub const INSTALLER_VERSION_PLACEHOLDER: &str = "__JIMINI_VERSION__";
 /// Replaced by the release's platform table ([`crate::targets::install_table`]).
 pub const INSTALLER_PLATFORMS_PLACEHOLDER: &str = "__JIMINI_PLATFORMS__";
 /// Replaced by the release's minisign public key (base64), empty for an unsigned project.
-pub const INSTALLER_PUBLIC_KEY_PLACEHOLDER: &str = "__JIMINI_PUBLIC_KEY__";
+pub const INSTALLER_PUBLIC_KEYS_PLACEHOLDER: &str = "__JIMINI_PUBLIC_KEYS__";
+pub const INSTALLER_REVOKED_KEYS_PLACEHOLDER: &str = "__JIMINI_REVOKED_KEYS__";
 
 impl flags::Dist {
     pub fn run(self, sh: &xshell::Shell) -> anyhow::Result<()> {

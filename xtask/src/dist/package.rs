@@ -308,20 +308,53 @@ pub fn write_installer(
                 installer.template
             )
         })?;
-    let public_key = match &plan.signing.public_key {
-        Some(path) => {
-            crate::signing::read_public_key(&context.workspace.root.join(path))?.to_base64()
-        }
-        None => String::new(),
-    };
+    let (public_keys, revoked_keys) = installer_keys(context.keyring.as_ref());
     let path = staging.join(super::INSTALLER_NAME);
     fs::write(
         &path,
         template
             .replace(super::INSTALLER_VERSION_PLACEHOLDER, &plan.version)
             .replace(super::INSTALLER_PLATFORMS_PLACEHOLDER, &installer.platforms)
-            .replace(super::INSTALLER_PUBLIC_KEY_PLACEHOLDER, &public_key),
+            .replace(super::INSTALLER_PUBLIC_KEYS_PLACEHOLDER, &public_keys)
+            .replace(super::INSTALLER_REVOKED_KEYS_PLACEHOLDER, &revoked_keys),
     )
     .with_context(|| format!("cannot write {}", path.display()))?;
     Artifact::of_file(super::INSTALLER_NAME, ArtifactKind::Installer, None, &path)
+}
+
+/// install.sh's tables of the trusted keys (the current first) and the revoked ones, from the
+/// key history. Pure.
+pub fn installer_keys(keyring: Option<&crate::keys::Keyring>) -> (String, String) {
+    let Some(keyring) = keyring else {
+        return (String::new(), String::new());
+    };
+    let trusted = keyring
+        .trusted
+        .iter()
+        .rev()
+        .map(|k| format!("{} {}", k.key.to_base64(), k.id))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let revoked = keyring
+        .revoked
+        .iter()
+        .map(|k| {
+            // Inside a double-quoted shell string: nothing that expands or ends it.
+            let plain = |text: &str| -> String {
+                text.chars()
+                    .filter(|c| !c.is_control() && !matches!(c, '$' | '`' | '"' | '\\'))
+                    .collect()
+            };
+            format!(
+                "{} {} {} {} {}",
+                k.key.to_base64(),
+                k.id,
+                plain(&k.entry),
+                plain(&k.date).replace(' ', "_"),
+                plain(&k.reason)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (trusted, revoked)
 }

@@ -132,6 +132,9 @@ jobs:
   merge:
     needs: [plan, build, smoke-macos]
     runs-on: {linux}
+    # The signing key is a secret of this environment only: no other job can read it, and the
+    # environment's protection rules (e.g. tags only) guard it.
+    environment: release-signing
     permissions:
       contents: read
       # GitHub's artifact attestation (Sigstore) of the archives.

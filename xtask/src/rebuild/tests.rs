@@ -14,6 +14,7 @@ fn recorded(partial: bool) -> Recorded {
         rustc_release: "1.95.0".into(),
         rustc_commit: "59807616e".into(),
         builder_id: "https://gitlab.com/o/r/.gitlab-ci.yml@refs/tags/v0.3.0".into(),
+        signatures: vec!["jimini-0.3.0-x86_64-unknown-linux-gnu.tar.xz.sig".into()],
     }
 }
 
@@ -30,6 +31,8 @@ fn files() -> Vec<String> {
         "SHA256SUMS",
         "SHA256SUMS.minisig",
         "dist-manifest.json",
+        "jimini-0.3.0-x86_64-unknown-linux-gnu.tar.xz",
+        "jimini-0.3.0-x86_64-unknown-linux-gnu.tar.xz.sig",
         "jimini-0.3.0.intoto.jsonl",
     ]
     .map(String::from)
@@ -77,7 +80,7 @@ fn the_rebuild_has_its_own_home_target_dir_and_zig_cache_and_no_signing_key() {
 }
 
 #[test]
-fn every_file_is_compared_but_the_signature() {
+fn every_file_is_compared_but_the_signatures_which_are_adopted() {
     let plan = plan(
         recorded(true),
         &files(),
@@ -90,11 +93,18 @@ fn every_file_is_compared_but_the_signature() {
         [
             "SHA256SUMS",
             "dist-manifest.json",
+            "jimini-0.3.0-x86_64-unknown-linux-gnu.tar.xz",
             "jimini-0.3.0.intoto.jsonl"
         ]
     );
-    assert_eq!(plan.not_rebuilt.len(), 1);
-    assert_eq!(plan.not_rebuilt[0].0, "SHA256SUMS.minisig");
+    let not_rebuilt: Vec<&str> = plan.not_rebuilt.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        not_rebuilt,
+        [
+            "SHA256SUMS.minisig",
+            "jimini-0.3.0-x86_64-unknown-linux-gnu.tar.xz.sig"
+        ]
+    );
     assert!(plan.dist_args.contains(&"--partial".to_owned()));
 }
 

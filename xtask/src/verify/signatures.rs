@@ -19,40 +19,37 @@ pub(super) fn check_signatures(
         .filter(|a| a.kind == ArtifactKind::Signature)
         .collect();
     let signed = dir.join(SIGNATURE_FILE).exists();
-    if !signed {
-        if signatures.required {
-            problems.push(format!(
-                "the dist is not signed ({SIGNATURE_FILE} is missing) and a signature is required"
-            ));
-        }
-        if let Some(first) = files.first() {
-            problems.push(format!(
-                "{} signs a package of a dist whose {SIGNATURE_FILE} is missing",
-                first.name
-            ));
-        }
-        return;
+    if !signed && signatures.required {
+        problems.push(format!(
+            "the dist is not signed ({SIGNATURE_FILE} is missing) and a signature is required"
+        ));
     }
-    if manifest.partial {
+    if signed && manifest.partial {
         problems.push(format!("a partial dist must not carry {SIGNATURE_FILE}"));
         return;
     }
+    if !signed && files.is_empty() {
+        return;
+    }
     let Some(keyring) = &signatures.keyring else {
-        problems.push(format!(
-            "{SIGNATURE_FILE} cannot be checked: no public key (pass --public-key FILE)"
-        ));
+        problems.push(
+            "the signatures cannot be checked: no public key (pass --public-key FILE, or a key \
+             history directory)"
+                .to_owned(),
+        );
         return;
     };
-    check_one(
-        dir,
-        SIGNATURE_FILE,
-        manifest::CHECKSUMS_FILE,
-        manifest,
-        keyring,
-        problems,
-    );
-    for artifact in &manifest.artifacts {
-        if artifact.kind.signed_alone() {
+    if signed {
+        check_one(
+            dir,
+            SIGNATURE_FILE,
+            manifest::CHECKSUMS_FILE,
+            manifest,
+            keyring,
+            problems,
+        );
+        // A signed release signs each package a client fetches by itself.
+        for artifact in manifest.artifacts.iter().filter(|a| a.kind.signed_alone()) {
             let signature = crate::dist::seal::signature_name(&artifact.name);
             if !files
                 .iter()

@@ -101,8 +101,10 @@ fn fill(dir: &Path, layout: &Layout) {
         ]));
     }
     // The project's release key pair is not ours to use: each copy gets its own, made by the
-    // real `keygen`, with the secret key beside the copy (see `release_key`).
+    // real `keygen`, with the secret key beside the copy (see `release_key`), and a key
+    // history of its own.
     std::fs::remove_file(dir.join("keys/jimini.pub")).unwrap();
+    std::fs::remove_dir_all(dir.join("keys/history")).unwrap();
     let secret = release_key(dir);
     let _ = std::fs::remove_file(&secret);
     checked(
@@ -237,6 +239,8 @@ pub enum FixtureClone {
     Paths,
     /// For the kill test, which commits to it.
     Kills,
+    /// For the key rotation test (tests/trust/keys.rs), which commits to it.
+    Keys,
 }
 
 impl FixtureClone {
@@ -244,13 +248,14 @@ impl FixtureClone {
         match self {
             FixtureClone::Paths => "fixture-clone-ws",
             FixtureClone::Kills => "fixture-kill-ws",
+            FixtureClone::Keys => "fixture-keys-ws",
         }
     }
 }
 
 /// The clone `which` of the fixture, made or reset once per run.
 pub fn cloned_workspace(which: FixtureClone) -> PathBuf {
-    static CLONES: [std::sync::OnceLock<PathBuf>; 2] = [const { std::sync::OnceLock::new() }; 2];
+    static CLONES: [std::sync::OnceLock<PathBuf>; 3] = [const { std::sync::OnceLock::new() }; 3];
     CLONES[which as usize]
         .get_or_init(|| {
             let fixture = fixture_workspace();

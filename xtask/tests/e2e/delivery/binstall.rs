@@ -1,12 +1,26 @@
-//! cargo-binstall installs the release archive the crate metadata names.
+//! cargo-binstall installs the release archive the crate metadata names, with
+//! `--only-signed`: it checks the archive's `.sig` with the key in the metadata, and refuses an
+//! archive replaced under its signature.
 
 use super::*;
+use crate::common::builds::{Build, dist as build};
 use crate::common::*;
 
 #[test]
-fn cargo_binstall_installs_the_release_archive_named_by_the_crate_metadata() {
-    let (copy, dist) = built();
+fn cargo_binstall_only_signed_installs_the_signed_archive_and_refuses_a_replaced_one() {
+    let signed = build(Build::FixtureSigned);
+    let (copy, dist) = (&signed.workspace, &signed.dist);
     let version = version(dist);
+    let manifest = read_manifest(dist);
+    let archive = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "archive" && a["target"] == host().as_str())
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // A release page as GitHub lays it out, on a loopback server.
     let site = temp_dir("binstall-site");
     let release = site.join(format!("jimini-dev/jimini/releases/download/v{version}"));
@@ -36,26 +50,43 @@ fn cargo_binstall_installs_the_release_archive_named_by_the_crate_metadata() {
     )
     .unwrap();
 
+    let binstall = |root_dir: &Path| {
+        run(Command::new(cargo_tool(xtask::pins::CARGO_BINSTALL))
+            .args([
+                "binstall",
+                "--no-confirm",
+                "--no-track",
+                "--force",
+                "--only-signed",
+            ])
+            .args(["--disable-strategies", "quick-install,compile"])
+            .arg("--manifest-path")
+            .arg(manifests.join("app/Cargo.toml"))
+            .arg("--root")
+            .arg(root_dir)
+            .args(["--targets", &host()])
+            .arg("jimini")
+            .env("CARGO_HOME", temp_dir("binstall-cargo-home"))
+            .env("SSL_CERT_FILE", tls.join("cert.pem"))
+            .env("BINSTALL_DISABLE_TELEMETRY", "true"))
+    };
     let root_dir = temp_dir("binstall-root");
-    let output = run(Command::new(cargo_tool(xtask::pins::CARGO_BINSTALL))
-        .args(["binstall", "--no-confirm", "--no-track", "--force"])
-        .args(["--disable-strategies", "quick-install,compile"])
-        .arg("--manifest-path")
-        .arg(manifests.join("app/Cargo.toml"))
-        .arg("--root")
-        .arg(&root_dir)
-        .args(["--targets", &host()])
-        .arg("jimini")
-        .env("CARGO_HOME", temp_dir("binstall-cargo-home"))
-        .env("SSL_CERT_FILE", tls.join("cert.pem"))
-        .env("BINSTALL_DISABLE_TELEMETRY", "true"));
-    drop(server);
-    assert!(
-        output.status.success(),
-        "cargo binstall failed ({:?}):\n{}{}",
-        output.status,
+    let output = binstall(&root_dir);
+    let said = format!(
+        "{}{}",
         String::from_utf8_lossy(&output.stdout),
         stderr(&output)
+    );
+    assert!(
+        output.status.success(),
+        "cargo binstall failed ({:?}):\n{said}",
+        output.status
+    );
+    // cargo-binstall says what it checked: the trusted comment of the archive's own signature.
+    assert!(
+        said.contains("Verified signature for package 'jimini'")
+            && said.contains(&format!("file:{archive}\t")),
+        "{said}"
     );
     for binary in ["jimini", "jimini-admin", "jimini-server"] {
         let line = checked(Command::new(root_dir.join("bin").join(binary)).arg("--version"));
@@ -64,4 +95,22 @@ fn cargo_binstall_installs_the_release_archive_named_by_the_crate_metadata() {
             "{line}"
         );
     }
+
+    // The archive replaced by another one (the same files, as .tar.gz bytes), its .sig kept.
+    let fallback = archive.replace(".tar.xz", ".tar.gz");
+    std::fs::copy(release.join(&fallback), release.join(&archive)).unwrap();
+    let refused_root = temp_dir("binstall-refused-root");
+    let output = binstall(&refused_root);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+    assert!(
+        !output.status.success(),
+        "installed a replaced archive:\n{said}"
+    );
+    assert!(said.to_lowercase().contains("signature"), "{said}");
+    assert!(!refused_root.join("bin/jimini").exists(), "{said}");
+    drop(server);
 }

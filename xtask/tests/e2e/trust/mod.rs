@@ -2,6 +2,7 @@
 //! refusing what does not verify, and the provenance statement checked by PyPI's
 //! `in-toto-attestation`, for a dist and for a merge of partial dists.
 
+mod keys;
 mod provenance;
 mod rebuild;
 mod signatures;

@@ -30,12 +30,13 @@ for subject in statement.subject:
     )
 }
 
-/// SHA256SUMS without the lines a statement does not cover (itself).
+/// SHA256SUMS without the lines a statement does not cover: itself, and the packages'
+/// signatures (made after it, by whoever holds the key; they sign subjects).
 fn sums_of_subjects(dist: &Path) -> String {
     std::fs::read_to_string(dist.join("SHA256SUMS"))
         .unwrap()
         .lines()
-        .filter(|line| !line.ends_with(".intoto.jsonl"))
+        .filter(|line| !line.ends_with(".intoto.jsonl") && !line.ends_with(".sig"))
         .map(|line| format!("{line}\n"))
         .collect()
 }

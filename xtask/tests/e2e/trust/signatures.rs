@@ -19,7 +19,36 @@ fn a_signed_dist_verifies_with_debian_minisign_and_with_verify() {
             .args(["verify", "--require-signature"])
             .arg(dist),
     );
-    // A signed dist is ours to replace: the next signed run into the same directory works.
+    // Each package a client fetches by itself has its own signature, which Debian's minisign
+    // verifies with the public key; its trusted comment names the file and the release.
+    let manifest = read_manifest(dist);
+    let packages: Vec<String> = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            ["archive", "fallback-archive", "deb", "wheel"].contains(&a["kind"].as_str().unwrap())
+        })
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(packages.len() >= 3, "{packages:?}");
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    for package in &packages {
+        let said = checked(
+            Command::new("minisign")
+                .current_dir(dist)
+                .args(["-V", "-m", package, "-x", &format!("{package}.sig"), "-p"])
+                .arg(copy.join("keys/jimini.pub")),
+        );
+        assert!(
+            said.contains(&format!("file:{package}\t"))
+                && said.contains(&format!("version:{}", version(dist))),
+            "{said}"
+        );
+        assert!(sums.contains(&format!("  {package}.sig\n")), "{sums}");
+    }
+    // A signed dist is ours to replace: the next signed run into the same directory works,
+    // and signing is deterministic: the same key gives the same bytes.
     let again = temp_dir("signed-again").join("dist");
     for _ in 0..2 {
         checked(
@@ -28,6 +57,13 @@ fn a_signed_dist_verifies_with_debian_minisign_and_with_verify() {
                 .arg(release_key(copy))
                 .arg("--out")
                 .arg(&again),
+        );
+    }
+    for file in ["SHA256SUMS", "SHA256SUMS.minisig", "dist-manifest.json"] {
+        assert_eq!(
+            std::fs::read(dist.join(file)).unwrap(),
+            std::fs::read(again.join(file)).unwrap(),
+            "{file} differs between two signed runs"
         );
     }
     // The public key ships in every archive.
@@ -103,7 +139,10 @@ fn tampered_foreign_and_missing_signatures_fail_verify_and_install_nothing() {
             .status
             .success()
     );
-    install_refused(&flipped, "does not verify with the release key");
+    install_refused(
+        &flipped,
+        "does not verify with any release key this installer trusts",
+    );
 
     // A signature by another key over the genuine SHA256SUMS.
     let foreign = copy_dist(dist, "foreign-signature");
@@ -115,8 +154,23 @@ fn tampered_foreign_and_missing_signatures_fail_verify_and_install_nothing() {
             .args(["-S", "-m", "SHA256SUMS", "-s"])
             .arg(&other_secret),
     );
-    verify(&foreign, "SHA256SUMS.minisig does not verify SHA256SUMS");
-    install_refused(&foreign, "does not verify with the release key");
+    verify(
+        &foreign,
+        "SHA256SUMS.minisig does not verify SHA256SUMS: signed by key",
+    );
+    install_refused(
+        &foreign,
+        "does not verify with any release key this installer trusts",
+    );
+
+    // An archive's own signature replaced by the signature of another package: named.
+    let swapped = copy_dist(dist, "swapped-sig");
+    let manifest = read_manifest(dist);
+    let archive = artifact_name(&manifest, "archive");
+    let deb = artifact_name(&manifest, "deb");
+    let sig = format!("{archive}.sig");
+    std::fs::copy(swapped.join(format!("{deb}.sig")), swapped.join(&sig)).unwrap();
+    verify(&swapped, &format!("{sig} does not verify {archive}"));
 
     // No signature at all: fine for plain verify, refused when a signature is required.
     let unsigned = copy_dist(dist, "unsigned");
@@ -180,6 +234,14 @@ fn keygen_never_replaces_a_key_and_keeps_secrets_out_of_git() {
     );
     assert!(!outside.join("new.key").exists());
     std::fs::remove_file(dir.join("keys/jimini.pub")).unwrap();
+    // The history of the removed key stays until it is moved away: a fork starts its own.
+    expect_failure(
+        xtask(&dir)
+            .args(["keygen", "--unencrypted", "--secret-key"])
+            .arg(outside.join("new.key")),
+        "holds the key history of another key",
+    );
+    std::fs::remove_dir_all(dir.join("keys/history")).unwrap();
     expect_failure(
         xtask(&dir).args(["keygen", "--unencrypted", "--secret-key", "release.key"]),
         "git would track it",
