@@ -9,12 +9,13 @@ use serde::Serialize;
 
 pub mod entry;
 mod signing;
+pub use signing::{SigningPlan, SigningRequest};
 
 use super::build::{self, BuildInputs, BuildStep};
 use super::deb::plan::{DebPlan, DebRequest, PackageMeta};
 use super::wheel::plan::{WheelPlan, WheelRequest};
 use super::{INSTALLER_NAME, manifest};
-use crate::signing::{KeySource, SIGNATURE_FILE};
+use crate::signing::SIGNATURE_FILE;
 use crate::targets::{ArchiveFormat, Os, Target, Triple};
 use crate::workspace::DistConfig;
 use entry::{Mode, PackageEntry};
@@ -46,34 +47,6 @@ pub struct PlanInput<'a> {
     pub signing: SigningRequest,
     /// The shipped package's `[package.metadata.binstall]`, checked against the plan.
     pub binstall: Option<&'a super::binstall::Binstall>,
-}
-
-/// What the flags and the environment ask of signing.
-#[derive(Debug, Clone, Default)]
-pub struct SigningRequest {
-    pub key: Option<KeySource>,
-    pub require: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SigningPlan {
-    /// The public key (workspace-relative), shipped in every archive and embedded in
-    /// install.sh; `None` before `cargo xtask keygen` made one.
-    pub public_key: Option<String>,
-    /// Where the secret key that signs `SHA256SUMS` comes from; `None`: an unsigned release.
-    pub key: Option<KeySource>,
-    /// The kinds of artifact that get a `<file>.sig` of their own (a signed release only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub signs_each: Vec<crate::dist::manifest::ArtifactKind>,
-    /// The key history's trusted key ids (the current last) and revoked ones: install.sh
-    /// carries both.
-    pub trusted_keys: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub revoked_keys: Vec<String>,
-    /// A partial dist's build jobs may see the key the merge job signs with (GitLab hands
-    /// project variables to every job that no environment scope keeps them from): ignored.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub ignores_ambient_key: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -392,7 +365,8 @@ impl DistPlan {
             text.push_str(&format!("  {}\n", manifest::CHECKSUMS_FILE));
             match &self.signing.key {
                 Some(key) => text.push_str(&format!(
-                    "  {SIGNATURE_FILE} (signed with {})\n",
+                    "  {SIGNATURE_FILE} (signed with {}), and a .sig beside each archive, .deb \
+                     and wheel\n",
                     key.describe()
                 )),
                 None => text.push_str("  unsigned: no signing key\n"),

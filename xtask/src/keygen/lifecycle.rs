@@ -108,19 +108,9 @@ pub fn genesis_changes(
     let dir = keys::history_dir(public_key);
     let mut changes = vec![];
     if !dir.exists() {
-        let genesis = Entry::next(
-            &[],
-            Event::Genesis {
-                key: key.to_base64(),
-            },
-            &crate::release::today(),
-            "first release key",
-        );
+        let genesis = genesis(key, "first release key");
         fs_err::create_dir_all(&dir)?;
-        changes.push(Change::create(
-            &dir.join(genesis.file_name()),
-            &genesis.render(),
-        ));
+        changes.push(Change::create(&dir.join(&genesis.file), &genesis.text));
     }
     changes.extend(binstall_change(workspace, &key.to_base64())?);
     Ok(changes)
@@ -142,19 +132,27 @@ fn history(dir: &Path, current: &minisign::PublicKey) -> anyhow::Result<Vec<Reco
     if dir.exists() {
         return keys::read_history(dir);
     }
-    let genesis = Entry::next(
+    Ok(vec![genesis(
+        current,
+        "the release key before the history began",
+    )])
+}
+
+/// The first entry of a history: `key`, trusted because it is committed (no signature).
+fn genesis(key: &minisign::PublicKey, reason: &str) -> Recorded {
+    let entry = Entry::next(
         &[],
         Event::Genesis {
-            key: current.to_base64(),
+            key: key.to_base64(),
         },
         &crate::release::today(),
-        "the release key before the history began",
+        reason,
     );
-    Ok(vec![Recorded {
-        file: genesis.file_name(),
-        text: genesis.render(),
+    Recorded {
+        file: entry.file_name(),
+        text: entry.render(),
         signature: None,
-    }])
+    }
 }
 
 /// `entry` appended to `history`, signed by `signer`; the whole history must replay.

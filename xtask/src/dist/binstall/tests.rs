@@ -93,3 +93,35 @@ fn a_rename_or_a_wrong_format_is_refused_naming_both_sides() {
         "{err}"
     );
 }
+
+#[test]
+fn the_signing_key_must_be_the_release_key() {
+    let targets = vec![planned("x86_64-unknown-linux-gnu")];
+    let err = check(&ours(), "jimini", "0.3.0", &targets, Some("RWQcurrent"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("there is no signing key") && err.contains("pubkey = \"RWQcurrent\""),
+        "{err}"
+    );
+    let mut signed = ours();
+    signed.signing = Some(BinstallSigning {
+        algorithm: "minisign".into(),
+        pubkey: "RWQold".into(),
+        file: None,
+    });
+    let err = check(&signed, "jimini", "0.3.0", &targets, Some("RWQcurrent"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"RWQold\"") && err.contains("cargo xtask rotate-key"),
+        "{err}"
+    );
+    signed.signing.as_mut().unwrap().pubkey = "RWQcurrent".into();
+    check(&signed, "jimini", "0.3.0", &targets, Some("RWQcurrent")).unwrap();
+    signed.signing.as_mut().unwrap().file = Some("{ url }.minisig".into());
+    let err = check(&signed, "jimini", "0.3.0", &targets, Some("RWQcurrent"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("{ url }.sig"), "{err}");
+}

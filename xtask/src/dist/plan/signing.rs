@@ -1,10 +1,39 @@
 //! Whether and how a dist is signed, decided with the plan.
 
 use anyhow::bail;
+use serde::Serialize;
 
-use super::{PlanInput, SigningPlan};
+use super::PlanInput;
 use crate::dist::manifest::ArtifactKind;
 use crate::signing::{KeySource, SIGNING_KEY_VAR};
+
+/// What the flags and the environment ask of signing.
+#[derive(Debug, Clone, Default)]
+pub struct SigningRequest {
+    pub key: Option<KeySource>,
+    pub require: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SigningPlan {
+    /// The public key (workspace-relative), shipped in every archive and embedded in
+    /// install.sh; `None` before `cargo xtask keygen` made one.
+    pub public_key: Option<String>,
+    /// Where the secret key that signs `SHA256SUMS` comes from; `None`: an unsigned release.
+    pub key: Option<KeySource>,
+    /// The kinds of artifact that get a `<file>.sig` of their own (a signed release only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signs_each: Vec<ArtifactKind>,
+    /// The key history's trusted key ids (the current last) and revoked ones: install.sh
+    /// carries both.
+    pub trusted_keys: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revoked_keys: Vec<String>,
+    /// A partial dist's build jobs may see the key the merge job signs with (GitLab hands
+    /// project variables to every job that no environment scope keeps them from): ignored.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignores_ambient_key: bool,
+}
 
 /// Signing follows the flags, the key files and whether the dist is partial; every mismatch is
 /// found here, before anything is built.

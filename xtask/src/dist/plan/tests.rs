@@ -1,4 +1,5 @@
 use super::*;
+use crate::signing::KeySource;
 
 const HOST: &str = "x86_64-unknown-linux-gnu";
 
@@ -306,8 +307,21 @@ fn a_signed_plan_ships_the_public_key_and_names_the_signature() {
         "{}",
         plan.describe()
     );
+    use crate::dist::manifest::ArtifactKind;
+    assert_eq!(
+        plan.signing.signs_each,
+        [
+            ArtifactKind::Archive,
+            ArtifactKind::FallbackArchive,
+            ArtifactKind::Deb,
+            ArtifactKind::Wheel
+        ]
+    );
+    let json = serde_json::to_value(&plan.signing).unwrap();
+    assert_eq!(json["signs_each"][0], "archive", "{json}");
     let unsigned = planned_signing(&config(), true, SigningRequest::default(), false).unwrap();
     assert_eq!(unsigned.signing.key, None);
+    assert!(unsigned.signing.signs_each.is_empty());
     assert!(unsigned.include.contains(&"keys/jimini.pub".to_owned()));
     assert!(unsigned.describe().contains("unsigned"));
     let no_key_yet = planned_signing(&config(), false, SigningRequest::default(), false).unwrap();

@@ -96,9 +96,19 @@ fn cargo_binstall_only_signed_installs_the_signed_archive_and_refuses_a_replaced
         );
     }
 
-    // The archive replaced by another one (the same files, as .tar.gz bytes), its .sig kept.
-    let fallback = archive.replace(".tar.xz", ".tar.gz");
-    std::fs::copy(release.join(&fallback), release.join(&archive)).unwrap();
+    // The archive replaced by another valid one (the same files, compressed again with
+    // another xz preset: other bytes), its .sig kept.
+    let tar = temp_dir("binstall-repack").join("archive.tar");
+    let unpacked = run(Command::new("xz").arg("-dc").arg(release.join(&archive)));
+    assert!(unpacked.status.success() && !unpacked.stdout.is_empty());
+    std::fs::write(&tar, &unpacked.stdout).unwrap();
+    let repacked = run(Command::new("xz").args(["-0", "-c"]).arg(&tar));
+    assert!(repacked.status.success());
+    assert_ne!(
+        repacked.stdout,
+        std::fs::read(release.join(&archive)).unwrap()
+    );
+    std::fs::write(release.join(&archive), &repacked.stdout).unwrap();
     let refused_root = temp_dir("binstall-refused-root");
     let output = binstall(&refused_root);
     let said = format!(
@@ -110,7 +120,7 @@ fn cargo_binstall_only_signed_installs_the_signed_archive_and_refuses_a_replaced
         !output.status.success(),
         "installed a replaced archive:\n{said}"
     );
-    assert!(said.to_lowercase().contains("signature"), "{said}");
+    assert!(said.contains("signature"), "{said}");
     assert!(!refused_root.join("bin/jimini").exists(), "{said}");
     drop(server);
 }

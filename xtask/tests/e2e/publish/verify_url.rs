@@ -98,7 +98,7 @@ fn verify_url_checks_a_served_release_and_names_a_swapped_file() {
         }
         cmd
     };
-    expect_failure(&mut outside(None), "no public key (pass --public-key FILE)");
+    expect_failure(&mut outside(None), "no public key (pass --public-key FILE");
     let output = run(&mut outside(Some(&workspace.join("keys/jimini.pub"))));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(

@@ -71,13 +71,23 @@ fn cargo_audit_bin_reads_the_dependency_list_inside_a_shipped_binary() {
     );
 }
 
-/// `rebuild` makes a dist again from its provenance's commit, in a checkout of its own (for
-/// the target linked through zig against the glibc floor, with a cold zig cache), and finds it
-/// identical, though a GitLab pipeline built the dist and the rebuild runs elsewhere; a dist
-/// with one archive re-packed (same files, other bytes) is caught and the archive named.
+/// `rebuild` makes a signed dist again from its provenance's commit, in a checkout of its own
+/// (for the target linked through zig against the glibc floor, with a cold zig cache), and
+/// finds it identical, the signatures adopted after checking them over the rebuilt files,
+/// though a GitLab pipeline built the dist and the rebuild runs elsewhere; a dist with one
+/// archive re-packed (same files, other bytes) is caught and the archive named, and a signature
+/// by a key the history does not hold is named.
 #[test]
 fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
     let ws = fixture_repo("dist-ws", "rebuild");
+    let secret = temp_dir("rebuild-key").join("release.key");
+    checked(
+        xtask(&ws)
+            .args(["keygen", "--unencrypted", "--secret-key"])
+            .arg(&secret),
+    );
+    git(&ws, &["add", "-A"]);
+    commit(&ws, "a release key", "2026-01-02T03:04:06Z");
     let target_dir = target_dir("e2e-target-tiny-rebuild");
     // Every CI credential set (the fixture's build script fails on any that reaches it); the
     // release key's variables are dist's own input, and are held out of the build the same way.
@@ -93,6 +103,8 @@ fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
         xtask(&ws)
             .envs(credentials)
             .args(["dist", "--quiet", "--target", "x86_64-unknown-linux-gnu"])
+            .args(["--require-signature", "--signing-key"])
+            .arg(&secret)
             .env("CARGO_TARGET_DIR", &target_dir)
             .env("GITLAB_CI", "true")
             .env("CI_PROJECT_URL", "https://gitlab.example/group/dist-ws")
@@ -124,11 +136,48 @@ fn rebuild_reproduces_a_fresh_dist_and_names_a_repacked_archive() {
         left.is_empty(),
         "an identical rebuild leaves nothing: {left:?}"
     );
-    let files = std::fs::read_dir(&dist).unwrap().count();
+    let signatures = std::fs::read_dir(&dist)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".sig") || name == "SHA256SUMS.minisig"
+        })
+        .count();
+    assert!(signatures >= 4, "a signed dist: {signatures} signatures");
+    let compared = std::fs::read_dir(&dist).unwrap().count() - signatures;
     assert!(
-        err.contains(&format!("rebuild identical: {files} files")),
+        err.contains(&format!("rebuild identical: {compared} files"))
+            && err.contains("signatures adopted"),
         "{err}"
     );
+
+    // An archive's signature replaced by one of another key over the same archive: named.
+    let foreign = copy_dist(&dist, "foreign-sig");
+    let archive = artifact_name(&read_manifest(&foreign), "archive");
+    let other = temp_dir("rebuild-other-key");
+    checked(
+        Command::new("minisign")
+            .args(["-G", "-W", "-p"])
+            .arg(other.join("other.pub"))
+            .arg("-s")
+            .arg(other.join("other.key")),
+    );
+    let sig = foreign.join(format!("{archive}.sig"));
+    std::fs::remove_file(&sig).unwrap();
+    checked(
+        Command::new("minisign")
+            .args(["-S", "-s"])
+            .arg(other.join("other.key"))
+            .arg("-m")
+            .arg(foreign.join(&archive))
+            .arg("-x")
+            .arg(&sig),
+    );
+    let err = expect_failure(
+        xtask(&ws).arg("rebuild").arg(&foreign).env("TMPDIR", &tmp),
+        &format!("{archive}.sig: does not sign the rebuilt {archive}: signed by key"),
+    );
+    assert!(err.contains("does not contain"), "{err}");
 
     // Same entries, another gzip level: a different archive of the same files.
     let tampered = copy_dist(&dist, "repacked");
