@@ -186,6 +186,8 @@ pub const APT_TOOLS: &[&str] = &[
     "runc",
     "python3-venv",
     "minisign",
+    // `man -l`: the tests render each shipped man page as a user's `man` would.
+    "man-db",
     "debootstrap",
     "lintian",
     // The Reproducible Builds project's tester: reprotest (Debian 12's, which runs on the

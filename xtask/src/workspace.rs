@@ -48,6 +48,10 @@ pub struct DistConfig {
     /// `.deb` packages of the Linux glibc targets, when present.
     #[serde(default)]
     pub deb: Option<DebConfig>,
+    /// A directory holding `<binary>.txt` for each shipped binary: the text its `--help`
+    /// prints, from which `dist` renders `<binary>.1` for the archives and the packages.
+    #[serde(default)]
+    pub man_pages: Option<String>,
     /// Python wheels of the targets that have a platform tag: on unless `wheel = false`;
     /// `[workspace.metadata.xtask-dist.wheel]` adds classifiers.
     #[serde(default)]

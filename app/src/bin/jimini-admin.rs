@@ -8,26 +8,8 @@ use jimini::build_info::BUILD_INFO;
 use jimini::exit_code;
 use jimini::rules::RulePack;
 
-const HELP: &str = "\
-jimini-admin: manage jimini's audit logs and rule packs
-
-Usage:
-  jimini-admin audit verify FILE... [--key KEYFILE] [--expect-head SEQ:HASH]
-                                   check the audit log: its hash chain and, with the audit key
-                                   (--key or JIMINI_AUDIT_KEY), every record's MAC; with
-                                   --expect-head, that a head seen earlier (GET /v1/audit/head)
-                                   is still in it, so records were not cut off or rewritten.
-                                   Reports the first broken line and prints the head.
-                                   A rotated log: its files in order, or the directory
-                                   holding them (<log>.<first>-<last>, then <log>); a file
-                                   missing in between or out of order is named.
-  jimini-admin rules lint FILE     check a rule pack (TOML, regexes, unique ids)
-  jimini-admin version             print build information
-  --json                           (with any command) print the result as JSON on stdout;
-                                   a failed check prints ok: false and the error
-  jimini-admin --version | --help
-
-Exit codes: 0 ok, 1 a check failed or a file is unreadable, 2 usage error.";
+/// `--help`, and the source of the man page `cargo xtask dist` ships (one text, no drift).
+const HELP: &str = include_str!("../../help/jimini-admin.txt");
 
 enum Command {
     AuditVerify {
@@ -98,7 +80,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Help => jimini::write_stdout_line(HELP),
+        Command::Help => jimini::write_stdout_line(HELP.trim_end()),
         Command::Version if json => {
             print_json(&serde_json::to_value(BUILD_INFO).expect("plain struct"))
         }

@@ -11,48 +11,8 @@ use jimini::server::{
     API_KEY_VAR, Config, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, KeySource, Limits, Server,
 };
 
-const HELP: &str = "\
-jimini-server: the jimini policy gateway over HTTP
-
-Usage:
-  jimini-server [--bind ADDR] [--rules FILE] [--audit-log FILE] [--audit-key-file FILE]
-                [--max-body-bytes N] [--max-connections-per-client N]
-                [--audit-rotate-bytes N] [--shadow]
-  jimini-server --version | --help
-
-Options:
-  --bind ADDR          address to listen on (default 127.0.0.1:9000; port 0 picks a free port)
-  --rules FILE         rule pack (default: the built-in pack)
-  --audit-log FILE     hash-chained JSONL audit log (default: jimini-audit.jsonl)
-  --audit-key-file F   the audit key (default: the log's path + .key); created with mode 0600
-                       and a random key on first start when missing
-  --max-body-bytes N   largest accepted request body (default 65536); larger gets 413
-  --max-connections-per-client N
-                       open connections one client address may hold (default 64; 0: no
-                       limit, for a server behind a proxy that all clients come through)
-  --audit-rotate-bytes N
-                       close the audit log file once it holds N bytes: it is renamed
-                       <log>.<first seq>-<last seq> and a new one continues the chain
-                       (SIGHUP rotates now; never use logrotate's copytruncate)
-  --shadow             report decisions but always allow
-  --exit-on-stdin-eof  shut down as on SIGTERM when stdin closes (for supervisors and tests,
-                       on every platform; Windows has no SIGTERM)
-
-Environment:
-  JIMINI_API_KEY       required; clients send `Authorization: Bearer <key>` to /v1/evaluate
-                       and /v1/audit/head
-  JIMINI_AUDIT_KEY     the audit key itself (at least 32 bytes) instead of a key file
-
-Endpoints: GET /health (liveness), GET /ready (readiness: 503 while the audit log cannot be
-written), GET /version, GET /metrics (Prometheus),
-POST /v1/evaluate {\"text\", \"endpoint\"?, \"direction\"?}, GET /v1/audit/head {\"seq\", \"hash\"}.
-Every audit record carries an HMAC-SHA256 under the audit key, and the text's digest is keyed.
-Limits: request head 16 KiB (431) sent within 5 s, body within 10 s (408), 1024 open connections,
-64 of them per client address;
-a body over --max-body-bytes gets 413 on every route and the connection is closed.
-The audit log is locked: a second server on the same file refuses to start. When its disk is
-full, evaluations get 503 with Retry-After and nothing is written; they resume by themselves.
-SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to 10 s) and exits 0.";
+/// `--help`, and the source of the man page `cargo xtask dist` ships (one text, no drift).
+const HELP: &str = include_str!("../../help/jimini-server.txt");
 
 enum Command {
     Serve(Box<Config>, Options),
@@ -193,7 +153,7 @@ fn print_info(text: &str) -> ExitCode {
 fn main() -> ExitCode {
     let (mut config, options) = match parse_args() {
         Ok(Command::Serve(config, options)) => (config, options),
-        Ok(Command::Help) => return print_info(HELP),
+        Ok(Command::Help) => return print_info(HELP.trim_end()),
         Ok(Command::Version) => return print_info(&BUILD_INFO.version_line("jimini-server")),
         Err(message) => {
             eprintln!("jimini-server: {message}");

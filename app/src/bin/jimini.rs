@@ -8,22 +8,8 @@ use jimini::build_info::BUILD_INFO;
 use jimini::exit_code;
 use jimini::rules::{Decision, RulePack};
 
-const HELP: &str = "\
-jimini: evaluate text against an AI-policy rule pack
-
-Usage:
-  jimini check [--rules FILE] [--shadow] [--json] [TEXT | -]
-  jimini --version | --help
-
-check evaluates TEXT (or standard input when TEXT is `-` or absent) and prints the decision:
-block > flag > allow. Every matching rule is listed.
-
-Options:
-  --rules FILE  rule pack to use (default: the built-in pack, app/rules/default.toml)
-  --shadow      report what would happen but always allow
-  --json        print the evaluation as JSON
-
-Exit codes: 0 allow or flag, 1 error, 2 usage error, 3 blocked.";
+/// `--help`, and the source of the man page `cargo xtask dist` ships (one text, no drift).
+const HELP: &str = include_str!("../../help/jimini.txt");
 
 struct CheckArgs {
     rules: Option<PathBuf>,
@@ -76,7 +62,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match command {
-        Command::Help => jimini::write_stdout_line(HELP).map(|()| exit_code::OK),
+        Command::Help => jimini::write_stdout_line(HELP.trim_end()).map(|()| exit_code::OK),
         Command::Version => {
             jimini::write_stdout_line(&BUILD_INFO.version_line("jimini")).map(|()| exit_code::OK)
         }

@@ -44,7 +44,10 @@ pub fn files(
     let mut files = Vec::new();
     for entry in &plan.entries {
         let content = match &entry.source {
-            Source::Binary { .. } | Source::File { .. } => read(&entry.source)?,
+            // A man page is rendered and gzipped before packing.
+            Source::Binary { .. } | Source::File { .. } | Source::ManPage { .. } => {
+                read(&entry.source)?
+            }
             Source::Gzipped { path } => gzip_max(&read(&Source::File { path: path.clone() })?)?,
             Source::Generated {
                 what: Generated::DebianChangelog,
@@ -71,7 +74,7 @@ pub fn files(
 }
 
 /// gzip -9n: what Debian policy asks of compressed docs (no name, no time).
-fn gzip_max(data: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub(super) fn gzip_max(data: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
         .operating_system(3)

@@ -21,6 +21,7 @@ pub mod deb;
 pub mod execute;
 pub mod inspect;
 pub mod manifest;
+pub mod manpage;
 pub mod merge;
 pub mod output;
 pub mod package;

@@ -222,6 +222,15 @@ fn plan_target(
             Mode::FILE,
         ));
     }
+    // Man pages where `man` is: every target but Windows.
+    if let Some(dir) = &input.config.man_pages
+        && target.os != crate::targets::Os::Windows
+    {
+        for binary in &binaries {
+            let path = format!("man/man1/{}.1", binary.name);
+            archive_entries.push(PackageEntry::man_page(path, &binary.name, dir, false));
+        }
+    }
     archive_entries.sort();
     if let Some(pair) = archive_entries
         .windows(2)
@@ -241,6 +250,7 @@ fn plan_target(
             binaries: &input.binaries,
             include,
             meta: &input.meta,
+            man_pages: input.config.man_pages.as_deref(),
         })?,
         None => None,
     };

@@ -158,6 +158,8 @@ pub struct DebRequest<'a> {
     /// The include files, sorted.
     pub include: &'a [String],
     pub meta: &'a PackageMeta,
+    /// Where the binaries' help texts are, when the project ships man pages.
+    pub man_pages: Option<&'a str>,
 }
 
 const KEY: &str = "[workspace.metadata.xtask-dist.deb]";
@@ -275,6 +277,12 @@ fn entries(request: &DebRequest) -> anyhow::Result<Vec<PackageEntry>> {
         format!("{doc}/copyright"),
         Generated::DebianCopyright,
     ));
+    if let Some(dir) = request.man_pages {
+        for binary in request.binaries {
+            let path = format!("/usr/share/man/man1/{binary}.1.gz");
+            entries.push(PackageEntry::man_page(path, binary, dir, true));
+        }
+    }
     entries.sort();
     if let Some(pair) = entries.windows(2).find(|pair| pair[0].path == pair[1].path) {
         bail!(

@@ -69,6 +69,7 @@ fn planned(config: &DebConfig, target: &Target) -> anyhow::Result<Option<DebPlan
         binaries: &["jimini".to_owned()],
         include: &["CHANGELOG.md".into(), "LICENSE".into(), "README.md".into()],
         meta: &meta(),
+        man_pages: Some("app/help"),
     })
 }
 
@@ -79,6 +80,8 @@ fn read(source: &Source) -> anyhow::Result<Vec<u8>> {
             b"MIT License\n\nPermission is granted.\n".to_vec()
         }
         Source::File { path } => format!("# {path}\n").into_bytes(),
+        // Rendered and gzipped before the writer runs.
+        Source::ManPage { binary, .. } => format!("man page of {binary}").into_bytes(),
         other => panic!("the writer reads {other:?} itself"),
     })
 }
@@ -100,7 +103,12 @@ fn the_plan_holds_every_file_and_control_field() {
             ("/usr/share/doc/jimini/README.md", 0o644),
             ("/usr/share/doc/jimini/changelog.gz", 0o644),
             ("/usr/share/doc/jimini/copyright", 0o644),
+            ("/usr/share/man/man1/jimini.1.gz", 0o644),
         ]
+    );
+    assert_eq!(
+        serde_json::to_value(&plan.entries[6].source).unwrap(),
+        serde_json::json!({"kind": "man-page", "binary": "jimini", "help": "app/help/jimini.txt", "gzip": true})
     );
     assert_eq!(plan.file, "jimini_0.3.0-rc.1_amd64.deb");
     assert_eq!(plan.copyright.holder, "2026 The jimini developers");
@@ -168,19 +176,25 @@ fn control_copyright_and_layout_are_what_dpkg_and_lintian_expect() {
             "/usr/bin",
             "/usr/share",
             "/usr/share/doc",
-            "/usr/share/doc/jimini"
+            "/usr/share/doc/jimini",
+            "/usr/share/man",
+            "/usr/share/man/man1"
         ]
     );
     let control = text::control(&plan.control, &files);
     assert_eq!(
         control,
         "Package: jimini\nVersion: 0.3.0~rc.1\nArchitecture: amd64\n\
-         Maintainer: The jimini developers <dev@example.org>\nInstalled-Size: 13\n\
+         Maintainer: The jimini developers <dev@example.org>\nInstalled-Size: 16\n\
          Depends: libc6 (>= 2.17)\nSection: net\nPriority: optional\n\
          Homepage: https://example.org/jimini\n\
          Description: minimal AI-policy gateway\n regex rules and an audit log.\n"
     );
-    let copyright = String::from_utf8(files.last().unwrap().content.clone()).unwrap();
+    let copyright = files
+        .iter()
+        .find(|f| f.path == "/usr/share/doc/jimini/copyright")
+        .unwrap();
+    let copyright = String::from_utf8(copyright.content.clone()).unwrap();
     assert!(copyright.starts_with(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
     ));

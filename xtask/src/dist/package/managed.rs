@@ -2,12 +2,11 @@
 //! whose bytes come from the built binaries and the workspace's files.
 
 use fs_err as fs;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::{Packing, reuse_or_write};
+use super::{Files, Packing, man_page_name, reuse_or_write};
 use crate::dist::TargetPlan;
 use crate::dist::manifest::{Artifact, ArtifactKind};
 use crate::dist::plan::entry::{PackageEntry, Source};
@@ -16,13 +15,13 @@ use crate::dist::reuse::PackageInputs;
 /// The files the planned entries read (the generated ones read none).
 fn entry_sources(
     entries: &[PackageEntry],
-    binaries: &BTreeMap<String, PathBuf>,
+    files: &Files,
     root: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
     entries
         .iter()
         .filter(|entry| !matches!(entry.source, Source::Generated { .. }))
-        .map(|entry| source_path(&entry.source, binaries, root))
+        .map(|entry| source_path(&entry.source, files, root))
         .collect()
 }
 
@@ -31,18 +30,18 @@ pub(super) fn write_deb(
     packing: &Packing,
     target: &TargetPlan,
     deb: &crate::dist::deb::DebPlan,
-    binaries: &BTreeMap<String, PathBuf>,
+    files: &Files,
 ) -> anyhow::Result<Artifact> {
     let (root, staging) = (&packing.context.workspace.root, packing.staging);
     let mtime = packing.plan.source_date_epoch as u64;
-    let mut sources = entry_sources(&deb.entries, binaries, root)?;
+    let mut sources = entry_sources(&deb.entries, files, root)?;
     sources.push(root.join(&deb.copyright.license_file));
     let inputs = PackageInputs {
         file_name: &deb.file,
         description: serde_json::to_string(&(deb, mtime))?,
         sources: sources.iter().map(PathBuf::as_path).collect(),
     };
-    let read = |source: &Source| read_source(source, binaries, root);
+    let read = |source: &Source| read_source(source, files, root);
     let digest = reuse_or_write(packing, &inputs, || {
         crate::dist::deb::write(&staging.join(&deb.file), deb, mtime, &read)
     })?;
@@ -59,11 +58,11 @@ pub(super) fn write_wheel(
     packing: &Packing,
     target: &TargetPlan,
     wheel: &crate::dist::wheel::WheelPlan,
-    binaries: &BTreeMap<String, PathBuf>,
+    files: &Files,
 ) -> anyhow::Result<Artifact> {
     let (root, staging) = (&packing.context.workspace.root, packing.staging);
     let mtime = packing.plan.source_date_epoch as u64;
-    let mut sources = entry_sources(&wheel.entries, binaries, root)?;
+    let mut sources = entry_sources(&wheel.entries, files, root)?;
     sources.extend(wheel.metadata.readme.iter().map(|readme| root.join(readme)));
     // The SBOM it carries, written into staging before the packages.
     let sbom = staging.join(&target.sbom);
@@ -77,7 +76,7 @@ pub(super) fn write_wheel(
         Source::Generated {
             what: crate::dist::plan::entry::Generated::Sbom,
         } => fs::read(&sbom).with_context(|| format!("cannot read {}", sbom.display())),
-        other => read_source(other, binaries, root),
+        other => read_source(other, files, root),
     };
     let digest = reuse_or_write(packing, &inputs, || {
         crate::dist::wheel::write(&staging.join(&wheel.file), wheel, mtime, &read)
@@ -88,26 +87,22 @@ pub(super) fn write_wheel(
     Ok(artifact)
 }
 
-fn read_source(
-    source: &Source,
-    binaries: &BTreeMap<String, PathBuf>,
-    root: &Path,
-) -> anyhow::Result<Vec<u8>> {
-    let path = source_path(source, binaries, root)?;
+fn read_source(source: &Source, files: &Files, root: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = source_path(source, files, root)?;
     fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-pub(super) fn source_path(
-    source: &Source,
-    binaries: &BTreeMap<String, PathBuf>,
-    root: &Path,
-) -> anyhow::Result<PathBuf> {
+pub(super) fn source_path(source: &Source, files: &Files, root: &Path) -> anyhow::Result<PathBuf> {
     match source {
-        Source::Binary { name } => binaries
+        Source::Binary { name } => files
+            .binaries
             .get(name)
             .cloned()
             .with_context(|| format!("cargo built no binary {name}")),
         Source::File { path } | Source::Gzipped { path } => Ok(root.join(path)),
+        Source::ManPage { binary, gzip, .. } => {
+            Ok(files.man_pages.join(man_page_name(binary, *gzip)))
+        }
         Source::Generated { what } => bail!("{what:?} is written by its package, not read"),
     }
 }

@@ -16,6 +16,13 @@ pub enum Source {
     Generated { what: Generated },
     /// A workspace file, gzipped (`gzip -9n`), as Debian ships docs.
     Gzipped { path: String },
+    /// The man page of `binary`, rendered from its help text `help` (a workspace file, the one
+    /// `--help` prints); gzipped (`gzip -9n`) where the package format wants it so.
+    ManPage {
+        binary: String,
+        help: String,
+        gzip: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -89,6 +96,19 @@ impl PackageEntry {
         }
     }
 
+    /// The man page of `binary` at `path`, from the help file in `dir` (`<dir>/<binary>.txt`).
+    pub fn man_page(path: String, binary: &str, dir: &str, gzip: bool) -> PackageEntry {
+        PackageEntry {
+            path,
+            mode: Mode::FILE,
+            source: Source::ManPage {
+                binary: binary.to_owned(),
+                help: format!("{}/{binary}.txt", dir.trim_end_matches('/')),
+                gzip,
+            },
+        }
+    }
+
     pub fn generated(path: String, what: Generated) -> PackageEntry {
         PackageEntry {
             path,
@@ -101,6 +121,7 @@ impl PackageEntry {
     pub fn workspace_file(&self) -> Option<&str> {
         match &self.source {
             Source::File { path } | Source::Gzipped { path } => Some(path),
+            Source::ManPage { help, .. } => Some(help),
             Source::Binary { .. } | Source::Generated { .. } => None,
         }
     }

@@ -262,14 +262,22 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
             .arg("Version"),
     );
     assert_eq!(control_version.trim(), version(dist).replacen('-', "~", 1));
-    // Debian's own checker: no errors (warnings are the missing man pages and the 0600
-    // environment file that holds the API key).
+    // Debian's own checker: no errors, and a man page for every binary (the warning left is
+    // the 0600 environment file that holds the API key).
     let lintian = run(Command::new("lintian").arg(&path));
     let said = String::from_utf8_lossy(&lintian.stdout).into_owned();
     assert!(
         !said.lines().any(|l| l.starts_with("E:")),
         "lintian errors:\n{said}"
     );
+    assert!(
+        !said.contains("no-manual-page") && !said.contains("manpage"),
+        "lintian on the man pages:\n{said}"
+    );
+    for binary in ["jimini", "jimini-admin", "jimini-server"] {
+        let page = format!("/usr/share/man/man1/{binary}.1.gz");
+        assert!(files.iter().any(|f| f == &page), "{page} not in {files:?}");
+    }
 
     // Install, run, remove, purge on Debian 11.
     let chroot = debian_chroot();

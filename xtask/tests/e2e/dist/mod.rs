@@ -285,3 +285,48 @@ fn the_apps_own_binaries_pass_the_smoke_command() {
     assert!(said.contains("jimini check: decision: block"), "{said}");
     assert!(said.contains("stopped cleanly on SIGTERM"), "{said}");
 }
+
+/// The man pages in the app's own archive: `man -l` renders each (as a user's `man` would),
+/// and every flag the binary's `--help` prints is on its page (they come from one text).
+#[test]
+fn each_man_page_renders_and_names_every_flag_of_its_binarys_help() {
+    let (_, dist) = built();
+    let manifest = read_manifest(dist);
+    let archive = artifact_name(&manifest, "archive");
+    let unpacked = temp_dir("man-pages");
+    checked(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(dist.join(&archive))
+            .arg("-C")
+            .arg(&unpacked),
+    );
+    let top = unpacked.join(archive.trim_end_matches(".tar.xz"));
+    for binary in ["jimini", "jimini-admin", "jimini-server"] {
+        let help = checked(Command::new(top.join(binary)).arg("--help"));
+        let flags: std::collections::BTreeSet<&str> = help
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|word| word.starts_with("--") && word.len() > 2)
+            .collect();
+        assert!(flags.contains("--help") && flags.len() >= 3, "{flags:?}");
+        let page = top.join(format!("man/man1/{binary}.1"));
+        let rendered = run(Command::new("man")
+            .args(["--warnings", "-l", "-P", "cat"])
+            .arg(&page)
+            .env("LC_ALL", "C")
+            .env("MANWIDTH", "200"));
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(
+            rendered.status.success() && stderr(&rendered).is_empty(),
+            "man -l {binary}.1: {}\n{text}",
+            stderr(&rendered)
+        );
+        assert!(text.contains(&format!("{binary} - ")), "NAME: {text}");
+        for flag in &flags {
+            assert!(
+                text.contains(flag),
+                "{flag} of `{binary} --help` is not on its man page:\n{text}"
+            );
+        }
+    }
+}

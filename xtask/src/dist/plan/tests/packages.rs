@@ -39,6 +39,9 @@ fn every_package_lists_its_entries_and_control_fields_in_the_json_plan() {
             ("jimini", "0755"),
             ("jimini-admin", "0755"),
             ("jimini-server", "0755"),
+            ("man/man1/jimini-admin.1", "0644"),
+            ("man/man1/jimini-server.1", "0644"),
+            ("man/man1/jimini.1", "0644"),
             ("rules/default.toml", "0644"),
         ]
     );
