@@ -171,7 +171,16 @@ impl ReleaseContext {
             keyring: self.keyring.as_ref(),
             signing,
             binstall: self.binstall.as_ref(),
+            release_notes: self.release_notes(),
         })
+    }
+
+    /// The dist version's CHANGELOG section, if it has one (a snapshot has none).
+    fn release_notes(&self) -> Option<String> {
+        let text = fs_err::read_to_string(self.workspace.root.join("CHANGELOG.md")).ok()?;
+        crate::changelog::section(&text, &self.version)
+            .ok()
+            .map(|section| section.body)
     }
 }
 

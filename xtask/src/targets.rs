@@ -229,6 +229,8 @@ pub struct Target {
     pub uname: Option<Uname>,
     /// Debian's name for the architecture, for targets that get a `.deb` (Linux glibc).
     pub deb_arch: Option<&'static str>,
+    /// RPM's name for the architecture, for targets that get an `.rpm` (Linux glibc).
+    pub rpm_arch: Option<&'static str>,
     /// The OCI platform (`linux/amd64`) of a `FROM scratch` image of its static binaries.
     pub scratch_image_platform: Option<&'static str>,
 }
@@ -316,6 +318,7 @@ impl Target {
             build_host,
             uname: table::uname(triple),
             deb_arch: table::deb_arch(triple),
+            rpm_arch: table::rpm_arch(triple),
             scratch_image_platform: table::SCRATCH_IMAGE_TARGETS
                 .iter()
                 .find(|(_, t)| *t == name)

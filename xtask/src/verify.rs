@@ -290,6 +290,13 @@ fn check_contents(
                 crate::dist::deb::check::check(&dir.join(&artifact.name), artifact)
                     .map(|found| problems.extend(found))
             }
+            ArtifactKind::Rpm => semver::Version::parse(&manifest.version)
+                .map_err(anyhow::Error::from)
+                .and_then(|version| {
+                    let path = dir.join(&artifact.name);
+                    crate::dist::rpm::check(&path, artifact, &manifest.app, &version)
+                })
+                .map(|found| problems.extend(found)),
             ArtifactKind::Provenance => crate::dist::provenance::read(&dir.join(&artifact.name))
                 .map(|statement| {
                     for problem in crate::dist::provenance::problems(&statement, manifest) {

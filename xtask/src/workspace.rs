@@ -52,6 +52,10 @@ pub struct DistConfig {
     /// prints, from which `dist` renders `<binary>.1` for the archives and the packages.
     #[serde(default)]
     pub man_pages: Option<String>,
+    /// An RPM for each Linux glibc target, with the `.deb`'s files (its `assets`, licence, docs
+    /// and man pages): `rpm = true` next to `[workspace.metadata.xtask-dist.deb]`.
+    #[serde(default)]
+    pub rpm: bool,
     /// Python wheels of the targets that have a platform tag: on unless `wheel = false`;
     /// `[workspace.metadata.xtask-dist.wheel]` adds classifiers.
     #[serde(default)]

@@ -204,6 +204,7 @@ mod tests {
             archive_entries: vec![],
             deb: None,
             wheel: None,
+            rpm: None,
         };
         let entries = [Entry {
             name: "tool".into(),

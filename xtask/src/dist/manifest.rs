@@ -63,6 +63,8 @@ pub enum ArtifactKind {
     Deb,
     /// A Python wheel of a target's binaries (`pip install`).
     Wheel,
+    /// An RPM of a Linux glibc target (`dnf install`, `rpm -i`).
+    Rpm,
     /// The minisign signature of one package (`signs` names it), for clients that fetch that
     /// file by itself and check it with the release key (cargo-binstall).
     Signature,
@@ -76,11 +78,12 @@ impl ArtifactKind {
 
     /// The packages a client downloads by themselves: a signed release gives each a
     /// `<file>.sig`.
-    pub const SIGNED_ALONE: [ArtifactKind; 4] = [
+    pub const SIGNED_ALONE: [ArtifactKind; 5] = [
         ArtifactKind::Archive,
         ArtifactKind::FallbackArchive,
         ArtifactKind::Deb,
         ArtifactKind::Wheel,
+        ArtifactKind::Rpm,
     ];
 
     pub fn signed_alone(self) -> bool {

@@ -29,6 +29,7 @@ pub mod plan;
 pub mod preflight;
 pub mod provenance;
 pub mod reuse;
+pub mod rpm;
 pub mod rustflags;
 pub mod sbom;
 pub mod seal;

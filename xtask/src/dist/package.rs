@@ -120,6 +120,10 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
             let binaries = &binaries;
             scope.spawn(move || write_wheel(packing, target, wheel, binaries))
         });
+        let rpm = target.rpm.as_ref().map(|rpm| {
+            let binaries = &binaries;
+            scope.spawn(move || write_rpm(packing, target, rpm, binaries))
+        });
         let kind = (ArtifactKind::Archive, target.target.archive);
         let archive = write_archive(packing, target, &target.archive, kind, &entries, mtime);
         let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Artifact>>| {
@@ -130,6 +134,7 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
             fallback.map(join),
             deb.map(join),
             wheel.map(join),
+            rpm.map(join),
         ]
         .into_iter()
         .flatten()
@@ -168,6 +173,7 @@ fn write_sbom(
             .chain(target.fallback_archive.as_deref())
             .chain(target.deb.as_ref().map(|deb| deb.file.as_str()))
             .chain(target.wheel.as_ref().map(|wheel| wheel.file.as_str()))
+            .chain(target.rpm.as_ref().map(|rpm| rpm.file.as_str()))
             .collect::<Vec<_>>(),
         source_date_epoch: plan.source_date_epoch,
     })?;
@@ -183,7 +189,7 @@ fn write_sbom(
 }
 
 mod managed;
-use managed::{source_path, write_deb, write_wheel};
+use managed::{source_path, write_deb, write_rpm, write_wheel};
 
 /// Where the bytes of a target's planned sources are: its built binaries, by cargo's name,
 /// and the directory of its rendered man pages.
@@ -203,6 +209,10 @@ fn render_man_pages(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Pa
     use super::plan::entry::Source;
     let dir = Path::new(&target.artifact_dir).join("xtask-man-pages");
     let deb_entries = target.deb.iter().flat_map(|deb| deb.entries.iter());
+    let rpm_entries = target
+        .rpm
+        .iter()
+        .flat_map(|rpm| rpm.entries.iter().map(|e| &e.entry));
     let plan = packing.plan;
     let date = time::OffsetDateTime::from_unix_timestamp(plan.source_date_epoch)?.date();
     let date = format!(
@@ -211,7 +221,12 @@ fn render_man_pages(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Pa
         date.month() as u8,
         date.day()
     );
-    for entry in target.archive_entries.iter().chain(deb_entries) {
+    for entry in target
+        .archive_entries
+        .iter()
+        .chain(deb_entries)
+        .chain(rpm_entries)
+    {
         let Source::ManPage { binary, help, gzip } = &entry.source else {
             continue;
         };

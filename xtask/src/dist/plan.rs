@@ -47,6 +47,8 @@ pub struct PlanInput<'a> {
     pub signing: SigningRequest,
     /// The shipped package's `[package.metadata.binstall]`, checked against the plan.
     pub binstall: Option<&'a super::binstall::Binstall>,
+    /// The version's CHANGELOG section, when it has one (an RPM's `%changelog` entry).
+    pub release_notes: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -97,6 +99,8 @@ pub struct TargetPlan {
     pub deb: Option<DebPlan>,
     /// The Python wheel, for targets with a platform tag unless `wheel = false`.
     pub wheel: Option<WheelPlan>,
+    /// The RPM, for Linux glibc targets when `rpm = true` (made from the `.deb`'s plan).
+    pub rpm: Option<super::rpm::plan::RpmPlan>,
 }
 
 /// One shipped binary: cargo's name and its file name on the target (`jimini.exe`).
@@ -254,6 +258,18 @@ fn plan_target(
         })?,
         None => None,
     };
+    if input.config.rpm && input.config.deb.is_none() {
+        bail!(
+            "rpm = true packs the .deb's files: add [workspace.metadata.xtask-dist.deb] (its \
+             maintainer and assets serve both), or remove rpm"
+        );
+    }
+    let rpm = match (&deb, input.config.rpm) {
+        (Some(deb), true) => {
+            super::rpm::plan::plan(deb, &target, input.version, input.release_notes.as_deref())?
+        }
+        _ => None,
+    };
     let sbom = format!("{stem}.cdx.json");
     let wheel = match input.config.wheel() {
         Some(config) => super::wheel::plan::plan(&WheelRequest {
@@ -271,6 +287,7 @@ fn plan_target(
     let planned = TargetPlan {
         deb,
         wheel,
+        rpm,
         artifact_dir: input.build.target_dir.join(triple.as_str()),
         archive: format!("{stem}.{}", target.archive.extension()),
         fallback_archive: (target.archive == ArchiveFormat::TarXz && target.os == Os::Linux)

@@ -43,6 +43,7 @@ pub fn is_subject(kind: ArtifactKind) -> bool {
             | ArtifactKind::Installer
             | ArtifactKind::Deb
             | ArtifactKind::Wheel
+            | ArtifactKind::Rpm
     )
 }
 

@@ -172,6 +172,7 @@ mod tests {
             archive_entries: vec![],
             deb: None,
             wheel: None,
+            rpm: None,
             target,
         }
     }

@@ -131,6 +131,15 @@ pub(super) fn deb_arch(triple: &Triple) -> Option<&'static str> {
     }
 }
 
+/// RPM's name for the architecture of a Linux glibc target (what `rpm -q --qf %{ARCH}` says).
+pub(super) fn rpm_arch(triple: &Triple) -> Option<&'static str> {
+    match triple.as_str() {
+        "x86_64-unknown-linux-gnu" => Some("x86_64"),
+        "aarch64-unknown-linux-gnu" => Some("aarch64"),
+        _ => None,
+    }
+}
+
 /// The known triples whose static binaries run in a `FROM scratch` image, by OCI platform.
 pub(super) const SCRATCH_IMAGE_TARGETS: [(&str, &str); 2] = [
     ("linux/amd64", "x86_64-unknown-linux-musl"),

@@ -21,6 +21,7 @@ fn planned(triple: &str) -> TargetPlan {
         archive_entries: vec![],
         deb: None,
         wheel: None,
+        rpm: None,
         target,
     }
 }

@@ -53,6 +53,35 @@ pub(super) fn write_deb(
     ))
 }
 
+/// The target's RPM, from its planned entries (or reused).
+pub(super) fn write_rpm(
+    packing: &Packing,
+    target: &TargetPlan,
+    rpm: &crate::dist::rpm::plan::RpmPlan,
+    files: &Files,
+) -> anyhow::Result<Artifact> {
+    let (root, staging) = (&packing.context.workspace.root, packing.staging);
+    let mtime = packing.plan.source_date_epoch as u64;
+    let entries: Vec<PackageEntry> = rpm.entries.iter().map(|e| e.entry.clone()).collect();
+    let sources = entry_sources(&entries, files, root)?;
+    let inputs = PackageInputs {
+        file_name: &rpm.file,
+        description: serde_json::to_string(&(rpm, mtime))?,
+        sources: sources.iter().map(PathBuf::as_path).collect(),
+    };
+    let read = |source: &Source| read_source(source, files, root);
+    let digest = reuse_or_write(packing, &inputs, || {
+        crate::dist::rpm::write(&staging.join(&rpm.file), rpm, mtime, &read)?;
+        crate::dist::archive::digest_file(&staging.join(&rpm.file))
+    })?;
+    Ok(Artifact::of_target(
+        &rpm.file,
+        ArtifactKind::Rpm,
+        &target.target,
+        digest,
+    ))
+}
+
 /// The target's wheel, from its planned entries (or reused).
 pub(super) fn write_wheel(
     packing: &Packing,

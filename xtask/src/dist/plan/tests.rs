@@ -23,6 +23,7 @@ fn config() -> DistConfig {
         deb: None,
         wheel: None,
         man_pages: Some("app/help".into()),
+        rpm: false,
     }
 }
 
@@ -69,6 +70,7 @@ fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> 
         meta: Default::default(),
         public_key_exists: false,
         keyring: None,
+        release_notes: None,
         signing: Default::default(),
         binstall: None,
     })
@@ -286,6 +288,7 @@ fn planned_signing(
         meta: Default::default(),
         public_key_exists,
         keyring: None,
+        release_notes: None,
         signing,
         binstall: None,
     })
@@ -316,7 +319,8 @@ fn a_signed_plan_ships_the_public_key_and_names_the_signature() {
             ArtifactKind::Archive,
             ArtifactKind::FallbackArchive,
             ArtifactKind::Deb,
-            ArtifactKind::Wheel
+            ArtifactKind::Wheel,
+            ArtifactKind::Rpm
         ]
     );
     let json = serde_json::to_value(&plan.signing).unwrap();
