@@ -188,6 +188,9 @@ pub const APT_TOOLS: &[&str] = &[
     "minisign",
     // `man -l`: the tests render each shipped man page as a user's `man` would.
     "man-db",
+    // The RPM's own tools: `rpm -K/-qp/-i --root` and rpmlint check what dist writes.
+    "rpm",
+    "rpmlint",
     "debootstrap",
     "lintian",
     // The Reproducible Builds project's tester: reprotest (Debian 12's, which runs on the

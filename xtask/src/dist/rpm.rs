@@ -38,6 +38,7 @@ pub fn write(
         .release(plan.release)
         .description(&plan.description)
         .packager(&plan.packager)
+        .group(plan.group)
         .build_host(BUILD_HOST);
     if let Some(url) = &plan.url {
         builder.url(url);

@@ -235,3 +235,46 @@ fn the_same_inputs_give_the_same_bytes() {
     assert!(bytes.starts_with(header.as_bytes()));
     assert_ne!(at("c.deb", 1_700_000_001).sha256, a.sha256);
 }
+
+#[test]
+fn the_rpm_has_the_debs_files_in_rpms_places() {
+    use crate::dist::rpm::plan::{Role, plan as rpm_plan};
+    let target = target(Some("2.17"));
+    let deb = planned(&config(), &target).unwrap().unwrap();
+    let version = version("0.3.0-rc.1");
+    let rpm = rpm_plan(&deb, &target, &version, Some("- Added: RPMs.\n"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rpm.file, "jimini-0.3.0-rc.1-1.x86_64.rpm");
+    assert_eq!((rpm.version.as_str(), rpm.arch), ("0.3.0~rc.1", "x86_64"));
+    assert_eq!(rpm.requires, ["libc.so.6(GLIBC_2.17)(64bit)"]);
+    assert_eq!(rpm.summary, "Minimal AI-policy gateway");
+    let files: Vec<(&str, Role)> = rpm
+        .entries
+        .iter()
+        .map(|e| (e.entry.path.as_str(), e.role))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("/etc/jimini/rules.toml", Role::Config),
+            ("/usr/bin/jimini", Role::Plain),
+            ("/usr/share/doc/jimini/CHANGELOG.md", Role::Doc),
+            ("/usr/share/doc/jimini/README.md", Role::Doc),
+            ("/usr/share/licenses/jimini/LICENSE", Role::License),
+            ("/usr/share/man/man1/jimini.1.gz", Role::Doc),
+        ]
+    );
+    assert_eq!(rpm.changelog.text, "- Added: RPMs.");
+    assert!(rpm.changelog.author.ends_with(" - 0.3.0~rc.1-1"));
+    assert!(rpm.description.lines().all(|l| l.len() <= 79));
+    // No RPM architecture, no RPM; a snapshot's entry says what it is.
+    let arm_less = Target::configured(
+        &Triple::parse("x86_64-unknown-linux-musl").unwrap(),
+        &Triple::parse("x86_64-unknown-linux-gnu").unwrap(),
+        &Settings::default(),
+    );
+    assert_eq!(rpm_plan(&deb, &arm_less, &version, None).unwrap(), None);
+    let snapshot = rpm_plan(&deb, &target, &version, None).unwrap().unwrap();
+    assert!(snapshot.changelog.text.contains("a build between releases"));
+}

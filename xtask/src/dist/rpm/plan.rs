@@ -25,6 +25,8 @@ pub struct RpmPlan {
     pub release: &'static str,
     pub arch: &'static str,
     pub license: String,
+    /// The RPM group (no distribution requires one; rpmlint wants the tag).
+    pub group: &'static str,
     pub summary: String,
     pub description: String,
     pub url: Option<String>,
@@ -51,6 +53,34 @@ pub enum Role {
     Config,
     Doc,
     License,
+}
+
+/// `text` with its first letter in upper case, as RPM summaries are.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `text` as lines of at most `width` columns (words longer than that stay whole).
+fn wrapped(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = vec![];
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.len() + 1 + word.len() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,8 +165,9 @@ pub fn plan(
         release,
         arch,
         license: deb.copyright.license.clone(),
-        summary: deb.control.synopsis.clone(),
-        description: deb.control.description.clone(),
+        group: "Applications/Internet",
+        summary: capitalized(&deb.control.synopsis),
+        description: wrapped(&deb.control.description, 79),
         url: deb.control.homepage.clone(),
         packager: deb.control.maintainer.clone(),
         requires,

@@ -7,6 +7,7 @@ mod binstall;
 mod debian;
 mod image;
 mod install;
+mod rpm;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
