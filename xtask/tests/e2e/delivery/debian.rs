@@ -213,6 +213,7 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
             format!("jimini-{}-{}.tar.gz", version(dist), host()),
             deb.clone(),
             artifact_name(&manifest, "wheel"),
+            artifact_name(&manifest, "rpm"),
         ]
     );
     let info = checked(Command::new("dpkg-deb").arg("--info").arg(&path));
