@@ -191,6 +191,8 @@ pub const APT_TOOLS: &[&str] = &[
     // The RPM's own tools: `rpm -K/-qp/-i --root` and rpmlint check what dist writes.
     "rpm",
     "rpmlint",
+    // The Homebrew formula: `ruby -c`, and a stand-in for brew's DSL runs it.
+    "ruby",
     "debootstrap",
     "lintian",
     // The Reproducible Builds project's tester: reprotest (Debian 12's, which runs on the

@@ -56,6 +56,9 @@ pub struct DistConfig {
     /// and man pages): `rpm = true` next to `[workspace.metadata.xtask-dist.deb]`.
     #[serde(default)]
     pub rpm: bool,
+    /// A Homebrew formula for a tap (`[workspace.metadata.xtask-dist.homebrew]`).
+    #[serde(default)]
+    pub homebrew: Option<HomebrewConfig>,
     /// Python wheels of the targets that have a platform tag: on unless `wheel = false`;
     /// `[workspace.metadata.xtask-dist.wheel]` adds classifiers.
     #[serde(default)]
@@ -90,6 +93,14 @@ impl DistConfig {
 }
 
 /// `[workspace.metadata.xtask-dist.deb]`.
+/// `[workspace.metadata.xtask-dist.homebrew]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HomebrewConfig {
+    /// The tap's git repository `publish --to homebrew` commits `Formula/<app>.rb` to.
+    pub tap: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DebConfig {

@@ -93,6 +93,7 @@ pub fn execute(
             &mut manifest,
             &statement,
             staging,
+            plan.formula.as_ref(),
             signer
                 .as_ref()
                 .map(|s| (s, plan.signing.signs_each.as_slice())),

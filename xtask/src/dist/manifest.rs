@@ -65,6 +65,8 @@ pub enum ArtifactKind {
     Wheel,
     /// An RPM of a Linux glibc target (`dnf install`, `rpm -i`).
     Rpm,
+    /// The Homebrew formula of the release's archives (`<app>.rb`, for a tap).
+    HomebrewFormula,
     /// The minisign signature of one package (`signs` names it), for clients that fetch that
     /// file by itself and check it with the release key (cargo-binstall).
     Signature,

@@ -233,6 +233,7 @@ impl flags::DistMerge {
                 &mut merged,
                 &statement,
                 staging,
+                plan.formula.as_ref(),
                 signer
                     .as_ref()
                     .map(|s| (s, plan.signing.signs_each.as_slice())),

@@ -19,6 +19,7 @@ pub mod bounded;
 pub mod build;
 pub mod deb;
 pub mod execute;
+pub mod homebrew;
 pub mod inspect;
 pub mod manifest;
 pub mod manpage;

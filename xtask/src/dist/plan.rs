@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use serde::Serialize;
 
+mod describe;
 pub mod entry;
 mod signing;
 pub use signing::{SigningPlan, SigningRequest};
@@ -62,6 +63,8 @@ pub struct DistPlan {
     pub include: Vec<String>,
     /// The install script shipped as `install.sh`, and what is filled into it.
     pub installer: Option<InstallerPlan>,
+    /// The Homebrew formula, written when the release is sealed (not in a partial dist).
+    pub formula: Option<super::homebrew::FormulaPlan>,
     pub out: PathBuf,
     pub partial: bool,
     pub signing: SigningPlan,
@@ -174,6 +177,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
             }),
             None => None,
         },
+        formula: super::homebrew::plan(input, &targets)?,
         out: input.out.clone(),
         partial: input.partial,
         signing,
@@ -346,66 +350,6 @@ pub fn include_archive_name(include: &str, package_dir: &str) -> String {
 fn release_platforms(input: &PlanInput) -> anyhow::Result<String> {
     let all = crate::targets::resolve(&["all".to_owned()], input.config, input.host)?;
     Ok(crate::targets::install_table(&all))
-}
-
-impl DistPlan {
-    /// The planned targets, in plan order.
-    pub fn targets(&self) -> impl Iterator<Item = &Target> {
-        self.targets.iter().map(|t| &t.target)
-    }
-
-    /// The human form of `--dry-run`.
-    pub fn describe(&self) -> String {
-        let mut text = format!(
-            "dist plan: {} {} (commit {}, SOURCE_DATE_EPOCH {})\n",
-            self.app, self.version, self.short_commit, self.source_date_epoch,
-        );
-        for build in &self.builds {
-            text.push_str(&format!("  build: {}\n", build.describe()));
-        }
-        for target in &self.targets {
-            text.push_str(&format!(
-                "  {}: {} ({}) + {}{}\n",
-                target.target.triple,
-                target.archive,
-                target
-                    .binaries
-                    .iter()
-                    .map(|b| b.file.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                target.sbom,
-                [
-                    target.fallback_archive.as_ref(),
-                    target.deb.as_ref().map(|d| &d.file)
-                ]
-                .into_iter()
-                .flatten()
-                .map(|file| format!(" + {file}"))
-                .collect::<String>()
-            ));
-        }
-        if self.installer.is_some() {
-            text.push_str(&format!("  {INSTALLER_NAME}\n"));
-        }
-        if !self.partial {
-            text.push_str(&format!("  {}\n", manifest::CHECKSUMS_FILE));
-            match &self.signing.key {
-                Some(key) => text.push_str(&format!(
-                    "  {SIGNATURE_FILE} (signed with {}), and a .sig beside each archive, .deb \
-                     and wheel\n",
-                    key.describe()
-                )),
-                None => text.push_str("  unsigned: no signing key\n"),
-            }
-        }
-        text.push_str(&format!(
-            "  {}\n  into {}\n",
-            manifest::FILE_NAME,
-            self.out.display()
-        ));
-        text
-    }
 }
 
 #[cfg(test)]

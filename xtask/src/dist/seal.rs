@@ -19,11 +19,14 @@ use crate::verify::SignatureCheck;
 
 /// Seals the staged dist whose artifacts `manifest` lists; `statement` is its provenance.
 /// `verified_before`: packages (name, SHA-256) reused from a verified dist, checked by digest.
-/// `signing`: the signer and the plan's kinds of artifact that get a signature of their own.
+/// `signing`: the signer and the plan's kinds of artifact that get a signature of their own;
+/// `formula`: the plan's Homebrew formula, written from the sealed archives' digests.
+#[allow(clippy::too_many_arguments)]
 pub fn seal(
     manifest: &mut Manifest,
     statement: &Statement,
     staging: &Path,
+    formula: Option<&super::homebrew::FormulaPlan>,
     signing: Option<(&Signer, &[ArtifactKind])>,
     verified_before: &BTreeSet<(String, String)>,
     progress: &Progress,
@@ -33,6 +36,19 @@ pub fn seal(
         .artifacts
         .push(write_statement(manifest, statement, staging)?);
     step.done();
+
+    // The release-level files made from every archive's digest: not the provenance's subjects
+    // (it names the archives they point at).
+    if let Some(plan) = formula.filter(|_| !manifest.partial)
+        && let Some(text) = super::homebrew::render(plan, manifest)?
+    {
+        let path = staging.join(&plan.file);
+        fs_err::write(&path, text)?;
+        let kind = ArtifactKind::HomebrewFormula;
+        manifest
+            .artifacts
+            .push(Artifact::of_file(&plan.file, kind, None, &path)?);
+    }
 
     if let Some((signer, signs_each)) = signing {
         let signed: Vec<Artifact> = manifest

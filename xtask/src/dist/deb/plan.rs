@@ -303,7 +303,7 @@ fn generated(path: String, what: Generated) -> PackageEntry {
 
 /// `A minimal gateway: regex rules.` → (`minimal gateway`, `Regex rules.`-style long text).
 /// Debian's synopsis is a noun phrase without an article; the rest is the extended text.
-fn synopsis_and_description(summary: &str) -> (String, String) {
+pub fn synopsis_and_description(summary: &str) -> (String, String) {
     let summary = summary.trim_end_matches('.');
     let (short, long) = match summary.split_once(": ") {
         Some((short, long)) => (short, format!("{long}.")),

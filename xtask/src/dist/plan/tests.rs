@@ -24,6 +24,7 @@ fn config() -> DistConfig {
         wheel: None,
         man_pages: Some("app/help".into()),
         rpm: false,
+        homebrew: None,
     }
 }
 
@@ -378,38 +379,4 @@ fn a_file_name_a_release_host_would_rename_is_refused() {
     assert!(check_upload_safe(".jimini.tar.xz").is_err());
     check_upload_safe("jimini-0.2.1-dev.3+g9f4bae0-x86_64-unknown-linux-gnu.tar.xz").unwrap();
     check_upload_safe("jimini_0.3.0-rc.1_amd64.deb").unwrap();
-}
-
-#[test]
-fn man_pages_go_into_every_archive_but_windows_from_the_help_texts() {
-    let plan = planned(&config(), &[]).unwrap();
-    for target in &plan.targets {
-        let pages: Vec<(&str, &Source)> = target
-            .archive_entries
-            .iter()
-            .filter(|e| e.path.starts_with("man/"))
-            .map(|e| (e.path.as_str(), &e.source))
-            .collect();
-        if target.target.os == crate::targets::Os::Windows {
-            assert!(pages.is_empty(), "{pages:?}");
-            continue;
-        }
-        let paths: Vec<&str> = pages.iter().map(|(path, _)| *path).collect();
-        assert_eq!(
-            paths,
-            [
-                "man/man1/jimini-admin.1",
-                "man/man1/jimini-server.1",
-                "man/man1/jimini.1"
-            ]
-        );
-        assert_eq!(
-            *pages[2].1,
-            Source::ManPage {
-                binary: "jimini".into(),
-                help: "app/help/jimini.txt".into(),
-                gzip: false
-            }
-        );
-    }
 }

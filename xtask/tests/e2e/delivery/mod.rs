@@ -5,6 +5,7 @@
 
 mod binstall;
 mod debian;
+mod homebrew;
 mod image;
 mod install;
 mod rpm;

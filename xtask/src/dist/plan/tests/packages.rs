@@ -88,3 +88,37 @@ fn quiet_does_not_change_the_plan_and_glibc_suffixes_are_refused() {
         .to_string();
     assert!(err.contains("glibc = \"2.17\""), "{err}");
 }
+
+#[test]
+fn man_pages_go_into_every_archive_but_windows_from_the_help_texts() {
+    let plan = planned(&config(), &[]).unwrap();
+    for target in &plan.targets {
+        let pages: Vec<(&str, &Source)> = target
+            .archive_entries
+            .iter()
+            .filter(|e| e.path.starts_with("man/"))
+            .map(|e| (e.path.as_str(), &e.source))
+            .collect();
+        if target.target.os == crate::targets::Os::Windows {
+            assert!(pages.is_empty(), "{pages:?}");
+            continue;
+        }
+        let paths: Vec<&str> = pages.iter().map(|(path, _)| *path).collect();
+        assert_eq!(
+            paths,
+            [
+                "man/man1/jimini-admin.1",
+                "man/man1/jimini-server.1",
+                "man/man1/jimini.1"
+            ]
+        );
+        assert_eq!(
+            *pages[2].1,
+            Source::ManPage {
+                binary: "jimini".into(),
+                help: "app/help/jimini.txt".into(),
+                gzip: false
+            }
+        );
+    }
+}
