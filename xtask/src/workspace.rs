@@ -59,6 +59,9 @@ pub struct DistConfig {
     /// A Homebrew formula for a tap (`[workspace.metadata.xtask-dist.homebrew]`).
     #[serde(default)]
     pub homebrew: Option<HomebrewConfig>,
+    /// A Scoop manifest (`<app>.json`) of the Windows archives, for a bucket.
+    #[serde(default)]
+    pub scoop: bool,
     /// Python wheels of the targets that have a platform tag: on unless `wheel = false`;
     /// `[workspace.metadata.xtask-dist.wheel]` adds classifiers.
     #[serde(default)]

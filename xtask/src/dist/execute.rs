@@ -93,7 +93,7 @@ pub fn execute(
             &mut manifest,
             &statement,
             staging,
-            plan.formula.as_ref(),
+            seal::ChannelFiles::of(plan),
             signer
                 .as_ref()
                 .map(|s| (s, plan.signing.signs_each.as_slice())),

@@ -67,6 +67,8 @@ pub enum ArtifactKind {
     Rpm,
     /// The Homebrew formula of the release's archives (`<app>.rb`, for a tap).
     HomebrewFormula,
+    /// The Scoop manifest of the release's Windows archives (`<app>.json`, for a bucket).
+    ScoopManifest,
     /// The minisign signature of one package (`signs` names it), for clients that fetch that
     /// file by itself and check it with the release key (cargo-binstall).
     Signature,

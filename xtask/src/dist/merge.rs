@@ -233,7 +233,7 @@ impl flags::DistMerge {
                 &mut merged,
                 &statement,
                 staging,
-                plan.formula.as_ref(),
+                super::seal::ChannelFiles::of(&plan),
                 signer
                     .as_ref()
                     .map(|s| (s, plan.signing.signs_each.as_slice())),

@@ -33,6 +33,7 @@ pub mod reuse;
 pub mod rpm;
 pub mod rustflags;
 pub mod sbom;
+pub mod scoop;
 pub mod seal;
 pub mod smoke;
 pub mod wheel;

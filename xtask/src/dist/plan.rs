@@ -65,6 +65,8 @@ pub struct DistPlan {
     pub installer: Option<InstallerPlan>,
     /// The Homebrew formula, written when the release is sealed (not in a partial dist).
     pub formula: Option<super::homebrew::FormulaPlan>,
+    /// The Scoop manifest, written when the release is sealed (not in a partial dist).
+    pub scoop: Option<super::scoop::ScoopPlan>,
     pub out: PathBuf,
     pub partial: bool,
     pub signing: SigningPlan,
@@ -178,6 +180,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
             None => None,
         },
         formula: super::homebrew::plan(input, &targets)?,
+        scoop: super::scoop::plan(input, &targets)?,
         out: input.out.clone(),
         partial: input.partial,
         signing,

@@ -19,14 +19,28 @@ use crate::verify::SignatureCheck;
 
 /// Seals the staged dist whose artifacts `manifest` lists; `statement` is its provenance.
 /// `verified_before`: packages (name, SHA-256) reused from a verified dist, checked by digest.
-/// `signing`: the signer and the plan's kinds of artifact that get a signature of their own;
-/// `formula`: the plan's Homebrew formula, written from the sealed archives' digests.
-#[allow(clippy::too_many_arguments)]
+/// The release-level files the plan asks for, written from the sealed archives' digests.
+#[derive(Clone, Copy)]
+pub struct ChannelFiles<'a> {
+    pub formula: Option<&'a super::homebrew::FormulaPlan>,
+    pub scoop: Option<&'a super::scoop::ScoopPlan>,
+}
+
+impl<'a> ChannelFiles<'a> {
+    pub fn of(plan: &'a super::DistPlan) -> ChannelFiles<'a> {
+        ChannelFiles {
+            formula: plan.formula.as_ref(),
+            scoop: plan.scoop.as_ref(),
+        }
+    }
+}
+
+/// `signing`: the signer and the plan's kinds of artifact that get a signature of their own.
 pub fn seal(
     manifest: &mut Manifest,
     statement: &Statement,
     staging: &Path,
-    formula: Option<&super::homebrew::FormulaPlan>,
+    channels: ChannelFiles,
     signing: Option<(&Signer, &[ArtifactKind])>,
     verified_before: &BTreeSet<(String, String)>,
     progress: &Progress,
@@ -39,15 +53,22 @@ pub fn seal(
 
     // The release-level files made from every archive's digest: not the provenance's subjects
     // (it names the archives they point at).
-    if let Some(plan) = formula.filter(|_| !manifest.partial)
-        && let Some(text) = super::homebrew::render(plan, manifest)?
-    {
-        let path = staging.join(&plan.file);
+    let formula = match channels.formula.filter(|_| !manifest.partial) {
+        Some(plan) => super::homebrew::render(plan, manifest)?
+            .map(|text| (plan.file.clone(), ArtifactKind::HomebrewFormula, text)),
+        None => None,
+    };
+    let scoop = match channels.scoop.filter(|_| !manifest.partial) {
+        Some(plan) => super::scoop::render(plan, manifest)?
+            .map(|text| (plan.file.clone(), ArtifactKind::ScoopManifest, text)),
+        None => None,
+    };
+    for (file, kind, text) in formula.into_iter().chain(scoop) {
+        let path = staging.join(&file);
         fs_err::write(&path, text)?;
-        let kind = ArtifactKind::HomebrewFormula;
         manifest
             .artifacts
-            .push(Artifact::of_file(&plan.file, kind, None, &path)?);
+            .push(Artifact::of_file(&file, kind, None, &path)?);
     }
 
     if let Some((signer, signs_each)) = signing {

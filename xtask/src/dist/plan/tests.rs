@@ -25,6 +25,7 @@ fn config() -> DistConfig {
         man_pages: Some("app/help".into()),
         rpm: false,
         homebrew: None,
+        scoop: false,
     }
 }
 

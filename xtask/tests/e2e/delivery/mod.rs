@@ -9,6 +9,7 @@ mod homebrew;
 mod image;
 mod install;
 mod rpm;
+mod scoop;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

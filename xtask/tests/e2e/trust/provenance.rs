@@ -30,13 +30,35 @@ for subject in statement.subject:
     )
 }
 
-/// SHA256SUMS without the lines a statement does not cover: itself, and the packages'
-/// signatures (made after it, by whoever holds the key; they sign subjects).
+/// SHA256SUMS without the lines a statement does not cover: itself, the packages' signatures
+/// (made after it, by whoever holds the key; they sign subjects) and the channel manifests
+/// written from the subjects' digests when the release is sealed (formula, Scoop, winget).
 fn sums_of_subjects(dist: &Path) -> String {
+    let manifest = read_manifest(dist);
+    let not_subjects: Vec<&str> = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            [
+                "provenance",
+                "signature",
+                "homebrew-formula",
+                "scoop-manifest",
+                "winget-manifest",
+            ]
+            .contains(&a["kind"].as_str().unwrap())
+        })
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
     std::fs::read_to_string(dist.join("SHA256SUMS"))
         .unwrap()
         .lines()
-        .filter(|line| !line.ends_with(".intoto.jsonl") && !line.ends_with(".sig"))
+        .filter(|line| {
+            !not_subjects
+                .iter()
+                .any(|name| line.ends_with(&format!("  {name}")))
+        })
         .map(|line| format!("{line}\n"))
         .collect()
 }
