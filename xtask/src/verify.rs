@@ -290,21 +290,22 @@ fn check_contents(
                 crate::dist::deb::check::check(&dir.join(&artifact.name), artifact)
                     .map(|found| problems.extend(found))
             }
-            ArtifactKind::HomebrewFormula | ArtifactKind::ScoopManifest => {
-                fs_err::read_to_string(dir.join(&artifact.name))
-                    .map_err(anyhow::Error::from)
-                    .map(|text| {
-                        let found = match artifact.kind {
-                            ArtifactKind::HomebrewFormula => {
-                                crate::dist::homebrew::check(&text, manifest)
-                            }
-                            _ => crate::dist::scoop::check(&text, manifest),
-                        };
-                        for problem in found {
-                            problems.push(format!("{}: {problem}", artifact.name));
+            ArtifactKind::HomebrewFormula
+            | ArtifactKind::ScoopManifest
+            | ArtifactKind::WingetManifest => fs_err::read_to_string(dir.join(&artifact.name))
+                .map_err(anyhow::Error::from)
+                .map(|text| {
+                    let found = match artifact.kind {
+                        ArtifactKind::HomebrewFormula => {
+                            crate::dist::homebrew::check(&text, manifest)
                         }
-                    })
-            }
+                        ArtifactKind::ScoopManifest => crate::dist::scoop::check(&text, manifest),
+                        _ => crate::dist::winget::check(&text, manifest),
+                    };
+                    for problem in found {
+                        problems.push(format!("{}: {problem}", artifact.name));
+                    }
+                }),
             ArtifactKind::Rpm => semver::Version::parse(&manifest.version)
                 .map_err(anyhow::Error::from)
                 .and_then(|version| {

@@ -62,6 +62,9 @@ pub struct DistConfig {
     /// A Scoop manifest (`<app>.json`) of the Windows archives, for a bucket.
     #[serde(default)]
     pub scoop: bool,
+    /// winget manifests of the Windows archives (`[workspace.metadata.xtask-dist.winget]`).
+    #[serde(default)]
+    pub winget: Option<WingetConfig>,
     /// Python wheels of the targets that have a platform tag: on unless `wheel = false`;
     /// `[workspace.metadata.xtask-dist.wheel]` adds classifiers.
     #[serde(default)]
@@ -96,6 +99,16 @@ impl DistConfig {
 }
 
 /// `[workspace.metadata.xtask-dist.deb]`.
+/// `[workspace.metadata.xtask-dist.winget]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WingetConfig {
+    /// `Publisher.Package`, the package's name in winget-pkgs.
+    pub identifier: String,
+    /// The publisher's name as winget shows it.
+    pub publisher: String,
+}
+
 /// `[workspace.metadata.xtask-dist.homebrew]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -91,19 +91,9 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
         file: format!("{app}.rb"),
         class: class_name(app),
         // Homebrew's desc: a short phrase, no article, capitalised, no final period.
-        desc: {
-            let summary = input
-                .meta
-                .description
-                .clone()
-                .unwrap_or_else(|| app.clone());
-            let (synopsis, _) = crate::dist::deb::plan::synopsis_and_description(&summary);
-            let mut chars = synopsis.chars();
-            chars
-                .next()
-                .map(|c| c.to_uppercase().chain(chars).collect())
-                .unwrap_or_default()
-        },
+        desc: crate::dist::deb::plan::capitalized_synopsis(
+            input.meta.description.as_deref().unwrap_or(app),
+        ),
         homepage: input
             .meta
             .homepage

@@ -69,6 +69,8 @@ pub enum ArtifactKind {
     HomebrewFormula,
     /// The Scoop manifest of the release's Windows archives (`<app>.json`, for a bucket).
     ScoopManifest,
+    /// One of the three winget manifests of the release's Windows archives (for winget-pkgs).
+    WingetManifest,
     /// The minisign signature of one package (`signs` names it), for clients that fetch that
     /// file by itself and check it with the release key (cargo-binstall).
     Signature,

@@ -37,6 +37,7 @@ pub mod scoop;
 pub mod seal;
 pub mod smoke;
 pub mod wheel;
+pub mod winget;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

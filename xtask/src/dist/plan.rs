@@ -67,6 +67,8 @@ pub struct DistPlan {
     pub formula: Option<super::homebrew::FormulaPlan>,
     /// The Scoop manifest, written when the release is sealed (not in a partial dist).
     pub scoop: Option<super::scoop::ScoopPlan>,
+    /// The winget manifests, written when the release is sealed (not in a partial dist).
+    pub winget: Option<super::winget::WingetPlan>,
     pub out: PathBuf,
     pub partial: bool,
     pub signing: SigningPlan,
@@ -181,6 +183,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         },
         formula: super::homebrew::plan(input, &targets)?,
         scoop: super::scoop::plan(input, &targets)?,
+        winget: super::winget::plan(input, &targets)?,
         out: input.out.clone(),
         partial: input.partial,
         signing,

@@ -50,7 +50,7 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
         })
         .collect();
     architectures.sort();
-    let (synopsis, _) = crate::dist::deb::plan::synopsis_and_description(
+    let synopsis = crate::dist::deb::plan::capitalized_synopsis(
         input.meta.description.as_deref().unwrap_or(app),
     );
     Ok(Some(ScoopPlan {

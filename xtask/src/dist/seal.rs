@@ -24,6 +24,7 @@ use crate::verify::SignatureCheck;
 pub struct ChannelFiles<'a> {
     pub formula: Option<&'a super::homebrew::FormulaPlan>,
     pub scoop: Option<&'a super::scoop::ScoopPlan>,
+    pub winget: Option<&'a super::winget::WingetPlan>,
 }
 
 impl<'a> ChannelFiles<'a> {
@@ -31,6 +32,7 @@ impl<'a> ChannelFiles<'a> {
         ChannelFiles {
             formula: plan.formula.as_ref(),
             scoop: plan.scoop.as_ref(),
+            winget: plan.winget.as_ref(),
         }
     }
 }
@@ -63,7 +65,14 @@ pub fn seal(
             .map(|text| (plan.file.clone(), ArtifactKind::ScoopManifest, text)),
         None => None,
     };
-    for (file, kind, text) in formula.into_iter().chain(scoop) {
+    let winget = channels
+        .winget
+        .filter(|_| !manifest.partial)
+        .and_then(|plan| super::winget::render(plan, manifest))
+        .into_iter()
+        .flatten()
+        .map(|(file, text)| (file, ArtifactKind::WingetManifest, text));
+    for (file, kind, text) in formula.into_iter().chain(scoop).chain(winget) {
         let path = staging.join(&file);
         fs_err::write(&path, text)?;
         manifest

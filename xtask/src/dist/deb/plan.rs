@@ -303,6 +303,17 @@ fn generated(path: String, what: Generated) -> PackageEntry {
 
 /// `A minimal gateway: regex rules.` → (`minimal gateway`, `Regex rules.`-style long text).
 /// Debian's synopsis is a noun phrase without an article; the rest is the extended text.
+/// The synopsis of `summary` with its first letter in upper case, as the RPM summary, the
+/// formula's desc and the Scoop and winget descriptions are written.
+pub fn capitalized_synopsis(summary: &str) -> String {
+    let (synopsis, _) = synopsis_and_description(summary);
+    let mut chars = synopsis.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 pub fn synopsis_and_description(summary: &str) -> (String, String) {
     let summary = summary.trim_end_matches('.');
     let (short, long) = match summary.split_once(": ") {

@@ -26,6 +26,7 @@ fn config() -> DistConfig {
         rpm: false,
         homebrew: None,
         scoop: false,
+        winget: None,
     }
 }
 

@@ -55,15 +55,6 @@ pub enum Role {
     License,
 }
 
-/// `text` with its first letter in upper case, as RPM summaries are.
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 /// `text` as lines of at most `width` columns (words longer than that stay whole).
 fn wrapped(text: &str, width: usize) -> String {
     let mut lines: Vec<String> = vec![];
@@ -166,7 +157,7 @@ pub fn plan(
         arch,
         license: deb.copyright.license.clone(),
         group: "Applications/Internet",
-        summary: capitalized(&deb.control.synopsis),
+        summary: crate::dist::deb::plan::capitalized_synopsis(&deb.control.synopsis),
         description: wrapped(&deb.control.description, 79),
         url: deb.control.homepage.clone(),
         packager: deb.control.maintainer.clone(),

@@ -10,6 +10,7 @@ mod image;
 mod install;
 mod rpm;
 mod scoop;
+mod winget;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
