@@ -5,7 +5,7 @@
 //! which only the whole release has (a fan-out's merge, or a one-machine dist); a partial dist
 //! has none. `check` is what `verify` asks of it.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde::Serialize;
 
 use crate::dist::manifest::{ArtifactKind, Manifest};
@@ -76,12 +76,8 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
         return Ok(None);
     }
     let app = &input.config.package;
-    let Some(repository) = &input.meta.repository else {
-        bail!(
-            "[workspace.metadata.xtask-dist.homebrew] needs the package's `repository` (the \
-             formula downloads the release's archives from it): set it in Cargo.toml"
-        );
-    };
+    let (repository, download_base) =
+        super::channels::download_base(input, "[workspace.metadata.xtask-dist.homebrew]")?;
     let mut platforms: Vec<_> = targets
         .iter()
         .filter_map(|t| platform(&t.target, &t.archive))
@@ -94,17 +90,9 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
         desc: crate::dist::deb::plan::capitalized_synopsis(
             input.meta.description.as_deref().unwrap_or(app),
         ),
-        homepage: input
-            .meta
-            .homepage
-            .clone()
-            .unwrap_or_else(|| repository.clone()),
+        homepage: input.meta.homepage.clone().unwrap_or(repository),
         license: input.meta.license.clone().unwrap_or_default(),
-        download_base: format!(
-            "{}/releases/download/v{}/",
-            repository.trim_end_matches('/'),
-            input.version
-        ),
+        download_base,
         platforms,
         binaries: input.binaries.clone(),
         man_pages: input.config.man_pages.is_some(),
@@ -210,15 +198,7 @@ pub fn check(text: &str, manifest: &Manifest) -> Vec<String> {
                 problems.push(format!("sha256 {sha} follows no url"));
                 continue;
             };
-            let name = url.rsplit('/').next().unwrap_or_default();
-            match manifest.artifacts.iter().find(|a| a.name == name) {
-                None => problems.push(format!("{url} is no file of the dist")),
-                Some(archive) if archive.sha256 != sha => problems.push(format!(
-                    "the sha256 of {name} is {sha}, the dist's {}",
-                    archive.sha256
-                )),
-                Some(_) => {}
-            }
+            problems.extend(super::channels::download_problem(&url, &sha, manifest));
         }
     }
     if urls == 0 {

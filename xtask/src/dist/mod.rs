@@ -17,6 +17,7 @@ pub mod auditable;
 pub mod binstall;
 pub mod bounded;
 pub mod build;
+pub mod channels;
 pub mod deb;
 pub mod execute;
 pub mod homebrew;

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::dist::manifest::{ArtifactKind, Manifest};
 use crate::dist::plan::{PlanInput, TargetPlan};
-use crate::targets::{Arch, Os};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScoopPlan {
@@ -31,25 +30,8 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
         return Ok(None);
     }
     let app = &input.config.package;
-    let Some(repository) = &input.meta.repository else {
-        anyhow::bail!(
-            "scoop = true needs the package's `repository` (the manifest downloads the \
-             release's archives from it): set it in Cargo.toml"
-        );
-    };
-    let mut architectures: Vec<(String, String, String)> = targets
-        .iter()
-        .filter(|t| t.target.os == Os::Windows)
-        .filter_map(|t| {
-            let arch = match t.target.arch {
-                Arch::X86_64 => "64bit",
-                Arch::Aarch64 => "arm64",
-                Arch::Other(_) => return None,
-            };
-            Some((arch.to_owned(), t.archive.clone(), t.stem.clone()))
-        })
-        .collect();
-    architectures.sort();
+    let (repository, download_base) = super::channels::download_base(input, "scoop = true")?;
+    let architectures = super::channels::windows_archives(targets, ("64bit", "arm64"));
     let synopsis = crate::dist::deb::plan::capitalized_synopsis(
         input.meta.description.as_deref().unwrap_or(app),
     );
@@ -62,12 +44,8 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
             .clone()
             .unwrap_or_else(|| repository.clone()),
         license: input.meta.license.clone().unwrap_or_default(),
-        repository: repository.trim_end_matches('/').to_owned(),
-        download_base: format!(
-            "{}/releases/download/v{}/",
-            repository.trim_end_matches('/'),
-            input.version
-        ),
+        repository,
+        download_base,
         architectures,
         binaries: input.binaries.iter().map(|b| format!("{b}.exe")).collect(),
     }))
@@ -144,14 +122,8 @@ pub fn check(text: &str, manifest: &Manifest) -> Vec<String> {
     for (arch, entry) in architectures {
         let url = entry["url"].as_str().unwrap_or_default();
         let hash = entry["hash"].as_str().unwrap_or_default();
-        let name = url.rsplit('/').next().unwrap_or_default();
-        match manifest.artifacts.iter().find(|a| a.name == name) {
-            None => problems.push(format!("{arch}: {url} is no file of the dist")),
-            Some(archive) if archive.sha256 != hash => problems.push(format!(
-                "{arch}: the hash of {name} is {hash}, the dist's {}",
-                archive.sha256
-            )),
-            Some(_) => {}
+        if let Some(problem) = super::channels::download_problem(url, hash, manifest) {
+            problems.push(format!("{arch}: {problem}"));
         }
     }
     problems

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use crate::dist::manifest::{ArtifactKind, Manifest};
 use crate::dist::plan::{PlanInput, TargetPlan};
-use crate::targets::{Arch, Os};
 
 pub const MANIFEST_VERSION: &str = "1.10.0";
 const LOCALE: &str = "en-US";
@@ -40,12 +39,8 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
         return Ok(None);
     }
     let app = &input.config.package;
-    let Some(repository) = &input.meta.repository else {
-        anyhow::bail!(
-            "[workspace.metadata.xtask-dist.winget] needs the package's `repository` (the \
-             installer downloads the release's archives from it): set it in Cargo.toml"
-        );
-    };
+    let (repository, download_base) =
+        super::channels::download_base(input, "[workspace.metadata.xtask-dist.winget]")?;
     if config.identifier.split('.').count() < 2 {
         anyhow::bail!(
             "[workspace.metadata.xtask-dist.winget] identifier {:?} must be Publisher.Package \
@@ -53,19 +48,7 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
             config.identifier
         );
     }
-    let mut installers: Vec<(String, String, String)> = targets
-        .iter()
-        .filter(|t| t.target.os == Os::Windows)
-        .filter_map(|t| {
-            let arch = match t.target.arch {
-                Arch::X86_64 => "x64",
-                Arch::Aarch64 => "arm64",
-                Arch::Other(_) => return None,
-            };
-            Some((arch.to_owned(), t.archive.clone(), t.stem.clone()))
-        })
-        .collect();
-    installers.sort();
+    let installers = super::channels::windows_archives(targets, ("x64", "arm64"));
     let synopsis = crate::dist::deb::plan::capitalized_synopsis(
         input.meta.description.as_deref().unwrap_or(app),
     );
@@ -76,16 +59,8 @@ pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<
         name: app.clone(),
         license: input.meta.license.clone().unwrap_or_default(),
         short_description: synopsis,
-        package_url: input
-            .meta
-            .homepage
-            .clone()
-            .unwrap_or_else(|| repository.clone()),
-        download_base: format!(
-            "{}/releases/download/v{}/",
-            repository.trim_end_matches('/'),
-            input.version
-        ),
+        package_url: input.meta.homepage.clone().unwrap_or(repository),
+        download_base,
         installers,
         binaries: input.binaries.clone(),
         files: [
@@ -192,17 +167,7 @@ pub fn check(text: &str, manifest: &Manifest) -> Vec<String> {
                 problems.push(format!("InstallerSha256 {sha} follows no InstallerUrl"));
                 continue;
             };
-            let name = url.rsplit('/').next().unwrap_or_default();
-            match manifest.artifacts.iter().find(|a| a.name == name) {
-                None => problems.push(format!("{url} is no file of the dist")),
-                Some(archive) if !archive.sha256.eq_ignore_ascii_case(&sha) => {
-                    problems.push(format!(
-                        "the InstallerSha256 of {name} is {sha}, the dist's {}",
-                        archive.sha256
-                    ))
-                }
-                Some(_) => {}
-            }
+            problems.extend(super::channels::download_problem(&url, &sha, manifest));
         }
     }
     problems
