@@ -29,6 +29,8 @@ pub struct ReleaseContext {
     pub binstall: Option<dist::binstall::Binstall>,
     /// The release keys: the key history beside the public key, checked link by link.
     pub keyring: Option<crate::keys::Keyring>,
+    /// The dist version's CHANGELOG section, if it has one (a snapshot has none).
+    pub release_notes: Option<String>,
     pub package_id: cargo_metadata::PackageId,
     /// The environment and config files that decide the build's flags.
     pub build: BuildInputs,
@@ -103,9 +105,9 @@ impl ReleaseContext {
             crate::keys::Keyring::load(&workspace.root.join(workspace.config.public_key()))?;
         let package_id = package.id.clone();
         let host = host_triple(sh)?;
+        let changelog =
+            fs_err::read_to_string(workspace.root.join("CHANGELOG.md")).unwrap_or_default();
         let git_state = if git::is_repository(sh) {
-            let changelog =
-                fs_err::read_to_string(workspace.root.join("CHANGELOG.md")).unwrap_or_default();
             let heading = version::dated_changelog_heading(&changelog, &workspace_version);
             Some(git::state(sh, &workspace_version, heading.as_deref())?)
         } else {
@@ -118,6 +120,9 @@ impl ReleaseContext {
             github_ref.as_deref(),
         )?;
         let source_date_epoch = source_date_epoch(git_state.as_ref())?;
+        let release_notes = crate::changelog::section(&changelog, &dist_version)
+            .ok()
+            .map(|section| section.body);
         let (commit, short_commit) = commit_ids(git_state.as_ref());
         let build = build_inputs(&workspace)?;
         let package_dir = package
@@ -141,6 +146,7 @@ impl ReleaseContext {
             binaries,
             binstall,
             keyring,
+            release_notes,
             package_id,
         })
     }
@@ -171,16 +177,8 @@ impl ReleaseContext {
             keyring: self.keyring.as_ref(),
             signing,
             binstall: self.binstall.as_ref(),
-            release_notes: self.release_notes(),
+            release_notes: self.release_notes.clone(),
         })
-    }
-
-    /// The dist version's CHANGELOG section, if it has one (a snapshot has none).
-    fn release_notes(&self) -> Option<String> {
-        let text = fs_err::read_to_string(self.workspace.root.join("CHANGELOG.md")).ok()?;
-        crate::changelog::section(&text, &self.version)
-            .ok()
-            .map(|section| section.body)
     }
 }
 

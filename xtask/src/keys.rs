@@ -39,14 +39,10 @@ pub const SIGNATURE_EXTENSION: &str = ".minisig";
 
 /// minisign's key id, as `minisign` prints it (`BD9EF5D07F0CA2EB`).
 pub fn key_id(key: &minisign::PublicKey) -> String {
-    key.keynum()
-        .iter()
-        .rev()
-        .map(|b| format!("{b:02X}"))
-        .collect()
+    id_of_keynum(key.keynum())
 }
 
-pub(crate) fn id_of_keynum(keynum: &[u8]) -> String {
+fn id_of_keynum(keynum: &[u8]) -> String {
     keynum.iter().rev().map(|b| format!("{b:02X}")).collect()
 }
 

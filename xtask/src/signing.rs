@@ -134,14 +134,16 @@ impl Signer {
         // Sign something and check it with the public key: a key of another pair is caught
         // before the build, not after.
         let probe = signer.sign(&mut Cursor::new(b"probe"), "probe")?;
-        verify_bytes(&signer.public, &probe, b"probe").map_err(|_| {
-            anyhow::anyhow!(
-                "the signing key {} does not belong to the public key {}: use the secret \
+        let own = crate::keys::Keyring::single(signer.public.clone(), "the public key");
+        own.verify(&probe, &mut Cursor::new(b"probe"))
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the signing key {} does not belong to the public key {}: use the secret \
                  key made with it, or make a new pair with `cargo xtask keygen`",
-                source.describe(),
-                public_key.display()
-            )
-        })?;
+                    source.describe(),
+                    public_key.display()
+                )
+            })?;
         Ok(signer)
     }
 
@@ -255,26 +257,6 @@ pub fn trusted_comment(
     format!(
         "timestamp:{source_date_epoch}\tfile:{file}\tapp:{app}\tversion:{version}\tcommit:{commit}"
     )
-}
-
-/// Checks a minisign signature (text) of `data` with `public_key`; returns its trusted comment.
-pub fn verify_bytes(
-    public_key: &minisign::PublicKey,
-    signature: &str,
-    data: &[u8],
-) -> Result<String, String> {
-    let signature = minisign::SignatureBox::from_string(signature)
-        .map_err(|err| format!("not a minisign signature: {err}"))?;
-    minisign::verify(
-        public_key,
-        &signature,
-        Cursor::new(data),
-        true,
-        false,
-        false,
-    )
-    .map_err(|err| err.to_string())?;
-    signature.trusted_comment().map_err(|err| err.to_string())
 }
 
 #[cfg(test)]

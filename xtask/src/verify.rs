@@ -292,20 +292,19 @@ fn check_contents(
             }
             ArtifactKind::HomebrewFormula
             | ArtifactKind::ScoopManifest
-            | ArtifactKind::WingetManifest => fs_err::read_to_string(dir.join(&artifact.name))
-                .map_err(anyhow::Error::from)
-                .map(|text| {
-                    let found = match artifact.kind {
-                        ArtifactKind::HomebrewFormula => {
-                            crate::dist::homebrew::check(&text, manifest)
-                        }
-                        ArtifactKind::ScoopManifest => crate::dist::scoop::check(&text, manifest),
-                        _ => crate::dist::winget::check(&text, manifest),
-                    };
-                    for problem in found {
-                        problems.push(format!("{}: {problem}", artifact.name));
-                    }
-                }),
+            | ArtifactKind::WingetManifest => {
+                let check = match artifact.kind {
+                    ArtifactKind::HomebrewFormula => crate::dist::homebrew::check,
+                    ArtifactKind::ScoopManifest => crate::dist::scoop::check,
+                    _ => crate::dist::winget::check,
+                };
+                fs_err::read_to_string(dir.join(&artifact.name))
+                    .map_err(anyhow::Error::from)
+                    .map(|text| {
+                        let found = check(&text, manifest).into_iter();
+                        problems.extend(found.map(|p| format!("{}: {p}", artifact.name)));
+                    })
+            }
             ArtifactKind::Rpm => semver::Version::parse(&manifest.version)
                 .map_err(anyhow::Error::from)
                 .and_then(|version| {

@@ -45,6 +45,51 @@ pub fn windows_archives(
     archives
 }
 
+/// How a channel file writes its version, a download's URL and the URL's SHA-256 (each a
+/// `key value` line; YAML's list dashes and quotes aside).
+pub struct LineKeys {
+    pub version: &'static str,
+    pub url: &'static str,
+    pub sha256: &'static str,
+}
+
+/// `verify`'s check of a channel file's lines: the version is the dist's, and each URL's
+/// SHA-256 (the line after it) is the dist's file's. Also returns how many URLs it names.
+pub fn check_downloads(text: &str, keys: &LineKeys, manifest: &Manifest) -> (Vec<String>, usize) {
+    let value = |line: &str, key: &str| {
+        line.trim_start_matches(['-', ' '])
+            .strip_prefix(key)
+            .map(|rest| rest.trim().trim_matches('"').to_owned())
+    };
+    let name = |key: &'static str| key.trim_end_matches([':', ' ']);
+    let mut problems = vec![];
+    let mut pending: Option<String> = None;
+    let mut urls = 0;
+    for line in text.lines() {
+        if let Some(version) = value(line, keys.version) {
+            if version != manifest.version {
+                problems.push(format!(
+                    "its version is {version}, the dist's {}",
+                    manifest.version
+                ));
+            }
+        } else if let Some(url) = value(line, keys.url) {
+            urls += 1;
+            pending = Some(url);
+        } else if let Some(sha) = value(line, keys.sha256) {
+            match pending.take() {
+                Some(url) => problems.extend(download_problem(&url, &sha, manifest)),
+                None => problems.push(format!(
+                    "{} {sha} follows no {}",
+                    name(keys.sha256),
+                    name(keys.url)
+                )),
+            }
+        }
+    }
+    (problems, urls)
+}
+
 /// The problem with a download a channel file names: `url`'s file must be in the dist with
 /// the SHA-256 `sha256` (any case).
 pub fn download_problem(url: &str, sha256: &str, manifest: &Manifest) -> Option<String> {

@@ -174,33 +174,12 @@ pub fn render(plan: &FormulaPlan, manifest: &Manifest) -> anyhow::Result<Option<
 /// What `verify` asks of a formula in a dist: every `url` names an archive of the manifest
 /// (under any base) and the `sha256` after it is that archive's; the version is the dist's.
 pub fn check(text: &str, manifest: &Manifest) -> Vec<String> {
-    let mut problems = vec![];
-    let value = |line: &str, key: &str| {
-        line.trim()
-            .strip_prefix(key)
-            .map(|rest| rest.trim().trim_matches('"').to_owned())
+    let keys = super::channels::LineKeys {
+        version: "version ",
+        url: "url ",
+        sha256: "sha256 ",
     };
-    let mut pending: Option<String> = None;
-    let mut urls = 0;
-    for line in text.lines() {
-        if let Some(version) = value(line, "version ") {
-            if version != manifest.version {
-                problems.push(format!(
-                    "its version is {version}, the dist's {}",
-                    manifest.version
-                ));
-            }
-        } else if let Some(url) = value(line, "url ") {
-            urls += 1;
-            pending = Some(url);
-        } else if let Some(sha) = value(line, "sha256 ") {
-            let Some(url) = pending.take() else {
-                problems.push(format!("sha256 {sha} follows no url"));
-                continue;
-            };
-            problems.extend(super::channels::download_problem(&url, &sha, manifest));
-        }
-    }
+    let (mut problems, urls) = super::channels::check_downloads(text, &keys, manifest);
     if urls == 0 {
         problems.push("it downloads nothing (no url)".to_owned());
     }

@@ -123,6 +123,12 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         bail!("package {} has no binaries to ship", input.config.package);
     }
     let app = &input.config.package;
+    if input.config.rpm && input.config.deb.is_none() {
+        bail!(
+            "rpm = true packs the .deb's files: add [workspace.metadata.xtask-dist.deb] (its \
+             maintainer and assets serve both), or remove rpm"
+        );
+    }
     let signing = signing::plan(input)?;
     let mut include = include_files(input.config)?;
     if let Some(public_key) = &signing.public_key {
@@ -268,12 +274,6 @@ fn plan_target(
         })?,
         None => None,
     };
-    if input.config.rpm && input.config.deb.is_none() {
-        bail!(
-            "rpm = true packs the .deb's files: add [workspace.metadata.xtask-dist.deb] (its \
-             maintainer and assets serve both), or remove rpm"
-        );
-    }
     let rpm = match (&deb, input.config.rpm) {
         (Some(deb), true) => {
             super::rpm::plan::plan(deb, &target, input.version, input.release_notes.as_deref())?

@@ -35,6 +35,28 @@ impl<'a> ChannelFiles<'a> {
             winget: plan.winget.as_ref(),
         }
     }
+
+    /// Each file (name, kind, text) from the sealed archives' digests. A partial dist's plan
+    /// has none of them.
+    fn render(&self, manifest: &Manifest) -> anyhow::Result<Vec<(String, ArtifactKind, String)>> {
+        let mut files = vec![];
+        if let Some(plan) = self.formula
+            && let Some(text) = super::homebrew::render(plan, manifest)?
+        {
+            files.push((plan.file.clone(), ArtifactKind::HomebrewFormula, text));
+        }
+        if let Some(plan) = self.scoop
+            && let Some(text) = super::scoop::render(plan, manifest)?
+        {
+            files.push((plan.file.clone(), ArtifactKind::ScoopManifest, text));
+        }
+        if let Some(plan) = self.winget {
+            for (file, text) in super::winget::render(plan, manifest).into_iter().flatten() {
+                files.push((file, ArtifactKind::WingetManifest, text));
+            }
+        }
+        Ok(files)
+    }
 }
 
 /// `signing`: the signer and the plan's kinds of artifact that get a signature of their own.
@@ -55,24 +77,7 @@ pub fn seal(
 
     // The release-level files made from every archive's digest: not the provenance's subjects
     // (it names the archives they point at).
-    let formula = match channels.formula.filter(|_| !manifest.partial) {
-        Some(plan) => super::homebrew::render(plan, manifest)?
-            .map(|text| (plan.file.clone(), ArtifactKind::HomebrewFormula, text)),
-        None => None,
-    };
-    let scoop = match channels.scoop.filter(|_| !manifest.partial) {
-        Some(plan) => super::scoop::render(plan, manifest)?
-            .map(|text| (plan.file.clone(), ArtifactKind::ScoopManifest, text)),
-        None => None,
-    };
-    let winget = channels
-        .winget
-        .filter(|_| !manifest.partial)
-        .and_then(|plan| super::winget::render(plan, manifest))
-        .into_iter()
-        .flatten()
-        .map(|(file, text)| (file, ArtifactKind::WingetManifest, text));
-    for (file, kind, text) in formula.into_iter().chain(scoop).chain(winget) {
+    for (file, kind, text) in channels.render(manifest)? {
         let path = staging.join(&file);
         fs_err::write(&path, text)?;
         manifest

@@ -145,32 +145,12 @@ pub fn render(plan: &WingetPlan, manifest: &Manifest) -> Option<Vec<(String, Str
 /// What `verify` asks of a winget manifest: its version is the dist's, and each
 /// `InstallerUrl` is a file of the dist whose SHA-256 is the `InstallerSha256` after it.
 pub fn check(text: &str, manifest: &Manifest) -> Vec<String> {
-    let mut problems = vec![];
-    let value = |line: &str, key: &str| {
-        line.trim_start_matches(['-', ' '])
-            .strip_prefix(key)
-            .map(|rest| rest.trim().trim_matches('"').to_owned())
+    let keys = super::channels::LineKeys {
+        version: "PackageVersion:",
+        url: "InstallerUrl:",
+        sha256: "InstallerSha256:",
     };
-    let mut url: Option<String> = None;
-    for line in text.lines() {
-        if let Some(version) = value(line, "PackageVersion:")
-            && version != manifest.version
-        {
-            problems.push(format!(
-                "its version is {version}, the dist's {}",
-                manifest.version
-            ));
-        } else if let Some(found) = value(line, "InstallerUrl:") {
-            url = Some(found);
-        } else if let Some(sha) = value(line, "InstallerSha256:") {
-            let Some(url) = url.take() else {
-                problems.push(format!("InstallerSha256 {sha} follows no InstallerUrl"));
-                continue;
-            };
-            problems.extend(super::channels::download_problem(&url, &sha, manifest));
-        }
-    }
-    problems
+    super::channels::check_downloads(text, &keys, manifest).0
 }
 
 #[cfg(test)]
