@@ -286,6 +286,7 @@ fn check_contents(
             }
             ArtifactKind::Sbom => check_sbom(dir, artifact, manifest, problems),
             ArtifactKind::Wheel => wheel::check_wheel(dir, artifact, manifest, intact, problems),
+            ArtifactKind::NpmPackage => npm::check_npm(dir, artifact, manifest, intact, problems),
             ArtifactKind::Deb => {
                 crate::dist::deb::check::check(&dir.join(&artifact.name), artifact)
                     .map(|found| problems.extend(found))
@@ -356,6 +357,7 @@ fn check_macho(
 
 mod contents;
 mod files;
+mod npm;
 pub mod remote;
 mod signatures;
 mod wheel;

@@ -65,6 +65,10 @@ pub struct DistConfig {
     /// winget manifests of the Windows archives (`[workspace.metadata.xtask-dist.winget]`).
     #[serde(default)]
     pub winget: Option<WingetConfig>,
+    /// npm packages (`[workspace.metadata.xtask-dist.npm]`): one per Node platform with its
+    /// binaries, and the main package that runs them.
+    #[serde(default)]
+    pub npm: Option<NpmConfig>,
     /// Python wheels of the targets that have a platform tag: on unless `wheel = false`;
     /// `[workspace.metadata.xtask-dist.wheel]` adds classifiers.
     #[serde(default)]
@@ -107,6 +111,17 @@ pub struct WingetConfig {
     pub identifier: String,
     /// The publisher's name as winget shows it.
     pub publisher: String,
+}
+
+/// `[workspace.metadata.xtask-dist.npm]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NpmConfig {
+    /// The npm scope of the platform packages (`"@jimini"` → `@jimini/cli-linux-x64`).
+    pub scope: String,
+    /// The main package's name (default: the app's).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// `[workspace.metadata.xtask-dist.homebrew]`.

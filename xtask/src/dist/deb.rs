@@ -53,7 +53,13 @@ pub fn files(
                 what: Generated::DebianChangelog,
             } => gzip_max(text::debian_changelog(&plan.control, mtime)?.as_bytes())?,
             Source::Generated {
-                what: Generated::WheelMetadata | Generated::WheelInfo | Generated::Sbom,
+                what:
+                    Generated::WheelMetadata
+                    | Generated::WheelInfo
+                    | Generated::Sbom
+                    | Generated::NpmPackageJson
+                    | Generated::NpmLauncher
+                    | Generated::NpmCommand,
             } => anyhow::bail!("{:?} has no place in a .deb", entry.source),
             Source::Generated {
                 what: Generated::DebianCopyright,

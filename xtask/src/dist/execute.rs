@@ -87,6 +87,9 @@ pub fn execute(
         if let Some(installer) = &plan.installer {
             artifacts.push(package::write_installer(context, plan, installer, staging)?);
         }
+        if let Some(npm) = &plan.npm {
+            artifacts.push(package::write_npm_main(&packing, npm)?);
+        }
         let mut manifest = new_manifest(plan, artifacts)?;
         let statement = provenance::statement(&manifest, &facts)?;
         seal::seal(

@@ -205,6 +205,7 @@ mod tests {
             deb: None,
             wheel: None,
             rpm: None,
+            npm: None,
         };
         let entries = [Entry {
             name: "tool".into(),

@@ -13,7 +13,7 @@ use crate::targets::{Arch, ArchiveFormat, Triple};
 pub const FILE_NAME: &str = "dist-manifest.json";
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 pub const FORMAT: &str = "jimini-dist-manifest";
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 /// The files a manifest of ours lists, whatever its format version: enough to know that a
 /// directory is an earlier dist (one made by an older xtask included) that may be replaced.
@@ -71,6 +71,9 @@ pub enum ArtifactKind {
     ScoopManifest,
     /// One of the three winget manifests of the release's Windows archives (for winget-pkgs).
     WingetManifest,
+    /// An npm package tarball (`package` names it): a target's binaries (with `target`), or
+    /// the main package whose commands run them.
+    NpmPackage,
     /// The minisign signature of one package (`signs` names it), for clients that fetch that
     /// file by itself and check it with the release key (cargo-binstall).
     Signature,
@@ -84,12 +87,13 @@ impl ArtifactKind {
 
     /// The packages a client downloads by themselves: a signed release gives each a
     /// `<file>.sig`.
-    pub const SIGNED_ALONE: [ArtifactKind; 5] = [
+    pub const SIGNED_ALONE: [ArtifactKind; 6] = [
         ArtifactKind::Archive,
         ArtifactKind::FallbackArchive,
         ArtifactKind::Deb,
         ArtifactKind::Wheel,
         ArtifactKind::Rpm,
+        ArtifactKind::NpmPackage,
     ];
 
     pub fn signed_alone(self) -> bool {
@@ -133,6 +137,9 @@ pub struct Artifact {
     /// Signatures: the artifact this one signs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signs: Option<String>,
+    /// npm packages: the package's name on the registry (`@jimini/cli-linux-x64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 impl Artifact {
@@ -158,6 +165,7 @@ impl Artifact {
             static_binaries: None,
             macos_min: None,
             signs: None,
+            package: None,
         }
     }
 

@@ -25,6 +25,7 @@ pub mod inspect;
 pub mod manifest;
 pub mod manpage;
 pub mod merge;
+pub mod npm;
 pub mod output;
 pub mod package;
 pub mod plan;

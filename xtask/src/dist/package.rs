@@ -124,6 +124,10 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
             let binaries = &binaries;
             scope.spawn(move || write_rpm(packing, target, rpm, binaries))
         });
+        let npm = target.npm.as_ref().map(|npm| {
+            let binaries = &binaries;
+            scope.spawn(move || write_npm(packing, Some(target), npm, binaries))
+        });
         let kind = (ArtifactKind::Archive, target.target.archive);
         let archive = write_archive(packing, target, &target.archive, kind, &entries, mtime);
         let join = |h: std::thread::ScopedJoinHandle<'_, anyhow::Result<Artifact>>| {
@@ -135,6 +139,7 @@ fn pack_target(packing: &Packing, target: &TargetPlan) -> anyhow::Result<Vec<Art
             deb.map(join),
             wheel.map(join),
             rpm.map(join),
+            npm.map(join),
         ]
         .into_iter()
         .flatten()
@@ -174,6 +179,7 @@ fn write_sbom(
             .chain(target.deb.as_ref().map(|deb| deb.file.as_str()))
             .chain(target.wheel.as_ref().map(|wheel| wheel.file.as_str()))
             .chain(target.rpm.as_ref().map(|rpm| rpm.file.as_str()))
+            .chain(target.npm.as_ref().map(|npm| npm.file.as_str()))
             .collect::<Vec<_>>(),
         source_date_epoch: plan.source_date_epoch,
     })?;
@@ -189,7 +195,8 @@ fn write_sbom(
 }
 
 mod managed;
-use managed::{source_path, write_deb, write_rpm, write_wheel};
+pub use managed::write_npm_main;
+use managed::{source_path, write_deb, write_npm, write_rpm, write_wheel};
 mod man;
 use man::{Files, man_page_name, render_man_pages};
 

@@ -63,6 +63,9 @@ pub struct DistPlan {
     pub include: Vec<String>,
     /// The install script shipped as `install.sh`, and what is filled into it.
     pub installer: Option<InstallerPlan>,
+    /// The npm main package (every dist, partial ones too: it pins the whole release list's
+    /// platform packages, as install.sh lists the whole release list).
+    pub npm: Option<super::npm::NpmPackagePlan>,
     /// The Homebrew formula, written when the release is sealed (not in a partial dist).
     pub formula: Option<super::homebrew::FormulaPlan>,
     /// The Scoop manifest, written when the release is sealed (not in a partial dist).
@@ -108,6 +111,8 @@ pub struct TargetPlan {
     pub wheel: Option<WheelPlan>,
     /// The RPM, for Linux glibc targets when `rpm = true` (made from the `.deb`'s plan).
     pub rpm: Option<super::rpm::plan::RpmPlan>,
+    /// The npm platform package, for targets Node runs on when `[..npm]` is configured.
+    pub npm: Option<super::npm::NpmPackagePlan>,
 }
 
 /// One shipped binary: cargo's name and its file name on the target (`jimini.exe`).
@@ -128,6 +133,9 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
             "rpm = true packs the .deb's files: add [workspace.metadata.xtask-dist.deb] (its \
              maintainer and assets serve both), or remove rpm"
         );
+    }
+    if let Some(npm) = &input.config.npm {
+        super::npm::plan::check_config(npm, app)?;
     }
     let signing = signing::plan(input)?;
     let mut include = include_files(input.config)?;
@@ -172,6 +180,13 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
             )
         })
         .collect();
+    let npm = match &input.config.npm {
+        Some(config) => super::npm::plan::main_package(
+            &npm_request(input, config, &include),
+            &crate::targets::resolve(&["all".to_owned()], input.config, input.host)?,
+        )?,
+        None => None,
+    };
     Ok(DistPlan {
         app: app.clone(),
         version: input.version.to_string(),
@@ -187,6 +202,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
             }),
             None => None,
         },
+        npm,
         formula: super::homebrew::plan(input, &targets)?,
         scoop: super::scoop::plan(input, &targets)?,
         winget: super::winget::plan(input, &targets)?,
@@ -294,7 +310,15 @@ fn plan_target(
         })?,
         None => None,
     };
+    let npm = input.config.npm.as_ref().and_then(|config| {
+        let binaries: Vec<(String, String)> = binaries
+            .iter()
+            .map(|b| (b.file.clone(), b.name.clone()))
+            .collect();
+        super::npm::plan::platform_package(&npm_request(input, config, include), &target, &binaries)
+    });
     let planned = TargetPlan {
+        npm,
         deb,
         wheel,
         rpm,
@@ -338,10 +362,24 @@ impl TargetPlan {
             Some(&self.sbom),
             self.deb.as_ref().map(|deb| &deb.file),
             self.wheel.as_ref().map(|wheel| &wheel.file),
+            self.rpm.as_ref().map(|rpm| &rpm.file),
+            self.npm.as_ref().map(|npm| &npm.file),
         ]
         .into_iter()
         .flatten()
         .map(String::as_str)
+    }
+}
+
+fn npm_request<'a>(
+    input: &'a PlanInput<'a>,
+    config: &'a crate::workspace::NpmConfig,
+    include: &'a [String],
+) -> super::npm::plan::NpmRequest<'a> {
+    super::npm::plan::NpmRequest {
+        config,
+        input,
+        license_file: super::deb::plan::license_file(include),
     }
 }
 
@@ -359,4 +397,4 @@ fn release_platforms(input: &PlanInput) -> anyhow::Result<String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

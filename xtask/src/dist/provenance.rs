@@ -44,6 +44,7 @@ pub fn is_subject(kind: ArtifactKind) -> bool {
             | ArtifactKind::Deb
             | ArtifactKind::Wheel
             | ArtifactKind::Rpm
+            | ArtifactKind::NpmPackage
     )
 }
 

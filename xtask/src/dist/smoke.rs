@@ -173,6 +173,7 @@ mod tests {
             deb: None,
             wheel: None,
             rpm: None,
+            npm: None,
             target,
         }
     }

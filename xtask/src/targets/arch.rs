@@ -37,6 +37,15 @@ impl Arch {
         }
     }
 
+    /// Node's name (`process.arch`, npm's `cpu` field): `x64`, `arm64`.
+    pub fn node(&self) -> Option<&'static str> {
+        match self {
+            Arch::X86_64 => Some("x64"),
+            Arch::Aarch64 => Some("arm64"),
+            Arch::Other(_) => None,
+        }
+    }
+
     /// Windows' name in Python platform tags (`win_amd64`, `win_arm64`).
     pub fn windows(&self) -> Option<&'static str> {
         match self {

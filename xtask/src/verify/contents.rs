@@ -165,6 +165,7 @@ mod tests {
             static_binaries: None,
             macos_min: None,
             signs: None,
+            package: None,
         }
     }
 

@@ -22,6 +22,7 @@ fn planned(triple: &str) -> TargetPlan {
         deb: None,
         wheel: None,
         rpm: None,
+        npm: None,
         target,
     }
 }

@@ -116,6 +116,53 @@ pub(super) fn write_wheel(
     Ok(artifact)
 }
 
+/// An npm package, from its planned entries (or reused): a target's platform package, or the
+/// main package (`target` none).
+pub(super) fn write_npm(
+    packing: &Packing,
+    target: Option<&TargetPlan>,
+    npm: &crate::dist::npm::NpmPackagePlan,
+    files: &Files,
+) -> anyhow::Result<Artifact> {
+    let (root, staging) = (&packing.context.workspace.root, packing.staging);
+    let mtime = packing.plan.source_date_epoch as u64;
+    let app = &packing.plan.app;
+    let sources = entry_sources(&npm.entries, files, root)?;
+    let inputs = PackageInputs {
+        file_name: &npm.file,
+        description: serde_json::to_string(&(npm, app, mtime))?,
+        sources: sources.iter().map(PathBuf::as_path).collect(),
+    };
+    let read = |source: &Source| read_source(source, files, root);
+    let digest = reuse_or_write(packing, &inputs, || {
+        crate::dist::npm::write(&staging.join(&npm.file), npm, app, mtime, &read)
+    })?;
+    let mut artifact = match target {
+        Some(target) => {
+            let mut artifact =
+                Artifact::of_target(&npm.file, ArtifactKind::NpmPackage, &target.target, digest);
+            artifact.binaries = target.binaries.iter().map(|b| b.file.clone()).collect();
+            artifact
+        }
+        None => Artifact::new(&npm.file, ArtifactKind::NpmPackage, None, digest),
+    };
+    artifact.package = Some(npm.name.clone());
+    artifact.files = npm.entries.iter().map(|e| e.path.clone()).collect();
+    Ok(artifact)
+}
+
+/// The npm main package: no target's files, so written once per dist (as install.sh is).
+pub fn write_npm_main(
+    packing: &Packing,
+    npm: &crate::dist::npm::NpmPackagePlan,
+) -> anyhow::Result<Artifact> {
+    let files = Files {
+        binaries: Default::default(),
+        man_pages: PathBuf::new(),
+    };
+    write_npm(packing, None, npm, &files)
+}
+
 fn read_source(source: &Source, files: &Files, root: &Path) -> anyhow::Result<Vec<u8>> {
     let path = source_path(source, files, root)?;
     fs::read(&path).with_context(|| format!("cannot read {}", path.display()))

@@ -31,7 +31,10 @@ impl DistPlan {
                 target.sbom,
                 [
                     target.fallback_archive.as_ref(),
-                    target.deb.as_ref().map(|d| &d.file)
+                    target.deb.as_ref().map(|d| &d.file),
+                    target.wheel.as_ref().map(|w| &w.file),
+                    target.rpm.as_ref().map(|r| &r.file),
+                    target.npm.as_ref().map(|n| &n.file),
                 ]
                 .into_iter()
                 .flatten()
@@ -42,12 +45,20 @@ impl DistPlan {
         if self.installer.is_some() {
             text.push_str(&format!("  {INSTALLER_NAME}\n"));
         }
+        if let Some(npm) = &self.npm {
+            text.push_str(&format!(
+                "  {} (npm {}: {} platform packages)\n",
+                npm.file,
+                npm.name,
+                npm.platforms.len()
+            ));
+        }
         if !self.partial {
             text.push_str(&format!("  {}\n", manifest::CHECKSUMS_FILE));
             match &self.signing.key {
                 Some(key) => text.push_str(&format!(
-                    "  {SIGNATURE_FILE} (signed with {}), and a .sig beside each archive, .deb \
-                     and wheel\n",
+                    "  {SIGNATURE_FILE} (signed with {}), and a .sig beside each archive, .deb, \
+                     wheel, RPM and npm package\n",
                     key.describe()
                 )),
                 None => text.push_str("  unsigned: no signing key\n"),

@@ -39,6 +39,14 @@ pub enum Generated {
     /// The target's CycloneDX SBOM: the same bytes as its `.cdx.json` (in a wheel, PEP 770's
     /// `.dist-info/sboms/`).
     Sbom,
+    /// An npm package's `package.json` (the plan's `package_json`).
+    NpmPackageJson,
+    /// The npm main package's launcher (`lib/launch.js`): finds the installed platform
+    /// package and runs a binary of it.
+    NpmLauncher,
+    /// One of the npm main package's commands (`bin/<binary>.js`): runs its binary through
+    /// the launcher.
+    NpmCommand,
 }
 
 /// A Unix permission mode, written in octal in the plan (`"0755"`).

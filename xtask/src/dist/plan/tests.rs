@@ -4,7 +4,7 @@ use crate::signing::KeySource;
 
 const HOST: &str = "x86_64-unknown-linux-gnu";
 
-fn config() -> DistConfig {
+pub(crate) fn config() -> DistConfig {
     DistConfig {
         package: "jimini".into(),
         profile: "dist".into(),
@@ -27,6 +27,7 @@ fn config() -> DistConfig {
         homebrew: None,
         scoop: false,
         winget: None,
+        npm: None,
     }
 }
 
@@ -50,7 +51,7 @@ fn inputs() -> BuildInputs {
     }
 }
 
-fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> {
+pub(crate) fn planned(config: &DistConfig, targets: &[String]) -> anyhow::Result<DistPlan> {
     let host = host();
     let build = inputs();
     plan(&PlanInput {
@@ -323,7 +324,8 @@ fn a_signed_plan_ships_the_public_key_and_names_the_signature() {
             ArtifactKind::FallbackArchive,
             ArtifactKind::Deb,
             ArtifactKind::Wheel,
-            ArtifactKind::Rpm
+            ArtifactKind::Rpm,
+            ArtifactKind::NpmPackage
         ]
     );
     let json = serde_json::to_value(&plan.signing).unwrap();
