@@ -153,10 +153,13 @@ pub fn check(
             return Ok((problems, binaries));
         }
     };
-    if document["version"] != manifest.version.as_str() {
+    let version = semver::Version::parse(&manifest.version)
+        .map(|v| plan::npm_version(&v))
+        .unwrap_or_else(|_| manifest.version.clone());
+    if document["version"] != version.as_str() {
         problems.push(format!(
-            "package.json says version {}, the dist is {}",
-            document["version"], manifest.version
+            "package.json says version {}, the dist is {version}",
+            document["version"]
         ));
     }
     if let Some(name) = &artifact.package
@@ -169,10 +172,9 @@ pub fn check(
     }
     if let Some(dependencies) = document["optionalDependencies"].as_object() {
         for (name, pinned) in dependencies {
-            if pinned != manifest.version.as_str() {
+            if pinned != version.as_str() {
                 problems.push(format!(
-                    "it pins {name} at {pinned}, not at the dist's version {}",
-                    manifest.version
+                    "it pins {name} at {pinned}, not at the dist's version {version}"
                 ));
             }
         }

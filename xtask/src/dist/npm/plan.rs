@@ -67,6 +67,14 @@ fn file_name(app: &str, version: &semver::Version, platform: Option<&NodePlatfor
     }
 }
 
+/// The version npm gives a package: SemVer without build metadata (npm drops it, so a
+/// snapshot's `+g<commit>` could never be asked for).
+pub fn npm_version(version: &semver::Version) -> String {
+    let mut version = version.clone();
+    version.build = semver::BuildMetadata::EMPTY;
+    version.to_string()
+}
+
 /// The configuration refused before anything compiles: npm's rules for names.
 pub fn check_config(config: &NpmConfig, app: &str) -> anyhow::Result<()> {
     let valid = |part: &str| {
@@ -146,7 +154,7 @@ pub fn main_package(
 ) -> anyhow::Result<Option<NpmPackagePlan>> {
     let input = request.input;
     let app = &input.config.package;
-    let version = input.version.to_string();
+    let version = npm_version(input.version);
     let mut platforms: Vec<LauncherPlatform> = release
         .iter()
         .filter_map(|target| {
@@ -217,7 +225,7 @@ fn common_fields(request: &NpmRequest, name: &str) -> serde_json::Value {
     let meta = &request.input.meta;
     let mut document = json!({
         "name": name,
-        "version": request.input.version.to_string(),
+        "version": npm_version(request.input.version),
     });
     if let Some(license) = &meta.license {
         document["license"] = json!(license);

@@ -8,6 +8,7 @@ mod debian;
 mod homebrew;
 mod image;
 mod install;
+mod npm;
 mod rpm;
 mod scoop;
 mod winget;
