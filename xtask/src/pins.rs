@@ -51,6 +51,10 @@ pub const GITHUB_ATTEST_ACTION: &str =
 /// The runner of the release workflow's jobs that are not a target's (plan, merge, publish).
 pub const GITHUB_LINUX_RUNNER: &str = "ubuntu-24.04";
 
+/// The npm CLI GitLab's npm job publishes with (Debian 12's npm 9.2 signs no provenance on
+/// GitLab; 10.9 runs on its Node 18). GitHub's job uses the runner's npm (10.8).
+pub const NPM_CLI: &str = "10.9.4";
+
 /// GitLab's macOS runner image (a VM image chosen by name: GitLab offers no digest for it).
 pub const GITLAB_MACOS_IMAGE: &str = "macos-14-xcode-15";
 

@@ -26,6 +26,9 @@ pub struct BuildMatrix {
     /// The targets built on one runner and run on another (macOS, linked by zig on Linux):
     /// the smoke job's matrix.
     pub smoke: Vec<SmokeEntry>,
+    /// The hosts the configuration adds to a release (npm packages planned: npm), each a
+    /// publish job of its own after the release.
+    pub channels: Vec<crate::publish::plan::Host>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -48,7 +51,12 @@ pub struct MatrixEntry {
 
 /// The release plan for `targets` (the whole release list).
 pub fn build_matrix(dist: &DistPlan) -> BuildMatrix {
+    let channels = [(dist.npm.is_some(), crate::publish::plan::Host::Npm)]
+        .into_iter()
+        .filter_map(|(planned, host)| planned.then_some(host))
+        .collect();
     BuildMatrix {
+        channels,
         app: dist.app.clone(),
         version: dist.version.clone(),
         tag: format!("v{}", dist.version),

@@ -21,10 +21,14 @@ pub const CREDENTIAL_VARS: &[&str] = &[
     "CI_JOB_TOKEN",
     "CRATES_IO_ID_TOKEN",
     "PYPI_ID_TOKEN",
+    "NPM_ID_TOKEN",
+    "SIGSTORE_ID_TOKEN",
     // The registries' own.
     "CARGO_REGISTRY_TOKEN",
     "PYPI_TOKEN",
     "TWINE_PASSWORD",
+    "NPM_TOKEN",
+    "NODE_AUTH_TOKEN",
 ];
 
 /// `command` without any credential in its environment.

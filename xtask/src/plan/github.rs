@@ -230,7 +230,7 @@ jobs:
       - name: The wheels on PyPI
         run: cargo xtask publish --to pypi --require-signature dist
 
-  verify-release:
+{channel_jobs}  verify-release:
     # The release as users download it: every file from GitHub's download URLs, checked against
     # the signature and against the dist that was built (its manifest).
     needs: [publish, publish-pypi]
@@ -252,8 +252,47 @@ jobs:
 
 /// The workflow for `plan`'s app, whose merge checks the signature with `public_key`
 /// (workspace-relative, as configured).
+/// The npm job: the packages with the runner's npm (10.8 on ubuntu-24.04: provenance on
+/// GitHub since 9.5), provenance signed with the job's OIDC token.
+const NPM_JOB: &str = r#"  publish-npm:
+    # After the GitHub release: the platform packages, then the package that pins them; npm
+    # signs their provenance with this job's OIDC token. NPM_TOKEN is a secret of the `npm`
+    # environment (an automation token of the package's owner).
+    needs: [plan, publish]
+    runs-on: {linux}
+    environment:
+      name: npm
+      url: https://www.npmjs.com/package/{app}
+    permissions:
+      contents: read
+      id-token: write
+    steps:
+      - uses: {checkout}
+        with:
+          persist-credentials: false
+          fetch-depth: 0
+      - uses: {download}
+        with:
+          name: dist
+          path: dist
+      - name: The npm packages
+        env:
+          NPM_TOKEN: ${{ secrets.NPM_TOKEN }}
+        run: cargo xtask publish --to npm --require-signature dist
+
+"#;
+
 pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
+    let channel_jobs: String = plan
+        .channels
+        .iter()
+        .map(|host| match host {
+            crate::publish::plan::Host::Npm => NPM_JOB,
+            _ => "",
+        })
+        .collect();
     let body = TEMPLATE
+        .replace("{channel_jobs}", &channel_jobs)
         .replace("{checkout}", GITHUB_CHECKOUT_ACTION)
         .replace("{upload}", GITHUB_UPLOAD_ACTION)
         .replace("{download}", GITHUB_DOWNLOAD_ACTION)
@@ -276,6 +315,7 @@ mod tests {
             commit: "c".repeat(40),
             include: vec![],
             smoke: vec![],
+            channels: vec![crate::publish::plan::Host::Npm],
         }
     }
 

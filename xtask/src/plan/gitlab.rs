@@ -155,7 +155,7 @@ pypi:
   script:
     - cargo xtask publish --to pypi --require-signature dist
 
-# The release as users download it: every file from the package registry, checked against the
+{channel_jobs}# The release as users download it: every file from the package registry, checked against the
 # signature and against the dist that was built (its manifest). Nothing to check in a dry run.
 verify-release:
   stage: verify
@@ -172,9 +172,41 @@ verify-release:
 
 /// The pipeline for `plan`'s targets, whose merge checks the signature with `public_key`
 /// (workspace-relative, as configured).
+/// The npm job: Debian's Node with the pinned npm; npm signs the provenance with the job's
+/// SIGSTORE_ID_TOKEN.
+const NPM_JOB: &str = r#"# The npm packages: the platform packages, then the package that pins them. NPM_TOKEN is a
+# masked, protected CI/CD variable (an automation token of the package's owner); npm signs
+# their provenance with SIGSTORE_ID_TOKEN.
+npm:
+  extends: .publish
+  needs: [merge, release]
+  environment:
+    name: npm
+    url: https://www.npmjs.com/package/{app}
+  id_tokens:
+    SIGSTORE_ID_TOKEN:
+      aud: sigstore
+  before_script:
+    - command -v npm || (apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm)
+    - npm install --global npm@{npm}
+  script:
+    - cargo xtask publish --to npm --require-signature dist
+
+"#;
+
 pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
+    let channel_jobs: String = plan
+        .channels
+        .iter()
+        .map(|host| match host {
+            crate::publish::plan::Host::Npm => NPM_JOB,
+            _ => "",
+        })
+        .collect();
     let fill = |text: &str| {
-        text.replace("{release}", RELEASE_TAG)
+        text.replace("{channel_jobs}", &channel_jobs)
+            .replace("{npm}", crate::pins::NPM_CLI)
+            .replace("{release}", RELEASE_TAG)
             .replace("{image}", GITLAB_RUST_IMAGE)
             .replace("{linux}", LINUX)
             .replace("{app}", &plan.app)
@@ -267,6 +299,7 @@ mod tests {
     fn plan() -> BuildMatrix {
         let linux = GitlabRunner::Tag { tag: LINUX };
         BuildMatrix {
+            channels: vec![crate::publish::plan::Host::Npm],
             app: "jimini".into(),
             version: "0.3.0".into(),
             tag: "v0.3.0".into(),

@@ -19,6 +19,9 @@ pub enum Host {
     CratesIo,
     /// The wheels on PyPI.
     Pypi,
+    /// The npm packages on the npm registry: the platform packages, then the main package
+    /// that pins them (so it never names one that is not there).
+    Npm,
 }
 
 impl std::fmt::Display for Host {
@@ -28,6 +31,7 @@ impl std::fmt::Display for Host {
             Host::Gitlab => "gitlab",
             Host::CratesIo => "crates-io",
             Host::Pypi => "pypi",
+            Host::Npm => "npm",
         })
     }
 }
@@ -55,6 +59,8 @@ pub struct Endpoints {
     /// PyPI's upload endpoint and its JSON API.
     pub pypi_upload: String,
     pub pypi_api: String,
+    /// The npm registry (`JIMINI_NPM_REGISTRY`, else registry.npmjs.org).
+    pub npm_registry: String,
 }
 
 /// Everything the plan is computed from.
@@ -94,6 +100,10 @@ pub struct HostPlan {
     pub release: String,
     /// In the order they are sent.
     pub uploads: Vec<Upload>,
+    /// npm: the dist-tag the version gets (`latest`; `next` for a pre-release, which never
+    /// becomes `latest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dist_tag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,6 +113,9 @@ pub struct Upload {
     pub size: u64,
     /// Where the file ends up (the URL users download it from, where the host has one).
     pub destination: String,
+    /// npm: the package's name on the registry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// The plan: hosts in their fixed order (each once), and for the release hosts every file
@@ -179,11 +192,27 @@ pub fn plan(input: &PublishInput<'_>) -> anyhow::Result<PublishPlan> {
                         uploads(&wheels, |_| e.pypi_upload.clone()),
                     )
                 }
+                Host::Npm => (
+                    format!(
+                        "npm registry {} {}",
+                        host_name(&e.npm_registry),
+                        manifest.version
+                    ),
+                    npm_uploads(manifest, &e.npm_registry)?,
+                ),
             };
             Ok(HostPlan {
                 host,
                 release,
                 uploads,
+                dist_tag: (host == Host::Npm).then(|| {
+                    if version.pre.is_empty() {
+                        "latest"
+                    } else {
+                        "next"
+                    }
+                    .to_owned()
+                }),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -243,7 +272,7 @@ pub fn download_base(
             "{}/projects/{}/packages/generic/{app}/{version}/",
             e.gitlab_api, e.gitlab_project
         )),
-        Host::CratesIo | Host::Pypi => None,
+        Host::CratesIo | Host::Pypi | Host::Npm => None,
     }
 }
 
@@ -289,6 +318,42 @@ fn uploads(files: &[FileDigest], destination: impl Fn(&str) -> String) -> Vec<Up
             sha256: file.sha256.clone(),
             size: file.size,
             destination: destination(&file.name),
+            package: None,
+        })
+        .collect()
+}
+
+/// The npm packages: the platform packages by name, then the main package.
+fn npm_uploads(manifest: &Manifest, registry: &str) -> anyhow::Result<Vec<Upload>> {
+    let mut packages: Vec<&crate::dist::manifest::Artifact> = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::NpmPackage)
+        .collect();
+    if packages.is_empty() {
+        anyhow::bail!(
+            "the dist has no npm packages: configure [workspace.metadata.xtask-dist.npm] or \
+             publish without --to npm"
+        );
+    }
+    packages.sort_by_key(|a| (a.target.is_none(), a.name.clone()));
+    packages
+        .into_iter()
+        .map(|artifact| {
+            let package = artifact.package.clone().ok_or_else(|| {
+                anyhow::anyhow!("the manifest names no npm package for {}", artifact.name)
+            })?;
+            Ok(Upload {
+                file: artifact.name.clone(),
+                sha256: artifact.sha256.clone(),
+                size: artifact.size,
+                destination: format!(
+                    "{}/{}",
+                    registry.trim_end_matches('/'),
+                    package.replace('/', "%2f")
+                ),
+                package: Some(package),
+            })
         })
         .collect()
 }

@@ -49,6 +49,7 @@ fn endpoints() -> Endpoints {
         crates_io_api: "https://crates.io".into(),
         pypi_upload: "https://upload.pypi.org/legacy/".into(),
         pypi_api: "https://pypi.org".into(),
+        npm_registry: "https://registry.npmjs.org/".into(),
     }
 }
 
@@ -138,4 +139,57 @@ fn partials_snapshots_and_wheel_less_pypi_are_refused() {
         .retain(|a| a.kind != ArtifactKind::Wheel);
     let err = plan(&input(&no_wheels, &[Host::Pypi])).unwrap_err();
     assert!(err.to_string().contains("no wheels"), "{err}");
+}
+
+#[test]
+fn npm_gets_the_platform_packages_first_and_a_pre_release_under_next() {
+    let npm = |name: &str, package: &str, target: Option<&str>| {
+        let mut artifact = Artifact::new(
+            name,
+            ArtifactKind::NpmPackage,
+            target.and_then(crate::targets::Triple::parse).as_ref(),
+            Digest256 {
+                size: 5,
+                sha256: "9".repeat(64),
+            },
+        );
+        artifact.package = Some(package.into());
+        artifact
+    };
+    for (version, tag) in [("1.2.0", "latest"), ("1.2.0-rc.1", "next")] {
+        let mut manifest = manifest(version);
+        manifest.artifacts.extend([
+            npm("jimini_1_npm.tgz", "jimini", None),
+            npm(
+                "jimini_1_npm-linux-x64.tgz",
+                "@jimini/cli-linux-x64",
+                Some("x86_64-unknown-linux-gnu"),
+            ),
+            npm(
+                "jimini_1_npm-win32-x64.tgz",
+                "@jimini/cli-win32-x64",
+                Some("x86_64-pc-windows-gnu"),
+            ),
+        ]);
+        let plan = plan(&input(&manifest, &[Host::Npm, Host::Github])).unwrap();
+        let host = &plan.hosts[1];
+        assert_eq!(host.host, Host::Npm);
+        assert_eq!(host.dist_tag.as_deref(), Some(tag));
+        let packages: Vec<&str> = host
+            .uploads
+            .iter()
+            .map(|u| u.package.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            packages,
+            ["@jimini/cli-linux-x64", "@jimini/cli-win32-x64", "jimini"]
+        );
+        assert_eq!(
+            host.uploads[0].destination,
+            "https://registry.npmjs.org/@jimini%2fcli-linux-x64"
+        );
+        assert_eq!(plan.hosts[0].dist_tag, None);
+    }
+    let err = plan(&input(&manifest("1.2.0"), &[Host::Npm])).unwrap_err();
+    assert!(err.to_string().contains("no npm packages"), "{err}");
 }

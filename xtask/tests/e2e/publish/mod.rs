@@ -7,6 +7,7 @@
 mod crates_io;
 mod github;
 mod gitlab;
+mod npm;
 mod pypi;
 mod verify_url;
 
@@ -85,6 +86,9 @@ pub fn publish(workspace: &Path) -> Command {
         "PYPI_TOKEN",
         "PYPI_ID_TOKEN",
         "CARGO_REGISTRY_TOKEN",
+        "NPM_TOKEN",
+        "NPM_ID_TOKEN",
+        "SIGSTORE_ID_TOKEN",
     ] {
         cmd.env_remove(var);
     }
