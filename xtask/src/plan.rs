@@ -26,8 +26,9 @@ pub struct BuildMatrix {
     /// The targets built on one runner and run on another (macOS, linked by zig on Linux):
     /// the smoke job's matrix.
     pub smoke: Vec<SmokeEntry>,
-    /// The hosts the configuration adds to a release (npm packages planned: npm), each a
-    /// publish job of its own after the release.
+    /// The hosts the configuration adds to a release (npm packages: npm; a formula for a
+    /// tap: homebrew; a Scoop manifest with a bucket: scoop), each a publish job of its own
+    /// after the release.
     pub channels: Vec<crate::publish::plan::Host>,
 }
 
@@ -50,11 +51,17 @@ pub struct MatrixEntry {
 }
 
 /// The release plan for `targets` (the whole release list).
-pub fn build_matrix(dist: &DistPlan) -> BuildMatrix {
-    let channels = [(dist.npm.is_some(), crate::publish::plan::Host::Npm)]
-        .into_iter()
-        .filter_map(|(planned, host)| planned.then_some(host))
-        .collect();
+pub fn build_matrix(dist: &DistPlan, config: &crate::workspace::DistConfig) -> BuildMatrix {
+    use crate::publish::plan::Host;
+    // A release-level file (formula, Scoop manifest) is in no partial's plan: the config says.
+    let channels = [
+        (dist.npm.is_some(), Host::Npm),
+        (config.homebrew.is_some(), Host::Homebrew),
+        (config.scoop_bucket().is_some(), Host::Scoop),
+    ]
+    .into_iter()
+    .filter_map(|(planned, host)| planned.then_some(host))
+    .collect();
     BuildMatrix {
         channels,
         app: dist.app.clone(),
@@ -103,7 +110,7 @@ impl flags::Plan {
             root.join("dist"),
             Default::default(),
         )?;
-        let plan = build_matrix(&dist);
+        let plan = build_matrix(&dist, &context.workspace.config);
         if let Some(tag) = &self.expect_tag
             && *tag != plan.tag
         {

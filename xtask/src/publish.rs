@@ -15,6 +15,7 @@ pub mod gitlab;
 pub mod npm;
 pub mod plan;
 pub mod registries;
+pub mod repository;
 
 pub use gather::endpoints;
 use gather::{gather_and_plan, packaged_crate_path};
@@ -93,6 +94,9 @@ impl flags::Publish {
                     &endpoints.pypi_api,
                 )?),
                 Host::Npm => Found::Npm(npm::inspect(&plan, host, &dir)?),
+                Host::Homebrew | Host::Scoop => {
+                    Found::Repository(repository::inspect(&plan, host, &dir)?)
+                }
             });
         }
         for (host, found) in plan.hosts.iter().zip(found) {
@@ -131,6 +135,7 @@ impl flags::Publish {
                     missing,
                 )?,
                 Found::Npm(missing) => npm::apply(host, &endpoints.npm_registry, &dir, missing)?,
+                Found::Repository(checkout) => repository::apply(&plan, host, &dir, checkout)?,
             }
         }
         if self.json {
@@ -181,6 +186,8 @@ enum Found {
     Pypi(Vec<String>),
     /// The npm packages the registry lacks.
     Npm(Vec<String>),
+    /// A tap's or bucket's clone, and whether its file is due.
+    Repository(repository::Checkout),
 }
 
 /// What a host holds under an upload's name.

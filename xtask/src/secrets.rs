@@ -28,6 +28,8 @@ pub const CREDENTIAL_VARS: &[&str] = &[
     "PYPI_TOKEN",
     "TWINE_PASSWORD",
     "NPM_TOKEN",
+    "HOMEBREW_TAP_TOKEN",
+    "SCOOP_BUCKET_TOKEN",
     "NODE_AUTH_TOKEN",
 ];
 

@@ -59,9 +59,10 @@ pub struct DistConfig {
     /// A Homebrew formula for a tap (`[workspace.metadata.xtask-dist.homebrew]`).
     #[serde(default)]
     pub homebrew: Option<HomebrewConfig>,
-    /// A Scoop manifest (`<app>.json`) of the Windows archives, for a bucket.
+    /// A Scoop manifest (`<app>.json`) of the Windows archives, for a bucket: `scoop = true`,
+    /// or `[workspace.metadata.xtask-dist.scoop]` with the `bucket` publish commits it to.
     #[serde(default)]
-    pub scoop: bool,
+    pub scoop: Option<ScoopSetting>,
     /// winget manifests of the Windows archives (`[workspace.metadata.xtask-dist.winget]`).
     #[serde(default)]
     pub winget: Option<WingetConfig>,
@@ -122,6 +123,39 @@ pub struct NpmConfig {
     /// The main package's name (default: the app's).
     #[serde(default)]
     pub name: Option<String>,
+}
+
+/// `scoop = true`, or `[workspace.metadata.xtask-dist.scoop]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ScoopSetting {
+    Enabled(bool),
+    Config(ScoopConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScoopConfig {
+    /// The bucket's git repository `publish --to scoop` commits `bucket/<app>.json` to.
+    pub bucket: String,
+}
+
+impl DistConfig {
+    /// Whether a Scoop manifest is made.
+    pub fn scoop(&self) -> bool {
+        matches!(
+            self.scoop,
+            Some(ScoopSetting::Enabled(true) | ScoopSetting::Config(_))
+        )
+    }
+
+    /// The bucket the manifest is published to, when one is configured.
+    pub fn scoop_bucket(&self) -> Option<&str> {
+        match &self.scoop {
+            Some(ScoopSetting::Config(config)) => Some(&config.bucket),
+            _ => None,
+        }
+    }
 }
 
 /// `[workspace.metadata.xtask-dist.homebrew]`.

@@ -24,13 +24,14 @@ pub struct ScoopPlan {
     pub binaries: Vec<String>,
 }
 
-/// The manifest of the release's Windows archives, when `scoop = true` (not for a partial).
+/// The manifest of the release's Windows archives, when Scoop is configured (not for a
+/// partial).
 pub fn plan(input: &PlanInput, targets: &[TargetPlan]) -> anyhow::Result<Option<ScoopPlan>> {
-    if !input.config.scoop || input.partial {
+    if !input.config.scoop() || input.partial {
         return Ok(None);
     }
     let app = &input.config.package;
-    let (repository, download_base) = super::channels::download_base(input, "scoop = true")?;
+    let (repository, download_base) = super::channels::download_base(input, "the Scoop manifest")?;
     let architectures = super::channels::windows_archives(targets, ("64bit", "arm64"));
     let synopsis = crate::dist::deb::plan::capitalized_synopsis(
         input.meta.description.as_deref().unwrap_or(app),

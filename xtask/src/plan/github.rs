@@ -282,13 +282,41 @@ const NPM_JOB: &str = r#"  publish-npm:
 
 "#;
 
+/// A tap's or bucket's job: the file committed with the repository's token.
+const REPOSITORY_JOB: &str = r#"  publish-{host}:
+    # After the GitHub release, whose files it points at: {what} committed to the {place}
+    # (nothing when it has it already). {token} is a secret of the `{host}` environment that
+    # may push there.
+    needs: [plan, publish]
+    runs-on: {linux}
+    environment:
+      name: {host}
+    permissions:
+      contents: read
+    steps:
+      - uses: {checkout}
+        with:
+          persist-credentials: false
+          fetch-depth: 0
+      - uses: {download}
+        with:
+          name: dist
+          path: dist
+      - name: {what}
+        env:
+          {token}: ${{ secrets.{token} }}
+        # A git repository has no trusted publishing: the token may push to it and no more.
+        run: cargo xtask publish --to {host} --require-signature dist # zizmor: ignore[use-trusted-publishing]
+
+"#;
+
 pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
     let channel_jobs: String = plan
         .channels
         .iter()
         .map(|host| match host {
-            crate::publish::plan::Host::Npm => NPM_JOB,
-            _ => "",
+            crate::publish::plan::Host::Npm => NPM_JOB.to_owned(),
+            host => repository_job(REPOSITORY_JOB, *host),
         })
         .collect();
     let body = TEMPLATE
@@ -303,6 +331,20 @@ pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
     format!("{HEADER}\n{body}")
 }
 
+/// The job of a tap or bucket, filled in.
+pub fn repository_job(template: &str, host: crate::publish::plan::Host) -> String {
+    use crate::publish::plan::Host;
+    let (what, place, token) = match host {
+        Host::Homebrew => ("The Homebrew formula", "tap", "HOMEBREW_TAP_TOKEN"),
+        _ => ("The Scoop manifest", "bucket", "SCOOP_BUCKET_TOKEN"),
+    };
+    template
+        .replace("{host}", &host.to_string())
+        .replace("{what}", what)
+        .replace("{place}", place)
+        .replace("{token}", token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,7 +357,11 @@ mod tests {
             commit: "c".repeat(40),
             include: vec![],
             smoke: vec![],
-            channels: vec![crate::publish::plan::Host::Npm],
+            channels: vec![
+                crate::publish::plan::Host::Npm,
+                crate::publish::plan::Host::Homebrew,
+                crate::publish::plan::Host::Scoop,
+            ],
         }
     }
 

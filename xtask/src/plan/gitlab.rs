@@ -194,13 +194,24 @@ npm:
 
 "#;
 
+/// A tap's or bucket's job: the file committed with the repository's token.
+const REPOSITORY_JOB: &str = r#"# {what}, committed to the {place} (nothing when it has it already) with {token}, a
+# masked, protected CI/CD variable that may push there.
+{host}:
+  extends: .publish
+  needs: [merge, release]
+  script:
+    - cargo xtask publish --to {host} --require-signature dist
+
+"#;
+
 pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
     let channel_jobs: String = plan
         .channels
         .iter()
         .map(|host| match host {
-            crate::publish::plan::Host::Npm => NPM_JOB,
-            _ => "",
+            crate::publish::plan::Host::Npm => NPM_JOB.to_owned(),
+            host => super::github::repository_job(REPOSITORY_JOB, *host),
         })
         .collect();
     let fill = |text: &str| {
@@ -299,7 +310,10 @@ mod tests {
     fn plan() -> BuildMatrix {
         let linux = GitlabRunner::Tag { tag: LINUX };
         BuildMatrix {
-            channels: vec![crate::publish::plan::Host::Npm],
+            channels: vec![
+                crate::publish::plan::Host::Npm,
+                crate::publish::plan::Host::Homebrew,
+            ],
             app: "jimini".into(),
             version: "0.3.0".into(),
             tag: "v0.3.0".into(),

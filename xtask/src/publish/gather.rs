@@ -107,6 +107,14 @@ pub fn endpoints(workspace: &crate::workspace::Workspace) -> anyhow::Result<Endp
         pypi_upload: var("JIMINI_PYPI_UPLOAD_URL", "https://upload.pypi.org/legacy/"),
         pypi_api: var("JIMINI_PYPI_API", "https://pypi.org"),
         npm_registry: var("JIMINI_NPM_REGISTRY", "https://registry.npmjs.org"),
+        homebrew_tap: std::env::var("JIMINI_HOMEBREW_TAP")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| workspace.config.homebrew.as_ref().map(|h| h.tap.clone())),
+        scoop_bucket: std::env::var("JIMINI_SCOOP_BUCKET")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| workspace.config.scoop_bucket().map(str::to_owned)),
     })
 }
 

@@ -22,6 +22,10 @@ pub enum Host {
     /// The npm packages on the npm registry: the platform packages, then the main package
     /// that pins them (so it never names one that is not there).
     Npm,
+    /// The Homebrew formula, committed to the tap's `Formula/`.
+    Homebrew,
+    /// The Scoop manifest, committed to the bucket's `bucket/`.
+    Scoop,
 }
 
 impl std::fmt::Display for Host {
@@ -32,6 +36,8 @@ impl std::fmt::Display for Host {
             Host::CratesIo => "crates-io",
             Host::Pypi => "pypi",
             Host::Npm => "npm",
+            Host::Homebrew => "homebrew",
+            Host::Scoop => "scoop",
         })
     }
 }
@@ -61,6 +67,10 @@ pub struct Endpoints {
     pub pypi_api: String,
     /// The npm registry (`JIMINI_NPM_REGISTRY`, else registry.npmjs.org).
     pub npm_registry: String,
+    /// The Homebrew tap's and the Scoop bucket's git repositories (`JIMINI_HOMEBREW_TAP`,
+    /// `JIMINI_SCOOP_BUCKET`, else the configured `tap` and `bucket`).
+    pub homebrew_tap: Option<String>,
+    pub scoop_bucket: Option<String>,
 }
 
 /// Everything the plan is computed from.
@@ -104,6 +114,10 @@ pub struct HostPlan {
     /// becomes `latest`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dist_tag: Option<String>,
+    /// A tap or bucket: the git repository the files are committed to (each upload's
+    /// `destination` is its path there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -200,6 +214,22 @@ pub fn plan(input: &PublishInput<'_>) -> anyhow::Result<PublishPlan> {
                     ),
                     npm_uploads(manifest, &e.npm_registry)?,
                 ),
+                Host::Homebrew => repository_upload(
+                    manifest,
+                    ArtifactKind::HomebrewFormula,
+                    e.homebrew_tap.as_deref(),
+                    "Formula",
+                    "the Homebrew formula: configure [workspace.metadata.xtask-dist.homebrew] \
+                     with its `tap`",
+                )?,
+                Host::Scoop => repository_upload(
+                    manifest,
+                    ArtifactKind::ScoopManifest,
+                    e.scoop_bucket.as_deref(),
+                    "bucket",
+                    "the Scoop manifest: configure [workspace.metadata.xtask-dist.scoop] with \
+                     its `bucket`",
+                )?,
             };
             Ok(HostPlan {
                 host,
@@ -213,6 +243,11 @@ pub fn plan(input: &PublishInput<'_>) -> anyhow::Result<PublishPlan> {
                     }
                     .to_owned()
                 }),
+                repository: match host {
+                    Host::Homebrew => e.homebrew_tap.clone(),
+                    Host::Scoop => e.scoop_bucket.clone(),
+                    _ => None,
+                },
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -272,7 +307,7 @@ pub fn download_base(
             "{}/projects/{}/packages/generic/{app}/{version}/",
             e.gitlab_api, e.gitlab_project
         )),
-        Host::CratesIo | Host::Pypi | Host::Npm => None,
+        Host::CratesIo | Host::Pypi | Host::Npm | Host::Homebrew | Host::Scoop => None,
     }
 }
 
@@ -321,6 +356,32 @@ fn uploads(files: &[FileDigest], destination: impl Fn(&str) -> String) -> Vec<Up
             package: None,
         })
         .collect()
+}
+
+/// The one file a tap or bucket gets, at `<dir>/<file>` of the `repository`.
+fn repository_upload(
+    manifest: &Manifest,
+    kind: ArtifactKind,
+    repository: Option<&str>,
+    dir: &str,
+    what: &str,
+) -> anyhow::Result<(String, Vec<Upload>)> {
+    let Some(repository) = repository else {
+        anyhow::bail!("publishing {what}");
+    };
+    let Some(file) = manifest.artifacts.iter().find(|a| a.kind == kind) else {
+        anyhow::bail!("the dist has no {what} (and `dist` writes it)");
+    };
+    Ok((
+        format!("{repository} {dir}/{}", file.name),
+        vec![Upload {
+            file: file.name.clone(),
+            sha256: file.sha256.clone(),
+            size: file.size,
+            destination: format!("{dir}/{}", file.name),
+            package: None,
+        }],
+    ))
 }
 
 /// The npm packages: the platform packages by name, then the main package.

@@ -25,7 +25,7 @@ pub(crate) fn config() -> DistConfig {
         man_pages: Some("app/help".into()),
         rpm: false,
         homebrew: None,
-        scoop: false,
+        scoop: None,
         winget: None,
         npm: None,
     }

@@ -50,6 +50,8 @@ fn endpoints() -> Endpoints {
         pypi_upload: "https://upload.pypi.org/legacy/".into(),
         pypi_api: "https://pypi.org".into(),
         npm_registry: "https://registry.npmjs.org/".into(),
+        homebrew_tap: Some("https://github.com/o/homebrew-tap.git".into()),
+        scoop_bucket: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod github;
 mod gitlab;
 mod npm;
 mod pypi;
+mod repositories;
 mod verify_url;
 
 use std::path::{Path, PathBuf};
@@ -89,6 +90,10 @@ pub fn publish(workspace: &Path) -> Command {
         "NPM_TOKEN",
         "NPM_ID_TOKEN",
         "SIGSTORE_ID_TOKEN",
+        "JIMINI_HOMEBREW_TAP",
+        "JIMINI_SCOOP_BUCKET",
+        "HOMEBREW_TAP_TOKEN",
+        "SCOOP_BUCKET_TOKEN",
     ] {
         cmd.env_remove(var);
     }
