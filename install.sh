@@ -16,6 +16,9 @@ set -eu
 # `cargo xtask dist` writes the released version here when it ships this script.
 default_version="__JIMINI_VERSION__"
 repository="https://github.com/jimini-dev/jimini"
+# `cargo xtask dist` writes how the release names its archives here (and their top directory):
+# @VERSION@ and @TARGET@ stand for the version and the target.
+stem_pattern="__JIMINI_ARCHIVE_STEM__"
 # `cargo xtask dist` writes the release keys its key history (keys/history/) trusts here, one
 # per line: <minisign public key (base64)> <key id>; the current key first.
 public_keys="__JIMINI_PUBLIC_KEYS__"
@@ -63,6 +66,7 @@ while [ $# -gt 0 ]; do
 done
 case $version in
     "" | __*__) die "no version given: pass --version X.Y.Z" ;;
+    *[!0-9A-Za-z.+-]*) die "--version $version is not a version: pass --version X.Y.Z" ;;
 esac
 
 # `cargo xtask dist` fills in the release's platforms from xtask/src/targets.rs, one line each:
@@ -221,7 +225,6 @@ base=${JIMINI_INSTALL_BASE_URL:-$repository/releases/download/v$version}
 base=${base%/}
 extension=$(printf '%s\n' "$platforms" | awk -v t="$target" '$4 == t { print $5; exit }')
 [ -n "$extension" ] || die "release $version has no archive for $target"
-archive="jimini-$version-$target.$extension"
 work=$(mktemp -d "${TMPDIR:-/tmp}/jimini-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -230,10 +233,19 @@ case $base in
 esac
 fetch "$base/SHA256SUMS" "$work/SHA256SUMS"
 verify_signature
+listed() {
+    awk -v f="$1" '$2 == f { found = 1 } END { exit !found }' "$work/SHA256SUMS"
+}
+stem=$(printf '%s\n' "$stem_pattern" | sed -e "s/@VERSION@/$version/" -e "s/@TARGET@/$target/")
+# Releases up to 0.2 named their archives jimini-<version>-<target>.
+if ! listed "$stem.$extension" && listed "jimini-$version-$target.$extension"; then
+    stem="jimini-$version-$target"
+fi
+archive="$stem.$extension"
 # Without xz (minimal and -slim images), the release's .tar.gz of the same files.
 if [ "$extension" = tar.xz ] && ! command -v xz >/dev/null 2>&1; then
-    fallback="jimini-$version-$target.tar.gz"
-    if awk -v f="$fallback" '$2 == f { found = 1 } END { exit !found }' "$work/SHA256SUMS"; then
+    fallback="$stem.tar.gz"
+    if listed "$fallback"; then
         echo "install.sh: xz is not installed: taking $fallback (the same files, a larger download)" >&2
         archive=$fallback
         extension=tar.gz
@@ -253,8 +265,8 @@ case $extension in
     tar.xz) xz -dc "$work/$archive" | tar -xf - -C "$work/unpacked" || die "cannot unpack $archive" ;;
     *) die "$archive: install.sh cannot unpack .$extension archives" ;;
 esac
-top="$work/unpacked/jimini-$version-$target"
-[ -d "$top" ] || die "$archive does not hold jimini-$version-$target/"
+top="$work/unpacked/$stem"
+[ -d "$top" ] || die "$archive does not hold $stem/"
 
 mkdir -p "$to" || die "cannot create $to"
 # All or nothing: stage every binary beside its destination first, then swap them in, keeping

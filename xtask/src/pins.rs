@@ -25,6 +25,9 @@ pub const PYTHON_TOOLS: &[&str] = &[
     // GitLab's CI schema, vendored in this release (`--builtin-schema vendor.gitlab-ci`): the
     // generated `.gitlab-ci.yml` must validate against it.
     "check-jsonschema==0.39.0",
+    // The current pip, beside Debian 12's pip 23 (/usr/bin/python3's venv): a release's files
+    // given to either as `--find-links` install the wheel and are never taken for an sdist.
+    "pip==26.3",
 ];
 
 /// The version of the Python tool `name` in [`PYTHON_TOOLS`].

@@ -57,6 +57,8 @@ pub const INSTALLER_NAME: &str = "install.sh";
 pub const INSTALLER_VERSION_PLACEHOLDER: &str = "__JIMINI_VERSION__";
 /// Replaced by the release's platform table ([`crate::targets::install_table`]).
 pub const INSTALLER_PLATFORMS_PLACEHOLDER: &str = "__JIMINI_PLATFORMS__";
+/// Replaced by the archives' name pattern ([`plan::InstallerPlan::stem_pattern`]).
+pub const INSTALLER_STEM_PLACEHOLDER: &str = "__JIMINI_ARCHIVE_STEM__";
 /// Replaced by the release's minisign public key (base64), empty for an unsigned project.
 pub const INSTALLER_PUBLIC_KEYS_PLACEHOLDER: &str = "__JIMINI_PUBLIC_KEYS__";
 pub const INSTALLER_REVOKED_KEYS_PLACEHOLDER: &str = "__JIMINI_REVOKED_KEYS__";

@@ -333,6 +333,7 @@ pub fn write_installer(
         template
             .replace(super::INSTALLER_VERSION_PLACEHOLDER, &plan.version)
             .replace(super::INSTALLER_PLATFORMS_PLACEHOLDER, &installer.platforms)
+            .replace(super::INSTALLER_STEM_PLACEHOLDER, &installer.stem_pattern)
             .replace(super::INSTALLER_PUBLIC_KEYS_PLACEHOLDER, &public_keys)
             .replace(super::INSTALLER_REVOKED_KEYS_PLACEHOLDER, &revoked_keys),
     )

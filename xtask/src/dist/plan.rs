@@ -87,6 +87,18 @@ pub struct InstallerPlan {
     /// The platform table of the whole release list (the same in every partial dist), which
     /// replaces `__JIMINI_PLATFORMS__`; the version replaces `__JIMINI_VERSION__`.
     pub platforms: String,
+    /// [`archive_stem`] with `@VERSION@` and `@TARGET@` for the version and target install.sh
+    /// asks for: replaces `__JIMINI_ARCHIVE_STEM__`.
+    pub stem_pattern: String,
+}
+
+/// An archive's file stem and top directory: `<app>_<version>_<target>`. Not
+/// `<app>-<version>-<target>`: pip (23 and older) reads such a `.tar.gz` beside the wheels as the
+/// app's source distribution of version `<version>-<target>` and, for a pre-release or where
+/// no wheel fits, tries to build it ("does not appear to be a Python project"); no prefix of a
+/// name with `_` after the app's name is the app's name to pip.
+pub fn archive_stem(app: &str, version: &str, triple: &str) -> String {
+    format!("{app}_{version}_{triple}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -199,6 +211,7 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
             Some(template) => Some(InstallerPlan {
                 template: template.clone(),
                 platforms: release_platforms(input)?,
+                stem_pattern: archive_stem(app, "@VERSION@", "@TARGET@"),
             }),
             None => None,
         },
@@ -237,7 +250,11 @@ fn plan_target(
     include: &[String],
 ) -> anyhow::Result<TargetPlan> {
     let triple = &target.triple;
-    let stem = format!("{}-{}-{triple}", input.config.package, input.version);
+    let stem = archive_stem(
+        &input.config.package,
+        &input.version.to_string(),
+        triple.as_str(),
+    );
     let mut binaries: Vec<Binary> = input
         .binaries
         .iter()

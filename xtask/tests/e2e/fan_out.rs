@@ -15,8 +15,8 @@ fn plan_json_has_the_documented_shape() {
     let commit = git(&copy, &["rev-parse", "HEAD"]).trim().to_owned();
     let artifacts = |target: &str, ext: &str| {
         serde_json::json!([
-            format!("jimini-{version}-{target}.{ext}"),
-            format!("jimini-{version}-{target}.cdx.json")
+            format!("jimini_{version}_{target}.{ext}"),
+            format!("jimini_{version}_{target}.cdx.json")
         ])
     };
     let amd64 = serde_json::json!({ "kind": "tag", "tag": "saas-linux-small-amd64" });

@@ -4,7 +4,7 @@ use crate::targets::{Target, Triple};
 fn planned(triple: &str) -> TargetPlan {
     let triple = Triple::parse(triple).unwrap();
     let target = Target::new(&triple, &Triple::parse("x86_64-unknown-linux-gnu").unwrap());
-    let stem = format!("jimini-0.3.0-{triple}");
+    let stem = format!("jimini_0.3.0_{triple}");
     TargetPlan {
         archive: format!("{stem}.{}", target.archive.extension()),
         sbom: format!("{stem}.cdx.json"),
@@ -30,8 +30,8 @@ fn planned(triple: &str) -> TargetPlan {
 fn ours() -> Binstall {
     Binstall::from_metadata(&serde_json::json!({
         "binstall": {
-            "pkg-url": "{ repo }/releases/download/v{ version }/{ name }-{ version }-{ target }{ archive-suffix }",
-            "bin-dir": "{ name }-{ version }-{ target }/{ bin }{ binary-ext }",
+            "pkg-url": "{ repo }/releases/download/v{ version }/{ name }_{ version }_{ target }{ archive-suffix }",
+            "bin-dir": "{ name }_{ version }_{ target }/{ bin }{ binary-ext }",
             "pkg-fmt": "txz",
             "overrides": { "x86_64-pc-windows-gnu": { "pkg-fmt": "zip" } }
         }
@@ -71,7 +71,7 @@ fn a_rename_or_a_wrong_format_is_refused_naming_both_sides() {
         .to_string();
     assert!(
         err.contains("pkg-url gives jimini-x86_64-unknown-linux-gnu-v0.3.0.tar.xz")
-            && err.contains("dist writes jimini-0.3.0-x86_64-unknown-linux-gnu.tar.xz")
+            && err.contains("dist writes jimini_0.3.0_x86_64-unknown-linux-gnu.tar.xz")
             && err.contains("[package.metadata.binstall]"),
         "{err}"
     );
@@ -91,7 +91,7 @@ fn a_rename_or_a_wrong_format_is_refused_naming_both_sides() {
         .to_string();
     assert!(
         err.contains("bin-dir gives jimini.exe for x86_64-pc-windows-gnu")
-            && err.contains("jimini-0.3.0-x86_64-pc-windows-gnu/jimini.exe"),
+            && err.contains("jimini_0.3.0_x86_64-pc-windows-gnu/jimini.exe"),
         "{err}"
     );
 }

@@ -95,11 +95,11 @@ fn default_is_the_host_only() {
     let target = &plan.targets[0];
     assert_eq!(
         target.archive,
-        "jimini-0.2.0-x86_64-unknown-linux-gnu.tar.xz"
+        "jimini_0.2.0_x86_64-unknown-linux-gnu.tar.xz"
     );
     assert_eq!(
         target.sbom,
-        "jimini-0.2.0-x86_64-unknown-linux-gnu.cdx.json"
+        "jimini_0.2.0_x86_64-unknown-linux-gnu.cdx.json"
     );
     assert_eq!(
         target.artifact_dir,
@@ -122,7 +122,7 @@ fn all_expands_the_release_list_sorted_and_windows_gets_zip_and_exe() {
         ["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu", HOST]
     );
     let windows = &plan.targets[1];
-    assert_eq!(windows.archive, "jimini-0.2.0-x86_64-pc-windows-gnu.zip");
+    assert_eq!(windows.archive, "jimini_0.2.0_x86_64-pc-windows-gnu.zip");
     assert_eq!(
         files(windows),
         ["jimini-admin.exe", "jimini-server.exe", "jimini.exe"]

@@ -72,7 +72,7 @@ fn debian_11_runs_what_install_sh_installs_and_nothing_needs_more_than_the_floor
     );
     assert!(
         said.contains(&format!(
-            "xz is not installed: taking jimini-{}-{}.tar.gz",
+            "xz is not installed: taking jimini_{}_{}.tar.gz",
             version(dist),
             host()
         )),
@@ -111,7 +111,7 @@ fn debian_11_runs_what_install_sh_installs_and_nothing_needs_more_than_the_floor
     // A release without the .tar.gz cannot be unpacked there: it says what to install.
     let (_, inside) = dist_in_chroot(dist, "debian-11-no-gz");
     let outside = chroot.join(inside.trim_start_matches('/'));
-    let gz = format!("jimini-{}-{}.tar.gz", version(dist), host());
+    let gz = format!("jimini_{}_{}.tar.gz", version(dist), host());
     std::fs::remove_file(outside.join(&gz)).unwrap();
     let sums = std::fs::read_to_string(outside.join("SHA256SUMS")).unwrap();
     let without: String = sums
@@ -196,7 +196,7 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
     let path = dist.join(&deb);
     // The SBOM of the target names the .deb as one of the files it describes.
     let sbom: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dist.join(format!("jimini-{}-{}.cdx.json", version(dist), host()))).unwrap(),
+        &std::fs::read(dist.join(format!("jimini_{}_{}.cdx.json", version(dist), host()))).unwrap(),
     )
     .unwrap();
     let described: Vec<&str> = sbom["metadata"]["properties"]
@@ -209,8 +209,8 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
     assert_eq!(
         described,
         [
-            format!("jimini-{}-{}.tar.xz", version(dist), host()),
-            format!("jimini-{}-{}.tar.gz", version(dist), host()),
+            format!("jimini_{}_{}.tar.xz", version(dist), host()),
+            format!("jimini_{}_{}.tar.gz", version(dist), host()),
             deb.clone(),
             artifact_name(&manifest, "wheel"),
             artifact_name(&manifest, "rpm"),

@@ -123,7 +123,7 @@ fn install_refuses_tampering_missing_platforms_and_failed_downloads() {
         assert!(!to.exists(), "something was installed ({needle})");
     };
     let tampered = copy_dist(dist, "tampered-dist");
-    let archive = format!("jimini-{}-{}.tar.xz", version(dist), host());
+    let archive = format!("jimini_{}_{}.tar.xz", version(dist), host());
     let mut bytes = std::fs::read(tampered.join(&archive)).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;

@@ -9,6 +9,7 @@ mod homebrew;
 mod image;
 mod install;
 mod npm;
+mod pip;
 mod rpm;
 mod scoop;
 mod winget;
@@ -78,7 +79,7 @@ with tarfile.open(path, mode) as new:
 "##;
         let mut sums = std::fs::read_to_string(broken.join("SHA256SUMS")).unwrap();
         for (extension, mode) in [("tar.xz", "w:xz"), ("tar.gz", "w:gz")] {
-            let archive = format!("jimini-{}-{}.{extension}", version(dist), host());
+            let archive = format!("jimini_{}_{}.{extension}", version(dist), host());
             checked(
                 Command::new("python3")
                     .args(["-c", repack])

@@ -41,14 +41,14 @@ fn dist_output_passes_sha256sum_verify_and_runs() {
     );
     assert_eq!(manifest["targets"], serde_json::json!([host()]));
     let archive = archive_name(&manifest);
-    assert_eq!(archive, format!("jimini-{version}-{}.tar.xz", host()));
+    assert_eq!(archive, format!("jimini_{version}_{}.tar.xz", host()));
 
     let listing = checked(
         Command::new("tar")
             .current_dir(dist)
             .args(["-tvJf", &archive]),
     );
-    let top = format!("jimini-{version}-{}", host());
+    let top = format!("jimini_{version}_{}", host());
     for name in [
         "jimini",
         "jimini-admin",

@@ -87,7 +87,11 @@ fn the_formula_and_the_scoop_manifest_are_committed_once_and_never_downgraded() 
         "{}",
         text(&again)
     );
-    assert_eq!(log(&tap), std::slice::from_ref(&message), "a re-run commits nothing");
+    assert_eq!(
+        log(&tap),
+        std::slice::from_ref(&message),
+        "a re-run commits nothing"
+    );
     assert_eq!(log(&bucket), [message]);
 
     // A tap that has a newer release's formula: refused, nothing committed anywhere.
