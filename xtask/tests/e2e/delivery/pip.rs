@@ -125,7 +125,7 @@ fn pip_23_and_the_current_pip_install_the_wheel_and_take_no_archive_for_an_sdist
             stderr(&installed)
         );
         let bin = into.as_ref().unwrap_or(venv).join("bin/jimini");
-        let line = checked(&mut Command::new(bin).arg("--version"));
+        let line = checked(Command::new(bin).arg("--version"));
         assert!(line.starts_with("jimini "), "{version}: {line}");
     }
 }
