@@ -35,6 +35,7 @@ fn plan_json_has_the_documented_shape() {
             { "target": "x86_64-unknown-linux-gnu", "runner": "ubuntu-24.04", "gitlab_runner": amd64, "packages": "", "artifacts": artifacts("x86_64-unknown-linux-gnu", "tar.xz") },
             { "target": MUSL, "runner": "ubuntu-24.04", "gitlab_runner": amd64, "packages": "", "artifacts": artifacts(MUSL, "tar.xz") },
         ],
+        "channels": ["npm", "homebrew", "scoop"],
         "smoke": [
             { "target": "aarch64-apple-darwin", "runner": "macos-14", "gitlab_runner": { "kind": "tag", "tag": "saas-macos-medium-m1" } },
             // Named with the reason: .gitlab-ci.yml has no job for it.

@@ -214,6 +214,7 @@ fn the_deb_passes_debian_tools_installs_runs_and_is_removed_without_a_trace_on_d
             deb.clone(),
             artifact_name(&manifest, "wheel"),
             artifact_name(&manifest, "rpm"),
+            format!("jimini_{}_npm-linux-x64.tgz", version(dist)),
         ]
     );
     let info = checked(Command::new("dpkg-deb").arg("--info").arg(&path));

@@ -126,7 +126,7 @@ fn image_from_the_dist_runs_has_only_the_expected_files_and_the_released_binary(
         unpacked.to_str().unwrap(),
         "usr/local/bin/jimini-server",
     ]));
-    let archive = format!("jimini-{}-{MUSL}", manifest["version"].as_str().unwrap());
+    let archive = format!("jimini_{}_{MUSL}", manifest["version"].as_str().unwrap());
     let released = temp_dir("released");
     checked(Command::new("tar").args([
         "-xf",

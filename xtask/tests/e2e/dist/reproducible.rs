@@ -57,7 +57,7 @@ fn dist_profile_dists_are_byte_identical_across_paths_and_users() {
     // Two builds in the same second would agree on a link time too: no link time at all.
     let (_, zip) = dists[0]
         .iter()
-        .find(|(name, _)| name.ends_with("-x86_64-pc-windows-gnu.zip"))
+        .find(|(name, _)| name.ends_with("_x86_64-pc-windows-gnu.zip"))
         .unwrap();
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     let name = (0..zip.len())
@@ -71,7 +71,7 @@ fn dist_profile_dists_are_byte_identical_across_paths_and_users() {
     // (an outside reading of Apple's layout: common/codesign.rs; the app's binaries: cross.rs).
     let (name, archive) = dists[0]
         .iter()
-        .find(|(name, _)| name.ends_with("-aarch64-apple-darwin.tar.xz"))
+        .find(|(name, _)| name.ends_with("_aarch64-apple-darwin.tar.xz"))
         .unwrap();
     let unpacked = temp_dir("mac-unpacked");
     std::fs::write(unpacked.join(name), archive).unwrap();

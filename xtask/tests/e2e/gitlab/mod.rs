@@ -249,6 +249,9 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
         "release".into(),
         "crates-io".into(),
         "pypi".into(),
+        "npm".into(),
+        "homebrew".into(),
+        "scoop".into(),
         "verify-release".into(),
     ]);
     assert_eq!(

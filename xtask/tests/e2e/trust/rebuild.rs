@@ -293,13 +293,13 @@ exec '{xtask}' dist --quiet --target x86_64-unknown-linux-gnu --target x86_64-pc
     assert!(
         control
             .iter()
-            .any(|n| n.ends_with("-x86_64-pc-windows-gnu.zip")),
+            .any(|n| n.ends_with("_x86_64-pc-windows-gnu.zip")),
         "{control:?}"
     );
     assert!(
         control
             .iter()
-            .any(|n| n.ends_with("-x86_64-unknown-linux-gnu.tar.xz")),
+            .any(|n| n.ends_with("_x86_64-unknown-linux-gnu.tar.xz")),
         "{control:?}"
     );
     assert_eq!(
