@@ -1,6 +1,7 @@
 //! `cargo xtask plan`: the release's build matrix (one runner per target) as JSON, which the
 //! GitHub release workflow reads, and as `.gitlab-ci.yml` (`--gitlab`, see [`gitlab`]).
 
+mod channels;
 pub mod github;
 pub mod gitlab;
 

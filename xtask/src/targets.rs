@@ -11,6 +11,7 @@
 
 mod arch;
 mod glibc;
+mod node;
 mod resolve;
 mod settings;
 mod table;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use arch::Arch;
 pub use glibc::{GlibcVersion, MacOsVersion};
+pub use node::NodePlatform;
 pub use resolve::{resolve, resolve_triples};
 pub use settings::Settings;
 pub use table::{QEMU_AARCH64_SYSROOT, install_table};
@@ -235,46 +237,6 @@ pub struct Target {
     pub scratch_image_platform: Option<&'static str>,
     /// How Node names the platform (npm's `os`, `cpu` and `libc` fields), where it has names.
     pub node: Option<NodePlatform>,
-}
-
-/// A target as Node sees it: `process.platform`, `process.arch` and, on Linux, the libc
-/// (npm's `os`, `cpu` and `libc` fields of a package).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct NodePlatform {
-    pub os: &'static str,
-    pub cpu: &'static str,
-    pub libc: Option<&'static str>,
-}
-
-impl NodePlatform {
-    fn of(os: Os, arch: &Arch, libc: Libc) -> Option<NodePlatform> {
-        let os = match os {
-            Os::Linux => "linux",
-            Os::MacOs => "darwin",
-            Os::Windows => "win32",
-            Os::Other => return None,
-        };
-        let libc = match (os, libc) {
-            ("linux", Libc::Glibc) => Some("glibc"),
-            ("linux", Libc::MuslStatic) => Some("musl"),
-            ("linux", Libc::Other) => return None,
-            _ => None,
-        };
-        Some(NodePlatform {
-            os,
-            cpu: arch.node()?,
-            libc,
-        })
-    }
-
-    /// `linux-x64`, `linux-x64-musl`, `darwin-arm64`, `win32-x64`: the platform packages'
-    /// suffix, as esbuild and Biome name theirs (glibc is Linux's default, musl is said).
-    pub fn suffix(&self) -> String {
-        match self.libc {
-            Some("musl") => format!("{}-{}-musl", self.os, self.cpu),
-            _ => format!("{}-{}", self.os, self.cpu),
-        }
-    }
 }
 
 /// The target whose static binaries a `FROM scratch` image of `platform` (`linux/amd64`) runs.

@@ -8,6 +8,9 @@ use anyhow::bail;
 use serde::Serialize;
 
 mod describe;
+mod names;
+use names::check_upload_safe;
+pub use names::{archive_stem, include_archive_name};
 pub mod entry;
 mod signing;
 pub use signing::{SigningPlan, SigningRequest};
@@ -90,15 +93,6 @@ pub struct InstallerPlan {
     /// [`archive_stem`] with `@VERSION@` and `@TARGET@` for the version and target install.sh
     /// asks for: replaces `__JIMINI_ARCHIVE_STEM__`.
     pub stem_pattern: String,
-}
-
-/// An archive's file stem and top directory: `<app>_<version>_<target>`. Not
-/// `<app>-<version>-<target>`: pip (23 and older) reads such a `.tar.gz` beside the wheels as the
-/// app's source distribution of version `<version>-<target>` and, for a pre-release or where
-/// no wheel fits, tries to build it ("does not appear to be a Python project"); no prefix of a
-/// name with `_` after the app's name is the app's name to pip.
-pub fn archive_stem(app: &str, version: &str, triple: &str) -> String {
-    format!("{app}_{version}_{triple}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -355,21 +349,6 @@ fn plan_target(
     Ok(planned)
 }
 
-/// Refuses a file name that a release host would change on upload: GitHub renames a file
-/// whose name has other characters than letters, digits, `.`, `_`, `-` and `+` (a Debian `~`,
-/// a space) or starts with a period, and a renamed file no longer matches `SHA256SUMS`.
-fn check_upload_safe(name: &str) -> anyhow::Result<()> {
-    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+');
-    if name.starts_with('.') || !name.chars().all(safe) {
-        bail!(
-            "the planned file name {name:?} would be renamed when uploaded to a release (GitHub \
-             keeps only letters, digits, '.', '_', '-' and '+'): change the package name or \
-             version that it is made of"
-        );
-    }
-    Ok(())
-}
-
 impl TargetPlan {
     /// The files this target adds to the dist, as the plan names them.
     pub fn file_names(&self) -> impl Iterator<Item = &str> {
@@ -398,13 +377,6 @@ fn npm_request<'a>(
         input,
         license_file: super::deb::plan::license_file(include),
     }
-}
-
-/// Where an include file goes inside the archive: relative to the shipped package's directory
-/// when it lies inside it (`app/rules/default.toml` → `rules/default.toml`), else to the root.
-pub fn include_archive_name(include: &str, package_dir: &str) -> String {
-    let prefix = format!("{package_dir}/");
-    include.strip_prefix(&prefix).unwrap_or(include).to_owned()
 }
 
 /// install.sh's platform table for the configured release list.

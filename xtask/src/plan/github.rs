@@ -252,73 +252,8 @@ jobs:
 
 /// The workflow for `plan`'s app, whose merge checks the signature with `public_key`
 /// (workspace-relative, as configured).
-/// The npm job: the packages with the runner's npm (10.8 on ubuntu-24.04: provenance on
-/// GitHub since 9.5), provenance signed with the job's OIDC token.
-const NPM_JOB: &str = r#"  publish-npm:
-    # After the GitHub release: the platform packages, then the package that pins them; npm
-    # signs their provenance with this job's OIDC token. NPM_TOKEN is a secret of the `npm`
-    # environment (an automation token of the package's owner).
-    needs: [plan, publish]
-    runs-on: {linux}
-    environment:
-      name: npm
-      url: https://www.npmjs.com/package/{app}
-    permissions:
-      contents: read
-      id-token: write
-    steps:
-      - uses: {checkout}
-        with:
-          persist-credentials: false
-          fetch-depth: 0
-      - uses: {download}
-        with:
-          name: dist
-          path: dist
-      - name: The npm packages
-        env:
-          NPM_TOKEN: ${{ secrets.NPM_TOKEN }}
-        run: cargo xtask publish --to npm --require-signature dist
-
-"#;
-
-/// A tap's or bucket's job: the file committed with the repository's token.
-const REPOSITORY_JOB: &str = r#"  publish-{host}:
-    # After the GitHub release, whose files it points at: {what} committed to the {place}
-    # (nothing when it has it already). {token} is a secret of the `{host}` environment that
-    # may push there.
-    needs: [plan, publish]
-    runs-on: {linux}
-    environment:
-      name: {host}
-    permissions:
-      contents: read
-    steps:
-      - uses: {checkout}
-        with:
-          persist-credentials: false
-          fetch-depth: 0
-      - uses: {download}
-        with:
-          name: dist
-          path: dist
-      - name: {what}
-        env:
-          {token}: ${{ secrets.{token} }}
-        # A git repository has no trusted publishing: the token may push to it and no more.
-        run: cargo xtask publish --to {host} --require-signature dist # zizmor: ignore[use-trusted-publishing]
-
-"#;
-
 pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
-    let channel_jobs: String = plan
-        .channels
-        .iter()
-        .map(|host| match host {
-            crate::publish::plan::Host::Npm => NPM_JOB.to_owned(),
-            host => repository_job(REPOSITORY_JOB, *host),
-        })
-        .collect();
+    let channel_jobs = super::channels::github_jobs(&plan.channels);
     let body = TEMPLATE
         .replace("{channel_jobs}", &channel_jobs)
         .replace("{checkout}", GITHUB_CHECKOUT_ACTION)
@@ -329,20 +264,6 @@ pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
         .replace("{public_key}", public_key)
         .replace("{app}", &plan.app);
     format!("{HEADER}\n{body}")
-}
-
-/// The job of a tap or bucket, filled in.
-pub fn repository_job(template: &str, host: crate::publish::plan::Host) -> String {
-    use crate::publish::plan::Host;
-    let (what, place, token) = match host {
-        Host::Homebrew => ("The Homebrew formula", "tap", "HOMEBREW_TAP_TOKEN"),
-        _ => ("The Scoop manifest", "bucket", "SCOOP_BUCKET_TOKEN"),
-    };
-    template
-        .replace("{host}", &host.to_string())
-        .replace("{what}", what)
-        .replace("{place}", place)
-        .replace("{token}", token)
 }
 
 #[cfg(test)]

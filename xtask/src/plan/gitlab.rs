@@ -172,48 +172,8 @@ verify-release:
 
 /// The pipeline for `plan`'s targets, whose merge checks the signature with `public_key`
 /// (workspace-relative, as configured).
-/// The npm job: Debian's Node with the pinned npm; npm signs the provenance with the job's
-/// SIGSTORE_ID_TOKEN.
-const NPM_JOB: &str = r#"# The npm packages: the platform packages, then the package that pins them. NPM_TOKEN is a
-# masked, protected CI/CD variable (an automation token of the package's owner); npm signs
-# their provenance with SIGSTORE_ID_TOKEN.
-npm:
-  extends: .publish
-  needs: [merge, release]
-  environment:
-    name: npm
-    url: https://www.npmjs.com/package/{app}
-  id_tokens:
-    SIGSTORE_ID_TOKEN:
-      aud: sigstore
-  before_script:
-    - command -v npm || (apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm)
-    - npm install --global npm@{npm}
-  script:
-    - cargo xtask publish --to npm --require-signature dist
-
-"#;
-
-/// A tap's or bucket's job: the file committed with the repository's token.
-const REPOSITORY_JOB: &str = r#"# {what}, committed to the {place} (nothing when it has it already) with {token}, a
-# masked, protected CI/CD variable that may push there.
-{host}:
-  extends: .publish
-  needs: [merge, release]
-  script:
-    - cargo xtask publish --to {host} --require-signature dist
-
-"#;
-
 pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
-    let channel_jobs: String = plan
-        .channels
-        .iter()
-        .map(|host| match host {
-            crate::publish::plan::Host::Npm => NPM_JOB.to_owned(),
-            host => super::github::repository_job(REPOSITORY_JOB, *host),
-        })
-        .collect();
+    let channel_jobs = super::channels::gitlab_jobs(&plan.channels);
     let fill = |text: &str| {
         text.replace("{channel_jobs}", &channel_jobs)
             .replace("{npm}", crate::pins::NPM_CLI)
