@@ -234,6 +234,16 @@ pub fn compare_all(
     Ok(())
 }
 
+/// The uploads the host does not hold (missing, or cut off), by file name.
+pub fn missing_files(uploads: &[Upload], remote: &[Remote]) -> Vec<String> {
+    uploads
+        .iter()
+        .zip(remote)
+        .filter(|(_, r)| !matches!(r, Remote::Present(_)))
+        .map(|(u, _)| u.file.clone())
+        .collect()
+}
+
 /// Progress for people, on stderr (stdout is for `--json`).
 pub fn say(message: std::fmt::Arguments<'_>) {
     eprintln!("{message}");

@@ -78,13 +78,7 @@ pub fn inspect(plan: &PublishPlan, host: &HostPlan, dir: &Path) -> anyhow::Resul
         &remote,
         "npm never replaces a published version; release a new one",
     )?;
-    let missing: Vec<String> = host
-        .uploads
-        .iter()
-        .zip(&remote)
-        .filter(|(_, r)| !matches!(r, Remote::Present(_)))
-        .map(|(u, _)| u.file.clone())
-        .collect();
+    let missing = super::missing_files(&host.uploads, &remote);
     if !missing.is_empty() {
         if !(set("NPM_TOKEN")
             || set("NPM_ID_TOKEN")

@@ -214,13 +214,7 @@ pub fn inspect_wheels(
         &remote,
         "PyPI never takes a file name twice; release a new version",
     )?;
-    let missing: Vec<String> = host
-        .uploads
-        .iter()
-        .zip(&remote)
-        .filter(|(_, r)| !matches!(r, Remote::Present(_)))
-        .map(|(u, _)| u.file.clone())
-        .collect();
+    let missing = super::missing_files(&host.uploads, &remote);
     if !missing.is_empty() && !credential_available("PYPI_TOKEN", "PYPI_ID_TOKEN") {
         bail!("{PYPI_CREDENTIAL}");
     }

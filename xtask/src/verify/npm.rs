@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::dist::manifest::{Artifact, ArtifactKind, Manifest};
+use crate::dist::manifest::{Artifact, Manifest};
 
 /// `intact`: whether a file has the manifest's size and digest; an archive that has not is
 /// reported already and not opened for the comparison.
@@ -19,37 +19,13 @@ pub(super) fn check_npm(
     if package.target.is_none() {
         return Ok(());
     }
-    let Some(archive) = manifest
-        .artifacts
-        .iter()
-        .find(|a| a.kind == ArtifactKind::Archive && a.target == package.target)
-    else {
-        problems.push(format!(
-            "{}: the dist has no archive of its target",
-            package.name
-        ));
-        return Ok(());
-    };
-    if !intact(archive) {
-        return Ok(());
-    }
-    let shipped = super::wheel::archive_binaries(dir, archive)?;
-    if binaries.keys().ne(shipped.keys()) {
-        problems.push(format!(
-            "{}: its binaries {:?} are not those of {} ({:?})",
-            package.name,
-            binaries.keys().collect::<Vec<_>>(),
-            archive.name,
-            shipped.keys().collect::<Vec<_>>()
-        ));
-    }
-    for (file, bytes) in &binaries {
-        if shipped.get(file).is_some_and(|shipped| shipped != bytes) {
-            problems.push(format!(
-                "{}: bin/{file} differs from the one in {}",
-                package.name, archive.name
-            ));
-        }
-    }
-    Ok(())
+    super::wheel::same_binaries_as_archive(
+        dir,
+        package,
+        &binaries,
+        ("binaries", "bin/"),
+        manifest,
+        intact,
+        problems,
+    )
 }

@@ -46,14 +46,36 @@ pub(super) fn check_wheel(
             wheel.name
         )),
     }
+    same_binaries_as_archive(
+        dir,
+        wheel,
+        &scripts,
+        ("scripts", ""),
+        manifest,
+        intact,
+        problems,
+    )
+}
+
+/// A package's binaries (`found`, by file name; `what` they are called there and the
+/// `prefix` of their path) must be, byte for byte, the binaries of its target's archive.
+pub(super) fn same_binaries_as_archive(
+    dir: &Path,
+    package: &Artifact,
+    found: &BTreeMap<String, Vec<u8>>,
+    (what, prefix): (&str, &str),
+    manifest: &Manifest,
+    intact: &dyn Fn(&Artifact) -> bool,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
     let Some(archive) = manifest
         .artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::Archive && a.target == wheel.target)
+        .find(|a| a.kind == ArtifactKind::Archive && a.target == package.target)
     else {
         problems.push(format!(
             "{}: the dist has no archive of its target",
-            wheel.name
+            package.name
         ));
         return Ok(());
     };
@@ -61,20 +83,20 @@ pub(super) fn check_wheel(
         return Ok(());
     }
     let shipped = archive_binaries(dir, archive)?;
-    if scripts.keys().collect::<Vec<_>>() != shipped.keys().collect::<Vec<_>>() {
+    if found.keys().ne(shipped.keys()) {
         problems.push(format!(
-            "{}: its scripts {:?} are not the binaries {:?} of {}",
-            wheel.name,
-            scripts.keys().collect::<Vec<_>>(),
+            "{}: its {what} {:?} are not the binaries {:?} of {}",
+            package.name,
+            found.keys().collect::<Vec<_>>(),
             shipped.keys().collect::<Vec<_>>(),
             archive.name
         ));
     }
-    for (file, bytes) in &scripts {
+    for (file, bytes) in found {
         if shipped.get(file).is_some_and(|shipped| shipped != bytes) {
             problems.push(format!(
-                "{}: {file} differs from the one in {}",
-                wheel.name, archive.name
+                "{}: {prefix}{file} differs from the one in {}",
+                package.name, archive.name
             ));
         }
     }
