@@ -48,6 +48,29 @@ fn install(dist_url: &str, to: &Path, extra_env: &[(&str, &str)]) -> std::proces
 }
 
 /// A directory of stand-ins for system tools, put first on the PATH.
+/// A `GET` on loopback, the whole answer (none when nothing answers).
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn fake_tools(label: &str, tools: &[(&str, &str)]) -> String {
     let dir = temp_dir(label);
     for (name, script) in tools {

@@ -157,6 +157,47 @@ fn npm_installs_this_machines_package_and_npx_runs_its_binaries() {
     )));
     assert!(server.starts_with("jimini-server "), "{server}");
 
+    // The server through the launcher: SIGTERM reaches it (it exits 0, and so does the
+    // launcher, leaving nothing on the port); a signal that kills it kills the launcher too.
+    let launcher = plain.join("node_modules/.bin/jimini-server");
+    let serve = |port: u16| {
+        let child = npm(&plain, &url, &[launcher.to_str().unwrap()])
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while http_get(port, "/health").is_none_or(|r| !r.contains(r#"{"status":"ok"}"#)) {
+            assert!(started.elapsed() < Duration::from_secs(30), "no /health");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        child
+    };
+    for (signal, ends) in [("TERM", Some(0)), ("HUP", None)] {
+        let port = free_port();
+        let mut child = serve(port);
+        checked(
+            Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string()),
+        );
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), ends, "SIG{signal}: {status}");
+        if ends.is_none() {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(
+                status.signal(),
+                Some(1),
+                "ended by SIGHUP, as the server was"
+            );
+        }
+        assert!(
+            http_get(port, "/health").is_none(),
+            "the server outlived the launcher"
+        );
+    }
+
     // No install script anywhere: --ignore-scripts installs the same files.
     let hardened = project("npm-ignore-scripts");
     ok(run(&mut npm(
