@@ -78,7 +78,14 @@ npm:
       aud: sigstore
   before_script:
     - command -v npm || (apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm)
-    - npm install --global npm@{npm}
+    # The pinned npm in a directory of the job's own, never over the machine's (a shell
+    # runner's is someone's); a dry run runs no npm.
+    - |
+      if [ "${JIMINI_PUBLISH_DRY_RUN:-}" != 1 ]; then
+        npm_cli=$(mktemp -d)
+        npm install --prefix "$npm_cli" --no-audit --no-fund --silent npm@{npm}
+        export PATH="$npm_cli/node_modules/.bin:$PATH"
+      fi
   script:
     - cargo xtask publish --to npm --require-signature dist
 

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::common::*;
+use crate::publish::text;
 
 fn gitlab_ci_local() -> PathBuf {
     let tool = xtask::tools::tools_dir(&source_root())
@@ -183,6 +184,9 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
         .nth(1)
         .unwrap()
         .to_owned();
+    // The jobs run here: the machine's npm is the same after them.
+    let npm_version = || checked(Command::new("npm").arg("--version"));
+    let npm_before = npm_version();
     let home = temp_dir("gitlab-ci-local-home");
     // The jobs' `cargo xtask` is the tested binary (the fixture has no tooling crate to build).
     let path = std::env::join_paths(
@@ -388,13 +392,6 @@ fn the_tag_pipeline_runs_end_to_end_and_gives_the_one_machine_dist() {
         ]),
         "has no archive for aarch64-apple-darwin",
     );
+    assert_eq!(npm_version(), npm_before, "a job changed the machine's npm");
     drop(leftovers);
-}
-
-pub fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
