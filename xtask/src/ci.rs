@@ -17,7 +17,7 @@ use xshell::{Shell, cmd};
 use crate::flags;
 use crate::pins::{
     APT_TOOLS, CARGO_AUDIT, CARGO_AUDITABLE, CARGO_BINSTALL, DEBIAN_CHROOT, GITLAB_CI_LOCAL,
-    PYTHON_TOOLS,
+    NPM_CLI, PYTHON_TOOLS,
 };
 use crate::targets::Target;
 
@@ -206,7 +206,14 @@ fn install(
             install_apt_tools(sh)?;
             install_release_toolchains(sh, root, targets)?;
             install_python_tools(sh, root)?;
-            install_gitlab_ci_local(sh, root)?;
+            install_npm_tool(
+                sh,
+                root,
+                "gitlab-ci-local",
+                "gitlab-ci-local",
+                GITLAB_CI_LOCAL,
+            )?;
+            install_npm_tool(sh, root, NPM_CLI_DIR, "npm", NPM_CLI)?;
             DEBIAN_CHROOT.install(sh, root)?;
             Ok(())
         })();
@@ -283,29 +290,43 @@ fn install_python_tools(sh: &Shell, root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// gitlab-ci-local (npm, pinned) in the tools cache: the tests run `.gitlab-ci.yml` with it.
-/// Node.js comes with the machine or from Debian (`npm` brings `nodejs`).
-fn install_gitlab_ci_local(sh: &Shell, root: &Path) -> anyhow::Result<()> {
-    let prefix = tools_dir(root).join("gitlab-ci-local");
+/// An npm package (pinned) in a directory of its own in the tools cache: gitlab-ci-local, which
+/// the tests run `.gitlab-ci.yml` with, and npm itself, which the npm packages' tests install
+/// and publish with (the machine's npm may be too old for `--cpu`, `--os`, `--libc` and the
+/// `libc` field: Debian 12's is 9.2). Node.js comes with the machine or from Debian (`npm`
+/// brings `nodejs`).
+fn install_npm_tool(
+    sh: &Shell,
+    root: &Path,
+    dir: &str,
+    package: &str,
+    version: &str,
+) -> anyhow::Result<()> {
+    let prefix = tools_dir(root).join(dir);
     let stamp = prefix.join("installed.txt");
-    if fs_err::read_to_string(&stamp).ok().as_deref() == Some(GITLAB_CI_LOCAL) {
+    if fs_err::read_to_string(&stamp).ok().as_deref() == Some(version) {
         return Ok(());
     }
     if !crate::doctor::on_path("npm") {
         crate::doctor::apt_install(sh, &["npm".to_owned()])
-            .context("gitlab-ci-local needs Node.js and npm: install them (Debian: npm)")?;
+            .context("the test tools need Node.js and npm: install them (Debian: npm)")?;
     }
     fs_err::create_dir_all(&prefix)?;
-    let package = format!("gitlab-ci-local@{GITLAB_CI_LOCAL}");
+    let pinned = format!("{package}@{version}");
     cmd!(
         sh,
-        "npm install --prefix {prefix} --no-audit --no-fund --save-exact {package}"
+        "npm install --prefix {prefix} --no-audit --no-fund --save-exact {pinned}"
     )
     .run()
-    .context("npm could not install gitlab-ci-local: check the network to the npm registry")?;
-    fs_err::write(&stamp, GITLAB_CI_LOCAL)?;
+    .with_context(|| {
+        format!("npm could not install {pinned}: check the network to the npm registry")
+    })?;
+    fs_err::write(&stamp, version)?;
     Ok(())
 }
+
+/// Where in the tools cache the pinned npm is (`<dir>/node_modules/.bin/npm`, `npx`).
+pub const NPM_CLI_DIR: &str = "npm-cli";
 
 /// The release targets this machine emulates, as plain `cargo test --target` builds them: the
 /// shipped package's own tests run on each through the runners in .cargo/config.toml (qemu,

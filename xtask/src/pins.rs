@@ -55,7 +55,9 @@ pub const GITHUB_ATTEST_ACTION: &str =
 pub const GITHUB_LINUX_RUNNER: &str = "ubuntu-24.04";
 
 /// The npm CLI GitLab's npm job publishes with (Debian 12's npm 9.2 signs no provenance on
-/// GitLab; 10.9 runs on its Node 18). GitHub's job uses the runner's npm (10.8).
+/// GitLab; 10.9 runs on its Node 18), and the tests install and publish with (`ci` puts it in
+/// the tools cache: npm 10.4 is the first with `--libc` and the `libc` field). GitHub's job
+/// uses the runner's npm (10.8).
 pub const NPM_CLI: &str = "10.9.4";
 
 /// GitLab's macOS runner image (a VM image chosen by name: GitLab offers no digest for it).

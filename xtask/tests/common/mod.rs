@@ -59,6 +59,21 @@ pub fn ci_tool(name: &str) -> PathBuf {
 }
 
 /// A pinned tool from crates.io that `cargo xtask ci` installs (see xtask/src/ci.rs).
+/// A `PATH` with the pinned npm and npx first (`cargo xtask ci` installs them in the tools
+/// cache): the machine's npm may be too old for what the npm tests ask of it.
+pub fn npm_path() -> std::ffi::OsString {
+    let bin = xtask::tools::tools_dir(&source_root())
+        .join(xtask::ci::NPM_CLI_DIR)
+        .join("node_modules/.bin");
+    assert!(
+        bin.join("npm").exists(),
+        "{} is missing: run `cargo xtask ci` once to install the test tools",
+        bin.join("npm").display()
+    );
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).unwrap()
+}
+
 pub fn cargo_tool(tool: xtask::tools::CargoTool) -> PathBuf {
     let binary = tool.binary(&source_root().join("target"));
     assert!(

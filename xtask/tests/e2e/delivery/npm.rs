@@ -22,7 +22,8 @@ fn npm(project: &Path, registry: &str, args: &[&str]) -> Command {
     }
     // Beside the project, so `npm pack` does not see its logs.
     let home = project.with_extension("home");
-    cmd.env("HOME", &home)
+    cmd.env("PATH", npm_path())
+        .env("HOME", &home)
         .env("npm_config_cache", home.join("cache"))
         .env("npm_config_registry", registry)
         .env("npm_config_update_notifier", "false")
@@ -114,6 +115,9 @@ fn npm_installs_this_machines_package_and_npx_runs_its_binaries() {
 
     // This machine: linux x64 glibc, and only that package.
     let plain = project("npm-plain");
+    // The pinned npm, not the machine's.
+    let npm_version = ok(run(&mut npm(&plain, &url, &["npm", "--version"])));
+    assert_eq!(npm_version.trim(), xtask::pins::NPM_CLI);
     ok(run(&mut npm(&plain, &url, &["npm", "install", &wanted])));
     assert_eq!(platform_packages(&plain), ["cli-linux-x64"]);
     let line = ok(run(&mut npm(&plain, &url, &["npx", "jimini", "--version"])));

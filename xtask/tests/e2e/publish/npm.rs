@@ -29,6 +29,7 @@ fn the_npm_packages_reach_the_registry_once_platforms_first_and_install() {
         cmd.args(["--to", "npm"])
             .arg(dist)
             .env("JIMINI_NPM_REGISTRY", &url)
+            .env("PATH", npm_path())
             .env("HOME", dir.join("home"));
         if let Some(token) = token {
             cmd.env("NPM_TOKEN", token);
@@ -93,6 +94,7 @@ fn the_npm_packages_reach_the_registry_once_platforms_first_and_install() {
         let mut cmd = std::process::Command::new(args[0]);
         cmd.args(&args[1..])
             .current_dir(&project)
+            .env("PATH", npm_path())
             .env("HOME", dir.join("npm-home"))
             .env("npm_config_registry", format!("{url}/"))
             .env("npm_config_update_notifier", "false")
@@ -142,6 +144,7 @@ fn the_npm_packages_reach_the_registry_once_platforms_first_and_install() {
             "JIMINI_NPM_REGISTRY",
             format!("http://127.0.0.1:{}", conflicting.port),
         )
+        .env("PATH", npm_path())
         .env("NPM_TOKEN", "npm-token"));
     assert!(!refused.status.success());
     let said = text(&refused);
