@@ -94,6 +94,7 @@ impl flags::Publish {
                     &endpoints.pypi_api,
                 )?),
                 Host::Npm => Found::Npm(npm::inspect(&plan, host, &dir)?),
+                Host::Homebrew | Host::Scoop if host.uploads.is_empty() => Found::Nothing,
                 Host::Homebrew | Host::Scoop => {
                     Found::Repository(repository::inspect(&plan, host, &dir)?)
                 }
@@ -136,6 +137,7 @@ impl flags::Publish {
                 )?,
                 Found::Npm(missing) => npm::apply(host, &endpoints.npm_registry, &dir, missing)?,
                 Found::Repository(checkout) => repository::apply(&plan, host, &dir, checkout)?,
+                Found::Nothing => say(format_args!("{}", host.release)),
             }
         }
         if self.json {
@@ -188,6 +190,8 @@ enum Found {
     Npm(Vec<String>),
     /// A tap's or bucket's clone, and whether its file is due.
     Repository(repository::Checkout),
+    /// The plan sends nothing there (a pre-release to a tap or bucket).
+    Nothing,
 }
 
 /// What a host holds under an upload's name.

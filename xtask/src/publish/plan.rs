@@ -218,7 +218,7 @@ pub fn plan(input: &PublishInput<'_>) -> anyhow::Result<PublishPlan> {
                     manifest,
                     ArtifactKind::HomebrewFormula,
                     e.homebrew_tap.as_deref(),
-                    "Formula",
+                    ("Formula", !version.pre.is_empty()),
                     "the Homebrew formula: configure [workspace.metadata.xtask-dist.homebrew] \
                      with its `tap`",
                 )?,
@@ -226,7 +226,7 @@ pub fn plan(input: &PublishInput<'_>) -> anyhow::Result<PublishPlan> {
                     manifest,
                     ArtifactKind::ScoopManifest,
                     e.scoop_bucket.as_deref(),
-                    "bucket",
+                    ("bucket", !version.pre.is_empty()),
                     "the Scoop manifest: configure [workspace.metadata.xtask-dist.scoop] with \
                      its `bucket`",
                 )?,

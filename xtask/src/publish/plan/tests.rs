@@ -195,3 +195,43 @@ fn npm_gets_the_platform_packages_first_and_a_pre_release_under_next() {
     let err = plan(&input(&manifest("1.2.0"), &[Host::Npm])).unwrap_err();
     assert!(err.to_string().contains("no npm packages"), "{err}");
 }
+
+#[test]
+fn a_pre_release_goes_to_no_tap_and_the_homebrew_host_needs_one() {
+    let formula = |version: &str| {
+        let mut manifest = manifest(version);
+        manifest.artifacts.push(Artifact::new(
+            "jimini.rb",
+            ArtifactKind::HomebrewFormula,
+            None,
+            Digest256 {
+                size: 1,
+                sha256: "8".repeat(64),
+            },
+        ));
+        manifest
+    };
+    let release = formula("1.2.0");
+    let plan_of = |manifest: &Manifest| plan(&input(manifest, &[Host::Homebrew])).unwrap();
+    let host = &plan_of(&release).hosts[0];
+    assert_eq!(host.uploads[0].destination, "Formula/jimini.rb");
+    assert_eq!(
+        host.repository.as_deref(),
+        Some("https://github.com/o/homebrew-tap.git")
+    );
+    let rc = formula("1.2.0-rc.1");
+    let host = &plan_of(&rc).hosts[0];
+    assert!(host.uploads.is_empty());
+    assert!(
+        host.release.contains("is a pre-release"),
+        "{}",
+        host.release
+    );
+    let mut untapped = input(&release, &[Host::Homebrew]);
+    untapped.endpoints.homebrew_tap = None;
+    let err = plan(&untapped).unwrap_err().to_string();
+    assert!(
+        err.contains("configure [workspace.metadata.xtask-dist.homebrew]"),
+        "{err}"
+    );
+}

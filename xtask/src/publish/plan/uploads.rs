@@ -4,20 +4,32 @@
 use super::Upload;
 use crate::dist::manifest::{ArtifactKind, Manifest};
 
-/// The one file a tap or bucket gets, at `<dir>/<file>` of the `repository`.
+/// The one file a tap or bucket gets, at `<dir>/<file>` of the `repository`; none for a
+/// pre-release, which would move every `brew install`/`scoop install` user onto it (as
+/// goreleaser's `skip_upload: auto` and cargo-dist do).
 pub(super) fn repository_upload(
     manifest: &Manifest,
     kind: ArtifactKind,
     repository: Option<&str>,
-    dir: &str,
+    (dir, prerelease): (&str, bool),
     what: &str,
 ) -> anyhow::Result<(String, Vec<Upload>)> {
     let Some(repository) = repository else {
         anyhow::bail!("publishing {what}");
     };
     let Some(file) = manifest.artifacts.iter().find(|a| a.kind == kind) else {
-        anyhow::bail!("the dist has no {what} (and `dist` writes it)");
+        anyhow::bail!("the dist has no {what}: make it with that configuration");
     };
+    if prerelease {
+        return Ok((
+            format!(
+                "{repository} {dir}/{}: nothing, {} is a pre-release (the {dir} keeps the \
+                 latest release)",
+                file.name, manifest.version
+            ),
+            vec![],
+        ));
+    }
     Ok((
         format!("{repository} {dir}/{}", file.name),
         vec![Upload {
