@@ -36,10 +36,19 @@ fn set(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.is_empty())
 }
 
-/// npm's integrity string (SRI, SHA-512) of a file.
+/// npm's integrity string (SRI, SHA-512) of a file, streamed.
 fn integrity(path: &Path) -> anyhow::Result<String> {
-    let bytes = fs_err::read(path)?;
-    let digest = sha2::Sha512::digest(&bytes);
+    let mut hasher = sha2::Sha512::new();
+    let mut file = fs_err::File::open(path)?;
+    let mut buffer = vec![0; 256 * 1024];
+    loop {
+        let read = std::io::Read::read(&mut file, &mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    let digest = hasher.finalize();
     Ok(format!(
         "sha512-{}",
         base64::engine::general_purpose::STANDARD.encode(digest)
