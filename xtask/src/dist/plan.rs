@@ -186,11 +186,17 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
             )
         })
         .collect();
+    // The whole release list: install.sh and the npm main package name every platform of it,
+    // in a partial dist too.
+    let release = if input.config.installer.is_some() || input.config.npm.is_some() {
+        crate::targets::resolve(&["all".to_owned()], input.config, input.host)?
+    } else {
+        vec![]
+    };
     let npm = match &input.config.npm {
-        Some(config) => super::npm::plan::main_package(
-            &npm_request(input, config, &include),
-            &crate::targets::resolve(&["all".to_owned()], input.config, input.host)?,
-        )?,
+        Some(config) => {
+            super::npm::plan::main_package(&npm_request(input, config, &include), &release)?
+        }
         None => None,
     };
     Ok(DistPlan {
@@ -201,14 +207,15 @@ pub fn plan(input: &PlanInput) -> anyhow::Result<DistPlan> {
         source_date_epoch: input.source_date_epoch,
         profile: input.config.profile.clone(),
         include,
-        installer: match &input.config.installer {
-            Some(template) => Some(InstallerPlan {
+        installer: input
+            .config
+            .installer
+            .as_ref()
+            .map(|template| InstallerPlan {
                 template: template.clone(),
-                platforms: release_platforms(input)?,
+                platforms: crate::targets::install_table(&release),
                 stem_pattern: archive_stem(app, "@VERSION@", "@TARGET@"),
             }),
-            None => None,
-        },
         npm,
         formula: super::homebrew::plan(input, &targets)?,
         scoop: super::scoop::plan(input, &targets)?,
@@ -322,10 +329,6 @@ fn plan_target(
         None => None,
     };
     let npm = input.config.npm.as_ref().and_then(|config| {
-        let binaries: Vec<(String, String)> = binaries
-            .iter()
-            .map(|b| (b.file.clone(), b.name.clone()))
-            .collect();
         super::npm::plan::platform_package(&npm_request(input, config, include), &target, &binaries)
     });
     let planned = TargetPlan {
@@ -377,12 +380,6 @@ fn npm_request<'a>(
         input,
         license_file: super::deb::plan::license_file(include),
     }
-}
-
-/// install.sh's platform table for the configured release list.
-fn release_platforms(input: &PlanInput) -> anyhow::Result<String> {
-    let all = crate::targets::resolve(&["all".to_owned()], input.config, input.host)?;
-    Ok(crate::targets::install_table(&all))
 }
 
 #[cfg(test)]

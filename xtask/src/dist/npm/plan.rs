@@ -9,8 +9,8 @@ use anyhow::bail;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::dist::plan::PlanInput;
 use crate::dist::plan::entry::{Generated, Mode, PackageEntry};
+use crate::dist::plan::{Binary, PlanInput};
 use crate::targets::{NodePlatform, Target};
 use crate::workspace::NpmConfig;
 
@@ -107,7 +107,7 @@ pub fn check_config(config: &NpmConfig, app: &str) -> anyhow::Result<()> {
 pub fn platform_package(
     request: &NpmRequest,
     target: &Target,
-    binaries: &[(String, String)],
+    binaries: &[Binary],
 ) -> Option<NpmPackagePlan> {
     let platform = target.node?;
     let input = request.input;
@@ -133,7 +133,7 @@ pub fn platform_package(
     document["preferUnplugged"] = json!(true);
     let mut entries: Vec<PackageEntry> = binaries
         .iter()
-        .map(|(file, name)| PackageEntry::binary(format!("bin/{file}"), name))
+        .map(|binary| PackageEntry::binary(format!("bin/{}", binary.file), &binary.name))
         .collect();
     entries.extend(shared_entries(request));
     entries.sort();
