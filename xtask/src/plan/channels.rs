@@ -19,14 +19,7 @@ const GITHUB_NPM_JOB: &str = r#"  publish-npm:
       contents: read
       id-token: write
     steps:
-      - uses: {checkout}
-        with:
-          persist-credentials: false
-          fetch-depth: 0
-      - uses: {download}
-        with:
-          name: dist
-          path: dist
+{dist_steps}
       - name: The npm packages
         env:
           NPM_TOKEN: ${{ secrets.NPM_TOKEN }}
@@ -46,14 +39,7 @@ const GITHUB_REPOSITORY_JOB: &str = r#"  publish-{host}:
     permissions:
       contents: read
     steps:
-      - uses: {checkout}
-        with:
-          persist-credentials: false
-          fetch-depth: 0
-      - uses: {download}
-        with:
-          name: dist
-          path: dist
+{dist_steps}
       - name: {what}
         env:
           {token}: ${{ secrets.{token} }}

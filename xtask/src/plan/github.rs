@@ -219,14 +219,7 @@ jobs:
       contents: read
       id-token: write
     steps:
-      - uses: {checkout}
-        with:
-          persist-credentials: false
-          fetch-depth: 0
-      - uses: {download}
-        with:
-          name: dist
-          path: dist
+{dist_steps}
       - name: The wheels on PyPI
         run: cargo xtask publish --to pypi --require-signature dist
 
@@ -238,7 +231,16 @@ jobs:
     permissions:
       contents: read
     steps:
-      - uses: {checkout}
+{dist_steps}
+      - name: Verify the published release
+        run: cargo xtask verify --require-signature --published github dist
+"#;
+
+/// The workflow for `plan`'s app, whose merge checks the signature with `public_key`
+/// (workspace-relative, as configured).
+/// The steps of a job that reads the merged dist: the checkout (its history: the version is
+/// derived from it) and the `dist` artifact.
+const DIST_STEPS: &str = "      - uses: {checkout}
         with:
           persist-credentials: false
           fetch-depth: 0
@@ -246,16 +248,13 @@ jobs:
         with:
           name: dist
           path: dist
-      - name: Verify the published release
-        run: cargo xtask verify --require-signature --published github dist
-"#;
+";
 
-/// The workflow for `plan`'s app, whose merge checks the signature with `public_key`
-/// (workspace-relative, as configured).
 pub fn render(plan: &BuildMatrix, public_key: &str) -> String {
     let channel_jobs = super::channels::github_jobs(&plan.channels);
     let body = TEMPLATE
         .replace("{channel_jobs}", &channel_jobs)
+        .replace("{dist_steps}\n", DIST_STEPS)
         .replace("{checkout}", GITHUB_CHECKOUT_ACTION)
         .replace("{upload}", GITHUB_UPLOAD_ACTION)
         .replace("{download}", GITHUB_DOWNLOAD_ACTION)
