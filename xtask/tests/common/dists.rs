@@ -56,6 +56,29 @@ pub fn copy_dist(dist: &Path, label: &str) -> PathBuf {
     target
 }
 
+/// Unpacks the tar `file` (gzip or xz) into a new temporary directory (`label`).
+pub fn untar(file: &Path, label: &str) -> PathBuf {
+    let into = temp_dir(label);
+    checked(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(file)
+            .arg("-C")
+            .arg(&into),
+    );
+    into
+}
+
+/// The manifest's entry for the file `name`.
+pub fn listed<'a>(manifest: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in the dist"))
+}
+
 /// The name of the first artifact of `kind` in a manifest.
 pub fn artifact_name(manifest: &serde_json::Value, kind: &str) -> String {
     manifest["artifacts"]

@@ -48,6 +48,21 @@ fn install(dist_url: &str, to: &Path, extra_env: &[(&str, &str)]) -> std::proces
 }
 
 /// A directory of stand-ins for system tools, put first on the PATH.
+/// `file` validates against the JSON schema `schema` (the pinned check-jsonschema).
+fn assert_valid(schema: &Path, file: &Path) {
+    let output = run(Command::new(ci_tool("check-jsonschema"))
+        .arg("--schemafile")
+        .arg(schema)
+        .arg(file));
+    assert!(
+        output.status.success(),
+        "{}: {}{}",
+        file.display(),
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
+}
+
 /// A `GET` on loopback, the whole answer (none when nothing answers).
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;

@@ -254,14 +254,7 @@ fn npm_installs_this_machines_package_and_npx_runs_its_binaries() {
     // npm's own file list of each package is what the manifest records.
     for package in &packages {
         let name = package["name"].as_str().unwrap();
-        let unpacked = temp_dir(&format!("npm-unpacked-{name}"));
-        checked(
-            Command::new("tar")
-                .arg("-xzf")
-                .arg(dist.join(name))
-                .arg("-C")
-                .arg(&unpacked),
-        );
+        let unpacked = untar(&dist.join(name), &format!("npm-unpacked-{name}"));
         let listed: serde_json::Value = serde_json::from_str(&ok(run(&mut npm(
             &unpacked.join("package"),
             &url,
@@ -291,14 +284,7 @@ fn npm_installs_this_machines_package_and_npx_runs_its_binaries() {
         .as_str()
         .unwrap();
     let tampered = copy_dist(dist, "npm-tampered");
-    let unpacked = temp_dir("npm-repack");
-    checked(
-        Command::new("tar")
-            .arg("-xzf")
-            .arg(dist.join(main))
-            .arg("-C")
-            .arg(&unpacked),
-    );
+    let unpacked = untar(&dist.join(main), "npm-repack");
     let launcher = unpacked.join("package/lib/launch.js");
     let text = std::fs::read_to_string(&launcher).unwrap();
     std::fs::write(

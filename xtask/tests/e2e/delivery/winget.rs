@@ -30,16 +30,7 @@ fn the_winget_manifests_validate_against_wingets_schemas_and_name_the_windows_ar
     let schemas = source_root().join("packaging/schemas/winget");
     for (file, kind) in names.iter().zip(["installer", "defaultLocale", "version"]) {
         let schema = schemas.join(format!("manifest.{kind}.1.10.0.json"));
-        let output = run(Command::new(ci_tool("check-jsonschema"))
-            .arg("--schemafile")
-            .arg(&schema)
-            .arg(dist.join(file)));
-        assert!(
-            output.status.success(),
-            "{file}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            stderr(&output)
-        );
+        assert_valid(&schema, &dist.join(file));
     }
 
     let installer = std::fs::read_to_string(dist.join(&names[0])).unwrap();
@@ -52,12 +43,7 @@ fn the_winget_manifests_validate_against_wingets_schemas_and_name_the_windows_ar
     };
     let url = value("InstallerUrl:");
     let archive = url.rsplit('/').next().unwrap();
-    let listed = manifest["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == archive)
-        .unwrap_or_else(|| panic!("{archive} is not in the dist"));
+    let listed = listed(&manifest, archive);
     assert_eq!(listed["target"], "x86_64-pc-windows-gnu");
     assert_eq!(
         value("InstallerSha256:"),

@@ -293,14 +293,7 @@ fn each_man_page_renders_and_names_every_flag_of_its_binarys_help() {
     let (_, dist) = built();
     let manifest = read_manifest(dist);
     let archive = artifact_name(&manifest, "archive");
-    let unpacked = temp_dir("man-pages");
-    checked(
-        Command::new("tar")
-            .arg("-xf")
-            .arg(dist.join(&archive))
-            .arg("-C")
-            .arg(&unpacked),
-    );
+    let unpacked = untar(&dist.join(&archive), "man-pages");
     let top = unpacked.join(archive.trim_end_matches(".tar.xz"));
     for binary in ["jimini", "jimini-admin", "jimini-server"] {
         let help = checked(Command::new(top.join(binary)).arg("--help"));

@@ -115,14 +115,7 @@ fn the_npm_packages_reach_the_registry_once_platforms_first_and_install() {
         .unwrap()["name"]
         .as_str()
         .unwrap();
-    let unpacked = temp_dir("publish-npm-repack");
-    checked(
-        std::process::Command::new("tar")
-            .arg("-xzf")
-            .arg(dist.join(musl))
-            .arg("-C")
-            .arg(&unpacked),
-    );
+    let unpacked = untar(&dist.join(musl), "publish-npm-repack");
     std::fs::write(unpacked.join("package/LICENSE"), "another licence\n").unwrap();
     checked(
         std::process::Command::new("tar")

@@ -32,14 +32,7 @@ fn advisory_db(label: &str, advisory_for: Option<&str>) -> PathBuf {
 fn cargo_audit_bin_reads_the_dependency_list_inside_a_shipped_binary() {
     let (_, dist) = signed();
     let archive = artifact_name(&read_manifest(dist), "archive");
-    let unpacked = temp_dir("audit-bin");
-    checked(
-        Command::new("tar")
-            .arg("-xf")
-            .arg(dist.join(&archive))
-            .arg("-C")
-            .arg(&unpacked),
-    );
+    let unpacked = untar(&dist.join(&archive), "audit-bin");
     let binary = unpacked
         .join(archive.trim_end_matches(".tar.xz"))
         .join("jimini");
