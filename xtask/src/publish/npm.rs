@@ -89,10 +89,7 @@ pub fn inspect(plan: &PublishPlan, host: &HostPlan, dir: &Path) -> anyhow::Resul
     )?;
     let missing = super::missing_files(&host.uploads, &remote);
     if !missing.is_empty() {
-        if !(set("NPM_TOKEN")
-            || set("NPM_ID_TOKEN")
-            || set("ACTIONS_ID_TOKEN_REQUEST_URL") && set("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
-        {
+        if !super::registries::credential_available("NPM_TOKEN", "NPM_ID_TOKEN") {
             bail!("{CREDENTIAL}");
         }
         let npm = Command::new("npm").arg("--version").output();

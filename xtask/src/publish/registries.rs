@@ -67,7 +67,7 @@ fn mint(endpoint: &str, field: &str, id_token: &Secret, registry: &str) -> anyho
 
 /// Whether a credential for a registry can be had: an explicit token, or a CI's ID token to
 /// trade (checked in the preflight; minted only when something is sent).
-fn credential_available(explicit: &str, gitlab_var: &str) -> bool {
+pub(super) fn credential_available(explicit: &str, gitlab_var: &str) -> bool {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
     set(explicit)
         || set(gitlab_var)
