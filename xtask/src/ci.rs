@@ -3,9 +3,9 @@
 //! First installs what the tests need and a fresh machine lacks (idempotent): rustfmt and
 //! clippy, the release targets' toolchains and runners (`doctor --fix`), Debian tools, and
 //! pinned Python validators in a virtualenv in the tools cache. Then `cargo fmt --check`,
-//! clippy with `-D warnings` (the shipped package also for each emulated release target), every
-//! test with `--locked`, and the shipped package's tests again on each emulated release target
-//! (qemu, wine).
+//! clippy with `-D warnings`, every test with `--locked`, and, beside the tests, the shipped
+//! package's clippy on the other release targets' OSes and CPUs and its tests on each emulated
+//! release target (qemu, wine; ci/emulated.rs).
 //!
 //! The versions of every tool are pinned in `pins.rs`.
 
@@ -16,8 +16,8 @@ use xshell::{Shell, cmd};
 
 use crate::flags;
 use crate::pins::DEBIAN_CHROOT;
-use crate::targets::Target;
 
+mod emulated;
 mod install;
 pub use install::NPM_CLI_DIR;
 use install::install;
@@ -32,10 +32,10 @@ impl flags::Ci {
         let workspace = crate::workspace::Workspace::load(sh)?;
         let host = crate::context::host_triple(sh)?;
         let targets = crate::targets::resolve(&["all".to_owned()], &workspace.config, &host)?;
-        let emulated = emulated_test_targets(&targets, &host);
+        let foreign = emulated::Foreign::of(&targets, &host);
         if !self.no_install {
             let mut needed = targets.clone();
-            needed.extend(emulated.iter().cloned());
+            needed.extend(foreign.emulated.iter().cloned());
             install(sh, &root, &needed, &workspace)?;
         }
         // Before the first build the target directory does not exist yet: its file system is
@@ -63,50 +63,52 @@ impl flags::Ci {
         )
         .run()
         .context("clippy found problems: fix the warnings above")?;
-        // The shipped package on each emulated target too: code behind `cfg(unix)` or
-        // `cfg(windows)` has warnings the host's lints never see.
-        let package = &workspace.config.package;
-        let target_args: Vec<String> = emulated
-            .iter()
-            .flat_map(|t| ["--target".to_owned(), t.triple.to_string()])
-            .collect();
-        let target_args = target_args.as_slice();
-        if !emulated.is_empty() {
-            cmd!(
-                sh,
-                "{cargo} clippy --locked -p {package} {target_args...} --all-targets -- -D warnings"
-            )
-            .run()
-            .context("clippy found problems on an emulated target: fix the warnings above")?;
-        }
         let tmp = tests_tmpdir()?;
         let kept = format!(
             "their files are kept in {} until the next run",
             tmp.display()
         );
-        // --no-fail-fast: one run reports every failing test binary, not only the first.
-        cmd!(sh, "{cargo} test --workspace --locked --no-fail-fast")
-            .env("JIMINI_CI_TOOLS", &bin)
-            .env("JIMINI_DEBIAN_CHROOT", DEBIAN_CHROOT.dir(&root))
-            .env("TMPDIR", &tmp)
+        let host_tests = || {
+            cmd!(sh, "{cargo} test --workspace --locked")
+                .env("JIMINI_CI_TOOLS", &bin)
+                .env("JIMINI_DEBIAN_CHROOT", DEBIAN_CHROOT.dir(&root))
+                .env("TMPDIR", &tmp)
+        };
+        host_tests()
+            .arg("--no-run")
             .run()
-            .with_context(|| format!("tests failed: see the failures above; {kept}"))?;
-        // One cargo run for every emulated target: the host's build scripts and proc-macros
-        // compile once, and cargo runs each target's tests through its runner.
-        if !emulated.is_empty() {
-            cmd!(
-                sh,
-                "{cargo} test --locked --no-fail-fast -p {package} {target_args...}"
-            )
-            .env("TMPDIR", &tmp)
-            .run()
-            .with_context(|| {
-                let triples: Vec<&str> = emulated.iter().map(|t| t.triple.as_str()).collect();
-                format!(
-                    "{package}'s tests fail on {}: see the failures above; {kept}",
-                    triples.join(" or ")
-                )
-            })?;
+            .context("the tests do not build: see the errors above")?;
+        // The other targets' clippy and tests run beside the host's tests (ci/emulated.rs).
+        let package = &workspace.config.package;
+        let beside_log = tmp.join("other-targets.log");
+        let beside_dir = emulated::target_dir(&workspace.target_dir);
+        let (host, beside) = std::thread::scope(|scope| {
+            let beside = (!foreign.is_empty())
+                .then(|| scope.spawn(|| foreign.run(package, &beside_dir, &tmp, &beside_log)));
+            // --no-fail-fast: one run reports every failing test binary, not only the first.
+            let host = host_tests().arg("--no-fail-fast").run();
+            let beside = beside.map(|job| {
+                job.join().unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!("the run beside the host's tests panicked"))
+                })
+            });
+            (host, beside)
+        });
+        if let Some(beside) = &beside {
+            eprintln!(
+                "ci: clippy and tests on {} (run beside the host's tests):",
+                foreign.describe()
+            );
+            // The log is ours, written by cargo: shown as it is, whether it passed or not.
+            let log = fs_err::read_to_string(&beside_log).unwrap_or_default();
+            eprint!("{log}");
+            if let Err(err) = beside {
+                eprintln!("ci: {err:#}");
+            }
+        }
+        host.with_context(|| format!("tests failed: see the failures above; {kept}"))?;
+        if let Some(beside) = beside {
+            beside.with_context(|| kept.clone())?;
         }
         fs_err::remove_dir_all(&tmp)?;
         eprintln!("ci: all checks passed");
@@ -114,9 +116,10 @@ impl flags::Ci {
     }
 }
 
-/// What a full run writes, measured on a fresh clone, with a margin: about 5 GiB of builds in
-/// the target directory, up to about 1 GiB of scratch in the tests' TMPDIR.
-const TARGET_DIR_NEEDS_GIB: u64 = 6;
+/// What a full run writes, measured on a fresh clone, with a margin: about 6 GiB of builds in
+/// the target directory (the other targets' in `foreign/` included), up to about 1 GiB of
+/// scratch in the tests' TMPDIR.
+const TARGET_DIR_NEEDS_GIB: u64 = 7;
 const TMPDIR_NEEDS_GIB: u64 = 2;
 
 /// A disk that fills midway fails the run with a compiler's "No space left on device" long
@@ -182,52 +185,9 @@ fn tests_tmpdir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// The release targets this machine emulates, as plain `cargo test --target` builds them: the
-/// shipped package's own tests run on each through the runners in .cargo/config.toml (qemu,
-/// wine), linked by the linker named there (a cross gcc), never through zig, so doctor must
-/// install that linker too.
-fn emulated_test_targets(targets: &[Target], host: &crate::targets::Triple) -> Vec<Target> {
-    targets
-        .iter()
-        .filter(|t| matches!(t.runner, crate::targets::Runner::Emulated { .. }))
-        .map(|t| Target::new(&t.triple, host))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::targets::{Settings, Triple};
-
-    #[test]
-    fn emulated_test_runs_link_with_the_cross_gcc_even_when_dist_links_through_zig() {
-        let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
-        let settings = Settings {
-            glibc: Some("2.17".parse().unwrap()),
-            ..Settings::default()
-        };
-        let release: Vec<Target> = [
-            "aarch64-unknown-linux-gnu",
-            "x86_64-pc-windows-gnu",
-            "x86_64-unknown-linux-gnu",
-        ]
-        .iter()
-        .map(|t| Target::configured(&Triple::parse(t).unwrap(), &host, &settings))
-        .collect();
-        assert!(release[0].links_through_zig());
-        let emulated = emulated_test_targets(&release, &host);
-        let linkers: Vec<_> = emulated
-            .iter()
-            .map(|t| (t.triple.as_str(), t.linker()))
-            .collect();
-        assert_eq!(
-            linkers,
-            [
-                ("aarch64-unknown-linux-gnu", Some("aarch64-linux-gnu-gcc")),
-                ("x86_64-pc-windows-gnu", Some("x86_64-w64-mingw32-gcc")),
-            ]
-        );
-    }
 
     /// A real small file system (a tmpfs: the tests run as root) gets one warning, though two
     /// of the paths are on it; the message names its mount point and what both need together.

@@ -22,11 +22,9 @@ pub enum Build {
     /// shipped binaries themselves (the SBOM of what linked, the run, the planned argv, maturin
     /// packing the same workspace): dist.rs.
     AppHost,
-    /// The app, arm64 macOS (linked by zig here): the code signature of the binaries Apple
-    /// silicon runs, checked from outside (cross.rs).
-    AppMacArm64,
     /// The fixture, every release target with the smoke runs this machine can do, with a
-    /// TMPDIR of its own ([`Built::tmp`]): cross.rs, and the tag pipeline's comparison.
+    /// TMPDIR of its own ([`Built::tmp`]): cross.rs (the arm64 macOS code signatures checked
+    /// page by page among them), and the tag pipeline's comparison.
     FixtureAll,
     /// The fixture's host and musl targets: install.sh, the image, the `.deb`, binstall
     /// (tests/delivery) and the one-machine dist the fan-out's partials must equal (fan_out.rs).
@@ -39,9 +37,8 @@ pub enum Build {
     FixtureSigned,
 }
 
-const ALL: [Build; 7] = [
+const ALL: [Build; 6] = [
     Build::AppHost,
-    Build::AppMacArm64,
     Build::FixtureAll,
     Build::FixtureHostMusl,
     Build::FixturePartialHost,
@@ -78,11 +75,6 @@ fn make(build: Build) -> Built {
             let cmd = xtask(&workspace);
             (workspace, cmd)
         }
-        Build::AppMacArm64 => {
-            let workspace = shared_workspace();
-            let cmd = xtask_fast(&workspace);
-            (workspace, cmd)
-        }
         _ => {
             let workspace = fixture_workspace();
             let cmd = xtask_fast(&workspace);
@@ -93,9 +85,6 @@ fn make(build: Build) -> Built {
     let mut tmp = None;
     match build {
         Build::AppHost => {}
-        Build::AppMacArm64 => {
-            cmd.args(["--quiet", "--target", "aarch64-apple-darwin"]);
-        }
         Build::FixtureAll => {
             // The Apple targets cannot run here (macOS runners run them in release.yml).
             cmd.args(["--target", "all", "--smoke=available"]);

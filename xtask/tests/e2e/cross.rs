@@ -293,24 +293,6 @@ fn check_signature_page_by_page(binary: &Path) {
     }
 }
 
-/// The app's own arm64 macOS binaries (what the release ships to Apple silicon, linked by zig
-/// here): signed over every page, for the CPU the plan says.
-#[test]
-fn the_apps_arm64_macos_binaries_are_signed_over_every_page() {
-    let built = build(Build::AppMacArm64);
-    let manifest = read_manifest(&built.dist);
-    let mac = archive(&manifest, "aarch64-apple-darwin");
-    assert_eq!(mac["arch"], "aarch64");
-    assert_eq!(mac["format"], "tar.xz");
-    let dir = unpack(&built.dist, mac);
-    for binary in ["jimini", "jimini-admin", "jimini-server"] {
-        let facts =
-            xtask::dist::inspect::macho::facts(&std::fs::read(dir.join(binary)).unwrap()).unwrap();
-        assert_eq!((facts.cpu, facts.signed), ("arm64", true));
-        check_signature_page_by_page(&dir.join(binary));
-    }
-}
-
 #[test]
 fn doctor_passes_here_and_names_the_runner_for_foreign_targets() {
     let copy = copy_workspace("doctor");

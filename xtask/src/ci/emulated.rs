@@ -1,0 +1,225 @@
+//! The shipped package on the release targets other than the host's: clippy for each other OS
+//! and CPU (code behind `cfg(unix)` or `cfg(windows)` has warnings the host's lints never see),
+//! and its tests on each emulated target (qemu, wine).
+//!
+//! It runs beside the host's tests, in a target directory of its own, its output kept in a log
+//! that `ci` prints afterwards: the emulated runs wait on qemu and wine, and the end-to-end tests
+//! on single-threaded links and servers, so together they keep both cores busy where one after
+//! the other left one idle. A target directory of its own because cargo locks its build
+//! directory for a whole build: in the host's, each run would wait for the other's builds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+
+use crate::targets::{Os, Runner, Target, Triple};
+
+/// What runs beside the host's tests.
+#[derive(Debug)]
+pub(super) struct Foreign {
+    /// Linted with clippy: the emulated targets, and one target of each other OS this machine
+    /// builds that neither the host nor an emulated target is (an Apple target: the package
+    /// must at least type-check there, though nothing here runs it).
+    pub linted: Vec<Target>,
+    /// The package's tests run on these, through the runners in .cargo/config.toml.
+    pub emulated: Vec<Target>,
+}
+
+impl Foreign {
+    pub fn of(targets: &[Target], host: &Triple) -> Foreign {
+        let emulated = emulated_test_targets(targets, host);
+        let host_os = Target::new(host, host).os;
+        let mut linted = emulated.clone();
+        for target in targets {
+            let seen = target.os == host_os || linted.iter().any(|t| t.os == target.os);
+            if !seen && target.os != Os::Other && target.buildable_on(host) {
+                linted.push(target.clone());
+            }
+        }
+        Foreign { linted, emulated }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.linted.is_empty()
+    }
+
+    /// "aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu and aarch64-apple-darwin"
+    pub fn describe(&self) -> String {
+        let triples: Vec<&str> = self.linted.iter().map(|t| t.triple.as_str()).collect();
+        match triples.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
+    /// Clippy, then the tests, for `package`: every line they print goes to `log`.
+    pub fn run(
+        &self,
+        package: &str,
+        target_dir: &Path,
+        tmp: &Path,
+        log: &Path,
+    ) -> anyhow::Result<()> {
+        let file = fs_err::File::create(log)?;
+        let mut clippy = cargo(target_dir, &file)?;
+        clippy.args(["clippy", "--locked", "-p", package]);
+        clippy.args(target_args(&self.linted));
+        clippy.args(["--all-targets", "--", "-D", "warnings"]);
+        checked(&mut clippy, &file).with_context(|| {
+            format!(
+                "clippy found problems on {}: fix the warnings in {}",
+                self.describe(),
+                log.display()
+            )
+        })?;
+        if self.emulated.is_empty() {
+            return Ok(());
+        }
+        // One cargo run for every emulated target: the host's build scripts and proc-macros
+        // compile once, and cargo runs each target's tests through its runner.
+        let mut test = cargo(target_dir, &file)?;
+        test.args(["test", "--locked", "--no-fail-fast", "-p", package]);
+        test.args(target_args(&self.emulated));
+        test.env("TMPDIR", tmp);
+        checked(&mut test, &file).with_context(|| {
+            let triples: Vec<&str> = self.emulated.iter().map(|t| t.triple.as_str()).collect();
+            format!(
+                "{package}'s tests fail on {}: see the failures in {}",
+                triples.join(" or "),
+                log.display()
+            )
+        })
+    }
+}
+
+/// The target directory of the runs beside the host's tests.
+pub(super) fn target_dir(workspace_target_dir: &Path) -> PathBuf {
+    workspace_target_dir.join("foreign")
+}
+
+fn cargo(target_dir: &Path, log: &fs_err::File) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(crate::cargo());
+    cmd.env("CARGO_TARGET_DIR", target_dir)
+        .stdin(Stdio::null())
+        .stdout(log.file().try_clone()?)
+        .stderr(log.file().try_clone()?);
+    Ok(cmd)
+}
+
+/// Runs `cmd`, its command line first in the log, and fails on a non-zero exit.
+fn checked(cmd: &mut Command, log: &fs_err::File) -> anyhow::Result<()> {
+    use std::io::Write;
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    writeln!(log.file(), "$ {}", line.join(" "))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {}", line[0]))?;
+    anyhow::ensure!(status.success(), "`{}` failed: {status}", line.join(" "));
+    Ok(())
+}
+
+fn target_args(targets: &[Target]) -> Vec<String> {
+    targets
+        .iter()
+        .flat_map(|t| ["--target".to_owned(), t.triple.to_string()])
+        .collect()
+}
+
+/// The release targets this machine emulates, as plain `cargo test --target` builds them: the
+/// shipped package's own tests run on each through the runners in .cargo/config.toml (qemu,
+/// wine), linked by the linker named there (a cross gcc), never through zig, so doctor must
+/// install that linker too.
+pub(super) fn emulated_test_targets(targets: &[Target], host: &Triple) -> Vec<Target> {
+    targets
+        .iter()
+        .filter(|t| matches!(t.runner, Runner::Emulated { .. }))
+        .map(|t| Target::new(&t.triple, host))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::Settings;
+
+    #[test]
+    fn emulated_test_runs_link_with_the_cross_gcc_even_when_dist_links_through_zig() {
+        let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+        let settings = Settings {
+            glibc: Some("2.17".parse().unwrap()),
+            ..Settings::default()
+        };
+        let release: Vec<Target> = [
+            "aarch64-unknown-linux-gnu",
+            "x86_64-pc-windows-gnu",
+            "x86_64-unknown-linux-gnu",
+        ]
+        .iter()
+        .map(|t| Target::configured(&Triple::parse(t).unwrap(), &host, &settings))
+        .collect();
+        assert!(release[0].links_through_zig());
+        let emulated = emulated_test_targets(&release, &host);
+        let linkers: Vec<_> = emulated
+            .iter()
+            .map(|t| (t.triple.as_str(), t.linker()))
+            .collect();
+        assert_eq!(
+            linkers,
+            [
+                ("aarch64-unknown-linux-gnu", Some("aarch64-linux-gnu-gcc")),
+                ("x86_64-pc-windows-gnu", Some("x86_64-w64-mingw32-gcc")),
+            ]
+        );
+    }
+
+    /// The Apple targets type-check here (zig links them): one of them is linted, as the
+    /// emulated targets are; the host's own OS and CPU are the host clippy's.
+    #[test]
+    fn clippy_covers_each_other_os_once_and_tests_run_on_the_emulated_targets() {
+        let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+        let settings = Settings {
+            macos: Some("11.0".parse().unwrap()),
+            ..Settings::default()
+        };
+        let release: Vec<Target> = [
+            "x86_64-unknown-linux-gnu",
+            "x86_64-unknown-linux-musl",
+            "aarch64-unknown-linux-gnu",
+            "x86_64-pc-windows-gnu",
+            "aarch64-apple-darwin",
+            "x86_64-apple-darwin",
+            "x86_64-pc-windows-msvc",
+        ]
+        .iter()
+        .map(|t| Target::configured(&Triple::parse(t).unwrap(), &host, &settings))
+        .collect();
+        let foreign = Foreign::of(&release, &host);
+        let triples = |targets: &[Target]| -> Vec<String> {
+            targets.iter().map(|t| t.triple.to_string()).collect()
+        };
+        assert_eq!(
+            triples(&foreign.emulated),
+            ["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu"]
+        );
+        assert_eq!(
+            triples(&foreign.linted),
+            [
+                "aarch64-unknown-linux-gnu",
+                "x86_64-pc-windows-gnu",
+                "aarch64-apple-darwin"
+            ]
+        );
+        assert_eq!(
+            foreign.describe(),
+            "aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu and aarch64-apple-darwin"
+        );
+        // Nothing else to run: the host's own clippy and tests are all.
+        let host_only = Foreign::of(&release[..2], &host);
+        assert!(host_only.is_empty() && host_only.emulated.is_empty());
+    }
+}
