@@ -3,9 +3,9 @@
 //! First installs what the tests need and a fresh machine lacks (idempotent): rustfmt and
 //! clippy, the release targets' toolchains and runners (`doctor --fix`), Debian tools, and
 //! pinned Python validators in a virtualenv in the tools cache. Then `cargo fmt --check`,
-//! clippy with `-D warnings`, every test with `--locked`, and, beside the tests, the shipped
-//! package's clippy on the other release targets' OSes and CPUs and its tests on each emulated
-//! release target (qemu, wine; ci/emulated.rs).
+//! clippy with `-D warnings`, every test with `--locked`, then the shipped package's clippy on
+//! the other release targets' OSes and CPUs and its tests on each emulated release target
+//! (qemu, wine; ci/emulated.rs).
 //!
 //! The versions of every tool are pinned in `pins.rs`.
 
@@ -63,63 +63,39 @@ impl flags::Ci {
         )
         .run()
         .context("clippy found problems: fix the warnings above")?;
+        let package = &workspace.config.package;
+        if !foreign.is_empty() {
+            foreign.lint(sh, package)?;
+        }
         let tmp = tests_tmpdir()?;
         let kept = format!(
             "their files are kept in {} until the next run",
             tmp.display()
         );
-        let host_tests = || {
-            cmd!(sh, "{cargo} test --workspace --locked")
-                .env("JIMINI_CI_TOOLS", &bin)
-                .env("JIMINI_DEBIAN_CHROOT", DEBIAN_CHROOT.dir(&root))
-                .env("TMPDIR", &tmp)
-        };
-        host_tests()
-            .arg("--no-run")
-            .run()
-            .context("the tests do not build: see the errors above")?;
-        // The other targets' clippy and tests run beside the host's tests (ci/emulated.rs).
-        let package = &workspace.config.package;
-        let beside_log = tmp.join("other-targets.log");
-        let beside_dir = emulated::target_dir(&workspace.target_dir);
-        let (host, beside) = std::thread::scope(|scope| {
-            let beside = (!foreign.is_empty())
-                .then(|| scope.spawn(|| foreign.run(package, &beside_dir, &tmp, &beside_log)));
-            // --no-fail-fast: one run reports every failing test binary, not only the first.
-            let host = host_tests().arg("--no-fail-fast").run();
-            let beside = beside.map(|job| {
-                job.join().unwrap_or_else(|_| {
-                    Err(anyhow::anyhow!("the run beside the host's tests panicked"))
-                })
-            });
-            (host, beside)
-        });
-        if let Some(beside) = &beside {
-            eprintln!(
-                "ci: clippy and tests on {} (run beside the host's tests):",
-                foreign.describe()
-            );
-            // The log is ours, written by cargo: shown as it is, whether it passed or not.
-            let log = fs_err::read_to_string(&beside_log).unwrap_or_default();
-            eprint!("{log}");
-            if let Err(err) = beside {
-                eprintln!("ci: {err:#}");
-            }
-        }
-        host.with_context(|| format!("tests failed: see the failures above; {kept}"))?;
-        if let Some(beside) = beside {
-            beside.with_context(|| kept.clone())?;
-        }
+        // --no-fail-fast: one run reports every failing test binary, not only the first. One
+        // test more than cores: the end-to-end tests spend much of their time waiting on a
+        // single-threaded link, an emulator or a server, which leaves a core idle.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
+        let threads = threads.to_string();
+        cmd!(
+            sh,
+            "{cargo} test --workspace --locked --no-fail-fast -- --test-threads {threads}"
+        )
+        .env("JIMINI_CI_TOOLS", &bin)
+        .env("JIMINI_DEBIAN_CHROOT", DEBIAN_CHROOT.dir(&root))
+        .env("TMPDIR", &tmp)
+        .run()
+        .with_context(|| format!("tests failed: see the failures above; {kept}"))?;
+        foreign.test(sh, package, &tmp, &kept)?;
         fs_err::remove_dir_all(&tmp)?;
         eprintln!("ci: all checks passed");
         Ok(())
     }
 }
 
-/// What a full run writes, measured on a fresh clone, with a margin: about 6 GiB of builds in
-/// the target directory (the other targets' in `foreign/` included), up to about 1 GiB of
-/// scratch in the tests' TMPDIR.
-const TARGET_DIR_NEEDS_GIB: u64 = 7;
+/// What a full run writes, measured on a fresh clone, with a margin: about 5 GiB of builds in
+/// the target directory, up to about 1 GiB of scratch in the tests' TMPDIR.
+const TARGET_DIR_NEEDS_GIB: u64 = 6;
 const TMPDIR_NEEDS_GIB: u64 = 2;
 
 /// A disk that fills midway fails the run with a compiler's "No space left on device" long

@@ -1,17 +1,11 @@
 //! The shipped package on the release targets other than the host's: clippy for each other OS
 //! and CPU (code behind `cfg(unix)` or `cfg(windows)` has warnings the host's lints never see),
 //! and its tests on each emulated target (qemu, wine).
-//!
-//! It runs beside the host's tests, in a target directory of its own, its output kept in a log
-//! that `ci` prints afterwards: the emulated runs wait on qemu and wine, and the end-to-end tests
-//! on single-threaded links and servers, so together they keep both cores busy where one after
-//! the other left one idle. A target directory of its own because cargo locks its build
-//! directory for a whole build: in the host's, each run would wait for the other's builds.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
 use anyhow::Context;
+use xshell::{Shell, cmd};
 
 use crate::targets::{Os, Runner, Target, Triple};
 
@@ -54,73 +48,46 @@ impl Foreign {
         }
     }
 
-    /// Clippy, then the tests, for `package`: every line they print goes to `log`.
-    pub fn run(
-        &self,
-        package: &str,
-        target_dir: &Path,
-        tmp: &Path,
-        log: &Path,
-    ) -> anyhow::Result<()> {
-        let file = fs_err::File::create(log)?;
-        let mut clippy = cargo(target_dir, &file)?;
-        clippy.args(["clippy", "--locked", "-p", package]);
-        clippy.args(target_args(&self.linted));
-        clippy.args(["--all-targets", "--", "-D", "warnings"]);
-        checked(&mut clippy, &file).with_context(|| {
+    /// Clippy for `package` on each OS and CPU in `linted`.
+    pub fn lint(&self, sh: &Shell, package: &str) -> anyhow::Result<()> {
+        let cargo = crate::cargo();
+        let linted = target_args(&self.linted);
+        cmd!(
+            sh,
+            "{cargo} clippy --locked -p {package} {linted...} --all-targets -- -D warnings"
+        )
+        .run()
+        .with_context(|| {
             format!(
-                "clippy found problems on {}: fix the warnings in {}",
-                self.describe(),
-                log.display()
-            )
-        })?;
-        if self.emulated.is_empty() {
-            return Ok(());
-        }
-        // One cargo run for every emulated target: the host's build scripts and proc-macros
-        // compile once, and cargo runs each target's tests through its runner.
-        let mut test = cargo(target_dir, &file)?;
-        test.args(["test", "--locked", "--no-fail-fast", "-p", package]);
-        test.args(target_args(&self.emulated));
-        test.env("TMPDIR", tmp);
-        checked(&mut test, &file).with_context(|| {
-            let triples: Vec<&str> = self.emulated.iter().map(|t| t.triple.as_str()).collect();
-            format!(
-                "{package}'s tests fail on {}: see the failures in {}",
-                triples.join(" or "),
-                log.display()
+                "clippy found problems on {}: fix the warnings above",
+                self.describe()
             )
         })
     }
-}
 
-/// The target directory of the runs beside the host's tests.
-pub(super) fn target_dir(workspace_target_dir: &Path) -> PathBuf {
-    workspace_target_dir.join("foreign")
-}
-
-fn cargo(target_dir: &Path, log: &fs_err::File) -> anyhow::Result<Command> {
-    let mut cmd = Command::new(crate::cargo());
-    cmd.env("CARGO_TARGET_DIR", target_dir)
-        .stdin(Stdio::null())
-        .stdout(log.file().try_clone()?)
-        .stderr(log.file().try_clone()?);
-    Ok(cmd)
-}
-
-/// Runs `cmd`, its command line first in the log, and fails on a non-zero exit.
-fn checked(cmd: &mut Command, log: &fs_err::File) -> anyhow::Result<()> {
-    use std::io::Write;
-    let line: Vec<String> = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .collect();
-    writeln!(log.file(), "$ {}", line.join(" "))?;
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {}", line[0]))?;
-    anyhow::ensure!(status.success(), "`{}` failed: {status}", line.join(" "));
-    Ok(())
+    /// The tests of `package` on each emulated target.
+    pub fn test(&self, sh: &Shell, package: &str, tmp: &Path, kept: &str) -> anyhow::Result<()> {
+        if self.emulated.is_empty() {
+            return Ok(());
+        }
+        let cargo = crate::cargo();
+        // One cargo run for every emulated target: the host's build scripts and proc-macros
+        // compile once, and cargo runs each target's tests through its runner.
+        let emulated = target_args(&self.emulated);
+        cmd!(
+            sh,
+            "{cargo} test --locked --no-fail-fast -p {package} {emulated...}"
+        )
+        .env("TMPDIR", tmp)
+        .run()
+        .with_context(|| {
+            let triples: Vec<&str> = self.emulated.iter().map(|t| t.triple.as_str()).collect();
+            format!(
+                "{package}'s tests fail on {}: see the failures above; {kept}",
+                triples.join(" or ")
+            )
+        })
+    }
 }
 
 fn target_args(targets: &[Target]) -> Vec<String> {
