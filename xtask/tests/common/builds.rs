@@ -61,36 +61,8 @@ pub struct Built {
 /// The dist of `build`, built on first use.
 pub fn dist(build: Build) -> &'static Built {
     static BUILT: [OnceLock<Built>; ALL.len()] = [const { OnceLock::new() }; ALL.len()];
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    STARTED.call_once(|| {
-        if build != Build::AppHost && is_full_run() {
-            // The app's dist-profile build is the longest, and mostly one thread (fat LTO, one
-            // codegen unit), and a full run's tests that read it come in one bunch (dist::):
-            // started with the first named build, it overlaps the tests before them instead of
-            // holding every test thread at once. Its readers wait for it as for any build.
-            std::thread::spawn(|| dist(Build::AppHost));
-        }
-    });
     let index = ALL.iter().position(|b| *b == build).unwrap();
     BUILT[index].get_or_init(|| make(build))
-}
-
-/// Whether this test process runs every test: no filter, no `--skip`, no listing. Only then
-/// is every named build sure to be read, so a build started ahead ends before the process does.
-fn is_full_run() -> bool {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            // libtest's options that take a value as the next argument.
-            "--test-threads" | "--logfile" | "--format" | "--color" | "-Z" | "--shuffle-seed" => {
-                args.next();
-            }
-            "--skip" | "--exact" | "--ignored" | "--include-ignored" | "--list" => return false,
-            flag if flag.starts_with('-') => {}
-            _filter => return false,
-        }
-    }
-    true
 }
 
 fn make(build: Build) -> Built {
