@@ -9,7 +9,7 @@ use xshell::{Shell, cmd};
 
 use crate::targets::{Os, Runner, Target, Triple};
 
-/// What runs beside the host's tests.
+/// The release targets other than the host's that `ci` lints and tests the shipped package on.
 #[derive(Debug)]
 pub(super) struct Foreign {
     /// Linted with clippy: the emulated targets, and one target of each other OS this machine
@@ -114,23 +114,29 @@ mod tests {
     use super::*;
     use crate::targets::Settings;
 
+    const HOST: &str = "x86_64-unknown-linux-gnu";
+
+    /// The release list `triples` as planned on an x86_64 Linux host under `settings`.
+    fn release(triples: &[&str], settings: &Settings) -> Vec<Target> {
+        let host = Triple::parse(HOST).unwrap();
+        triples
+            .iter()
+            .map(|t| Target::configured(&Triple::parse(t).unwrap(), &host, settings))
+            .collect()
+    }
+
     #[test]
     fn emulated_test_runs_link_with_the_cross_gcc_even_when_dist_links_through_zig() {
-        let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
         let settings = Settings {
             glibc: Some("2.17".parse().unwrap()),
             ..Settings::default()
         };
-        let release: Vec<Target> = [
-            "aarch64-unknown-linux-gnu",
-            "x86_64-pc-windows-gnu",
-            "x86_64-unknown-linux-gnu",
-        ]
-        .iter()
-        .map(|t| Target::configured(&Triple::parse(t).unwrap(), &host, &settings))
-        .collect();
+        let release = release(
+            &["aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu", HOST],
+            &settings,
+        );
         assert!(release[0].links_through_zig());
-        let emulated = emulated_test_targets(&release, &host);
+        let emulated = emulated_test_targets(&release, &Triple::parse(HOST).unwrap());
         let linkers: Vec<_> = emulated
             .iter()
             .map(|t| (t.triple.as_str(), t.linker()))
@@ -148,23 +154,23 @@ mod tests {
     /// emulated targets are; the host's own OS and CPU are the host clippy's.
     #[test]
     fn clippy_covers_each_other_os_once_and_tests_run_on_the_emulated_targets() {
-        let host = Triple::parse("x86_64-unknown-linux-gnu").unwrap();
+        let host = Triple::parse(HOST).unwrap();
         let settings = Settings {
             macos: Some("11.0".parse().unwrap()),
             ..Settings::default()
         };
-        let release: Vec<Target> = [
-            "x86_64-unknown-linux-gnu",
-            "x86_64-unknown-linux-musl",
-            "aarch64-unknown-linux-gnu",
-            "x86_64-pc-windows-gnu",
-            "aarch64-apple-darwin",
-            "x86_64-apple-darwin",
-            "x86_64-pc-windows-msvc",
-        ]
-        .iter()
-        .map(|t| Target::configured(&Triple::parse(t).unwrap(), &host, &settings))
-        .collect();
+        let release = release(
+            &[
+                HOST,
+                "x86_64-unknown-linux-musl",
+                "aarch64-unknown-linux-gnu",
+                "x86_64-pc-windows-gnu",
+                "aarch64-apple-darwin",
+                "x86_64-apple-darwin",
+                "x86_64-pc-windows-msvc",
+            ],
+            &settings,
+        );
         let foreign = Foreign::of(&release, &host);
         let triples = |targets: &[Target]| -> Vec<String> {
             targets.iter().map(|t| t.triple.to_string()).collect()
