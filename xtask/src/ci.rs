@@ -33,6 +33,11 @@ impl flags::Ci {
         let host = crate::context::host_triple(sh)?;
         let targets = crate::targets::resolve(&["all".to_owned()], &workspace.config, &host)?;
         let foreign = emulated::Foreign::of(&targets, &host);
+        // The wine prefix (with doctor's ProcessPrng shim) lives in the tools cache beside the
+        // other test tools, so a fresh clone does not make one again (15-25 s of wineboot);
+        // .cargo/config.toml's `target/wine-prefix` gives way to it, as cargo's `[env]` does
+        // to the environment.
+        sh.set_var("WINEPREFIX", tools_dir(&root).join("wine-prefix"));
         if !self.no_install {
             let mut needed = targets.clone();
             needed.extend(foreign.emulated.iter().cloned());

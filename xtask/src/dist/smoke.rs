@@ -139,7 +139,7 @@ fn run_binary(
     command.args(args);
     if wine {
         command
-            .env("WINEPREFIX", wine_prefix(root))
+            .env("WINEPREFIX", wine_prefix(&xshell::Shell::new()?, root))
             .env("WINEDEBUG", "-all");
     }
     let output = command

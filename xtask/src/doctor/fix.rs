@@ -91,9 +91,12 @@ pub fn apt_install(sh: &Shell, packages: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The wine prefix smoke runs and `cargo test --target *-windows-gnu` use.
-pub fn wine_prefix(root: &Path) -> PathBuf {
-    std::env::var_os("WINEPREFIX")
+/// The wine prefix smoke runs and `cargo test --target *-windows-gnu` use: `WINEPREFIX` as
+/// `sh` sees it (.cargo/config.toml sets `target/wine-prefix` for what cargo runs; `ci` keeps
+/// its own in the tools cache), else `target/wine-prefix`.
+pub fn wine_prefix(sh: &Shell, root: &Path) -> PathBuf {
+    sh.var_os("WINEPREFIX")
+        .filter(|prefix| !prefix.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/wine-prefix"))
 }
@@ -112,7 +115,7 @@ __declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T length) {
 "#;
 
 fn install_wine_prng(sh: &Shell, root: &Path) -> anyhow::Result<()> {
-    let prefix = wine_prefix(root);
+    let prefix = wine_prefix(sh, root);
     fs_err::create_dir_all(prefix.parent().context("wine prefix has no parent")?)?;
     if !prefix.join("drive_c/windows/system32").is_dir() {
         cmd!(sh, "wineboot --init")

@@ -37,7 +37,7 @@ pub fn probe(sh: &Shell, targets: &[Target], root: &Path) -> anyhow::Result<Fact
             .filter(|sysroot| Path::new(sysroot).join("lib").is_dir())
             .map(str::to_owned)
             .collect(),
-        wine_prng: wine_prng_dll(&wine_prefix(root)).is_file(),
+        wine_prng: wine_prng_dll(&wine_prefix(sh, root)).is_file(),
         cargo_auditable: crate::pins::CARGO_AUDITABLE.is_installed(&root.join("target")),
         zig: crate::pins::ZIG.is_installed(&root.join("target")),
         host,

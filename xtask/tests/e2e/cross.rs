@@ -81,7 +81,8 @@ fn four_target_dist_smoke_runs_and_is_reproducible() {
         Command::new("wine")
             .arg(dir.join("jimini.exe"))
             .arg("--version")
-            .env("WINEPREFIX", source_root().join("target/wine-prefix"))
+            // The prefix with the ProcessPrng shim: WINEPREFIX as cargo (.cargo/config.toml)
+            // or `cargo xtask ci` (the tools cache's) set it for the tests.
             .env("WINEDEBUG", "-all"),
     );
     assert!(
