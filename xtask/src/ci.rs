@@ -69,9 +69,7 @@ impl flags::Ci {
         .run()
         .context("clippy found problems: fix the warnings above")?;
         let package = &workspace.config.package;
-        if !foreign.is_empty() {
-            foreign.lint(sh, package)?;
-        }
+        foreign.lint(sh, package)?;
         let tmp = tests_tmpdir()?;
         let kept = format!(
             "their files are kept in {} until the next run",

@@ -50,6 +50,9 @@ impl Foreign {
 
     /// Clippy for `package` on each OS and CPU in `linted`.
     pub fn lint(&self, sh: &Shell, package: &str) -> anyhow::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
         let cargo = crate::cargo();
         let linted = target_args(&self.linted);
         cmd!(

@@ -56,12 +56,15 @@ pub fn run(
     root: &Path,
 ) -> anyhow::Result<()> {
     check_runners(targets, scope)?;
+    // Resolved once: every binary of a Windows target starts in the prefix with the shim.
+    let prefix_of_wine = wine_prefix(&xshell::Shell::new()?, root);
     for target in targets {
-        let (prefix, wine): (Vec<String>, bool) = match &target.target.runner {
-            Runner::Native => (vec![], false),
-            Runner::Emulated { command, emulator } => {
-                (command.clone(), *emulator == Emulator::Wine)
-            }
+        let (prefix, wine): (Vec<String>, Option<&Path>) = match &target.target.runner {
+            Runner::Native => (vec![], None),
+            Runner::Emulated { command, emulator } => (
+                command.clone(),
+                (*emulator == Emulator::Wine).then_some(prefix_of_wine.as_path()),
+            ),
             Runner::Unavailable => {
                 progress.note(format!(
                     "{}: no runner on this machine, smoke run skipped",
@@ -72,29 +75,28 @@ pub fn run(
         };
         // The unpacked binaries are removed however the smoke run ends.
         in_tempdir("smoke", |work| {
-            smoke_target(target, work, (&prefix, wine), version, dir, progress, root)
+            smoke_target(target, work, (&prefix, wine), version, dir, progress)
         })?;
     }
     Ok(())
 }
 
 /// Unpacks one target's archive from `dir` into `work` and runs its binaries through `runner`
-/// (the command before the binary, and whether it is wine).
+/// (the command before the binary, and wine's prefix when it is wine).
 fn smoke_target(
     target: &TargetPlan,
     work: &Path,
-    (prefix, wine): (&[String], bool),
+    (prefix, wine): (&[String], Option<&Path>),
     version: &str,
     dir: &Path,
     progress: &Progress,
-    root: &Path,
 ) -> anyhow::Result<()> {
     extract(&dir.join(&target.archive), target.target.archive, work)?;
     let top = work.join(&target.stem);
     for binary in &target.binaries {
         let name = &binary.name;
         let exe = top.join(&binary.file);
-        let output = run_binary(prefix, wine, &exe, &["--version"], root)?;
+        let output = run_binary(prefix, wine, &exe, &["--version"])?;
         let expected = format!("{name} {version} (");
         if !output.0.starts_with(&expected) {
             bail!(
@@ -107,7 +109,7 @@ fn smoke_target(
         }
         progress.note(format!("{}: {}", target.target.triple, output.0.trim()));
         if name == SMOKE_BINARY {
-            let (stdout, code) = run_binary(prefix, wine, &exe, &SMOKE_ARGS, root)?;
+            let (stdout, code) = run_binary(prefix, wine, &exe, &SMOKE_ARGS)?;
             if code != Some(SMOKE_EXIT) || !stdout.starts_with(SMOKE_STDOUT) {
                 bail!(
                     "smoke: `{} check` on {} gave exit {code:?} and {stdout:?}; expected \
@@ -123,10 +125,9 @@ fn smoke_target(
 
 fn run_binary(
     prefix: &[String],
-    wine: bool,
+    wine: Option<&Path>,
     binary: &Path,
     args: &[&str],
-    root: &Path,
 ) -> anyhow::Result<(String, Option<i32>)> {
     let mut command = match prefix.split_first() {
         Some((program, rest)) => {
@@ -137,9 +138,9 @@ fn run_binary(
         None => Command::new(binary),
     };
     command.args(args);
-    if wine {
+    if let Some(wine_prefix) = wine {
         command
-            .env("WINEPREFIX", wine_prefix(&xshell::Shell::new()?, root))
+            .env("WINEPREFIX", wine_prefix)
             .env("WINEDEBUG", "-all");
     }
     let output = command
